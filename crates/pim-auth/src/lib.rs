@@ -1,0 +1,2 @@
+//! pim-auth: sign-in for PIM Tray.
+#![warn(missing_docs)]

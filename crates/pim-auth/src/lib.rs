@@ -1,2 +1,54 @@
 //! pim-auth: sign-in for PIM Tray.
+//!
+//! Signs a person in to Microsoft Entra ID with the system browser (authorization code + PKCE
+//! S256 on a loopback redirect, RFC 8252) or the device-code flow, keeps the refresh token in
+//! the OS keychain, and hands out access tokens through [`pim_core::token::TokenSource`].
+//!
+//! ```no_run
+//! # async fn f() -> pim_core::Result<()> {
+//! use std::sync::Arc;
+//! use pim_auth::{Auth, AuthOptions, LoginOptions};
+//! let mut options = AuthOptions::from_env(Arc::new(pim_core::config::ProcessEnv))?;
+//! options.on_url = Some(Arc::new(|url| eprintln!("If no browser opens, visit:\n  {url}")));
+//! let auth = Auth::new(options)?;
+//! if let Some(w) = auth.keychain_warning() { eprintln!("warning: {w}"); }
+//! let account = auth.login_interactive(LoginOptions::default()).await?;
+//! let tokens = auth.token_source(&account); // Arc<dyn TokenSource> for pim-core
+//! # Ok(()) }
+//! ```
+//!
+//! Invariants:
+//! - Refresh tokens live only in the [`SecretStore`] (the OS keychain; in memory for the
+//!   session, with [`Auth::keychain_warning`], when the keychain fails). Access tokens live
+//!   only in memory. No token is ever written to a file, logged, or put in an error or URL.
+//! - Keychain entries: service `pim-tray`, user `rt:{cloud}:{client_id}:{oid}.{home_tid}`;
+//!   values over 2,400 bytes are split into `…#0..N-1` plus a header (see [`store`]).
+//! - `accounts.json` (config folder) holds only non-secret metadata and is replaced
+//!   atomically; a damaged file is reported, never overwritten.
+//! - Every token request declares client capability `cp1`, asks for one resource, and uses
+//!   the account's tenant id (first sign-in: `organizations`).
+//! - Refreshes are serialised per account; each rotated refresh token is saved at once.
+//! - `invalid_grant` deletes the refresh token (→ `SignInRequired`); interaction needed (MFA,
+//!   claims) keeps it (→ `StepUpRequired`, or a browser sign-in when
+//!   [`AuthOptions::allow_interactive`]).
+//! - ID-token claims are decoded for display and routing only, never trusted for security.
 #![warn(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod accounts;
+mod auth;
+pub mod browser;
+pub mod clock;
+pub mod entra;
+pub mod loopback;
+pub mod pkce;
+pub mod store;
+
+pub use accounts::{Account, CredentialKind};
+pub use auth::{
+    Auth, AuthOptions, DEFAULT_LOGIN_TIMEOUT, DeviceCodeCallback, DeviceCodeOptions,
+    DeviceCodePrompt, LoginOptions, Prompt, REFRESH_MARGIN, UrlCallback,
+};
+pub use browser::{BrowserOpener, SystemBrowser};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use store::{KeyringStore, LimitedStore, MemoryStore, SecretStore, StoreError};

@@ -1,0 +1,945 @@
+//! [`Auth`]: sign-in, sign-out, accounts, and the [`TokenSource`] for an account.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pim_core::config::{Endpoints, Env};
+use pim_core::token::{AccessToken, Resource, Secret, TokenRequest, TokenSource};
+use pim_core::{Error, Result};
+
+use crate::accounts::{Account, AccountStore, CredentialKind};
+use crate::browser::{BrowserOpener, SystemBrowser};
+use crate::clock::{Clock, SystemClock};
+use crate::entra::{
+    self, ErrorKind, Grant, IdClaims, ORGANIZATIONS, TokenClient, TokenError, TokenResponse,
+};
+use crate::loopback::{Callback, Loopback};
+use crate::pkce::{Pkce, random_state};
+use crate::store::{
+    KeyringStore, MemoryStore, SecretStore, StoreError, delete_chunked, read_chunked, write_chunked,
+};
+
+/// Access tokens are renewed this long before they expire.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+/// Default time to wait for the browser to come back.
+pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Called with a URL the user may need to open by hand (printed by the CLI, shown by the tray).
+pub type UrlCallback = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Called with the device-code instructions to show the user.
+pub type DeviceCodeCallback = Arc<dyn Fn(&DeviceCodePrompt) + Send + Sync>;
+
+/// Everything [`Auth`] needs. Build with [`AuthOptions::from_env`] (CLI, tray) or
+/// [`AuthOptions::with_secret_store`] (tests; never touches the OS keychain), then adjust
+/// fields.
+#[derive(Clone)]
+pub struct AuthOptions {
+    /// Authority, Graph and ARM endpoints and scopes (from `PIM_CLOUD`, `PIM_AUTHORITY_HOST`...).
+    pub endpoints: Endpoints,
+    /// App registration (public client).
+    pub client_id: String,
+    /// Folder of `accounts.json` (created with 0700 on first sign-in).
+    pub config_dir: PathBuf,
+    /// Where refresh tokens are kept.
+    pub secret_store: Arc<dyn SecretStore>,
+    /// Set when the OS keychain could not be opened and `secret_store` is memory-only.
+    pub keychain_warning: Option<String>,
+    /// Opens the sign-in page.
+    pub browser: Arc<dyn BrowserOpener>,
+    /// Called with the authorize URL before the browser is started (so the user can open it
+    /// by hand). When `None` and the browser cannot be started, sign-in fails.
+    pub on_url: Option<UrlCallback>,
+    /// Whether [`TokenSource::access_token`] may open the browser when a refresh needs
+    /// interaction (step-up). `false`: it answers `StepUpRequired` / `SignInRequired`.
+    pub allow_interactive: bool,
+    /// Time source for access-token expiry.
+    pub clock: Arc<dyn Clock>,
+    /// How long a browser sign-in may take (default 5 minutes).
+    pub login_timeout: Duration,
+    /// HTTP client for the authority; `None` builds one (no redirects, 30 s timeout).
+    pub http: Option<reqwest::Client>,
+}
+
+impl fmt::Debug for AuthOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthOptions")
+            .field("endpoints", &self.endpoints)
+            .field("client_id", &self.client_id)
+            .field("config_dir", &self.config_dir)
+            .field("secret_store", &self.secret_store)
+            .field("keychain_warning", &self.keychain_warning)
+            .field("browser", &self.browser)
+            .field("allow_interactive", &self.allow_interactive)
+            .field("login_timeout", &self.login_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthOptions {
+    /// Options using the OS keychain (installed as keyring-core's default store; memory-only
+    /// with [`AuthOptions::keychain_warning`] set when unavailable), the system browser and
+    /// clock, non-interactive token acquisition, 5-minute sign-in timeout.
+    pub fn new(endpoints: Endpoints, client_id: String, config_dir: PathBuf) -> AuthOptions {
+        let (store, warning): (Arc<dyn SecretStore>, _) = match KeyringStore::platform_default() {
+            Ok(s) => (Arc::new(s), None),
+            Err(e) => (
+                Arc::new(MemoryStore::new()),
+                Some(keychain_warning_text(&e)),
+            ),
+        };
+        let mut o = AuthOptions::with_secret_store(endpoints, client_id, config_dir, store);
+        o.keychain_warning = warning;
+        o
+    }
+
+    /// Like [`AuthOptions::new`] but with an explicit secret store (does not touch the OS
+    /// keychain).
+    pub fn with_secret_store(
+        endpoints: Endpoints,
+        client_id: String,
+        config_dir: PathBuf,
+        secret_store: Arc<dyn SecretStore>,
+    ) -> AuthOptions {
+        AuthOptions {
+            endpoints,
+            client_id,
+            config_dir,
+            secret_store,
+            keychain_warning: None,
+            browser: Arc::new(SystemBrowser::new()),
+            on_url: None,
+            allow_interactive: false,
+            clock: Arc::new(SystemClock),
+            login_timeout: DEFAULT_LOGIN_TIMEOUT,
+            http: None,
+        }
+    }
+
+    /// [`AuthOptions::new`] with endpoints, client id and config folder from the environment
+    /// (`PIM_CLOUD`, `PIM_AUTHORITY_HOST`, `PIM_GRAPH_ENDPOINT`, `PIM_ARM_ENDPOINT`,
+    /// `PIM_CLIENT_ID`, `PIM_CONFIG_DIR`; `BROWSER` for the browser).
+    pub fn from_env(env: Arc<dyn Env>) -> Result<AuthOptions> {
+        let endpoints = Endpoints::from_env(env.as_ref())?;
+        let client_id = pim_core::config::client_id_from_env(env.as_ref());
+        let config_dir = pim_core::config::config_dir_from_env(env.as_ref())?;
+        let mut o = AuthOptions::new(endpoints, client_id, config_dir);
+        o.browser = Arc::new(SystemBrowser::with_env(env));
+        Ok(o)
+    }
+}
+
+fn keychain_warning_text(e: &StoreError) -> String {
+    format!(
+        "{e}. Your sign-in is kept in memory only and ends when this program exits \
+         (nothing is written to disk)."
+    )
+}
+
+/// `prompt` for the authorize request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    /// Show the account picker.
+    SelectAccount,
+    /// Ask for credentials even with a session.
+    Login,
+    /// Ask for consent.
+    Consent,
+}
+
+impl Prompt {
+    fn as_str(self) -> &'static str {
+        match self {
+            Prompt::SelectAccount => "select_account",
+            Prompt::Login => "login",
+            Prompt::Consent => "consent",
+        }
+    }
+}
+
+/// Options of an interactive (browser) sign-in.
+#[derive(Debug, Clone, Default)]
+pub struct LoginOptions {
+    /// Tenant to sign in to (GUID or domain); default `organizations` (the user's home tenant).
+    pub tenant: Option<String>,
+    /// Pre-fills the user name.
+    pub login_hint: Option<String>,
+    /// `domain_hint` (e.g. `contoso.com`), skips home-realm discovery.
+    pub domain_hint: Option<String>,
+    /// `prompt`; default none (reuse the browser session).
+    pub prompt: Option<Prompt>,
+    /// Resource of the first access token (default Graph).
+    pub resource: Option<Resource>,
+    /// Claims to satisfy during sign-in (step-up), JSON. `cp1` is always added.
+    pub claims: Option<String>,
+}
+
+/// Options of a device-code sign-in.
+#[derive(Clone, Default)]
+pub struct DeviceCodeOptions {
+    /// Tenant (default `organizations`).
+    pub tenant: Option<String>,
+    /// Resource of the first access token (default Graph).
+    pub resource: Option<Resource>,
+    /// Shows the instructions; when `None` they are logged at `warn` level.
+    pub on_prompt: Option<DeviceCodeCallback>,
+}
+
+impl fmt::Debug for DeviceCodeOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceCodeOptions")
+            .field("tenant", &self.tenant)
+            .field("resource", &self.resource)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the user must do to finish a device-code sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCodePrompt {
+    /// Page to open, e.g. `https://microsoft.com/devicelogin`.
+    pub verification_uri: String,
+    /// Code to enter there.
+    pub user_code: String,
+    /// Entra's ready-made instruction.
+    pub message: String,
+    /// How long the code is valid.
+    pub expires_in: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    account: String,
+    tenant: String,
+    scope: String,
+    claims: Option<String>,
+}
+
+/// Refresh tokens: keychain first, an in-memory copy for this process, memory-only with a
+/// warning when the keychain fails. Never a file.
+#[derive(Debug)]
+struct Vault {
+    store: Arc<dyn SecretStore>,
+    session: Mutex<HashMap<String, Secret>>,
+    warning: Mutex<Option<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::result::Result<T, StoreError> + Send + 'static,
+) -> std::result::Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Other(format!("keychain task failed: {e}"))))
+}
+
+impl Vault {
+    fn new(store: Arc<dyn SecretStore>, warning: Option<String>) -> Vault {
+        Vault {
+            store,
+            session: Mutex::new(HashMap::new()),
+            warning: Mutex::new(warning),
+        }
+    }
+
+    async fn load(&self, user: &str) -> Result<Option<Secret>> {
+        if let Some(s) = lock(&self.session).get(user) {
+            return Ok(Some(s.clone()));
+        }
+        let store = self.store.clone();
+        let u = user.to_owned();
+        match blocking(move || read_chunked(store.as_ref(), &u)).await {
+            Ok(Some(bytes)) => {
+                let s = String::from_utf8(bytes).map_err(|_| Error::SignInRequired {
+                    reason: "the saved sign-in in the keychain is not readable".into(),
+                })?;
+                let s = Secret::new(s);
+                lock(&self.session).insert(user.to_owned(), s.clone());
+                Ok(Some(s))
+            }
+            Ok(None) => Ok(None),
+            Err(StoreError::Integrity(m)) => Err(Error::SignInRequired {
+                reason: format!("the saved sign-in in the keychain is damaged ({m})"),
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the refresh token from the keychain");
+                self.set_warning(&e);
+                Err(Error::SignInRequired {
+                    reason: format!("the saved sign-in cannot be read: {e}"),
+                })
+            }
+        }
+    }
+
+    async fn save(&self, user: &str, token: &Secret) {
+        lock(&self.session).insert(user.to_owned(), token.clone());
+        let store = self.store.clone();
+        let u = user.to_owned();
+        let bytes = token.expose().as_bytes().to_vec();
+        if let Err(e) = blocking(move || write_chunked(store.as_ref(), &u, &bytes)).await {
+            tracing::warn!(error = %e, "cannot save the refresh token in the keychain; keeping it in memory for this session");
+            self.set_warning(&e);
+        }
+    }
+
+    /// Deletes every part. Errors only when the keychain fails.
+    async fn delete(&self, user: &str) -> std::result::Result<bool, StoreError> {
+        let had_session = lock(&self.session).remove(user).is_some();
+        let store = self.store.clone();
+        let u = user.to_owned();
+        let deleted = blocking(move || delete_chunked(store.as_ref(), &u)).await?;
+        Ok(deleted || had_session)
+    }
+
+    fn set_warning(&self, e: &StoreError) {
+        *lock(&self.warning) = Some(keychain_warning_text(e));
+    }
+
+    fn warning(&self) -> Option<String> {
+        lock(&self.warning).clone()
+    }
+}
+
+struct Inner {
+    client: TokenClient,
+    accounts: AccountStore,
+    vault: Vault,
+    browser: Arc<dyn BrowserOpener>,
+    on_url: Option<UrlCallback>,
+    allow_interactive: bool,
+    clock: Arc<dyn Clock>,
+    login_timeout: Duration,
+    cache: Mutex<HashMap<CacheKey, AccessToken>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field(
+                "authority",
+                &self.client.endpoints().authority_host.as_str(),
+            )
+            .field("client_id", &self.client.client_id())
+            .field("accounts", &self.accounts.path())
+            .field("allow_interactive", &self.allow_interactive)
+            .field("cached_tokens", &lock(&self.cache).len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sign-in for PIM Tray. Cheap to clone (shared state); one per process.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    inner: Arc<Inner>,
+}
+
+/// The result of an authorization-code or device-code exchange.
+struct SignedIn {
+    response: TokenResponse,
+    claims: IdClaims,
+}
+
+impl Auth {
+    /// Creates the sign-in service. Reads `accounts.json` once to report a damaged file early;
+    /// creates nothing on disk.
+    pub fn new(options: AuthOptions) -> Result<Auth> {
+        let http = match options.http {
+            Some(h) => h,
+            None => entra::default_http_client()?,
+        };
+        let accounts = AccountStore::new(options.config_dir);
+        accounts.load()?;
+        if let Some(w) = &options.keychain_warning {
+            tracing::warn!("{w}");
+        }
+        Ok(Auth {
+            inner: Arc::new(Inner {
+                client: TokenClient::new(http, options.endpoints, options.client_id),
+                accounts,
+                vault: Vault::new(options.secret_store, options.keychain_warning),
+                browser: options.browser,
+                on_url: options.on_url,
+                allow_interactive: options.allow_interactive,
+                clock: options.clock,
+                login_timeout: options.login_timeout,
+                cache: Mutex::new(HashMap::new()),
+                locks: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// A message for the user when refresh tokens cannot be kept in the OS keychain (they are
+    /// then kept in memory for this process only). `None` when the keychain works.
+    pub fn keychain_warning(&self) -> Option<String> {
+        self.inner.vault.warning()
+    }
+
+    /// Path of the accounts file.
+    pub fn accounts_path(&self) -> PathBuf {
+        self.inner.accounts.path()
+    }
+
+    /// Signs in with the system browser (auth code + PKCE on a loopback redirect), saves the
+    /// refresh token in the keychain and the account in `accounts.json`, and makes it the
+    /// default account. Also caches the first access token (Graph unless
+    /// [`LoginOptions::resource`] says otherwise).
+    pub async fn login_interactive(&self, options: LoginOptions) -> Result<Account> {
+        let tenant = options.tenant.as_deref().unwrap_or(ORGANIZATIONS);
+        let scope = self
+            .inner
+            .scope(options.resource.unwrap_or(Resource::Graph));
+        let signed_in = self.inner.authorize(tenant, &scope, &options).await?;
+        self.inner
+            .finish_login(
+                signed_in,
+                &scope,
+                options.claims.as_deref(),
+                CredentialKind::Browser,
+            )
+            .await
+    }
+
+    /// Signs in with the device-code flow: shows the code through
+    /// [`DeviceCodeOptions::on_prompt`], polls no faster than the interval Entra gives (+5 s
+    /// on `slow_down`), and stores the result like [`Auth::login_interactive`].
+    pub async fn login_device_code(&self, options: DeviceCodeOptions) -> Result<Account> {
+        let tenant = options.tenant.as_deref().unwrap_or(ORGANIZATIONS);
+        let scope = self
+            .inner
+            .scope(options.resource.unwrap_or(Resource::Graph));
+        let full_scope = login_scope(&scope);
+        let client = &self.inner.client;
+        let dc = client.device_code(tenant, &full_scope).await??;
+        let prompt = DeviceCodePrompt {
+            message: dc.message.clone().unwrap_or_else(|| {
+                format!(
+                    "To sign in, open {} and enter the code {}",
+                    dc.verification_uri, dc.user_code
+                )
+            }),
+            verification_uri: dc.verification_uri.clone(),
+            user_code: dc.user_code.clone(),
+            expires_in: Duration::from_secs(dc.expires_in),
+        };
+        match &options.on_prompt {
+            Some(cb) => cb(&prompt),
+            None => tracing::warn!("{}", prompt.message),
+        }
+        let device_code = Secret::new(dc.device_code);
+        let mut interval = Duration::from_secs(dc.interval.max(1));
+        let deadline = tokio::time::Instant::now() + prompt.expires_in;
+        let response = loop {
+            tokio::time::sleep(interval).await;
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::SignInRequired {
+                    reason: "the device code expired before the sign-in was completed".into(),
+                });
+            }
+            match client
+                .token(tenant, Grant::DeviceCode(&device_code), &full_scope, None)
+                .await?
+            {
+                Ok(r) => break r,
+                Err(TokenError::Entra(e)) => match e.kind() {
+                    ErrorKind::Pending => {}
+                    ErrorKind::SlowDown => interval += Duration::from_secs(5),
+                    ErrorKind::Declined => {
+                        return Err(Error::SignInRequired {
+                            reason: "the sign-in was declined".into(),
+                        });
+                    }
+                    ErrorKind::Expired => {
+                        return Err(Error::SignInRequired {
+                            reason: format!("the device code is no longer valid: {e}"),
+                        });
+                    }
+                    _ => return Err(TokenError::Entra(e).into()),
+                },
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let claims = id_claims(&response)?;
+        self.inner
+            .finish_login(
+                SignedIn { response, claims },
+                &scope,
+                None,
+                CredentialKind::DeviceCode,
+            )
+            .await
+    }
+
+    /// All accounts in `accounts.json`, sorted by key (including accounts of other clouds or
+    /// client ids, which this configuration cannot use).
+    pub fn accounts(&self) -> Result<Vec<Account>> {
+        Ok(self.inner.accounts.load()?.accounts)
+    }
+
+    /// The default account among those usable with this configuration (same cloud, client id
+    /// and authority host): the last one signed in or chosen, else the first by user name.
+    pub fn default_account(&self) -> Result<Option<Account>> {
+        let file = self.inner.accounts.load()?;
+        Ok(file
+            .default_account(|a| self.inner.usable(a).is_ok())
+            .cloned())
+    }
+
+    /// Makes `account` the default.
+    pub fn set_default_account(&self, account: &Account) -> Result<()> {
+        let key = account.key();
+        let found = self.inner.accounts.update(|f| {
+            let found = f.accounts.iter().any(|a| a.key() == key);
+            if found {
+                f.default_account = Some(key.clone());
+            }
+            found
+        })?;
+        if found {
+            Ok(())
+        } else {
+            Err(Error::InvalidInput(format!(
+                "{} is not signed in",
+                account.upn
+            )))
+        }
+    }
+
+    /// Signs `account` out: deletes its refresh token (every keychain part), forgets its
+    /// access tokens and removes it from `accounts.json`. Returns whether anything was there.
+    pub async fn logout(&self, account: &Account) -> Result<bool> {
+        let lock = self.inner.account_lock(&account.key());
+        let _guard = lock.lock().await;
+        let had_token = self
+            .inner
+            .vault
+            .delete(&account.keychain_user())
+            .await
+            .map_err(|e| Error::Keychain(format!("cannot delete the saved sign-in: {e}")))?;
+        self.inner.forget_access_tokens(&account.key());
+        let key = account.key();
+        let had_account = self.inner.accounts.update(|f| f.remove(&key))?;
+        tracing::info!(upn = %account.upn, "signed out");
+        Ok(had_token || had_account)
+    }
+
+    /// Signs every account in `accounts.json` out. Returns the accounts signed out.
+    pub async fn logout_all(&self) -> Result<Vec<Account>> {
+        let accounts = self.accounts()?;
+        for a in &accounts {
+            self.logout(a).await?;
+        }
+        Ok(accounts)
+    }
+
+    /// The token source for `account`. Fails with `SignInRequired` at use when the account has
+    /// no saved sign-in, or was made with another cloud, client id or authority.
+    pub fn token_source(&self, account: &Account) -> Arc<dyn TokenSource> {
+        Arc::new(AccountTokenSource {
+            inner: self.inner.clone(),
+            account: account.clone(),
+        })
+    }
+
+    /// The default account and its token source; `SignInRequired` when nobody is signed in.
+    pub fn default_token_source(&self) -> Result<(Account, Arc<dyn TokenSource>)> {
+        match self.default_account()? {
+            Some(a) => {
+                let ts = self.token_source(&a);
+                Ok((a, ts))
+            }
+            None => Err(Error::SignInRequired {
+                reason: "nobody is signed in".into(),
+            }),
+        }
+    }
+}
+
+fn login_scope(resource_scope: &str) -> String {
+    format!("{resource_scope} openid profile offline_access")
+}
+
+fn id_claims(response: &TokenResponse) -> Result<IdClaims> {
+    response
+        .id_token
+        .as_deref()
+        .and_then(entra::decode_jwt_claims::<IdClaims>)
+        .ok_or_else(|| {
+            Error::InvalidResponse("the sign-in response has no readable ID token".into())
+        })
+}
+
+impl Inner {
+    fn scope(&self, resource: Resource) -> String {
+        let e = self.client.endpoints();
+        match resource {
+            Resource::Graph => e.graph_scope.clone(),
+            Resource::Arm => e.arm_scope.clone(),
+        }
+    }
+
+    fn authority_host(&self) -> String {
+        self.client
+            .endpoints()
+            .authority_host
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// Whether this configuration can refresh tokens for `account`.
+    fn usable(&self, account: &Account) -> Result<()> {
+        let e = self.client.endpoints();
+        if account.cloud != e.cloud
+            || account.client_id != self.client.client_id()
+            || account.authority_host.trim_end_matches('/') != self.authority_host()
+        {
+            return Err(Error::SignInRequired {
+                reason: format!(
+                    "{} signed in with another cloud, app registration or authority ({}, {})",
+                    account.upn, account.authority_host, account.client_id
+                ),
+            });
+        }
+        if account.kind == CredentialKind::AzureCli {
+            return Err(Error::Config(
+                "Azure CLI accounts are not supported yet".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn account_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.locks).entry(key.to_owned()).or_default().clone()
+    }
+
+    fn forget_access_tokens(&self, account_key: &str) {
+        lock(&self.cache).retain(|k, _| k.account != account_key);
+    }
+
+    fn cached(&self, key: &CacheKey) -> Option<AccessToken> {
+        let now = self.clock.now();
+        lock(&self.cache)
+            .get(key)
+            .filter(|t| t.expires_on - REFRESH_MARGIN > now)
+            .cloned()
+    }
+
+    fn cache_token(&self, key: CacheKey, response: &TokenResponse) -> AccessToken {
+        let token = AccessToken {
+            token: Secret::new(response.access_token.clone()),
+            expires_on: self.clock.now() + Duration::from_secs(response.expires_in),
+        };
+        lock(&self.cache).insert(key, token.clone());
+        token
+    }
+
+    /// Browser sign-in up to the code redemption.
+    async fn authorize(
+        &self,
+        tenant: &str,
+        resource_scope: &str,
+        options: &LoginOptions,
+    ) -> Result<SignedIn> {
+        let loopback = Loopback::bind().await.map_err(|e| {
+            Error::Config(format!("cannot listen on 127.0.0.1 for the sign-in: {e}"))
+        })?;
+        let redirect_uri = loopback.redirect_uri();
+        let pkce = Pkce::generate();
+        let state = random_state();
+        let scope = login_scope(resource_scope);
+        let claims = entra::merge_claims(options.claims.as_deref())?;
+        let mut url = entra::authority_url(self.client.endpoints(), tenant, "authorize")?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("client_id", self.client.client_id())
+                .append_pair("response_type", "code")
+                .append_pair("redirect_uri", &redirect_uri)
+                .append_pair("response_mode", "query")
+                .append_pair("scope", &scope)
+                .append_pair("state", &state)
+                .append_pair("code_challenge", &pkce.challenge)
+                .append_pair("code_challenge_method", "S256")
+                .append_pair("claims", &claims);
+            if let Some(h) = &options.login_hint {
+                q.append_pair("login_hint", h);
+            }
+            if let Some(h) = &options.domain_hint {
+                q.append_pair("domain_hint", h);
+            }
+            if let Some(p) = options.prompt {
+                q.append_pair("prompt", p.as_str());
+            }
+        }
+        if let Some(cb) = &self.on_url {
+            cb(url.as_str());
+        }
+        tracing::info!(%tenant, port = loopback.port(), "opening the browser for sign-in");
+        if let Err(e) = self.browser.open(url.as_str()) {
+            tracing::warn!(error = %e, "cannot open the browser");
+            if self.on_url.is_none() {
+                return Err(Error::Config(format!(
+                    "cannot open a browser ({e}); set BROWSER to your browser's command"
+                )));
+            }
+        }
+        let code = match loopback.wait(&state, self.login_timeout).await {
+            Some(Callback::Code(code)) => code,
+            Some(Callback::Error {
+                error,
+                description,
+                subcode,
+            }) => {
+                let reason = if subcode.as_deref() == Some("cancel") {
+                    "the sign-in was cancelled in the browser".to_owned()
+                } else {
+                    let d = description.as_deref().and_then(|d| d.lines().next());
+                    format!("the sign-in failed: {} ({error})", d.unwrap_or(&error))
+                };
+                return Err(Error::SignInRequired { reason });
+            }
+            Some(Callback::StateMismatch) => {
+                return Err(Error::InvalidResponse(
+                    "the browser returned a response that does not belong to this sign-in \
+                     (state mismatch); sign in again"
+                        .into(),
+                ));
+            }
+            None => {
+                return Err(Error::SignInRequired {
+                    reason: format!(
+                        "no answer from the browser within {} s",
+                        self.login_timeout.as_secs()
+                    ),
+                });
+            }
+        };
+        let response = self
+            .client
+            .token(
+                tenant,
+                Grant::AuthorizationCode {
+                    code: &code,
+                    redirect_uri: &redirect_uri,
+                    verifier: &pkce.verifier,
+                },
+                &scope,
+                options.claims.as_deref(),
+            )
+            .await??;
+        let claims = id_claims(&response)?;
+        Ok(SignedIn { response, claims })
+    }
+
+    /// Saves the refresh token and the account, caches the access token.
+    async fn finish_login(
+        &self,
+        signed_in: SignedIn,
+        resource_scope: &str,
+        claims: Option<&str>,
+        kind: CredentialKind,
+    ) -> Result<Account> {
+        let SignedIn {
+            response,
+            claims: id,
+        } = signed_in;
+        let (Some(oid), Some(tid)) = (id.oid.clone(), id.tid.clone()) else {
+            return Err(Error::InvalidResponse(
+                "the ID token has no oid or tid".into(),
+            ));
+        };
+        let upn = id
+            .preferred_username
+            .or(id.upn)
+            .unwrap_or_else(|| oid.clone());
+        let account = Account {
+            name: id.name.unwrap_or_else(|| upn.clone()),
+            upn,
+            oid,
+            home_tenant_id: tid.clone(),
+            cloud: self.client.endpoints().cloud,
+            client_id: self.client.client_id().to_owned(),
+            authority_host: self.authority_host(),
+            kind,
+        };
+        let Some(rt) = response.refresh_token.clone() else {
+            return Err(Error::InvalidResponse(
+                "the sign-in response has no refresh token (offline_access not granted)".into(),
+            ));
+        };
+        {
+            let lock = self.account_lock(&account.key());
+            let _guard = lock.lock().await;
+            self.vault
+                .save(&account.keychain_user(), &Secret::new(rt))
+                .await;
+            self.forget_access_tokens(&account.key());
+            self.cache_token(
+                CacheKey {
+                    account: account.key(),
+                    tenant: tid,
+                    scope: resource_scope.to_owned(),
+                    claims: claims.map(str::to_owned),
+                },
+                &response,
+            );
+        }
+        let a = account.clone();
+        self.accounts.update(move |f| f.upsert(a))?;
+        tracing::info!(upn = %account.upn, tenant = %account.home_tenant_id, "signed in");
+        Ok(account)
+    }
+
+    async fn access_token(&self, account: &Account, req: &TokenRequest) -> Result<AccessToken> {
+        self.usable(account)?;
+        let key = CacheKey {
+            account: account.key(),
+            tenant: req.tenant_id.clone(),
+            scope: req.scope.clone(),
+            claims: req.claims.clone(),
+        };
+        if !req.force_refresh
+            && let Some(t) = self.cached(&key)
+        {
+            return Ok(t);
+        }
+        let lock = self.account_lock(&account.key());
+        let guard = lock.lock().await;
+        if req.force_refresh {
+            lock_remove(&self.cache, &key);
+        } else if let Some(t) = self.cached(&key) {
+            return Ok(t);
+        }
+        let user = account.keychain_user();
+        let Some(rt) = self.vault.load(&user).await? else {
+            return Err(Error::SignInRequired {
+                reason: format!("{} has no saved sign-in", account.upn),
+            });
+        };
+        let scope = format!("{} offline_access", req.scope);
+        let result = self
+            .client
+            .token(
+                &req.tenant_id,
+                Grant::RefreshToken(&rt),
+                &scope,
+                req.claims.as_deref(),
+            )
+            .await?;
+        match result {
+            Ok(response) => {
+                if let Some(new_rt) = &response.refresh_token {
+                    self.vault.save(&user, &Secret::new(new_rt.clone())).await;
+                }
+                tracing::debug!(tenant = %req.tenant_id, resource = %req.resource, "access token refreshed");
+                Ok(self.cache_token(key, &response))
+            }
+            Err(TokenError::Entra(e)) => match e.kind() {
+                ErrorKind::SignInRequired => {
+                    tracing::warn!(upn = %account.upn, error = %e, "refresh token rejected; deleting it");
+                    if let Err(err) = self.vault.delete(&user).await {
+                        tracing::warn!(error = %err, "cannot delete the rejected refresh token");
+                    }
+                    self.forget_access_tokens(&account.key());
+                    Err(Error::SignInRequired {
+                        reason: format!(
+                            "the saved sign-in of {} is no longer valid: {e}",
+                            account.upn
+                        ),
+                    })
+                }
+                ErrorKind::InteractionRequired => {
+                    let claims = e.claims.clone().or_else(|| req.claims.clone());
+                    drop(guard);
+                    if self.allow_interactive {
+                        return self.step_up(account, req, claims).await;
+                    }
+                    match claims {
+                        Some(claims) => Err(Error::StepUpRequired {
+                            resource: req.resource,
+                            claims,
+                        }),
+                        None => Err(Error::SignInRequired {
+                            reason: format!(
+                                "Entra ID asks {} to sign in interactively: {e}",
+                                account.upn
+                            ),
+                        }),
+                    }
+                }
+                _ => Err(TokenError::Entra(e).into()),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Interactive sign-in for one token request (claims step-up), as the same user.
+    async fn step_up(
+        &self,
+        account: &Account,
+        req: &TokenRequest,
+        claims: Option<String>,
+    ) -> Result<AccessToken> {
+        let options = LoginOptions {
+            tenant: Some(req.tenant_id.clone()),
+            login_hint: Some(account.upn.clone()),
+            claims: claims.clone(),
+            ..LoginOptions::default()
+        };
+        let signed_in = self.authorize(&req.tenant_id, &req.scope, &options).await?;
+        let who = signed_in
+            .claims
+            .preferred_username
+            .clone()
+            .or(signed_in.claims.upn.clone())
+            .unwrap_or_default();
+        if !who.eq_ignore_ascii_case(&account.upn) {
+            return Err(Error::InvalidInput(format!(
+                "signed in as {who}, but {} was expected; sign in as {} to continue",
+                account.upn, account.upn
+            )));
+        }
+        let lock = self.account_lock(&account.key());
+        let _guard = lock.lock().await;
+        if let Some(rt) = &signed_in.response.refresh_token {
+            self.vault
+                .save(&account.keychain_user(), &Secret::new(rt.clone()))
+                .await;
+        }
+        Ok(self.cache_token(
+            CacheKey {
+                account: account.key(),
+                tenant: req.tenant_id.clone(),
+                scope: req.scope.clone(),
+                claims: req.claims.clone(),
+            },
+            &signed_in.response,
+        ))
+    }
+}
+
+fn lock_remove(cache: &Mutex<HashMap<CacheKey, AccessToken>>, key: &CacheKey) {
+    lock(cache).remove(key);
+}
+
+/// The [`TokenSource`] of one account.
+#[derive(Debug)]
+struct AccountTokenSource {
+    inner: Arc<Inner>,
+    account: Account,
+}
+
+#[async_trait]
+impl TokenSource for AccountTokenSource {
+    async fn access_token(&self, req: &TokenRequest) -> Result<AccessToken> {
+        self.inner.access_token(&self.account, req).await
+    }
+}

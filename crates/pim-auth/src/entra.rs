@@ -1,0 +1,611 @@
+//! The Entra ID v2 protocol: authority URLs, token requests, error responses, client
+//! capabilities and ID-token claims.
+//!
+//! Nothing here logs or formats a token, code or verifier.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use pim_core::config::Endpoints;
+use pim_core::token::Secret;
+use serde::Deserialize;
+use url::Url;
+
+/// The client-capabilities claims request: declares `cp1` (CAE, claims challenges).
+pub const CP1_CLAIMS: &str = r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#;
+
+/// Tenant used for the first sign-in of a work or school account.
+pub const ORGANIZATIONS: &str = "organizations";
+
+/// Checks a tenant segment: a GUID, a domain, `organizations` or `common`.
+pub fn validate_tenant(tenant: &str) -> pim_core::Result<()> {
+    let ok = !tenant.is_empty()
+        && tenant.len() <= 256
+        && tenant
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(pim_core::Error::InvalidInput(format!(
+            "`{tenant}` is not a tenant id or domain"
+        )))
+    }
+}
+
+/// `<authority_host>/{tenant}/oauth2/v2.0/{leaf}`.
+pub fn authority_url(endpoints: &Endpoints, tenant: &str, leaf: &str) -> pim_core::Result<Url> {
+    validate_tenant(tenant)?;
+    let base = endpoints.authority_host.as_str().trim_end_matches('/');
+    Url::parse(&format!("{base}/{tenant}/oauth2/v2.0/{leaf}"))
+        .map_err(|e| pim_core::Error::Config(format!("bad authority host `{base}`: {e}")))
+}
+
+/// Merges a step-up claims request (JSON) with the `cp1` client capability.
+///
+/// `{"access_token":{"acrs":{...}}}` becomes
+/// `{"access_token":{"acrs":{...},"xms_cc":{"values":["cp1"]}}}`; `cp1` is added to an
+/// existing `xms_cc.values`. Fails on claims that are not a JSON object.
+pub fn merge_claims(step_up: Option<&str>) -> pim_core::Result<String> {
+    use serde_json::{Map, Value, json};
+    let mut root = match step_up.map(str::trim).filter(|s| !s.is_empty()) {
+        None => return Ok(CP1_CLAIMS.to_owned()),
+        Some(s) => match serde_json::from_str::<Value>(s) {
+            Ok(Value::Object(m)) => m,
+            _ => {
+                return Err(pim_core::Error::InvalidInput(
+                    "the claims request is not a JSON object".into(),
+                ));
+            }
+        },
+    };
+    let at = root
+        .entry("access_token")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !at.is_object() {
+        *at = Value::Object(Map::new());
+    }
+    if let Value::Object(at) = at {
+        let cc = at
+            .entry("xms_cc")
+            .or_insert_with(|| json!({ "values": [] }));
+        if !cc.is_object() {
+            *cc = json!({ "values": [] });
+        }
+        if let Value::Object(cc) = cc {
+            let values = cc.entry("values").or_insert_with(|| json!([]));
+            if !values.is_array() {
+                *values = json!([]);
+            }
+            if let Value::Array(v) = values
+                && !v.iter().any(|x| x == "cp1")
+            {
+                v.push(json!("cp1"));
+            }
+        }
+    }
+    Ok(Value::Object(root).to_string())
+}
+
+/// An Entra error response (RFC 6749 §5.2 plus Entra's fields).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct EntraError {
+    /// HTTP status (not in the body).
+    #[serde(skip)]
+    pub status: u16,
+    /// `invalid_grant`, `interaction_required`, `authorization_pending`, ...
+    pub error: String,
+    /// `AADSTS70008: The provided authorization code or refresh token has expired...`
+    #[serde(default)]
+    pub error_description: Option<String>,
+    /// AADSTS numbers, e.g. `[70008]`.
+    #[serde(default)]
+    pub error_codes: Vec<i64>,
+    /// `basic_action`, `additional_action`, `consent_required`, `bad_token`, ...
+    #[serde(default)]
+    pub suberror: Option<String>,
+    /// A claims request to satisfy interactively (JSON).
+    #[serde(default)]
+    pub claims: Option<String>,
+    /// For support.
+    #[serde(default)]
+    pub trace_id: Option<String>,
+    /// For support.
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+}
+
+impl fmt::Display for EntraError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Entra's description carries trace/correlation ids on further lines; keep the first.
+        let desc = self
+            .error_description
+            .as_deref()
+            .and_then(|d| d.lines().next())
+            .unwrap_or("");
+        if desc.is_empty() {
+            write!(f, "{}", self.error)
+        } else {
+            write!(f, "{} ({})", desc.trim(), self.error)
+        }
+    }
+}
+
+/// What a failed token request means for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The refresh token (or code) is dead: delete it and sign in again.
+    SignInRequired,
+    /// The grant is fine but the user must interact (MFA, consent, Conditional Access,
+    /// claims): keep the refresh token, sign in interactively.
+    InteractionRequired,
+    /// Device code: keep polling.
+    Pending,
+    /// Device code: poll more slowly.
+    SlowDown,
+    /// Device code: the user declined.
+    Declined,
+    /// Device code: expired.
+    Expired,
+    /// Anything else (invalid_client, invalid_scope, ...).
+    Other,
+}
+
+/// AADSTS codes that need interaction but leave the refresh token valid.
+const INTERACTION_CODES: &[i64] = &[
+    50076, 50079, 50072, 50074, 50158, 53000, 53001, 53003, 65001, 65004, 50125, 50127,
+];
+
+impl EntraError {
+    /// Classifies the error. `invalid_grant` normally means the refresh token is dead, except
+    /// for suberrors and codes that call for MFA, consent or Conditional Access, which Entra
+    /// also reports as `invalid_grant`.
+    pub fn kind(&self) -> ErrorKind {
+        match self.error.as_str() {
+            "interaction_required" | "consent_required" | "login_required" => {
+                ErrorKind::InteractionRequired
+            }
+            "invalid_grant" => {
+                let interactive_suberror = matches!(
+                    self.suberror.as_deref(),
+                    Some(
+                        "basic_action" | "additional_action" | "message_only" | "consent_required"
+                    )
+                );
+                let interactive_code = self
+                    .error_codes
+                    .iter()
+                    .any(|c| INTERACTION_CODES.contains(c));
+                if self.claims.is_some() || interactive_suberror || interactive_code {
+                    ErrorKind::InteractionRequired
+                } else {
+                    ErrorKind::SignInRequired
+                }
+            }
+            "authorization_pending" => ErrorKind::Pending,
+            "slow_down" => ErrorKind::SlowDown,
+            "authorization_declined" | "access_denied" => ErrorKind::Declined,
+            "expired_token" | "bad_verification_code" => ErrorKind::Expired,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+/// A failed call to the authority.
+#[derive(Debug, Clone)]
+pub enum TokenError {
+    /// Entra answered with an error response.
+    Entra(EntraError),
+    /// The request did not complete.
+    Transport(String),
+    /// The answer was not an Entra response.
+    InvalidResponse(String),
+}
+
+impl From<TokenError> for pim_core::Error {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Entra(e) => pim_core::Error::Api {
+                status: e.status,
+                code: e.error.clone(),
+                message: format!("sign-in service: {e}"),
+                request_id: e.correlation_id.clone().or(e.trace_id.clone()),
+            },
+            TokenError::Transport(m) => pim_core::Error::Transport(m),
+            TokenError::InvalidResponse(m) => pim_core::Error::InvalidResponse(m),
+        }
+    }
+}
+
+fn de_u64_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum N {
+        U(u64),
+        S(String),
+    }
+    match N::deserialize(d)? {
+        N::U(n) => Ok(n),
+        N::S(s) => s.trim().parse().map_err(serde::de::Error::custom),
+    }
+}
+
+/// A successful token response. `Debug` never shows the tokens.
+#[derive(Deserialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// Lifetime in seconds.
+    #[serde(deserialize_with = "de_u64_or_string")]
+    pub expires_in: u64,
+    /// The (rotated) refresh token, when `offline_access` was asked.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// The ID token, when `openid` was asked.
+    #[serde(default)]
+    pub id_token: Option<String>,
+    /// Granted scopes.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &self.refresh_token.is_some())
+            .field("id_token", &self.id_token.is_some())
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The device authorization response.
+#[derive(Deserialize)]
+pub struct DeviceCodeResponse {
+    /// Secret polled with.
+    pub device_code: String,
+    /// Shown to the user.
+    pub user_code: String,
+    /// Where the user enters the code.
+    pub verification_uri: String,
+    /// Seconds until the code expires.
+    #[serde(deserialize_with = "de_u64_or_string")]
+    pub expires_in: u64,
+    /// Seconds between polls.
+    #[serde(default = "default_interval", deserialize_with = "de_u64_or_string")]
+    pub interval: u64,
+    /// A ready-made instruction.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+fn default_interval() -> u64 {
+    5
+}
+
+impl fmt::Debug for DeviceCodeResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceCodeResponse")
+            .field("user_code", &self.user_code)
+            .field("verification_uri", &self.verification_uri)
+            .field("expires_in", &self.expires_in)
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses an error body; `None` if it is not an Entra error.
+pub fn parse_error(status: u16, body: &[u8]) -> Option<EntraError> {
+    let mut e: EntraError = serde_json::from_slice(body).ok()?;
+    if e.error.is_empty() {
+        return None;
+    }
+    e.status = status;
+    Some(e)
+}
+
+/// Claims read from an ID token: for display and routing only, never for security decisions
+/// (the token came straight from the authority over TLS and is not validated here).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct IdClaims {
+    /// Tenant the sign-in happened in.
+    #[serde(default)]
+    pub tid: Option<String>,
+    /// The user's object id in that tenant.
+    #[serde(default)]
+    pub oid: Option<String>,
+    /// Sign-in name.
+    #[serde(default)]
+    pub preferred_username: Option<String>,
+    /// UPN (access tokens).
+    #[serde(default)]
+    pub upn: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Decodes (does not verify) a JWT's payload.
+pub fn decode_jwt_claims<T: serde::de::DeserializeOwned>(jwt: &str) -> Option<T> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('=').as_bytes())
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Calls the token and device-code endpoints.
+#[derive(Debug, Clone)]
+pub struct TokenClient {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    client_id: String,
+}
+
+/// Parameters of a grant (besides client id and claims, which are always sent).
+pub enum Grant<'a> {
+    /// `authorization_code`.
+    AuthorizationCode {
+        /// The code.
+        code: &'a Secret,
+        /// The same redirect URI as in the authorize request.
+        redirect_uri: &'a str,
+        /// The PKCE verifier.
+        verifier: &'a Secret,
+    },
+    /// `refresh_token`.
+    RefreshToken(&'a Secret),
+    /// `urn:ietf:params:oauth:grant-type:device_code`.
+    DeviceCode(&'a Secret),
+}
+
+impl fmt::Debug for Grant<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Grant::AuthorizationCode { .. } => "AuthorizationCode",
+            Grant::RefreshToken(_) => "RefreshToken",
+            Grant::DeviceCode(_) => "DeviceCode",
+        })
+    }
+}
+
+impl TokenClient {
+    /// A client for `endpoints` and the app registration `client_id`.
+    pub fn new(http: reqwest::Client, endpoints: Endpoints, client_id: String) -> TokenClient {
+        TokenClient {
+            http,
+            endpoints,
+            client_id,
+        }
+    }
+
+    /// The endpoints.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// POST `/{tenant}/oauth2/v2.0/token`. `scope` is the full scope string; `claims` the
+    /// step-up claims (cp1 is merged in).
+    pub async fn token(
+        &self,
+        tenant: &str,
+        grant: Grant<'_>,
+        scope: &str,
+        claims: Option<&str>,
+    ) -> pim_core::Result<Result<TokenResponse, TokenError>> {
+        let url = authority_url(&self.endpoints, tenant, "token")?;
+        let claims = merge_claims(claims)?;
+        let mut form: Vec<(&str, &str)> = vec![
+            ("client_id", &self.client_id),
+            ("scope", scope),
+            ("claims", &claims),
+        ];
+        match &grant {
+            Grant::AuthorizationCode {
+                code,
+                redirect_uri,
+                verifier,
+            } => {
+                form.push(("grant_type", "authorization_code"));
+                form.push(("code", code.expose()));
+                form.push(("redirect_uri", redirect_uri));
+                form.push(("code_verifier", verifier.expose()));
+            }
+            Grant::RefreshToken(rt) => {
+                form.push(("grant_type", "refresh_token"));
+                form.push(("refresh_token", rt.expose()));
+            }
+            Grant::DeviceCode(dc) => {
+                form.push(("grant_type", "urn:ietf:params:oauth:grant-type:device_code"));
+                form.push(("device_code", dc.expose()));
+            }
+        }
+        tracing::debug!(%tenant, grant = ?grant, %scope, "token request");
+        Ok(self.post(url, &form).await)
+    }
+
+    /// POST `/{tenant}/oauth2/v2.0/devicecode`.
+    pub async fn device_code(
+        &self,
+        tenant: &str,
+        scope: &str,
+    ) -> pim_core::Result<Result<DeviceCodeResponse, TokenError>> {
+        let url = authority_url(&self.endpoints, tenant, "devicecode")?;
+        let claims = merge_claims(None)?;
+        let form = [
+            ("client_id", self.client_id.as_str()),
+            ("scope", scope),
+            ("claims", claims.as_str()),
+        ];
+        Ok(self.post(url, &form).await)
+    }
+
+    async fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        form: &[(&str, &str)],
+    ) -> Result<T, TokenError> {
+        let resp = self
+            .http
+            .post(url)
+            .header("Accept", "application/json")
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| TokenError::Transport(e.without_url().to_string()))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| TokenError::Transport(e.without_url().to_string()))?;
+        if (200..300).contains(&status) {
+            serde_json::from_slice(&body).map_err(|e| {
+                TokenError::InvalidResponse(format!(
+                    "the sign-in service sent an unreadable answer (HTTP {status}): {e}"
+                ))
+            })
+        } else {
+            Err(match parse_error(status, &body) {
+                Some(e) => TokenError::Entra(e),
+                None => TokenError::InvalidResponse(format!(
+                    "the sign-in service answered HTTP {status} without an error description"
+                )),
+            })
+        }
+    }
+}
+
+/// A reqwest client suited to the authority: no redirects, 30 s timeout.
+pub fn default_http_client() -> pim_core::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .user_agent(concat!("pim-tray/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| pim_core::Error::Config(format!("cannot create the HTTP client: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn cp1_is_merged_into_claims() {
+        let v: Value = serde_json::from_str(&merge_claims(None).unwrap()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"access_token":{"xms_cc":{"values":["cp1"]}}})
+        );
+        let acrs = r#"{"access_token":{"acrs":{"essential":true, "value":"c1"}}}"#;
+        let v: Value = serde_json::from_str(&merge_claims(Some(acrs)).unwrap()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"access_token":{"acrs":{"essential":true,"value":"c1"},"xms_cc":{"values":["cp1"]}}})
+        );
+        let both = r#"{"id_token":{"x":1},"access_token":{"xms_cc":{"values":["cp2"]}}}"#;
+        let v: Value = serde_json::from_str(&merge_claims(Some(both)).unwrap()).unwrap();
+        assert_eq!(
+            v["access_token"]["xms_cc"]["values"],
+            serde_json::json!(["cp2", "cp1"])
+        );
+        assert_eq!(v["id_token"]["x"], 1);
+        let again = merge_claims(Some(&v.to_string())).unwrap();
+        let v2: Value = serde_json::from_str(&again).unwrap();
+        assert_eq!(v2, v);
+        assert!(merge_claims(Some("[1]")).is_err());
+        assert!(merge_claims(Some("not json")).is_err());
+    }
+
+    #[test]
+    fn entra_errors_are_parsed_and_classified() {
+        let body = br#"{"error":"invalid_grant","error_description":"AADSTS70008: The provided authorization code or refresh token has expired due to inactivity.\r\nTrace ID: 1\r\nCorrelation ID: 2","error_codes":[70008],"timestamp":"2026-01-01 00:00:00Z","trace_id":"t","correlation_id":"c","suberror":"bad_token"}"#;
+        let e = parse_error(400, body).unwrap();
+        assert_eq!(e.status, 400);
+        assert_eq!(e.error_codes, vec![70008]);
+        assert_eq!(e.suberror.as_deref(), Some("bad_token"));
+        assert_eq!(e.kind(), ErrorKind::SignInRequired);
+        assert_eq!(
+            e.to_string(),
+            "AADSTS70008: The provided authorization code or refresh token has expired due to inactivity. (invalid_grant)"
+        );
+
+        let body = br#"{"error":"interaction_required","error_description":"AADSTS50076: MFA","error_codes":[50076],"claims":"{\"access_token\":{\"capolids\":{\"essential\":true,\"values\":[\"x\"]}}}"}"#;
+        let e = parse_error(400, body).unwrap();
+        assert_eq!(e.kind(), ErrorKind::InteractionRequired);
+        assert!(e.claims.unwrap().contains("capolids"));
+
+        let mfa = br#"{"error":"invalid_grant","error_description":"AADSTS50076: ...","error_codes":[50076],"suberror":"basic_action"}"#;
+        assert_eq!(
+            parse_error(400, mfa).unwrap().kind(),
+            ErrorKind::InteractionRequired
+        );
+        for (err, kind) in [
+            ("authorization_pending", ErrorKind::Pending),
+            ("slow_down", ErrorKind::SlowDown),
+            ("authorization_declined", ErrorKind::Declined),
+            ("expired_token", ErrorKind::Expired),
+            ("invalid_client", ErrorKind::Other),
+        ] {
+            let body = format!(r#"{{"error":"{err}"}}"#);
+            assert_eq!(parse_error(400, body.as_bytes()).unwrap().kind(), kind);
+        }
+        assert!(parse_error(502, b"<html>bad gateway</html>").is_none());
+        assert!(parse_error(400, br#"{"foo":1}"#).is_none());
+    }
+
+    #[test]
+    fn jwt_claims_are_decoded() {
+        let payload = URL_SAFE_NO_PAD.encode(
+            br#"{"tid":"t1","oid":"o1","preferred_username":"adele@contoso.onmicrosoft.com","name":"Adele Vance"}"#,
+        );
+        let jwt = format!("eyJhbGciOiJub25lIn0.{payload}.");
+        let c: IdClaims = decode_jwt_claims(&jwt).unwrap();
+        assert_eq!(c.tid.as_deref(), Some("t1"));
+        assert_eq!(c.name.as_deref(), Some("Adele Vance"));
+        assert!(decode_jwt_claims::<IdClaims>("garbage").is_none());
+        // Padded payloads are tolerated.
+        let padded = format!("h.{}==.s", URL_SAFE_NO_PAD.encode(br#"{"oid":"o"}"#));
+        assert!(decode_jwt_claims::<IdClaims>(&padded).is_some());
+    }
+
+    #[test]
+    fn authority_urls() {
+        let mut e = Endpoints::for_cloud(pim_core::config::Cloud::Public);
+        assert_eq!(
+            authority_url(&e, "organizations", "authorize")
+                .unwrap()
+                .as_str(),
+            "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize"
+        );
+        e.authority_host = Url::parse("http://127.0.0.1:9/base").unwrap();
+        assert_eq!(
+            authority_url(&e, "contoso.onmicrosoft.com", "token")
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:9/base/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        );
+        assert!(authority_url(&e, "a/b", "token").is_err());
+        assert!(authority_url(&e, "", "token").is_err());
+        assert!(authority_url(&e, "x?y", "token").is_err());
+    }
+
+    #[test]
+    fn token_response_debug_hides_tokens() {
+        let r: TokenResponse = serde_json::from_str(
+            r#"{"access_token":"SECRET-AT","expires_in":"3599","refresh_token":"SECRET-RT","token_type":"Bearer"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.expires_in, 3599);
+        let d = format!("{r:?}");
+        assert!(!d.contains("SECRET"), "{d}");
+    }
+}

@@ -349,15 +349,14 @@ struct SignedIn {
 }
 
 impl Auth {
-    /// Creates the sign-in service. Reads `accounts.json` once to report a damaged file early;
-    /// creates nothing on disk.
+    /// Creates the sign-in service. Touches neither the disk nor the network; a damaged
+    /// `accounts.json` is reported by the calls that read it.
     pub fn new(options: AuthOptions) -> Result<Auth> {
         let http = match options.http {
             Some(h) => h,
             None => entra::default_http_client()?,
         };
         let accounts = AccountStore::new(options.config_dir);
-        accounts.load()?;
         if let Some(w) = &options.keychain_warning {
             tracing::warn!("{w}");
         }
@@ -393,6 +392,8 @@ impl Auth {
     /// default account. Also caches the first access token (Graph unless
     /// [`LoginOptions::resource`] says otherwise).
     pub async fn login_interactive(&self, options: LoginOptions) -> Result<Account> {
+        // Report a damaged accounts file before the user goes through the browser.
+        self.inner.accounts.load()?;
         let tenant = options.tenant.as_deref().unwrap_or(ORGANIZATIONS);
         let scope = self
             .inner
@@ -412,6 +413,8 @@ impl Auth {
     /// [`DeviceCodeOptions::on_prompt`], polls no faster than the interval Entra gives (+5 s
     /// on `slow_down`), and stores the result like [`Auth::login_interactive`].
     pub async fn login_device_code(&self, options: DeviceCodeOptions) -> Result<Account> {
+        // Report a damaged accounts file before the user goes through the browser.
+        self.inner.accounts.load()?;
         let tenant = options.tenant.as_deref().unwrap_or(ORGANIZATIONS);
         let scope = self
             .inner

@@ -250,6 +250,9 @@ impl Vault {
         }
     }
 
+    /// The refresh token: the memory copy when the keychain failed to save it this session,
+    /// else the keychain (read each time, so a token rotated by another process, e.g. the
+    /// tray while the CLI runs, is picked up).
     async fn load(&self, user: &str) -> Result<Option<Secret>> {
         if let Some(s) = lock(&self.session).get(user) {
             return Ok(Some(s.clone()));
@@ -261,9 +264,7 @@ impl Vault {
                 let s = String::from_utf8(bytes).map_err(|_| Error::SignInRequired {
                     reason: "the saved sign-in in the keychain is not readable".into(),
                 })?;
-                let s = Secret::new(s);
-                lock(&self.session).insert(user.to_owned(), s.clone());
-                Ok(Some(s))
+                Ok(Some(Secret::new(s)))
             }
             Ok(None) => Ok(None),
             Err(StoreError::Integrity(m)) => Err(Error::SignInRequired {
@@ -279,14 +280,21 @@ impl Vault {
         }
     }
 
+    /// Saves to the keychain; when that fails, keeps the token in memory for this session and
+    /// sets the warning.
     async fn save(&self, user: &str, token: &Secret) {
-        lock(&self.session).insert(user.to_owned(), token.clone());
         let store = self.store.clone();
         let u = user.to_owned();
         let bytes = token.expose().as_bytes().to_vec();
-        if let Err(e) = blocking(move || write_chunked(store.as_ref(), &u, &bytes)).await {
-            tracing::warn!(error = %e, "cannot save the refresh token in the keychain; keeping it in memory for this session");
-            self.set_warning(&e);
+        match blocking(move || write_chunked(store.as_ref(), &u, &bytes)).await {
+            Ok(()) => {
+                lock(&self.session).remove(user);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot save the refresh token in the keychain; keeping it in memory for this session");
+                self.set_warning(&e);
+                lock(&self.session).insert(user.to_owned(), token.clone());
+            }
         }
     }
 
@@ -822,21 +830,35 @@ impl Inner {
             return Ok(t);
         }
         let user = account.keychain_user();
-        let Some(rt) = self.vault.load(&user).await? else {
-            return Err(Error::SignInRequired {
-                reason: format!("{} has no saved sign-in", account.upn),
-            });
-        };
         let scope = format!("{} offline_access", req.scope);
-        let result = self
-            .client
-            .token(
-                &req.tenant_id,
-                Grant::RefreshToken(&rt),
-                &scope,
-                req.claims.as_deref(),
-            )
-            .await?;
+        let mut retried = false;
+        let result = loop {
+            let Some(rt) = self.vault.load(&user).await? else {
+                return Err(Error::SignInRequired {
+                    reason: format!("{} has no saved sign-in", account.upn),
+                });
+            };
+            let result = self
+                .client
+                .token(
+                    &req.tenant_id,
+                    Grant::RefreshToken(&rt),
+                    &scope,
+                    req.claims.as_deref(),
+                )
+                .await?;
+            // Another process may have rotated the token meanwhile: retry once with the
+            // keychain's current one before declaring the sign-in dead.
+            if let Err(TokenError::Entra(e)) = &result
+                && e.kind() == ErrorKind::SignInRequired
+                && !retried
+                && self.vault.load(&user).await.ok().flatten().as_ref() != Some(&rt)
+            {
+                retried = true;
+                continue;
+            }
+            break result;
+        };
         match result {
             Ok(response) => {
                 if let Some(new_rt) = &response.refresh_token {

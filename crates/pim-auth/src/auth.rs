@@ -968,3 +968,154 @@ impl TokenSource for AccountTokenSource {
         self.inner.access_token(&self.account, req).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::LimitedStore;
+    use pim_core::config::Cloud;
+
+    #[derive(Debug, Default)]
+    struct NoBrowser(Mutex<usize>);
+    impl BrowserOpener for NoBrowser {
+        fn open(&self, _url: &str) -> std::io::Result<()> {
+            *lock(&self.0) += 1;
+            Err(std::io::Error::other("no browser here"))
+        }
+    }
+
+    fn options(dir: &std::path::Path, store: Arc<dyn SecretStore>) -> AuthOptions {
+        let mut e = Endpoints::for_cloud(Cloud::Public);
+        // Nothing listens there: these tests must not reach the network.
+        e.authority_host = url::Url::parse("http://127.0.0.1:9").unwrap();
+        let mut o = AuthOptions::with_secret_store(e, "cid".into(), dir.join("cfg"), store);
+        o.browser = Arc::new(NoBrowser::default());
+        o
+    }
+
+    fn account(client_id: &str) -> Account {
+        Account {
+            upn: "a@x".into(),
+            name: "A".into(),
+            oid: "o".into(),
+            home_tenant_id: "t".into(),
+            cloud: Cloud::Public,
+            client_id: client_id.into(),
+            authority_host: "http://127.0.0.1:9".into(),
+            kind: CredentialKind::Browser,
+        }
+    }
+
+    fn req() -> TokenRequest {
+        TokenRequest {
+            tenant_id: "t".into(),
+            resource: Resource::Graph,
+            scope: "https://graph.microsoft.com/.default".into(),
+            claims: None,
+            force_refresh: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn broken_accounts_file_stops_login_before_the_browser() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("cfg")).unwrap();
+        std::fs::write(dir.path().join("cfg/accounts.json"), b"not json").unwrap();
+        let auth = Auth::new(options(dir.path(), Arc::new(MemoryStore::new()))).unwrap();
+        let err = auth
+            .login_interactive(LoginOptions::default())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("accounts.json"), "{err}");
+        assert!(auth.accounts().is_err());
+        assert!(auth.default_account().is_err());
+        assert_eq!(
+            std::fs::read(dir.path().join("cfg/accounts.json")).unwrap(),
+            b"not json"
+        );
+    }
+
+    #[tokio::test]
+    async fn browser_failure_without_url_callback_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let auth = Auth::new(options(dir.path(), Arc::new(MemoryStore::new()))).unwrap();
+        let err = auth
+            .login_interactive(LoginOptions::default())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("BROWSER"), "{err}");
+        // With a URL callback the sign-in waits instead (here: until the timeout).
+        let mut o = options(dir.path(), Arc::new(MemoryStore::new()));
+        let shown = Arc::new(Mutex::new(Vec::<String>::new()));
+        let s = shown.clone();
+        o.on_url = Some(Arc::new(move |u: &str| lock(&s).push(u.to_owned())));
+        o.login_timeout = Duration::from_millis(100);
+        let err = Auth::new(o)
+            .unwrap()
+            .login_interactive(LoginOptions::default())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("no answer"), "{err}");
+        let shown = lock(&shown).clone();
+        assert_eq!(shown.len(), 1);
+        assert!(shown[0].contains("code_challenge_method=S256"));
+    }
+
+    #[tokio::test]
+    async fn token_source_without_saved_sign_in_or_for_other_client() {
+        let dir = tempfile::tempdir().unwrap();
+        let auth = Auth::new(options(dir.path(), Arc::new(MemoryStore::new()))).unwrap();
+        let err = auth
+            .token_source(&account("cid"))
+            .access_token(&req())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("no saved sign-in"), "{err}");
+        let err = auth
+            .token_source(&account("other"))
+            .access_token(&req())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("another"), "{err}");
+        assert!(matches!(
+            auth.default_token_source(),
+            Err(Error::SignInRequired { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn damaged_keychain_entry_is_sign_in_required() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LimitedStore::new();
+        let a = account("cid");
+        write_chunked(&store, &a.keychain_user(), &[b'r'; 5000]).unwrap();
+        store
+            .set(&format!("{}#1", a.keychain_user()), b"tampered")
+            .unwrap();
+        let auth = Auth::new(options(dir.path(), Arc::new(store))).unwrap();
+        let err = auth
+            .token_source(&a)
+            .access_token(&req())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::SignInRequired { .. }), "{err:?}");
+        assert!(err.to_string().contains("damaged"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn unreachable_authority_is_a_transport_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::new();
+        let a = account("cid");
+        store.set(&a.keychain_user(), b"0.rt").unwrap();
+        let auth = Auth::new(options(dir.path(), Arc::new(store.clone()))).unwrap();
+        let err = auth
+            .token_source(&a)
+            .access_token(&req())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Transport(_)), "{err:?}");
+        assert!(!err.to_string().contains("0.rt"));
+        assert_eq!(store.len(), 1, "a network error keeps the refresh token");
+    }
+}

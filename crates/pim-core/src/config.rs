@@ -158,7 +158,11 @@ pub fn parse_base_url(name: &str, value: &str) -> Result<Url> {
                 "{name}=`{value}`: plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost); use https"
             )));
         }
-        s => return Err(Error::Config(format!("{name}=`{value}`: unsupported scheme `{s}`"))),
+        s => {
+            return Err(Error::Config(format!(
+                "{name}=`{value}`: unsupported scheme `{s}`"
+            )));
+        }
     }
     if url.host_str().is_none() || url.query().is_some() || url.fragment().is_some() {
         return Err(Error::Config(format!(
@@ -214,7 +218,12 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> MapEnv {
-        MapEnv(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        MapEnv(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -226,16 +235,21 @@ mod tests {
 
     #[test]
     fn loopback_http_allowed_other_http_refused() {
-        let e = Endpoints::from_env(&env(&[("PIM_GRAPH_ENDPOINT", "http://127.0.0.1:8080/")])).unwrap();
+        let e =
+            Endpoints::from_env(&env(&[("PIM_GRAPH_ENDPOINT", "http://127.0.0.1:8080/")])).unwrap();
         assert_eq!(e.graph.port(), Some(8080));
-        let err = Endpoints::from_env(&env(&[("PIM_ARM_ENDPOINT", "http://example.com")])).unwrap_err();
+        let err =
+            Endpoints::from_env(&env(&[("PIM_ARM_ENDPOINT", "http://example.com")])).unwrap_err();
         assert!(err.to_string().contains("loopback"), "{err}");
     }
 
     #[test]
     fn sovereign_clouds_have_their_hosts() {
         let e = Endpoints::from_env(&env(&[("PIM_CLOUD", "usgov")])).unwrap();
-        assert_eq!(e.authority_host.host_str(), Some("login.microsoftonline.us"));
+        assert_eq!(
+            e.authority_host.host_str(),
+            Some("login.microsoftonline.us")
+        );
         let e = Endpoints::for_cloud(Cloud::China);
         assert_eq!(e.graph.host_str(), Some("microsoftgraph.chinacloudapi.cn"));
         assert!(Cloud::parse("mars").is_err());

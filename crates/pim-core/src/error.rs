@@ -84,4 +84,57 @@ pub enum Error {
     /// The OS keychain failed.
     #[error("keychain error: {0}")]
     Keychain(String),
+    /// The user is not (or no longer) eligible for this role at this scope.
+    #[error("{message}")]
+    NotEligible {
+        /// What happened and what to do.
+        message: String,
+    },
+    /// The action is not possible yet (e.g. deactivating within 5 minutes of activation).
+    #[error("{message}")]
+    TooEarly {
+        /// What happened and what to do.
+        message: String,
+        /// When it becomes possible, if known.
+        retry_at: Option<time::OffsetDateTime>,
+    },
+    /// The action does not apply to the role in its current state (e.g. deactivating an
+    /// admin assignment, cancelling when nothing is pending).
+    #[error("{message}")]
+    InvalidState {
+        /// What happened and what to do.
+        message: String,
+    },
+    /// A write may or may not have happened and could not be confirmed; check the role's state.
+    #[error(
+        "the outcome of the request is unknown ({detail}); refresh to see whether it took effect before trying again"
+    )]
+    Uncertain {
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// A stable machine code for UIs and scripts (STYLE rule 7): branch on this, not on text.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::SignInRequired { .. } => "signInRequired",
+            Error::StepUpRequired { .. } => "stepUpRequired",
+            Error::PolicyViolation { .. } => "policyViolation",
+            Error::InvalidInput(_) => "invalidInput",
+            Error::Ambiguous { .. } => "ambiguous",
+            Error::NotFound { .. } => "notFound",
+            Error::Throttled { .. } => "throttled",
+            Error::Api { .. } => "api",
+            Error::Transport(_) => "transport",
+            Error::InvalidResponse(_) => "invalidResponse",
+            Error::Config(_) => "config",
+            Error::Keychain(_) => "keychain",
+            Error::NotEligible { .. } => "notEligible",
+            Error::TooEarly { .. } => "tooEarly",
+            Error::InvalidState { .. } => "invalidState",
+            Error::Uncertain { .. } => "uncertain",
+        }
+    }
 }

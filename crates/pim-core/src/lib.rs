@@ -1,10 +1,44 @@
 //! pim-core: the Tauri-free core of PIM Tray.
 //!
-//! (Module docs and invariants are completed as the crate grows.)
+//! One model ([`model::Role`]) for the three kinds of privileged access — Microsoft Entra
+//! roles, PIM for Groups membership/ownership, Azure resource roles — read from Microsoft
+//! Graph and Azure Resource Manager, and the [`Session`] facade that refreshes them in the
+//! fewest round trips and activates, deactivates, extends and cancels.
+//!
+//! Invariants:
+//! - pim-core does no I/O except through its HTTP clients ([`graph`], [`arm`] via `http`), and
+//!   obtains tokens only through [`token::TokenSource`].
+//! - Parsing is tolerant: unknown members are ignored, `null` is accepted anywhere, service
+//!   enums are open (`Unknown(String)`) and compared case-insensitively, ids are opaque.
+//! - Requests are validated against the known policy before anything is sent.
+//! - Writes are never blindly retried: Graph writes are reconciled by re-reading after an
+//!   uncertain outcome; ARM writes reuse their client-chosen request name.
+//! - Time is an input ([`clock::Clock`]); "now" follows the server's `Date` header when the
+//!   local clock is off by more than a minute.
+//! - Tokens are never logged.
 #![warn(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod arm;
+pub mod clock;
 pub mod config;
+pub mod duration;
 pub mod error;
+pub mod graph;
+pub mod http;
+pub mod matching;
+pub mod model;
+pub mod policy;
 pub mod token;
+pub mod wire;
 
+pub use clock::{Clock, ServerTime, SystemClock};
+pub use duration::PimDuration;
 pub use error::{Error, Result};
+pub use matching::RoleQuery;
+pub use model::{
+    AccessId, Account, Action, ActivationRequest, ActiveAssignment, AssignmentType, EligibleRole,
+    MemberType, Outcome, PolicyInfo, RequestStatus, Role, RoleKind, RoleState, ScheduleRequest,
+    Scope, ScopeKind, Snapshot, Tenant, TenantError, TenantSnapshot, Ticket,
+};
+pub use policy::Policy;

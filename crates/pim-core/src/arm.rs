@@ -1,0 +1,257 @@
+//! Azure Resource Manager client: tenants, my eligibility/assignment instances, my requests
+//! (provider level, falling back per scope), schedule requests (PUT with a client-chosen GUID,
+//! idempotent), cancel, policies (effective rules).
+
+#![allow(dead_code)] // wired into Session in the next commit
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::http::{Call, Failure, Http};
+use crate::policy::Policy;
+use crate::token::Resource;
+use crate::wire::{
+    ArmInstanceProps, ArmPolicyAssignmentProps, ArmRequestProps, ArmResource, ArmTenant,
+    last_segment, parse_items,
+};
+
+/// PIM api-version.
+pub const API_VERSION: &str = "2020-10-01";
+const AUTHZ: &str = "/providers/Microsoft.Authorization";
+
+/// ARM client for one session.
+#[derive(Debug, Clone)]
+pub(crate) struct Arm {
+    pub http: Http,
+}
+
+impl Arm {
+    fn base(&self) -> String {
+        self.http
+            .endpoints
+            .arm
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    fn scoped(&self, scope: &str, rest: &str) -> String {
+        let scope = scope.trim_end_matches('/');
+        format!("{}{}{AUTHZ}/{rest}", self.base(), scope)
+    }
+
+    /// `GET /tenants?api-version=2020-01-01` with the home tenant's token.
+    pub async fn tenants(&self, home: &str) -> Result<Vec<ArmTenant>, Error> {
+        let url = format!("{}/tenants?api-version=2020-01-01", self.base());
+        let items = self.http.get_all(home, Resource::Arm, &url).await?;
+        Ok(parse_items("tenants", items))
+    }
+
+    /// My eligibility instances (provider level, `asTarget()`).
+    pub async fn eligibility(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<ArmResource<ArmInstanceProps>>, Error> {
+        let url = self.scoped(
+            "",
+            &format!(
+                "roleEligibilityScheduleInstances?api-version={API_VERSION}&$filter=asTarget()"
+            ),
+        );
+        let items = self.http.get_all(tenant, Resource::Arm, &url).await?;
+        Ok(parse_items("eligibility instances", items))
+    }
+
+    /// My active instances (provider level, `asTarget()`).
+    pub async fn assignments(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<ArmResource<ArmInstanceProps>>, Error> {
+        let url = self.scoped(
+            "",
+            &format!(
+                "roleAssignmentScheduleInstances?api-version={API_VERSION}&$filter=asTarget()"
+            ),
+        );
+        let items = self.http.get_all(tenant, Resource::Arm, &url).await?;
+        Ok(parse_items("assignment instances", items))
+    }
+
+    /// My requests: provider level first; if that is refused, per scope (in parallel).
+    pub async fn requests(
+        &self,
+        tenant: &str,
+        scopes: &[String],
+    ) -> Result<Vec<ArmResource<ArmRequestProps>>, Error> {
+        let q = format!(
+            "roleAssignmentScheduleRequests?api-version={API_VERSION}&$filter=asRequestor()"
+        );
+        match self
+            .http
+            .get_all(tenant, Resource::Arm, &self.scoped("", &q))
+            .await
+        {
+            Ok(items) => return Ok(parse_items("requests", items)),
+            Err(
+                e @ (Error::SignInRequired { .. }
+                | Error::StepUpRequired { .. }
+                | Error::Transport(_)),
+            ) => {
+                return Err(e);
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "provider-level request listing refused; listing per scope");
+            }
+        }
+        let futs = scopes.iter().map(|s| {
+            let url = self.scoped(s, &q);
+            async move { self.http.get_all(tenant, Resource::Arm, &url).await }
+        });
+        let results = futures::future::join_all(futs).await;
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for r in results {
+            match r {
+                Ok(items) => {
+                    for it in parse_items::<ArmResource<ArmRequestProps>>("requests", items) {
+                        let key = it
+                            .name
+                            .clone()
+                            .or(it.id.clone())
+                            .unwrap_or_default()
+                            .to_ascii_lowercase();
+                        if seen.insert(key) {
+                            out.push(it);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "listing requests at a scope failed"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// `PUT {scope}/.../roleAssignmentScheduleRequests/{name}`.
+    pub async fn put_request(
+        &self,
+        tenant: &str,
+        scope: &str,
+        name: &str,
+        body: Value,
+        claims: Option<String>,
+    ) -> Result<ArmResource<ArmRequestProps>, Failure> {
+        let call = Call {
+            method: Method::PUT,
+            url: self.scoped(
+                scope,
+                &format!("roleAssignmentScheduleRequests/{name}?api-version={API_VERSION}"),
+            ),
+            tenant: tenant.to_owned(),
+            resource: Resource::Arm,
+            body: Some(body),
+            idempotent: false, // uncertain outcomes are reconciled by GET of the same name
+            claims,
+        };
+        let r = self.http.call(&call).await?;
+        let v = r.json().map_err(Failure::Definite)?;
+        serde_json::from_value(v)
+            .map_err(|e| Failure::Definite(Error::InvalidResponse(format!("request: {e}"))))
+    }
+
+    /// `GET` a request by name; `Ok(None)` when it does not exist.
+    pub async fn get_request(
+        &self,
+        tenant: &str,
+        scope: &str,
+        name: &str,
+    ) -> Result<Option<ArmResource<ArmRequestProps>>, Error> {
+        let url = self.scoped(
+            scope,
+            &format!("roleAssignmentScheduleRequests/{name}?api-version={API_VERSION}"),
+        );
+        match self.http.get_json(tenant, Resource::Arm, &url).await {
+            Ok(v) => Ok(serde_json::from_value(v).ok()),
+            Err(Error::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST {scope}/.../roleAssignmentScheduleRequests/{name}/cancel`.
+    pub async fn cancel(&self, tenant: &str, scope: &str, name: &str) -> Result<(), Error> {
+        let call = Call {
+            method: Method::POST,
+            url: self.scoped(
+                scope,
+                &format!("roleAssignmentScheduleRequests/{name}/cancel?api-version={API_VERSION}"),
+            ),
+            tenant: tenant.to_owned(),
+            resource: Resource::Arm,
+            body: None,
+            idempotent: true,
+            claims: None,
+        };
+        self.http.call(&call).await?;
+        Ok(())
+    }
+
+    /// The policy of a role at a scope, from the policy assignment's effective rules.
+    pub async fn policy(
+        &self,
+        tenant: &str,
+        scope: &str,
+        role_definition_id: &str,
+    ) -> Result<Policy, Error> {
+        let filtered = self.scoped(
+            scope,
+            &format!(
+                "roleManagementPolicyAssignments?api-version={API_VERSION}&$filter=roleDefinitionId%20eq%20'{}'",
+                crate::graph::odata_literal(role_definition_id)
+            ),
+        );
+        let items = match self.http.get_all(tenant, Resource::Arm, &filtered).await {
+            Ok(i) => i,
+            Err(Error::Api { status: 400, .. }) => {
+                let plain = self.scoped(
+                    scope,
+                    &format!("roleManagementPolicyAssignments?api-version={API_VERSION}"),
+                );
+                self.http.get_all(tenant, Resource::Arm, &plain).await?
+            }
+            Err(e) => return Err(e),
+        };
+        let want = last_segment(role_definition_id);
+        let pas: Vec<ArmResource<ArmPolicyAssignmentProps>> =
+            parse_items("policy assignments", items);
+        let pa = pas
+            .into_iter()
+            .filter_map(|r| r.properties)
+            .find(|p| {
+                p.role_definition_id
+                    .as_deref()
+                    .is_none_or(|r| last_segment(r) == want)
+            })
+            .ok_or_else(|| Error::InvalidResponse("no policy assignment for this role".into()))?;
+        if !pa.effective_rules.is_empty() {
+            let mut p = Policy::from_rules(&pa.effective_rules);
+            p.policy_id = pa.policy_id;
+            return Ok(p);
+        }
+        let pid = pa.policy_id.ok_or_else(|| {
+            Error::InvalidResponse("policy assignment without rules or policy id".into())
+        })?;
+        let url = format!("{}{}?api-version={API_VERSION}", self.base(), pid);
+        let v = self.http.get_json(tenant, Resource::Arm, &url).await?;
+        let props = v.get("properties").cloned().unwrap_or(Value::Null);
+        let rules = props
+            .get("effectiveRules")
+            .and_then(Value::as_array)
+            .filter(|a| !a.is_empty())
+            .or_else(|| props.get("rules").and_then(Value::as_array))
+            .cloned()
+            .unwrap_or_default();
+        let mut p = Policy::from_rules(&rules);
+        p.policy_id = Some(pid);
+        Ok(p)
+    }
+}

@@ -1,0 +1,158 @@
+//! Time as an input. [`Clock`] gives "now"; [`ServerTime`] corrects a local clock with the
+//! servers' `Date` headers when they disagree by more than a minute (contract E.5), so an
+//! "immediate" activation is not turned into a scheduled one and time-left is right.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use time::OffsetDateTime;
+
+/// A source of the current time.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// Now, in UTC.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// A clock that only moves when told (tests).
+#[derive(Debug)]
+pub struct ManualClock(Mutex<OffsetDateTime>);
+
+impl ManualClock {
+    /// Starts at `t`.
+    pub fn new(t: OffsetDateTime) -> Self {
+        ManualClock(Mutex::new(t))
+    }
+    /// Moves forward (or back).
+    pub fn advance(&self, d: time::Duration) {
+        if let Ok(mut g) = self.0.lock() {
+            *g += d;
+        }
+    }
+    /// Sets the time.
+    pub fn set(&self, t: OffsetDateTime) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = t;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        self.0
+            .lock()
+            .map(|g| *g)
+            .unwrap_or_else(|_| OffsetDateTime::now_utc())
+    }
+}
+
+/// Skew beyond which the server's clock wins.
+pub const SKEW_THRESHOLD: time::Duration = time::Duration::seconds(60);
+
+/// A local clock corrected by the server's `Date` header.
+#[derive(Debug)]
+pub struct ServerTime {
+    local: Arc<dyn Clock>,
+    offset_secs: AtomicI64,
+}
+
+impl ServerTime {
+    /// Wraps a local clock; no correction until a `Date` header is observed.
+    pub fn new(local: Arc<dyn Clock>) -> Self {
+        ServerTime {
+            local,
+            offset_secs: AtomicI64::new(0),
+        }
+    }
+
+    /// Records a server time read at local time `self.local.now()`. A difference above
+    /// [`SKEW_THRESHOLD`] becomes the correction; a smaller one clears it.
+    pub fn observe(&self, server_now: OffsetDateTime) {
+        let diff = server_now - self.local.now();
+        let secs = if diff.abs() > SKEW_THRESHOLD {
+            diff.whole_seconds()
+        } else {
+            0
+        };
+        let old = self.offset_secs.swap(secs, Ordering::Relaxed);
+        if old != secs && secs != 0 {
+            tracing::debug!(
+                offset_secs = secs,
+                "local clock differs from the server's; using server time"
+            );
+        }
+    }
+
+    /// Records a `Date` header value (IMF-fixdate); ignored when unparseable.
+    pub fn observe_header(&self, date: &str) {
+        if let Some(t) = parse_http_date(date) {
+            self.observe(t);
+        }
+    }
+
+    /// Current correction (server − local), zero when within the threshold.
+    pub fn offset(&self) -> time::Duration {
+        time::Duration::seconds(self.offset_secs.load(Ordering::Relaxed))
+    }
+}
+
+impl Clock for ServerTime {
+    fn now(&self) -> OffsetDateTime {
+        self.local.now() + self.offset()
+    }
+}
+
+/// Parses an HTTP date (`Thu, 26 Nov 2026 04:06:30 GMT`); RFC 3339 is accepted too.
+pub fn parse_http_date(s: &str) -> Option<OffsetDateTime> {
+    let s = s.trim();
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    if let Ok(t) = time::PrimitiveDateTime::parse(s, &fmt) {
+        return Some(t.assume_utc());
+    }
+    if let Ok(t) = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc2822) {
+        return Some(t);
+    }
+    crate::wire::parse_datetime(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn http_dates_parse() {
+        assert_eq!(
+            parse_http_date("Thu, 26 Nov 2026 04:06:30 GMT"),
+            Some(datetime!(2026-11-26 04:06:30 UTC))
+        );
+        assert!(parse_http_date("garbage").is_none());
+    }
+
+    #[test]
+    fn skew_above_a_minute_is_corrected() {
+        let local = Arc::new(ManualClock::new(datetime!(2026-01-01 10:00:00 UTC)));
+        let st = ServerTime::new(local.clone());
+        st.observe(datetime!(2026-01-01 10:00:30 UTC));
+        assert_eq!(st.now(), datetime!(2026-01-01 10:00:00 UTC));
+        st.observe(datetime!(2026-08-21 08:00:00 UTC));
+        assert_eq!(st.now(), datetime!(2026-08-21 08:00:00 UTC));
+        local.advance(time::Duration::minutes(5));
+        assert_eq!(st.now(), datetime!(2026-08-21 08:05:00 UTC));
+        st.observe_header("Fri, 21 Aug 2026 08:05:20 GMT");
+        assert_eq!(st.now(), datetime!(2026-08-21 08:05:20 UTC));
+    }
+}

@@ -1,0 +1,476 @@
+//! Microsoft Graph client: the refresh `$batch` (with per-item throttling, per-item fallback
+//! URLs and paging), schedule requests for Entra roles and PIM for Groups, cancel, policies.
+
+#![allow(dead_code)] // wired into Session in the next commit
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::error::Error;
+use crate::http::{ApiError, Call, Failure, Http, parse_retry_after};
+use crate::policy::Policy;
+use crate::token::Resource;
+use crate::wire::{GraphPolicyAssignment, GraphRequest, parse_items};
+
+/// Most requests per `$batch` (Graph limit).
+const BATCH_LIMIT: usize = 20;
+
+/// Encodes an OData string literal (`'` doubled) for use inside a URL.
+pub(crate) fn odata_literal(s: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+        .add(b' ')
+        .add(b'#')
+        .add(b'&')
+        .add(b'+')
+        .add(b'?')
+        .add(b'%')
+        .add(b'"');
+    percent_encoding::utf8_percent_encode(&s.replace('\'', "''"), SET).to_string()
+}
+
+/// Encodes a path segment (opaque ids).
+pub(crate) fn path_segment(s: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+        .add(b' ')
+        .add(b'#')
+        .add(b'/')
+        .add(b'?')
+        .add(b'%')
+        .add(b'"');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
+}
+
+/// One batch item: an id and the relative URLs to try in order (later ones are plainer
+/// fallbacks used when the service rejects an earlier one with 400/404/405/500/501).
+#[derive(Debug, Clone)]
+pub(crate) struct BatchItem {
+    pub id: String,
+    pub urls: Vec<String>,
+}
+
+impl BatchItem {
+    pub fn new(id: &str, urls: &[String]) -> Self {
+        BatchItem {
+            id: id.to_owned(),
+            urls: urls.to_vec(),
+        }
+    }
+}
+
+/// What an item produced: its body (first page) and which URL alternative worked.
+#[derive(Debug)]
+pub(crate) struct ItemOk {
+    pub body: Value,
+    pub alternative: usize,
+}
+
+/// Graph client for one session.
+#[derive(Debug, Clone)]
+pub(crate) struct Graph {
+    pub http: Http,
+}
+
+impl Graph {
+    fn base(&self) -> String {
+        format!(
+            "{}/v1.0",
+            self.http.endpoints.graph.as_str().trim_end_matches('/')
+        )
+    }
+
+    /// Absolute URL for a relative Graph path.
+    pub fn url(&self, rel: &str) -> String {
+        format!("{}{}", self.base(), rel)
+    }
+
+    /// Runs GET items in `$batch` requests (20 per batch), retrying only throttled items after
+    /// their `Retry-After`, and moving to an item's next URL alternative when one is refused.
+    pub async fn batch(
+        &self,
+        tenant: &str,
+        items: Vec<BatchItem>,
+    ) -> HashMap<String, Result<ItemOk, Error>> {
+        let mut results: HashMap<String, Result<ItemOk, Error>> = HashMap::new();
+        // (item, alternative index, throttle retries)
+        let mut todo: Vec<(BatchItem, usize, u32)> = items.into_iter().map(|i| (i, 0, 0)).collect();
+        let max_rounds = 12;
+        for _round in 0..max_rounds {
+            if todo.is_empty() {
+                break;
+            }
+            let mut next: Vec<(BatchItem, usize, u32)> = Vec::new();
+            let mut wait = Duration::ZERO;
+            for chunk in todo.chunks(BATCH_LIMIT) {
+                let requests: Vec<Value> = chunk
+                    .iter()
+                    .map(|(it, alt, _)| json!({"id": it.id, "method": "GET", "url": it.urls[*alt]}))
+                    .collect();
+                let call = Call {
+                    method: Method::POST,
+                    url: self.url("/$batch"),
+                    tenant: tenant.to_owned(),
+                    resource: Resource::Graph,
+                    body: Some(json!({ "requests": requests })),
+                    idempotent: true, // only GETs inside
+                    claims: None,
+                };
+                let resp = match self.http.call(&call).await {
+                    Ok(r) => r.json().unwrap_or(Value::Null),
+                    Err(f) => {
+                        let e = f.into_error();
+                        let unsupported = matches!(&e, Error::Api { status, .. } if matches!(status, 400 | 404 | 405 | 501));
+                        if unsupported {
+                            tracing::info!("$batch refused; sending the requests one by one");
+                            for (it, alt, _) in chunk {
+                                let r = self.single(tenant, it, *alt).await;
+                                results.insert(it.id.clone(), r);
+                            }
+                            continue;
+                        }
+                        let msg = e.to_string();
+                        let code = e.code();
+                        for (it, _, _) in chunk {
+                            results.insert(it.id.clone(), Err(clone_error(&e, code, &msg)));
+                        }
+                        continue;
+                    }
+                };
+                let responses = resp
+                    .get("responses")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let mut by_id: HashMap<String, Value> = HashMap::new();
+                for r in responses {
+                    let id = match r.get("id") {
+                        Some(Value::String(s)) => s.to_ascii_lowercase(),
+                        Some(Value::Number(n)) => n.to_string(),
+                        _ => continue,
+                    };
+                    by_id.insert(id, r);
+                }
+                for (it, alt, tries) in chunk {
+                    let Some(r) = by_id.remove(&it.id.to_ascii_lowercase()) else {
+                        if *tries < 2 {
+                            next.push((it.clone(), *alt, tries + 1));
+                        } else {
+                            results.insert(
+                                it.id.clone(),
+                                Err(Error::InvalidResponse(format!(
+                                    "the $batch response has no answer for `{}`",
+                                    it.id
+                                ))),
+                            );
+                        }
+                        continue;
+                    };
+                    let status = r
+                        .get("status")
+                        .and_then(|s| {
+                            s.as_u64()
+                                .or_else(|| s.as_str().and_then(|x| x.parse().ok()))
+                        })
+                        .unwrap_or(0) as u16;
+                    let headers = lower_keys(r.get("headers"));
+                    let body = item_body(r.get("body"));
+                    if (200..300).contains(&status) {
+                        results.insert(
+                            it.id.clone(),
+                            Ok(ItemOk {
+                                body,
+                                alternative: *alt,
+                            }),
+                        );
+                    } else if matches!(status, 429 | 503 | 504)
+                        && *tries < self.http.retry.max_retries
+                    {
+                        let ra = headers
+                            .get("retry-after")
+                            .and_then(|v| parse_retry_after(v))
+                            .unwrap_or_else(|| self.http.retry.backoff(tries + 1));
+                        wait = wait.max(ra.min(self.http.retry.max_wait));
+                        tracing::info!(item = %it.id, status, ?ra, "batch item throttled; retrying it alone");
+                        next.push((it.clone(), *alt, tries + 1));
+                    } else if matches!(status, 400 | 404 | 405 | 500 | 501)
+                        && alt + 1 < it.urls.len()
+                    {
+                        tracing::info!(item = %it.id, status, "batch item refused; trying a plainer query");
+                        next.push((it.clone(), alt + 1, *tries));
+                    } else {
+                        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+                        let api =
+                            ApiError::parse(status, &bytes, headers.get("request-id").cloned());
+                        tracing::warn!(item = %it.id, status, code = %api.code, request_id = api.request_id.as_deref().unwrap_or("-"), "batch item failed");
+                        let err = if status == 429 {
+                            Error::Throttled {
+                                retry_after: headers
+                                    .get("retry-after")
+                                    .and_then(|v| parse_retry_after(v)),
+                            }
+                        } else {
+                            api.into_error(Resource::Graph)
+                        };
+                        results.insert(it.id.clone(), Err(err));
+                    }
+                }
+            }
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            todo = next;
+        }
+        for (it, _, _) in todo {
+            results.insert(it.id.clone(), Err(Error::Throttled { retry_after: None }));
+        }
+        results
+    }
+
+    async fn single(&self, tenant: &str, it: &BatchItem, mut alt: usize) -> Result<ItemOk, Error> {
+        loop {
+            match self
+                .http
+                .get_json(tenant, Resource::Graph, &self.url(&it.urls[alt]))
+                .await
+            {
+                Ok(body) => {
+                    return Ok(ItemOk {
+                        body,
+                        alternative: alt,
+                    });
+                }
+                Err(Error::Api { status, .. })
+                    if matches!(status, 400 | 404 | 405 | 500 | 501) && alt + 1 < it.urls.len() =>
+                {
+                    alt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Follows the paging of a batch item's body (next links are fetched directly with GET).
+    pub async fn collect(
+        &self,
+        tenant: &str,
+        r: Result<ItemOk, Error>,
+    ) -> Result<Vec<Value>, Error> {
+        let ok = r?;
+        self.http
+            .follow_pages(tenant, Resource::Graph, ok.body)
+            .await
+    }
+
+    /// POSTs a schedule request (`path` = collection path). Never retried here (except 429).
+    pub async fn post_request(
+        &self,
+        tenant: &str,
+        path: &str,
+        body: Value,
+        claims: Option<String>,
+    ) -> Result<GraphRequest, Failure> {
+        let call = Call {
+            method: Method::POST,
+            url: self.url(path),
+            tenant: tenant.to_owned(),
+            resource: Resource::Graph,
+            body: Some(body),
+            idempotent: false,
+            claims,
+        };
+        let r = self.http.call(&call).await?;
+        let v = r.json().map_err(Failure::Definite)?;
+        serde_json::from_value(v)
+            .map_err(|e| Failure::Definite(Error::InvalidResponse(format!("request: {e}"))))
+    }
+
+    /// Lists my requests at a `filterByCurrentUser` collection (all pages).
+    pub async fn my_requests(&self, tenant: &str, path: &str) -> Result<Vec<GraphRequest>, Error> {
+        let url = self.url(&format!("{path}/filterByCurrentUser(on='principal')"));
+        let items = self.http.get_all(tenant, Resource::Graph, &url).await?;
+        Ok(parse_items("requests", items))
+    }
+
+    /// Cancels a request (`POST {path}/{id}/cancel`).
+    pub async fn cancel(&self, tenant: &str, path: &str, id: &str) -> Result<(), Error> {
+        let call = Call {
+            method: Method::POST,
+            url: self.url(&format!("{path}/{}/cancel", path_segment(id))),
+            tenant: tenant.to_owned(),
+            resource: Resource::Graph,
+            body: None,
+            idempotent: true, // cancelling twice is harmless
+            claims: None,
+        };
+        self.http.call(&call).await?;
+        Ok(())
+    }
+
+    /// Rules of a policy by id (`/policies/roleManagementPolicies/{id}/rules`).
+    pub async fn policy_rules(&self, tenant: &str, policy_id: &str) -> Result<Policy, Error> {
+        let url = self.url(&format!(
+            "/policies/roleManagementPolicies/{}/rules",
+            path_segment(policy_id)
+        ));
+        let rules = self.http.get_all(tenant, Resource::Graph, &url).await?;
+        let mut p = Policy::from_rules(&rules);
+        p.policy_id = Some(policy_id.to_owned());
+        Ok(p)
+    }
+
+    /// A group's policy (member or owner): assignment with expanded rules; on 500 (or 400)
+    /// the assignment without expansion and then the rules by policy id.
+    pub async fn group_policy(
+        &self,
+        tenant: &str,
+        group_id: &str,
+        access: &str,
+    ) -> Result<Policy, Error> {
+        let filter = format!(
+            "$filter=scopeId%20eq%20'{}'%20and%20scopeType%20eq%20'Group'%20and%20roleDefinitionId%20eq%20'{}'",
+            odata_literal(group_id),
+            odata_literal(access)
+        );
+        let expanded = self.url(&format!(
+            "/policies/roleManagementPolicyAssignments?{filter}&$expand=policy($expand=rules)"
+        ));
+        match self.http.get_all(tenant, Resource::Graph, &expanded).await {
+            Ok(items) => {
+                let pas: Vec<GraphPolicyAssignment> = parse_items("policy assignments", items);
+                let pa = pas
+                    .into_iter()
+                    .find(|p| {
+                        p.role_definition_id
+                            .as_deref()
+                            .is_none_or(|r| r.eq_ignore_ascii_case(access))
+                    })
+                    .ok_or_else(|| {
+                        Error::InvalidResponse("no policy assignment for this group".into())
+                    })?;
+                policy_from_assignment(self, tenant, pa).await
+            }
+            Err(Error::Api {
+                status: 500 | 400 | 501,
+                ..
+            }) => {
+                let plain = self.url(&format!(
+                    "/policies/roleManagementPolicyAssignments?{filter}"
+                ));
+                let items = self.http.get_all(tenant, Resource::Graph, &plain).await?;
+                let pas: Vec<GraphPolicyAssignment> = parse_items("policy assignments", items);
+                let id = pas
+                    .into_iter()
+                    .find_map(|p| p.policy_id)
+                    .ok_or_else(|| Error::InvalidResponse("no policy id for this group".into()))?;
+                self.policy_rules(tenant, &id).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Policy from an assignment: its expanded rules, or (when not expanded) the rules by id.
+pub(crate) async fn policy_from_assignment(
+    g: &Graph,
+    tenant: &str,
+    pa: GraphPolicyAssignment,
+) -> Result<Policy, Error> {
+    let policy_id = pa
+        .policy_id
+        .clone()
+        .or_else(|| pa.policy.as_ref().and_then(|p| p.id.clone()));
+    match pa.policy.and_then(|p| p.rules) {
+        Some(rules) => {
+            let mut p = Policy::from_rules(&rules);
+            p.policy_id = policy_id;
+            Ok(p)
+        }
+        None => match policy_id {
+            Some(id) => g.policy_rules(tenant, &id).await,
+            None => Err(Error::InvalidResponse(
+                "policy assignment without policy".into(),
+            )),
+        },
+    }
+}
+
+fn lower_keys(h: Option<&Value>) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    if let Some(Value::Object(m)) = h {
+        for (k, v) in m {
+            let s = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => continue,
+            };
+            out.insert(k.to_ascii_lowercase(), s);
+        }
+    }
+    out
+}
+
+/// A batch item's body: JSON, or base64 text holding JSON.
+fn item_body(b: Option<&Value>) -> Value {
+    match b {
+        Some(Value::String(s)) => base64::engine::general_purpose::STANDARD
+            .decode(s.trim())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .or_else(|| serde_json::from_str(s).ok())
+            .unwrap_or(Value::Null),
+        Some(v) => v.clone(),
+        None => Value::Null,
+    }
+}
+
+/// Errors are not `Clone`; rebuild one per batch item.
+pub(crate) fn clone_error(e: &Error, code: &str, msg: &str) -> Error {
+    match e {
+        Error::SignInRequired { reason } => Error::SignInRequired {
+            reason: reason.clone(),
+        },
+        Error::StepUpRequired { resource, claims } => Error::StepUpRequired {
+            resource: *resource,
+            claims: claims.clone(),
+        },
+        Error::Throttled { retry_after } => Error::Throttled {
+            retry_after: *retry_after,
+        },
+        Error::Api {
+            status,
+            code,
+            message,
+            request_id,
+        } => Error::Api {
+            status: *status,
+            code: code.clone(),
+            message: message.clone(),
+            request_id: request_id.clone(),
+        },
+        Error::Transport(s) => Error::Transport(s.clone()),
+        _ => Error::InvalidResponse(format!("{code}: {msg}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odata_literals_are_quoted_and_encoded() {
+        assert_eq!(odata_literal("O'Brien & co"), "O''Brien%20%26%20co");
+        assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn item_bodies_may_be_base64() {
+        let b = base64::engine::general_purpose::STANDARD.encode(br#"{"value":[1]}"#);
+        assert_eq!(item_body(Some(&Value::String(b))), json!({"value": [1]}));
+        assert_eq!(item_body(None), Value::Null);
+        let h = lower_keys(Some(&json!({"Retry-After": "2.5", "X": 1})));
+        assert_eq!(h.get("retry-after").map(String::as_str), Some("2.5"));
+    }
+}

@@ -1,0 +1,803 @@
+//! The one place that talks HTTP: tokens, request ids, retries (429/503/504 with
+//! `Retry-After`, bounded, reads only — plus 429 for writes, which the service did not
+//! process), 401 handling (refresh once; claims challenges become step-up), the server clock,
+//! and the error envelope (A.10.1, including the double-wrapped `UnknownError`).
+
+#![allow(dead_code)] // wired into Session in the next commit
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::Method;
+use reqwest::header::{ACCEPT, HeaderMap};
+use serde_json::Value;
+
+use crate::clock::ServerTime;
+use crate::config::Endpoints;
+use crate::error::Error;
+use crate::token::{Resource, TokenRequest, TokenSource};
+use crate::wire::Page;
+
+/// Retry limits for throttling and transient failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Longest single wait; a longer `Retry-After` is capped to this.
+    pub max_wait: Duration,
+    /// First backoff step when the service gives no `Retry-After` (doubles, with jitter).
+    pub base_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 4,
+            max_wait: Duration::from_secs(60),
+            base_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Backoff before retry number `attempt` (1-based): base·2^(attempt-1) + up to 25 % jitter,
+    /// capped at `max_wait`.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .base_backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let jitter = exp.mul_f64(rand::random::<f64>() * 0.25);
+        (exp + jitter).min(self.max_wait)
+    }
+}
+
+/// `Retry-After` in seconds (decimal allowed), rounded up. HTTP-date values are ignored.
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
+    let f: f64 = v.trim().parse().ok()?;
+    if !f.is_finite() || f < 0.0 {
+        return None;
+    }
+    Some(Duration::from_secs(f.ceil() as u64))
+}
+
+/// One HTTP call.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub method: Method,
+    pub url: String,
+    pub tenant: String,
+    pub resource: Resource,
+    pub body: Option<Value>,
+    /// Safe to repeat (GETs, and ARM PUTs with a client-chosen name).
+    pub idempotent: bool,
+    /// Claims to ask the token source for (after a step-up).
+    pub claims: Option<String>,
+}
+
+impl Call {
+    pub fn get(tenant: &str, resource: Resource, url: impl Into<String>) -> Call {
+        Call {
+            method: Method::GET,
+            url: url.into(),
+            tenant: tenant.to_owned(),
+            resource,
+            body: None,
+            idempotent: true,
+            claims: None,
+        }
+    }
+}
+
+/// A successful (2xx) response.
+#[derive(Debug, Clone)]
+pub(crate) struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl Resp {
+    pub fn json(&self) -> Result<Value, Error> {
+        if self.body.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Error::InvalidResponse(format!("body is not JSON: {e}")))
+    }
+}
+
+/// Why a call failed, and whether the service may have acted on it anyway.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The request certainly did not take effect (or it was a read).
+    Definite(Error),
+    /// A write whose outcome is unknown (timeout, reset, 5xx): reconcile before retrying.
+    Uncertain(Error),
+}
+
+impl Failure {
+    pub fn into_error(self) -> Error {
+        match self {
+            Failure::Definite(e) | Failure::Uncertain(e) => e,
+        }
+    }
+}
+
+impl From<Failure> for Error {
+    fn from(f: Failure) -> Error {
+        f.into_error()
+    }
+}
+
+/// The HTTP client shared by the Graph and ARM clients.
+#[derive(Debug, Clone)]
+pub(crate) struct Http {
+    pub client: reqwest::Client,
+    pub tokens: Arc<dyn TokenSource>,
+    pub endpoints: Endpoints,
+    pub time: Arc<ServerTime>,
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+}
+
+impl Http {
+    fn scope(&self, r: Resource) -> String {
+        match r {
+            Resource::Graph => self.endpoints.graph_scope.clone(),
+            Resource::Arm => self.endpoints.arm_scope.clone(),
+        }
+    }
+
+    /// Sends a call with retries; returns a 2xx response or a classified failure.
+    pub async fn call(&self, c: &Call) -> Result<Resp, Failure> {
+        let mut attempt: u32 = 0;
+        let mut force_refresh = false;
+        loop {
+            let token = self
+                .tokens
+                .access_token(&TokenRequest {
+                    tenant_id: c.tenant.clone(),
+                    resource: c.resource,
+                    scope: self.scope(c.resource),
+                    claims: c.claims.clone(),
+                    force_refresh,
+                })
+                .await
+                .map_err(Failure::Definite)?;
+            let client_request_id = uuid::Uuid::new_v4().to_string();
+            let mut rb = self
+                .client
+                .request(c.method.clone(), &c.url)
+                .bearer_auth(token.token.expose())
+                .header(ACCEPT, "application/json")
+                .timeout(self.timeout);
+            rb = match c.resource {
+                Resource::Graph => rb
+                    .header("client-request-id", &client_request_id)
+                    .header("return-client-request-id", "true"),
+                Resource::Arm => rb.header("x-ms-client-request-id", &client_request_id),
+            };
+            if let Some(b) = &c.body {
+                rb = rb.json(b);
+            } else if c.method != Method::GET {
+                rb = rb.body(Vec::<u8>::new());
+            }
+            tracing::debug!(method = %c.method, url = %c.url, %client_request_id, "request");
+            let result = rb.send().await;
+            let resp = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    let not_sent = e.is_connect();
+                    let safe = c.idempotent || not_sent;
+                    if safe && attempt < self.retry.max_retries {
+                        attempt += 1;
+                        let wait = self.retry.backoff(attempt);
+                        tracing::info!(url = %c.url, error = %e, ?wait, "transport error; retrying");
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    let err = Error::Transport(describe_reqwest(&e));
+                    tracing::warn!(url = %c.url, %client_request_id, error = %err, "request failed");
+                    return Err(if safe {
+                        Failure::Definite(err)
+                    } else {
+                        Failure::Uncertain(err)
+                    });
+                }
+            };
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            if let Some(d) = headers.get("date").and_then(|v| v.to_str().ok()) {
+                self.time.observe_header(d);
+            }
+            let body = match resp.bytes().await {
+                Ok(b) => b,
+                Err(e) => {
+                    let err = Error::Transport(describe_reqwest(&e));
+                    return Err(if c.idempotent {
+                        Failure::Definite(err)
+                    } else {
+                        Failure::Uncertain(err)
+                    });
+                }
+            };
+            if (200..300).contains(&status) {
+                return Ok(Resp {
+                    status,
+                    headers,
+                    body,
+                });
+            }
+            let request_id = header_str(&headers, "request-id")
+                .or_else(|| header_str(&headers, "x-ms-request-id"));
+            if status == 401 {
+                if let Some(claims) = insufficient_claims(&headers) {
+                    return Err(Failure::Definite(Error::StepUpRequired {
+                        resource: c.resource,
+                        claims,
+                    }));
+                }
+                if !force_refresh {
+                    force_refresh = true;
+                    tracing::info!(url = %c.url, "401: refreshing the access token and retrying once");
+                    continue;
+                }
+                let api = ApiError::parse(status, &body, request_id);
+                return Err(Failure::Definite(Error::SignInRequired {
+                    reason: format!(
+                        "{} rejected the access token ({}: {})",
+                        c.resource, api.code, api.message
+                    ),
+                }));
+            }
+            let throttled = status == 429 || status == 503 || status == 504;
+            if throttled {
+                let retry_after = headers
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after);
+                let may_retry = status == 429 || c.idempotent;
+                if may_retry && attempt < self.retry.max_retries {
+                    attempt += 1;
+                    let wait = retry_after
+                        .unwrap_or_else(|| self.retry.backoff(attempt))
+                        .min(self.retry.max_wait);
+                    tracing::info!(url = %c.url, status, ?wait, attempt, "throttled; waiting before retrying");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                if status == 429 {
+                    return Err(Failure::Definite(Error::Throttled { retry_after }));
+                }
+            }
+            let api = ApiError::parse(status, &body, request_id.clone());
+            tracing::warn!(
+                url = %c.url, status, code = %api.code,
+                request_id = request_id.as_deref().unwrap_or("-"),
+                %client_request_id, "service returned an error"
+            );
+            let err = api.into_error(c.resource);
+            return Err(if status >= 500 && !c.idempotent {
+                Failure::Uncertain(err)
+            } else {
+                Failure::Definite(err)
+            });
+        }
+    }
+
+    /// GET a JSON document.
+    pub async fn get_json(
+        &self,
+        tenant: &str,
+        resource: Resource,
+        url: &str,
+    ) -> Result<Value, Error> {
+        let r = self.call(&Call::get(tenant, resource, url)).await?;
+        r.json()
+    }
+
+    /// GET a collection and follow `@odata.nextLink` / `nextLink` verbatim to the end.
+    pub async fn get_all(
+        &self,
+        tenant: &str,
+        resource: Resource,
+        url: &str,
+    ) -> Result<Vec<Value>, Error> {
+        let first = self.get_json(tenant, resource, url).await?;
+        self.follow_pages(tenant, resource, first).await
+    }
+
+    /// Given a first page, follows its next links and returns all items.
+    pub async fn follow_pages(
+        &self,
+        tenant: &str,
+        resource: Resource,
+        first: Value,
+    ) -> Result<Vec<Value>, Error> {
+        let mut page: Page = serde_json::from_value(first)
+            .map_err(|e| Error::InvalidResponse(format!("not a collection: {e}")))?;
+        let mut items = std::mem::take(&mut page.value);
+        let mut seen = std::collections::HashSet::new();
+        let mut next = page.next().map(str::to_owned);
+        while let Some(link) = next {
+            if !seen.insert(link.clone()) || seen.len() > 500 {
+                return Err(Error::InvalidResponse(
+                    "the service returned a paging loop".into(),
+                ));
+            }
+            let v = self.get_json(tenant, resource, &link).await?;
+            let mut p: Page = serde_json::from_value(v)
+                .map_err(|e| Error::InvalidResponse(format!("not a collection: {e}")))?;
+            items.append(&mut p.value);
+            next = p.next().map(str::to_owned);
+        }
+        Ok(items)
+    }
+}
+
+fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .filter(|s| !s.is_empty())
+}
+
+fn describe_reqwest(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "the request timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "the connection failed"
+    };
+    let mut s = format!("{what}: {e}");
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        s.push_str(&format!(": {inner}"));
+        src = inner.source();
+    }
+    s + "; check your network and try again"
+}
+
+/// From a 401's `WWW-Authenticate` with `error="insufficient_claims"`, the base64-decoded
+/// `claims` JSON.
+pub fn insufficient_claims(h: &HeaderMap) -> Option<String> {
+    for v in h.get_all("www-authenticate") {
+        let Ok(s) = v.to_str() else { continue };
+        if !s.to_ascii_lowercase().contains("insufficient_claims") {
+            continue;
+        }
+        let Some(claims) = auth_param(s, "claims") else {
+            continue;
+        };
+        if let Some(decoded) = decode_b64(&claims) {
+            return Some(decoded);
+        }
+        if claims.trim_start().starts_with('{') {
+            return Some(claims);
+        }
+    }
+    None
+}
+
+fn auth_param(header: &str, name: &str) -> Option<String> {
+    let lower = header.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(pos) = lower[from..].find(name) {
+        let at = from + pos;
+        let before_ok = at == 0 || matches!(lower.as_bytes()[at - 1], b' ' | b',');
+        let rest = header[at + name.len()..].trim_start();
+        if before_ok && let Some(rest) = rest.strip_prefix('=') {
+            let rest = rest.trim_start();
+            if let Some(q) = rest.strip_prefix('"') {
+                return q.find('"').map(|end| q[..end].to_owned());
+            }
+            let end = rest.find([',', ' ']).unwrap_or(rest.len());
+            return Some(rest[..end].to_owned());
+        }
+        from = at + name.len();
+    }
+    None
+}
+
+fn decode_b64(s: &str) -> Option<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let s = s.trim();
+    for eng in [&STANDARD, &URL_SAFE, &STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
+        if let Ok(b) = eng.decode(s)
+            && let Ok(t) = String::from_utf8(b)
+            && serde_json::from_str::<Value>(&t).is_ok()
+        {
+            return Some(t);
+        }
+    }
+    None
+}
+
+/// The claims request for an MFA step-up.
+pub const MFA_CLAIMS: &str = r#"{"access_token":{"amr":{"values":["mfa"]}}}"#;
+
+/// A parsed error envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// Effective code (unwrapped from `UnknownError`).
+    pub code: String,
+    /// Effective message.
+    pub message: String,
+    /// `request-id` / `x-ms-request-id`.
+    pub request_id: Option<String>,
+}
+
+impl ApiError {
+    /// Parses Graph (`{error:{code,message,innerError}}`, double-wrapped or not), ARM
+    /// (`CloudError`), the PIM backend shape (`{errorCode,message}`) and OAuth errors; any
+    /// other body gives code `HttpNNN` with the text.
+    pub fn parse(status: u16, body: &[u8], request_id: Option<String>) -> ApiError {
+        let mut code = String::new();
+        let mut message: String;
+        let mut rid = request_id;
+        if let Ok(v) = serde_json::from_slice::<Value>(body) {
+            let err = v.get("error").cloned().unwrap_or(Value::Null);
+            match &err {
+                Value::Object(_) => {
+                    code = str_of(&err, "code");
+                    message = str_of(&err, "message");
+                    if rid.is_none() {
+                        let inner = err
+                            .get("innerError")
+                            .or_else(|| err.get("innererror"))
+                            .cloned()
+                            .unwrap_or(Value::Null);
+                        let r = str_of(&inner, "request-id");
+                        if !r.is_empty() {
+                            rid = Some(r);
+                        }
+                    }
+                }
+                Value::String(s) => {
+                    code = s.clone();
+                    message = str_of(&v, "error_description");
+                }
+                _ => {
+                    code = str_of(&v, "errorCode");
+                    if code.is_empty() {
+                        code = str_of(&v, "code");
+                    }
+                    message = str_of(&v, "message");
+                }
+            }
+            if (code.is_empty() || code.eq_ignore_ascii_case("UnknownError"))
+                && let Ok(inner) = serde_json::from_str::<Value>(message.trim())
+            {
+                let c = str_of(&inner, "errorCode");
+                let c = if c.is_empty() {
+                    str_of(&inner, "code")
+                } else {
+                    c
+                };
+                if !c.is_empty() {
+                    code = c;
+                    message = str_of(&inner, "message");
+                }
+            }
+        } else {
+            message = String::from_utf8_lossy(body).chars().take(300).collect();
+        }
+        if code.is_empty() {
+            code = format!("Http{status}");
+        }
+        if message.is_empty() {
+            message = format!("HTTP {status}");
+        }
+        ApiError {
+            status,
+            code,
+            message,
+            request_id: rid,
+        }
+    }
+
+    /// Rule names from `The following policy rules failed: ["A","B"]`.
+    pub fn rules(&self) -> Vec<String> {
+        parse_rules(&self.message)
+    }
+
+    /// The claims JSON after `claims=` in the message (URL-decoded).
+    pub fn acrs_claims(&self) -> Option<String> {
+        claims_from_message(&self.message)
+    }
+
+    /// Maps to the typed error a caller can act on.
+    pub fn into_error(self, resource: Resource) -> Error {
+        let code_l = self.code.to_ascii_lowercase();
+        if code_l.ends_with("acrsvalidationfailed")
+            && let Some(claims) = self.acrs_claims()
+        {
+            return Error::StepUpRequired { resource, claims };
+        }
+        if code_l == "roleassignmentrequestpolicyvalidationfailed" {
+            let rules = self.rules();
+            if rules.iter().any(|r| r.eq_ignore_ascii_case("MfaRule")) {
+                return Error::StepUpRequired {
+                    resource,
+                    claims: MFA_CLAIMS.to_owned(),
+                };
+            }
+            if rules
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case("AuthenticationContextRule"))
+                && let Some(claims) = self.acrs_claims()
+            {
+                return Error::StepUpRequired { resource, claims };
+            }
+            if !rules.is_empty()
+                && rules
+                    .iter()
+                    .all(|r| r.eq_ignore_ascii_case("EligibilityRule"))
+            {
+                return Error::NotEligible {
+                    message: format!(
+                        "you are not eligible for this role at this scope (EligibilityRule); refresh the list{}",
+                        self.rid_suffix()
+                    ),
+                };
+            }
+            let advice: Vec<String> = rules.iter().map(|r| rule_advice(r)).collect();
+            return Error::PolicyViolation {
+                message: format!(
+                    "the service refused the request because of the role's policy: {} [{}]{}",
+                    if advice.is_empty() {
+                        self.message.clone()
+                    } else {
+                        advice.join("; ")
+                    },
+                    rules.join(", "),
+                    self.rid_suffix()
+                ),
+                rules,
+            };
+        }
+        if code_l == "activedurationtooshort" {
+            return Error::PolicyViolation {
+                rules: vec!["ActiveDurationTooShort".into()],
+                message: format!(
+                    "the service says the active duration is too short: activations last at least 5 minutes, and a role can be deactivated only 5 minutes after it was activated{}",
+                    self.rid_suffix()
+                ),
+            };
+        }
+        let advice = match code_l.as_str() {
+            "roleassignmentexists" => "the role is already active; refresh to see it",
+            "roleassignmentdoesnotexist" => "the role is not active (any more); refresh the list",
+            "permissionscopenotgranted" => {
+                "the app registration lacks a permission for this; ask an administrator to grant consent"
+            }
+            "authorizationfailed" => "you have no permission for this at this scope",
+            "invalidroleassignmentrequest" => "the service rejected the request as invalid",
+            _ => "",
+        };
+        let message = if advice.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{advice} ({})", self.message)
+        };
+        Error::Api {
+            status: self.status,
+            code: self.code,
+            message,
+            request_id: self.request_id,
+        }
+    }
+
+    fn rid_suffix(&self) -> String {
+        self.request_id
+            .as_deref()
+            .map(|r| format!(" (request-id {r})"))
+            .unwrap_or_default()
+    }
+}
+
+fn rule_advice(rule: &str) -> String {
+    match rule.to_ascii_lowercase().as_str() {
+        "justificationrule" => "a justification is required: give a reason".into(),
+        "ticketingrule" => "ticket information is required: give a ticket number and system".into(),
+        "expirationrule" => {
+            "the duration is longer than the policy allows (or missing): ask for a shorter duration"
+                .into()
+        }
+        "approvalrule" => "approval settings refused the request".into(),
+        "mfarule" => "multi-factor authentication is required: sign in again with MFA".into(),
+        other => format!("rule {other} failed"),
+    }
+}
+
+fn str_of(v: &Value, k: &str) -> String {
+    match v.get(k) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Rule names in a policy-validation message: the JSON array if there is one, else known
+/// names found as substrings.
+pub fn parse_rules(message: &str) -> Vec<String> {
+    if let (Some(start), Some(end)) = (message.find('['), message.rfind(']'))
+        && start < end
+        && let Ok(v) = serde_json::from_str::<Vec<String>>(&message[start..=end])
+    {
+        return v;
+    }
+    const KNOWN: [&str; 7] = [
+        "JustificationRule",
+        "TicketingRule",
+        "ExpirationRule",
+        "MfaRule",
+        "EligibilityRule",
+        "ApprovalRule",
+        "AuthenticationContextRule",
+    ];
+    let l = message.to_ascii_lowercase();
+    KNOWN
+        .iter()
+        .filter(|k| l.contains(&k.to_ascii_lowercase()))
+        .map(|k| (*k).to_owned())
+        .collect()
+}
+
+/// The (URL-decoded) JSON claims after `claims=` in a message.
+pub fn claims_from_message(message: &str) -> Option<String> {
+    let idx = message.find("claims=")?;
+    let rest = &message[idx + "claims=".len()..];
+    let raw = rest.split('&').next().unwrap_or(rest).trim();
+    let decoded = if raw.starts_with('{') {
+        rest.trim().to_owned()
+    } else {
+        percent_encoding::percent_decode_str(raw)
+            .decode_utf8()
+            .ok()?
+            .replace('+', " ")
+    };
+    let mut stream = serde_json::Deserializer::from_str(&decoded).into_iter::<Value>();
+    match stream.next() {
+        Some(Ok(Value::Object(_))) => Some(decoded[..stream.byte_offset()].to_owned()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_is_fractional_and_rounded_up() {
+        assert_eq!(parse_retry_after("2.128"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_secs(1)));
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("0"), Some(Duration::from_secs(0)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let r = RetryPolicy::default();
+        assert!(r.backoff(1) >= Duration::from_secs(1) && r.backoff(1) < Duration::from_secs(2));
+        assert!(r.backoff(3) >= Duration::from_secs(4));
+        assert_eq!(r.backoff(30), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn graph_envelope_and_rules() {
+        let body = br#"{"error":{"code":"RoleAssignmentRequestPolicyValidationFailed","message":"The following policy rules failed: [\"JustificationRule\",\"TicketingRule\"]","innerError":{"date":"2026-08-21T08:02:11","request-id":"7c5f","client-request-id":"7c5f"}}}"#;
+        let e = ApiError::parse(400, body, None);
+        assert_eq!(e.code, "RoleAssignmentRequestPolicyValidationFailed");
+        assert_eq!(e.request_id.as_deref(), Some("7c5f"));
+        assert_eq!(e.rules(), ["JustificationRule", "TicketingRule"]);
+        match e.into_error(Resource::Graph) {
+            Error::PolicyViolation { rules, message } => {
+                assert_eq!(rules.len(), 2);
+                assert!(message.contains("justification"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn double_wrapped_unknown_error_is_unwrapped() {
+        let body = br#"{"error":{"code":"UnknownError","message":"{\"errorCode\":\"PermissionScopeNotGranted\",\"message\":\"Authorization failed due to missing permission scope X.\",\"instanceAnnotations\":[]}","innerError":{"request-id":"09dd"}}}"#;
+        let e = ApiError::parse(403, body, None);
+        assert_eq!(e.code, "PermissionScopeNotGranted");
+        assert!(e.message.starts_with("Authorization failed"));
+        let err = e.into_error(Resource::Graph);
+        assert!(matches!(err, Error::Api { status: 403, .. }));
+        assert!(err.to_string().contains("consent"), "{err}");
+    }
+
+    #[test]
+    fn arm_and_backend_and_oauth_shapes() {
+        let e = ApiError::parse(400, br#"{"error":{"code":"RoleAssignmentExists","message":"The Role assignment already exists."}}"#, Some("x".into()));
+        assert_eq!(e.code, "RoleAssignmentExists");
+        let e = ApiError::parse(
+            400,
+            br#"{"errorCode":"ActiveDurationTooShort","message":"too short"}"#,
+            None,
+        );
+        assert_eq!(e.code, "ActiveDurationTooShort");
+        let e = ApiError::parse(
+            400,
+            br#"{"error":"invalid_grant","error_description":"AADSTS70008: expired"}"#,
+            None,
+        );
+        assert_eq!(e.code, "invalid_grant");
+        let e = ApiError::parse(502, b"<html>bad gateway</html>", None);
+        assert_eq!(e.code, "Http502");
+        let e = ApiError::parse(500, b"", None);
+        assert_eq!(e.message, "HTTP 500");
+        let e = ApiError::parse(400, br#"{"error":{"code":null,"message":null}}"#, None);
+        assert_eq!(e.code, "Http400");
+    }
+
+    #[test]
+    fn mfa_rule_and_acrs_become_step_up() {
+        let e = ApiError::parse(400, br#"{"error":{"code":"RoleAssignmentRequestPolicyValidationFailed","message":"The following policy rules failed: [\"MfaRule\"]"}}"#, None);
+        match e.into_error(Resource::Graph) {
+            Error::StepUpRequired { claims, resource } => {
+                assert_eq!(resource, Resource::Graph);
+                assert_eq!(claims, MFA_CLAIMS);
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = ApiError::parse(400, br#"{"error":{"code":"RoleAssignmentRequestAcrsValidationFailed","message":"&claims=%7B%22access_token%22%3A%7B%22acrs%22%3A%7B%22essential%22%3Atrue%2C%20%22value%22%3A%22c1%22%7D%7D%7D"}}"#, None);
+        match e.into_error(Resource::Arm) {
+            Error::StepUpRequired { claims, .. } => {
+                assert_eq!(
+                    claims,
+                    r#"{"access_token":{"acrs":{"essential":true, "value":"c1"}}}"#
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = ApiError::parse(400, br#"{"error":{"code":"GroupAssignmentRequestAcrsValidationFailed","message":"Authentication context required. claims={\"access_token\":{\"acrs\":{\"essential\":true,\"value\":\"c2\"}}} more text"}}"#, None);
+        match e.into_error(Resource::Graph) {
+            Error::StepUpRequired { claims, .. } => {
+                assert!(claims.contains("c2") && claims.ends_with("}}}"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn eligibility_rule_is_not_eligible_and_substring_rules_work() {
+        let e = ApiError::parse(400, br#"{"error":{"code":"RoleAssignmentRequestPolicyValidationFailed","message":"The following policy rules failed: [\"EligibilityRule\"]"}}"#, None);
+        assert!(matches!(
+            e.into_error(Resource::Arm),
+            Error::NotEligible { .. }
+        ));
+        assert_eq!(
+            parse_rules("rules failed: JustificationRule and ExpirationRule"),
+            ["JustificationRule", "ExpirationRule"]
+        );
+    }
+
+    #[test]
+    fn www_authenticate_claims_are_base64_decoded() {
+        let mut h = HeaderMap::new();
+        h.insert("www-authenticate", HeaderValue::from_static(
+            r#"Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsibmJmIjp7ImVzc2VudGlhbCI6dHJ1ZSwgInZhbHVlIjoiMTcyNjA3NzU5NSJ9fX0=""#));
+        assert_eq!(
+            insufficient_claims(&h).as_deref(),
+            Some(r#"{"access_token":{"nbf":{"essential":true, "value":"1726077595"}}}"#)
+        );
+        let mut h2 = HeaderMap::new();
+        h2.insert(
+            "www-authenticate",
+            HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+        );
+        assert_eq!(insufficient_claims(&h2), None);
+    }
+}

@@ -327,6 +327,8 @@ struct Inner {
     login_timeout: Duration,
     cache: Mutex<HashMap<CacheKey, AccessToken>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// One browser step-up at a time.
+    interactive: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for Inner {
@@ -380,6 +382,7 @@ impl Auth {
                 login_timeout: options.login_timeout,
                 cache: Mutex::new(HashMap::new()),
                 locks: Mutex::new(HashMap::new()),
+                interactive: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -913,6 +916,17 @@ impl Inner {
         req: &TokenRequest,
         claims: Option<String>,
     ) -> Result<AccessToken> {
+        let _one_at_a_time = self.interactive.lock().await;
+        let key = CacheKey {
+            account: account.key(),
+            tenant: req.tenant_id.clone(),
+            scope: req.scope.clone(),
+            claims: req.claims.clone(),
+        };
+        // Another request may have just done the same step-up.
+        if let Some(t) = self.cached(&key) {
+            return Ok(t);
+        }
         let options = LoginOptions {
             tenant: Some(req.tenant_id.clone()),
             login_hint: Some(account.upn.clone()),
@@ -939,15 +953,7 @@ impl Inner {
                 .save(&account.keychain_user(), &Secret::new(rt.clone()))
                 .await;
         }
-        Ok(self.cache_token(
-            CacheKey {
-                account: account.key(),
-                tenant: req.tenant_id.clone(),
-                scope: req.scope.clone(),
-                claims: req.claims.clone(),
-            },
-            &signed_in.response,
-        ))
+        Ok(self.cache_token(key, &signed_in.response))
     }
 }
 

@@ -1,0 +1,79 @@
+//! What menu clicks and notification buttons do: open a window or make one engine call, and
+//! tell the user when it fails.
+
+use tauri::{AppHandle, Manager, Runtime};
+
+use crate::AppState;
+use crate::menu::MenuAction;
+
+/// Handles a click on a tray menu item.
+pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
+    let Some(action) = MenuAction::parse(id) else {
+        return;
+    };
+    tracing::info!(action = %action.id(), "menu");
+    match action {
+        MenuAction::Activate(key) => {
+            if let Err(e) = crate::windows::open_activation(app, &key) {
+                tracing::error!("cannot open the activation window: {e}");
+            }
+        }
+        MenuAction::Settings => {
+            if let Err(e) = crate::windows::open_settings(app) {
+                tracing::error!("cannot open the settings window: {e}");
+            }
+        }
+        MenuAction::Quit => app.exit(0),
+        other => run(app, other),
+    }
+}
+
+/// Handles a notification button (`extend`, `deactivate`) for a role.
+pub fn on_notification<R: Runtime>(app: &AppHandle<R>, action: &str, key: String) {
+    tracing::info!(action, "notification action");
+    match action {
+        "extend" => run(app, MenuAction::Extend(key)),
+        "deactivate" => run(app, MenuAction::Deactivate(key)),
+        "default" | "tap" => {
+            let _ = crate::windows::open_settings(app);
+        }
+        _ => {}
+    }
+}
+
+fn run<R: Runtime>(app: &AppHandle<R>, action: MenuAction) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let state = app.state::<AppState>();
+        let engine = state.engine.clone();
+        let title = |k: &str| {
+            state
+                .model()
+                .role(k)
+                .map(|r| r.title())
+                .unwrap_or_else(|| "the role".into())
+        };
+        let (what, result) = match &action {
+            MenuAction::Extend(k) => (format!("extend {}", title(k)), engine.extend(k).await),
+            MenuAction::Deactivate(k) => (
+                format!("deactivate {}", title(k)),
+                engine.deactivate(k).await,
+            ),
+            MenuAction::Cancel(k) => (
+                format!("cancel the request for {}", title(k)),
+                engine.cancel(k).await,
+            ),
+            MenuAction::Refresh => ("refresh".into(), engine.refresh().await),
+            MenuAction::SignIn => ("sign in".into(), engine.sign_in().await),
+            MenuAction::SignOut => ("sign out".into(), engine.sign_out().await),
+            _ => return,
+        };
+        match result {
+            Ok(()) => tracing::info!(action = %action.id(), "done"),
+            Err(e) => {
+                tracing::warn!(action = %action.id(), "failed: {e}");
+                crate::notify::error(&app, &format!("Could not {what}"), &e.to_string());
+            }
+        }
+    });
+}

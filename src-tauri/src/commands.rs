@@ -1,0 +1,232 @@
+//! IPC commands: glue only. Each takes a DTO, validates it, makes one engine call, and
+//! returns a DTO or an [`IpcError`].
+
+use tauri::{AppHandle, Runtime, State, WebviewWindow};
+
+use crate::AppState;
+use crate::dto::{
+    ActivateRoleRequest, ActivateRoleResponse, ActivationFormDto, PolicyDto, RoleDto, SettingsDto,
+};
+use crate::engine::ActivationOutcome;
+use crate::error::IpcError;
+
+fn not_found(key: &str) -> IpcError {
+    IpcError {
+        code: "notFound",
+        message: format!("The role `{key}` is no longer available; refresh the tray menu."),
+    }
+}
+
+/// What the activation window shows for a role.
+#[tauri::command]
+pub async fn get_activation_form(
+    state: State<'_, AppState>,
+    role_key: String,
+) -> Result<ActivationFormDto, IpcError> {
+    let role = state
+        .model()
+        .role(&role_key)
+        .map(RoleDto::from)
+        .ok_or_else(|| not_found(&role_key))?;
+    let policy = PolicyDto::from(&state.engine.policy(&role_key).await?);
+    let settings = state.settings();
+    Ok(ActivationFormDto {
+        duration_minutes: settings
+            .default_duration_minutes
+            .min(policy.max_duration_minutes),
+        justification: settings
+            .justifications
+            .get(&role_key)
+            .cloned()
+            .unwrap_or_default(),
+        ticket_system: settings.ticket_system.clone().unwrap_or_default(),
+        demo: state.demo,
+        role,
+        policy,
+    })
+}
+
+/// Sends an activation request.
+#[tauri::command]
+pub async fn activate_role(
+    state: State<'_, AppState>,
+    request: ActivateRoleRequest,
+) -> Result<ActivateRoleResponse, IpcError> {
+    let title = state
+        .model()
+        .role(&request.role_key)
+        .map(|r| r.title())
+        .ok_or_else(|| not_found(&request.role_key))?;
+    let policy = state.engine.policy(&request.role_key).await?;
+    let input = request.validate(&policy, time::OffsetDateTime::now_utc())?;
+    state.remember(&input)?;
+    let outcome = state.engine.activate(input).await?;
+    Ok(match outcome {
+        ActivationOutcome::Active => ActivateRoleResponse {
+            state: "active",
+            message: format!("{title} is active."),
+        },
+        ActivationOutcome::Pending => ActivateRoleResponse {
+            state: "pending",
+            message: format!("{title} was requested and waits for approval."),
+        },
+        ActivationOutcome::Scheduled => ActivateRoleResponse {
+            state: "scheduled",
+            message: format!("{title} is scheduled."),
+        },
+    })
+}
+
+/// The settings window's data.
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> SettingsDto {
+    let accounts = state
+        .model()
+        .accounts
+        .iter()
+        .map(|a| a.upn.clone())
+        .collect();
+    SettingsDto::from_settings(&state.settings(), accounts)
+}
+
+/// Validates and saves settings.
+#[tauri::command]
+pub fn save_settings<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    settings: SettingsDto,
+) -> Result<SettingsDto, IpcError> {
+    let saved = state.update_settings(|s| settings.apply(s))?;
+    crate::platform::apply_launch_at_login(&app, saved.launch_at_login);
+    crate::tray::refresh_now(&app);
+    let accounts = state
+        .model()
+        .accounts
+        .iter()
+        .map(|a| a.upn.clone())
+        .collect();
+    Ok(SettingsDto::from_settings(&saved, accounts))
+}
+
+/// Closes the window that asks (its webview is destroyed with it).
+#[tauri::command]
+pub fn close_window<R: Runtime>(window: WebviewWindow<R>) -> Result<(), IpcError> {
+    window
+        .destroy()
+        .map_err(|e| IpcError::internal(format!("cannot close the window: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+    use tauri::test::{
+        INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets,
+    };
+    use tauri::webview::InvokeRequest;
+
+    use crate::engine::FakeEngine;
+    use crate::view::{RoleKind, RoleState, RoleView};
+
+    fn app() -> (tauri::App<MockRuntime>, Arc<FakeEngine>, tempfile::TempDir) {
+        let engine = Arc::new(FakeEngine::new(vec![RoleView {
+            key: "gr".into(),
+            kind: RoleKind::EntraRole,
+            name: "Global Reader".into(),
+            scope: None,
+            tenant_id: "t".into(),
+            state: RoleState::Eligible,
+        }]));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = crate::AppState::new(engine.clone(), dir.path().to_owned(), true);
+        let app = mock_builder()
+            .manage(state)
+            .invoke_handler(crate::handler())
+            .build(mock_context(noop_assets()))
+            .expect("app");
+        (app, engine, dir)
+    }
+
+    fn invoke(
+        app: &tauri::App<MockRuntime>,
+        cmd: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, serde_json::Value> {
+        let webview = match tauri::Manager::get_webview_window(app, "main") {
+            Some(w) => w,
+            None => tauri::WebviewWindowBuilder::new(app, "main", Default::default())
+                .build()
+                .expect("webview"),
+        };
+        get_ipc_response(
+            &webview,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: tauri::ipc::CallbackFn(0),
+                error: tauri::ipc::CallbackFn(1),
+                url: "tauri://localhost".parse().expect("url"),
+                body: tauri::ipc::InvokeBody::Json(body),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|b| b.deserialize::<serde_json::Value>().expect("json"))
+    }
+
+    #[test]
+    fn activation_form_and_activation_through_ipc() {
+        let (app, engine, dir) = app();
+        let form = invoke(&app, "get_activation_form", json!({"roleKey":"gr"})).expect("form");
+        assert_eq!(form["role"]["title"], "Global Reader");
+        assert_eq!(form["policy"]["maxDurationMinutes"], 480);
+        assert_eq!(form["durationMinutes"], 60);
+        assert_eq!(form["demo"], true);
+
+        let err = invoke(
+            &app,
+            "activate_role",
+            json!({"request":{"roleKey":"gr","durationMinutes":60}}),
+        )
+        .expect_err("justification required");
+        assert_eq!(err["code"], "policyViolation");
+
+        let ok = invoke(
+            &app,
+            "activate_role",
+            json!({"request":{"roleKey":"gr","justification":"Audit","durationMinutes":120}}),
+        )
+        .expect("activated");
+        assert_eq!(ok["state"], "active");
+        assert_eq!(*engine.calls.lock().expect("lock"), ["activate:gr:120"]);
+        // The justification is remembered (in the settings file, atomically written).
+        let form = invoke(&app, "get_activation_form", json!({"roleKey":"gr"})).expect("form");
+        assert_eq!(form["justification"], "Audit");
+        assert!(
+            std::fs::read_to_string(dir.path().join(crate::settings::FILE_NAME))
+                .expect("settings file")
+                .contains("Audit")
+        );
+
+        let err =
+            invoke(&app, "get_activation_form", json!({"roleKey":"nope"})).expect_err("unknown");
+        assert_eq!(err["code"], "notFound");
+    }
+
+    #[test]
+    fn bad_input_is_refused_in_rust() {
+        let (app, _engine, _dir) = app();
+        let err = invoke(
+            &app,
+            "activate_role",
+            json!({"request":{"roleKey":"gr","durationMinutes":"lots"}}),
+        )
+        .expect_err("bad type");
+        assert!(err.to_string().contains("invalid type"), "{err}");
+        let mut s = invoke(&app, "get_settings", json!({})).expect("settings");
+        assert_eq!(s["reminderMinutes"], json!([15, 5]));
+        s["reminderMinutes"] = json!([0]);
+        let err = invoke(&app, "save_settings", json!({"settings": s})).expect_err("bad minutes");
+        assert_eq!(err["code"], "invalidInput");
+    }
+}

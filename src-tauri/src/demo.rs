@@ -1,0 +1,1 @@
+//! Demo mode: the embedded simulator and an automatic sign-in.

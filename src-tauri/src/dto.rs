@@ -1,0 +1,424 @@
+//! IPC data transfer objects (serde, camelCase). Domain types are not shaped for the UI; these
+//! are, and inputs from the page are validated here before anything reaches the engine.
+//! `ui/ipc.js` mirrors these shapes.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::IpcError;
+use crate::settings::{IconTheme, Settings};
+use crate::view::{PolicyView, RoleView};
+
+/// Longest justification accepted (the service allows 500 characters).
+pub const MAX_JUSTIFICATION: usize = 500;
+/// Longest ticket number or system.
+pub const MAX_TICKET: usize = 100;
+/// Duration bound when the policy is unknown: 24 hours.
+pub const FALLBACK_MAX_MINUTES: u32 = 24 * 60;
+
+/// A role as the UI shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleDto {
+    /// Key for later calls.
+    pub key: String,
+    /// `entraRole`, `group` or `azureResource`.
+    pub kind: &'static str,
+    /// Display name.
+    pub name: String,
+    /// Human-readable scope, if any.
+    pub scope: Option<String>,
+    /// Name with scope, as in the menu.
+    pub title: String,
+}
+
+impl From<&RoleView> for RoleDto {
+    fn from(r: &RoleView) -> Self {
+        RoleDto {
+            key: r.key.clone(),
+            kind: r.kind.as_str(),
+            name: r.name.clone(),
+            scope: r.scope.clone(),
+            title: r.title(),
+        }
+    }
+}
+
+/// What the policy asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyDto {
+    /// False when the policy could not be read.
+    pub known: bool,
+    /// Maximum duration in minutes.
+    pub max_duration_minutes: u32,
+    /// Justification required.
+    pub justification: bool,
+    /// Ticket required.
+    pub ticket: bool,
+    /// MFA required.
+    pub mfa: bool,
+    /// Authentication context required.
+    pub authentication_context: Option<String>,
+    /// Approval required.
+    pub approval: bool,
+}
+
+impl From<&PolicyView> for PolicyDto {
+    fn from(p: &PolicyView) -> Self {
+        PolicyDto {
+            known: p.known,
+            max_duration_minutes: p.max_duration_minutes.unwrap_or(FALLBACK_MAX_MINUTES),
+            justification: p.justification,
+            ticket: p.ticket,
+            mfa: p.mfa,
+            authentication_context: p.authentication_context.clone(),
+            approval: p.approval,
+        }
+    }
+}
+
+/// Everything the activation window needs to render.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivationFormDto {
+    /// The role.
+    pub role: RoleDto,
+    /// Its policy.
+    pub policy: PolicyDto,
+    /// Justification remembered for this role.
+    pub justification: String,
+    /// Ticket system used last.
+    pub ticket_system: String,
+    /// Suggested duration (the default, capped by the policy).
+    pub duration_minutes: u32,
+    /// Demo mode.
+    pub demo: bool,
+}
+
+/// The activation window's submission.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ActivateRoleRequest {
+    /// Role key.
+    pub role_key: String,
+    /// Justification.
+    #[serde(default)]
+    pub justification: String,
+    /// Ticket number.
+    #[serde(default)]
+    pub ticket_number: String,
+    /// Ticket system.
+    #[serde(default)]
+    pub ticket_system: String,
+    /// Duration in minutes.
+    pub duration_minutes: u32,
+    /// Optional start (RFC 3339); empty or absent means now.
+    #[serde(default)]
+    pub start_at: Option<String>,
+}
+
+/// A validated activation request for the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivationInput {
+    /// Role key.
+    pub key: String,
+    /// Justification (may be empty when the policy does not ask).
+    pub justification: String,
+    /// Ticket number and system, when given.
+    pub ticket: Option<(String, String)>,
+    /// Duration in minutes.
+    pub duration_minutes: u32,
+    /// Start time; None means now.
+    pub start: Option<OffsetDateTime>,
+}
+
+fn clean(s: &str, max: usize, what: &str) -> Result<String, IpcError> {
+    let s = s.trim();
+    if s.chars().count() > max {
+        return Err(IpcError::invalid(format!(
+            "The {what} is longer than {max} characters."
+        )));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(IpcError::invalid(format!(
+            "The {what} contains control characters."
+        )));
+    }
+    Ok(s.to_owned())
+}
+
+impl ActivateRoleRequest {
+    /// Checks the request against the known policy. `now` bounds the start time.
+    pub fn validate(
+        &self,
+        policy: &PolicyView,
+        now: OffsetDateTime,
+    ) -> Result<ActivationInput, IpcError> {
+        let key = clean(&self.role_key, 400, "role key")?;
+        let justification = clean(&self.justification, MAX_JUSTIFICATION, "justification")?;
+        let number = clean(&self.ticket_number, MAX_TICKET, "ticket number")?;
+        let system = clean(&self.ticket_system, MAX_TICKET, "ticket system")?;
+        if policy.justification && justification.is_empty() {
+            return Err(IpcError {
+                code: "policyViolation",
+                message: "This role's policy requires a justification: say why you need it.".into(),
+            });
+        }
+        if policy.ticket && (number.is_empty() || system.is_empty()) {
+            return Err(IpcError {
+                code: "policyViolation",
+                message: "This role's policy requires a ticket number and ticket system.".into(),
+            });
+        }
+        let max = policy.max_duration_minutes.unwrap_or(FALLBACK_MAX_MINUTES);
+        if self.duration_minutes < 5 || self.duration_minutes > max {
+            return Err(IpcError {
+                code: "policyViolation",
+                message: format!(
+                    "Choose a duration between 5 minutes and {} (the policy's maximum).",
+                    minutes_text(max)
+                ),
+            });
+        }
+        let start = match self.start_at.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(s) => {
+                let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|_| {
+                    IpcError::invalid("The start time is not a valid date and time.")
+                })?;
+                if t > now + time::Duration::days(30) {
+                    return Err(IpcError::invalid(
+                        "The start time must be within the next 30 days.",
+                    ));
+                }
+                (t > now).then_some(t)
+            }
+        };
+        let ticket = (!number.is_empty() || !system.is_empty()).then_some((number, system));
+        Ok(ActivationInput {
+            key,
+            justification,
+            ticket,
+            duration_minutes: self.duration_minutes,
+            start,
+        })
+    }
+}
+
+/// `90` → `1 h 30 min`.
+pub fn minutes_text(m: u32) -> String {
+    match (m / 60, m % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+/// What happened to an activation request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivateRoleResponse {
+    /// `active`, `pending` (awaiting approval) or `scheduled`.
+    pub state: &'static str,
+    /// A sentence for the user.
+    pub message: String,
+}
+
+/// Editable settings, as the settings window shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsDto {
+    /// Reminder times, minutes before the end.
+    pub reminder_minutes: Vec<u32>,
+    /// Default duration in minutes.
+    pub default_duration_minutes: u32,
+    /// Launch at login.
+    pub launch_at_login: bool,
+    /// Cloud.
+    pub cloud: String,
+    /// Client id (empty: default).
+    pub client_id: String,
+    /// Authority host override (empty: the cloud's).
+    pub authority_host: String,
+    /// Graph endpoint override.
+    pub graph_endpoint: String,
+    /// ARM endpoint override.
+    pub arm_endpoint: String,
+    /// `auto`, `dark` or `light`.
+    pub icon_theme: IconTheme,
+    /// Signed-in accounts (read-only).
+    #[serde(default, skip_deserializing)]
+    pub accounts: Vec<String>,
+}
+
+fn opt(s: &Option<String>) -> String {
+    s.clone().unwrap_or_default()
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+impl SettingsDto {
+    /// Settings as shown.
+    pub fn from_settings(s: &Settings, accounts: Vec<String>) -> SettingsDto {
+        SettingsDto {
+            reminder_minutes: s.reminder_minutes.clone(),
+            default_duration_minutes: s.default_duration_minutes,
+            launch_at_login: s.launch_at_login,
+            cloud: s.cloud.clone(),
+            client_id: opt(&s.client_id),
+            authority_host: opt(&s.authority_host),
+            graph_endpoint: opt(&s.graph_endpoint),
+            arm_endpoint: opt(&s.arm_endpoint),
+            icon_theme: s.icon_theme,
+            accounts,
+        }
+    }
+
+    /// Validates and applies to `s`.
+    pub fn apply(&self, s: &mut Settings) -> Result<(), IpcError> {
+        let mut minutes = self.reminder_minutes.clone();
+        minutes.sort_unstable_by(|a, b| b.cmp(a));
+        minutes.dedup();
+        if minutes.len() > 5 || minutes.iter().any(|m| *m == 0 || *m > 24 * 60) {
+            return Err(IpcError::invalid(
+                "Give up to five reminder times between 1 and 1440 minutes.",
+            ));
+        }
+        if !(5..=FALLBACK_MAX_MINUTES).contains(&self.default_duration_minutes) {
+            return Err(IpcError::invalid(
+                "The default duration must be between 5 minutes and 24 h.",
+            ));
+        }
+        pim_core::config::Cloud::parse(&self.cloud)?;
+        for (name, v) in [
+            ("authority host", &self.authority_host),
+            ("Graph endpoint", &self.graph_endpoint),
+            ("ARM endpoint", &self.arm_endpoint),
+        ] {
+            if let Some(v) = non_empty(v) {
+                pim_core::config::parse_base_url(name, &v)?;
+            }
+        }
+        if let Some(id) = non_empty(&self.client_id)
+            && (id.len() != 36 || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+        {
+            return Err(IpcError::invalid("The client ID must be a GUID."));
+        }
+        s.reminder_minutes = minutes;
+        s.default_duration_minutes = self.default_duration_minutes;
+        s.launch_at_login = self.launch_at_login;
+        s.cloud = self.cloud.trim().to_ascii_lowercase();
+        s.client_id = non_empty(&self.client_id);
+        s.authority_host = non_empty(&self.authority_host);
+        s.graph_endpoint = non_empty(&self.graph_endpoint);
+        s.arm_endpoint = non_empty(&self.arm_endpoint);
+        s.icon_theme = self.icon_theme;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-26 10:00 UTC);
+
+    fn req(json: serde_json::Value) -> ActivateRoleRequest {
+        serde_json::from_value(json).expect("request")
+    }
+
+    fn strict() -> PolicyView {
+        PolicyView {
+            known: true,
+            max_duration_minutes: Some(240),
+            justification: true,
+            ticket: true,
+            mfa: true,
+            authentication_context: None,
+            approval: false,
+        }
+    }
+
+    #[test]
+    fn validation_follows_the_policy() {
+        let ok = req(
+            serde_json::json!({"roleKey":"k","justification":" Incident 7 ","ticketNumber":"INC1",
+            "ticketSystem":"ServiceNow","durationMinutes":90,"startAt":""}),
+        );
+        let input = ok.validate(&strict(), NOW).expect("valid");
+        assert_eq!(input.justification, "Incident 7");
+        assert_eq!(input.ticket, Some(("INC1".into(), "ServiceNow".into())));
+        assert_eq!(input.start, None);
+
+        let no_ticket =
+            req(serde_json::json!({"roleKey":"k","justification":"x","durationMinutes":60}));
+        assert_eq!(
+            no_ticket.validate(&strict(), NOW).unwrap_err().code,
+            "policyViolation"
+        );
+
+        let too_long = ActivateRoleRequest {
+            duration_minutes: 241,
+            ..ok.clone()
+        };
+        let e = too_long.validate(&strict(), NOW).unwrap_err();
+        assert!(e.message.contains("4 h"), "{}", e.message);
+
+        let later = ActivateRoleRequest {
+            start_at: Some("2026-11-26T12:00:00Z".into()),
+            ..ok.clone()
+        };
+        assert_eq!(
+            later.validate(&strict(), NOW).expect("valid").start,
+            Some(datetime!(2026-11-26 12:00 UTC))
+        );
+        let bad = ActivateRoleRequest {
+            start_at: Some("tomorrow".into()),
+            ..ok.clone()
+        };
+        assert_eq!(
+            bad.validate(&strict(), NOW).unwrap_err().code,
+            "invalidInput"
+        );
+        let ctl = ActivateRoleRequest {
+            justification: "a\u{7}b".into(),
+            ..ok
+        };
+        assert_eq!(
+            ctl.validate(&strict(), NOW).unwrap_err().code,
+            "invalidInput"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let r: Result<ActivateRoleRequest, _> = serde_json::from_value(
+            serde_json::json!({"roleKey":"k","durationMinutes":60,"evil":1}),
+        );
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn settings_round_trip_and_validation() {
+        let mut s = Settings::default();
+        let mut dto = SettingsDto::from_settings(&s, vec!["a@b".into()]);
+        dto.reminder_minutes = vec![5, 30, 5];
+        dto.graph_endpoint = "http://127.0.0.1:9/".into();
+        dto.apply(&mut s).expect("apply");
+        assert_eq!(s.reminder_minutes, [30, 5]);
+        assert_eq!(s.graph_endpoint.as_deref(), Some("http://127.0.0.1:9/"));
+        dto.arm_endpoint = "http://example.com".into();
+        assert_eq!(dto.apply(&mut s).unwrap_err().code, "config");
+        dto.arm_endpoint.clear();
+        dto.client_id = "nope".into();
+        assert_eq!(dto.apply(&mut s).unwrap_err().code, "invalidInput");
+        let json = serde_json::to_value(SettingsDto::from_settings(&s, vec![])).expect("json");
+        assert!(json.get("reminderMinutes").is_some() && json.get("iconTheme").is_some());
+    }
+}

@@ -1,0 +1,178 @@
+//! The shell's port to the engine: what the tray asks of pim-core (through its `Session`) and
+//! the view model it gets back. `CoreEngine` (in `core_engine.rs`) adapts pim-core; tests use
+//! [`FakeEngine`]. Every method is one engine call: no retries, timers or policy here.
+
+use async_trait::async_trait;
+use tokio::sync::watch;
+
+use crate::dto::ActivationInput;
+use crate::view::{PolicyView, TrayModel};
+
+/// Result of engine calls (pim-core's error, mapped to `IpcError` at the IPC edge).
+pub type EngineResult<T> = Result<T, pim_core::Error>;
+
+/// How an activation request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivationOutcome {
+    /// The role is active now.
+    Active,
+    /// Waiting for approval.
+    Pending,
+    /// Starts later.
+    Scheduled,
+}
+
+/// What the shell needs from the engine.
+#[async_trait]
+pub trait Engine: Send + Sync + std::fmt::Debug {
+    /// The current model; a new value is pushed after every change (never polled).
+    fn subscribe(&self) -> watch::Receiver<TrayModel>;
+    /// Re-read everything.
+    async fn refresh(&self) -> EngineResult<()>;
+    /// The role's policy (read lazily, cached by the engine).
+    async fn policy(&self, key: &str) -> EngineResult<PolicyView>;
+    /// Activate.
+    async fn activate(&self, input: ActivationInput) -> EngineResult<ActivationOutcome>;
+    /// Deactivate an activation.
+    async fn deactivate(&self, key: &str) -> EngineResult<()>;
+    /// Extend an activation.
+    async fn extend(&self, key: &str) -> EngineResult<()>;
+    /// Cancel a pending or scheduled request.
+    async fn cancel(&self, key: &str) -> EngineResult<()>;
+    /// Interactive sign-in (system browser).
+    async fn sign_in(&self) -> EngineResult<()>;
+    /// Sign out: forget the account and its refresh token.
+    async fn sign_out(&self) -> EngineResult<()>;
+}
+
+#[cfg(test)]
+pub use fake::FakeEngine;
+
+#[cfg(test)]
+mod fake {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::view::{AccountView, RoleState, Status, TenantView};
+
+    /// An in-memory engine for tests: activation makes the role active for the requested
+    /// duration; it records calls.
+    #[derive(Debug)]
+    pub struct FakeEngine {
+        tx: watch::Sender<TrayModel>,
+        /// Calls seen, e.g. `activate:k:60`.
+        pub calls: Mutex<Vec<String>>,
+        /// Policy returned for every role.
+        pub policy: PolicyView,
+    }
+
+    impl FakeEngine {
+        /// An engine showing `roles` for one account.
+        pub fn new(roles: Vec<crate::view::RoleView>) -> FakeEngine {
+            let model = TrayModel {
+                demo: true,
+                status: Status::Ready,
+                accounts: vec![AccountView {
+                    upn: "adele@contoso.onmicrosoft.com".into(),
+                    tenants: vec![TenantView {
+                        id: "t".into(),
+                        name: "Contoso".into(),
+                        roles,
+                        error: None,
+                    }],
+                }],
+            };
+            FakeEngine {
+                tx: watch::Sender::new(model),
+                calls: Mutex::new(Vec::new()),
+                policy: PolicyView {
+                    known: true,
+                    max_duration_minutes: Some(480),
+                    justification: true,
+                    ..PolicyView::default()
+                },
+            }
+        }
+
+        fn record(&self, s: String) {
+            self.calls.lock().expect("lock").push(s);
+        }
+
+        fn set_state(&self, key: &str, state: RoleState) -> EngineResult<()> {
+            let mut found = false;
+            self.tx.send_modify(|m| {
+                for a in &mut m.accounts {
+                    for t in &mut a.tenants {
+                        for r in &mut t.roles {
+                            if r.key == key {
+                                r.state = state.clone();
+                                found = true;
+                            }
+                        }
+                    }
+                }
+            });
+            if found {
+                Ok(())
+            } else {
+                Err(pim_core::Error::NotFound {
+                    name: key.into(),
+                    hint: String::new(),
+                })
+            }
+        }
+    }
+
+    #[async_trait]
+    impl Engine for FakeEngine {
+        fn subscribe(&self) -> watch::Receiver<TrayModel> {
+            self.tx.subscribe()
+        }
+        async fn refresh(&self) -> EngineResult<()> {
+            self.record("refresh".into());
+            Ok(())
+        }
+        async fn policy(&self, key: &str) -> EngineResult<PolicyView> {
+            if self.tx.borrow().role(key).is_none() {
+                return Err(pim_core::Error::NotFound {
+                    name: key.into(),
+                    hint: String::new(),
+                });
+            }
+            Ok(self.policy.clone())
+        }
+        async fn activate(&self, input: ActivationInput) -> EngineResult<ActivationOutcome> {
+            self.record(format!("activate:{}:{}", input.key, input.duration_minutes));
+            let now = time::OffsetDateTime::now_utc();
+            self.set_state(
+                &input.key,
+                RoleState::Active {
+                    start: Some(now),
+                    end: Some(now + time::Duration::minutes(i64::from(input.duration_minutes))),
+                },
+            )?;
+            Ok(ActivationOutcome::Active)
+        }
+        async fn deactivate(&self, key: &str) -> EngineResult<()> {
+            self.record(format!("deactivate:{key}"));
+            self.set_state(key, RoleState::Eligible)
+        }
+        async fn extend(&self, key: &str) -> EngineResult<()> {
+            self.record(format!("extend:{key}"));
+            Ok(())
+        }
+        async fn cancel(&self, key: &str) -> EngineResult<()> {
+            self.record(format!("cancel:{key}"));
+            self.set_state(key, RoleState::Eligible)
+        }
+        async fn sign_in(&self) -> EngineResult<()> {
+            self.record("sign-in".into());
+            Ok(())
+        }
+        async fn sign_out(&self) -> EngineResult<()> {
+            self.record("sign-out".into());
+            self.tx.send_modify(|m| m.accounts.clear());
+            Ok(())
+        }
+    }
+}

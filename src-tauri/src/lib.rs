@@ -1,0 +1,236 @@
+//! pim-tray: the PIM Tray shell (Tauri v2), thin over pim-core.
+//!
+//! Code map:
+//! - `view.rs`: the view model (accounts → tenants → roles with state and policy).
+//! - `engine.rs`: the port to the engine (`Engine` trait); `core_engine.rs` adapts pim-core's
+//!   `Session` and pim-auth's sign-in; `demo.rs` starts the embedded simulator.
+//! - `menu.rs` (pure) builds the tray menu from the view model; `tray.rs` renders it natively.
+//! - `reminders.rs` (pure + one task) decides when expiry reminders are due; `notify.rs`
+//!   shows them with the actions `extend` and `deactivate`.
+//! - `commands.rs` (IPC glue), `dto.rs` (IPC shapes and input validation), `error.rs`
+//!   (`IpcError { code, message }`), `settings.rs` (versioned, atomically written settings),
+//!   `windows.rs` (windows on demand), `actions.rs` (menu and notification actions),
+//!   `platform.rs` (autostart, signals), `logging.rs`.
+//!
+//! Invariants:
+//! - The idle tray has no webview: windows are created on demand and destroyed on close.
+//! - The menu is rebuilt from values the engine pushes (a `watch` channel), never by polling
+//!   the service.
+//! - Commands are glue: validate the DTO, make one engine call, map the result.
+//! - Nothing secret is stored or logged by the shell; tokens live in pim-auth (OS keychain).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod actions;
+pub mod commands;
+pub mod core_engine;
+pub mod demo;
+pub mod dto;
+pub mod engine;
+pub mod error;
+pub mod logging;
+pub mod menu;
+pub mod notify;
+pub mod platform;
+pub mod reminders;
+pub mod settings;
+pub mod tray;
+pub mod view;
+pub mod windows;
+
+use std::any::Any;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tauri::{Manager, RunEvent, Runtime};
+use tokio::sync::watch;
+
+use crate::dto::ActivationInput;
+use crate::engine::Engine;
+use crate::error::IpcError;
+use crate::settings::{IconTheme, Settings};
+use crate::view::TrayModel;
+
+/// How the binary was started.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Start the embedded simulator and sign in to it.
+    pub demo: bool,
+}
+
+/// The one piece of managed state.
+pub struct AppState {
+    /// The engine (pim-core session behind the `Engine` port).
+    pub engine: Arc<dyn Engine>,
+    /// Demo mode.
+    pub demo: bool,
+    config_dir: PathBuf,
+    settings: Mutex<Settings>,
+    reminder_minutes: watch::Sender<Vec<u32>>,
+    tasks: Mutex<Vec<Box<dyn Any + Send>>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("engine", &self.engine)
+            .field("demo", &self.demo)
+            .field("config_dir", &self.config_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl AppState {
+    /// State over an engine, with settings loaded from `config_dir` (defaults when missing
+    /// or unreadable, with a warning).
+    pub fn new(engine: Arc<dyn Engine>, config_dir: PathBuf, demo: bool) -> AppState {
+        let settings = Settings::load(&config_dir).unwrap_or_else(|e| {
+            tracing::warn!("{e}; using default settings");
+            Settings::default()
+        });
+        AppState {
+            engine,
+            demo,
+            reminder_minutes: watch::Sender::new(settings.reminder_minutes.clone()),
+            settings: Mutex::new(settings),
+            config_dir,
+            tasks: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The current view model.
+    pub fn model(&self) -> TrayModel {
+        self.engine.subscribe().borrow().clone()
+    }
+
+    /// A copy of the settings.
+    pub fn settings(&self) -> Settings {
+        lock(&self.settings).clone()
+    }
+
+    /// Tray icon set.
+    pub fn icon_theme(&self) -> IconTheme {
+        lock(&self.settings).icon_theme
+    }
+
+    /// Changes the settings and saves them atomically.
+    pub fn update_settings(
+        &self,
+        f: impl FnOnce(&mut Settings) -> Result<(), IpcError>,
+    ) -> Result<Settings, IpcError> {
+        let mut guard = lock(&self.settings);
+        let mut next = guard.clone();
+        f(&mut next)?;
+        next.save(&self.config_dir)?;
+        *guard = next.clone();
+        self.reminder_minutes
+            .send_if_modified(|m| std::mem::replace(m, next.reminder_minutes.clone()) != *m);
+        Ok(next)
+    }
+
+    /// Remembers the justification and ticket system of an activation.
+    pub fn remember(&self, input: &ActivationInput) -> Result<(), IpcError> {
+        let settings = self.settings();
+        let same_reason = settings.justifications.get(&input.key) == Some(&input.justification);
+        let system = input.ticket.as_ref().map(|(_, s)| s.clone());
+        if same_reason && (system.is_none() || system == settings.ticket_system) {
+            return Ok(());
+        }
+        self.update_settings(|s| {
+            if !input.justification.is_empty() {
+                s.justifications
+                    .insert(input.key.clone(), input.justification.clone());
+            }
+            if system.is_some() {
+                s.ticket_system = system;
+            }
+            Ok(())
+        })
+        .map(|_| ())
+    }
+
+    fn keep(&self, task: impl Any + Send) {
+        lock(&self.tasks).push(Box::new(task));
+    }
+}
+
+/// The IPC handler with every command.
+pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        commands::get_activation_form,
+        commands::activate_role,
+        commands::get_settings,
+        commands::save_settings,
+        commands::close_window,
+    ]
+}
+
+/// Runs the tray until Quit or a termination signal.
+pub fn run(options: RunOptions) -> anyhow::Result<()> {
+    let env = pim_core::config::ProcessEnv;
+    let config_dir = pim_core::config::config_dir_from_env(&env)?;
+    pim_auth::accounts::create_private_dir(&config_dir)?;
+    logging::init(&config_dir);
+    tracing::info!(demo = options.demo, "starting");
+
+    let app = tauri::Builder::default()
+        // First, so a second launch hands over before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            tracing::info!("second launch: showing settings");
+            let _ = windows::open_settings(app);
+        }))
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            None,
+        ))
+        .invoke_handler(handler())
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            let settings = Settings::load(&config_dir).unwrap_or_default();
+            let engine = tauri::async_runtime::block_on(core_engine::start(
+                &options,
+                &settings,
+                &config_dir,
+            ))?;
+            let state = AppState::new(engine.clone(), config_dir.clone(), options.demo);
+            let minutes = state.reminder_minutes.subscribe();
+            app.manage(state);
+            notify::register(&handle)?;
+            let model = engine.subscribe().borrow().clone();
+            let state = handle.state::<AppState>();
+            tray::create(&handle, &model, state.icon_theme())?;
+            let theme_app = handle.clone();
+            state.keep(tray::TrayTask::spawn(
+                handle.clone(),
+                engine.subscribe(),
+                Arc::new(move || theme_app.state::<AppState>().icon_theme()),
+            ));
+            state.keep(reminders::ReminderTask::spawn(
+                engine.subscribe(),
+                minutes,
+                Arc::new(reminders::SystemClock),
+                Arc::new(notify::Notifier::new(handle.clone())),
+            ));
+            platform::exit_on_signals(handle.clone());
+            if settings.launch_at_login {
+                platform::apply_launch_at_login(&handle, true);
+            }
+            Ok(())
+        })
+        .build(tauri::generate_context!())?;
+
+    app.run(|_app, event| {
+        if let RunEvent::ExitRequested {
+            code: None, api, ..
+        } = event
+        {
+            // The last window closed: the tray keeps running.
+            api.prevent_exit();
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,35 @@
+//! `pim-tray`: the tray app. `pim-tray --demo` runs it against the embedded simulator.
+#![cfg_attr(
+    all(not(debug_assertions), target_os = "windows"),
+    windows_subsystem = "windows"
+)]
+
+fn main() -> std::process::ExitCode {
+    let mut options = pim_tray::RunOptions::default();
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--demo" => options.demo = true,
+            "--version" | "-V" => {
+                println!("pim-tray {}", env!("CARGO_PKG_VERSION"));
+                return std::process::ExitCode::SUCCESS;
+            }
+            "--help" | "-h" => {
+                println!(
+                    "pim-tray [--demo]\n\n  --demo   start the embedded simulator (demo tenants Contoso and Fabrikam),\n           sign in to it automatically, and print PIM_SIM_READY <base URL>\n\nSettings and logs live in PIM_CONFIG_DIR (default: the platform's config folder)."
+                );
+                return std::process::ExitCode::SUCCESS;
+            }
+            other => {
+                eprintln!("pim-tray: unknown argument `{other}` (try --help)");
+                return std::process::ExitCode::from(2);
+            }
+        }
+    }
+    match pim_tray::run(options) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pim-tray: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

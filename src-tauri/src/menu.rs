@@ -1,0 +1,536 @@
+//! Builds the tray menu from the view model. Pure: `build(model, now)` returns a tree of
+//! [`MenuNode`]s; `tray.rs` turns it into native menu items. Menu item ids encode the action
+//! (`activate:<key>`, `extend:<key>`, ...), parsed back by [`MenuAction::parse`].
+
+use std::collections::BTreeMap;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::view::{RoleKind, RoleState, RoleView, Status, TrayModel};
+
+/// PIM refuses deactivation during the first five minutes of an activation.
+pub const DEACTIVATE_GUARD: Duration = Duration::minutes(5);
+
+/// One entry of the menu.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MenuNode {
+    /// A clickable (or disabled, informational) item.
+    Item {
+        /// Action id (see [`MenuAction`]); informational items use `info:<n>`.
+        id: String,
+        /// Label.
+        label: String,
+        /// Whether it can be clicked.
+        enabled: bool,
+    },
+    /// A separator line.
+    Separator,
+    /// A submenu.
+    Submenu {
+        /// Label.
+        label: String,
+        /// Entries.
+        children: Vec<MenuNode>,
+    },
+}
+
+impl MenuNode {
+    fn item(id: impl Into<String>, label: impl Into<String>) -> MenuNode {
+        MenuNode::Item {
+            id: id.into(),
+            label: label.into(),
+            enabled: true,
+        }
+    }
+
+    fn info(n: &mut usize, label: impl Into<String>) -> MenuNode {
+        *n += 1;
+        MenuNode::Item {
+            id: format!("info:{n}"),
+            label: label.into(),
+            enabled: false,
+        }
+    }
+
+    /// The label, if any.
+    pub fn label(&self) -> Option<&str> {
+        match self {
+            MenuNode::Item { label, .. } | MenuNode::Submenu { label, .. } => Some(label),
+            MenuNode::Separator => None,
+        }
+    }
+}
+
+/// What a menu item does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MenuAction {
+    /// Open the activation window for this role.
+    Activate(String),
+    /// Extend this activation.
+    Extend(String),
+    /// Deactivate this activation.
+    Deactivate(String),
+    /// Cancel this pending or scheduled request.
+    Cancel(String),
+    /// Re-read everything.
+    Refresh,
+    /// Sign in.
+    SignIn,
+    /// Sign out.
+    SignOut,
+    /// Open the settings window.
+    Settings,
+    /// Quit the app.
+    Quit,
+}
+
+impl MenuAction {
+    /// The menu item id for this action.
+    pub fn id(&self) -> String {
+        match self {
+            MenuAction::Activate(k) => format!("activate:{k}"),
+            MenuAction::Extend(k) => format!("extend:{k}"),
+            MenuAction::Deactivate(k) => format!("deactivate:{k}"),
+            MenuAction::Cancel(k) => format!("cancel:{k}"),
+            MenuAction::Refresh => "refresh".into(),
+            MenuAction::SignIn => "sign-in".into(),
+            MenuAction::SignOut => "sign-out".into(),
+            MenuAction::Settings => "settings".into(),
+            MenuAction::Quit => "quit".into(),
+        }
+    }
+
+    /// Parses a menu item id; informational ids give `None`.
+    pub fn parse(id: &str) -> Option<MenuAction> {
+        let (verb, key) = id.split_once(':').unwrap_or((id, ""));
+        let key = key.to_owned();
+        Some(match (verb, key.is_empty()) {
+            ("activate", false) => MenuAction::Activate(key),
+            ("extend", false) => MenuAction::Extend(key),
+            ("deactivate", false) => MenuAction::Deactivate(key),
+            ("cancel", false) => MenuAction::Cancel(key),
+            ("refresh", true) => MenuAction::Refresh,
+            ("sign-in", true) => MenuAction::SignIn,
+            ("sign-out", true) => MenuAction::SignOut,
+            ("settings", true) => MenuAction::Settings,
+            ("quit", true) => MenuAction::Quit,
+            _ => return None,
+        })
+    }
+}
+
+/// `1 h 20 min left`, `9 min left`, `less than a minute left`.
+pub fn time_left(end: OffsetDateTime, now: OffsetDateTime) -> String {
+    let left = end - now;
+    if left <= Duration::ZERO {
+        return "ending".into();
+    }
+    // Round up so "9 min left" still has up to 9 minutes on the clock.
+    let minutes = (left.whole_seconds() + 59) / 60;
+    match minutes {
+        0 | 1 if left < Duration::minutes(1) => "less than a minute left".into(),
+        m if m < 60 => format!("{m} min left"),
+        m if m % 60 == 0 => format!("{} h left", m / 60),
+        m => format!("{} h {} min left", m / 60, m % 60),
+    }
+}
+
+/// Builds the whole menu.
+pub fn build(model: &TrayModel, now: OffsetDateTime) -> Vec<MenuNode> {
+    let mut n = 0usize;
+    let mut out = Vec::new();
+    let title = if model.demo {
+        "PIM Tray — Demo (simulated tenants)"
+    } else {
+        "PIM Tray"
+    };
+    out.push(MenuNode::info(&mut n, title));
+    match &model.status {
+        Status::SignedOut => out.push(MenuNode::info(&mut n, "Not signed in")),
+        Status::Loading => out.push(MenuNode::info(&mut n, "Loading…")),
+        Status::Error(msg) => out.push(MenuNode::info(&mut n, format!("⚠ {msg}"))),
+        Status::Ready => {}
+    }
+    let many_sections =
+        model.accounts.len() > 1 || model.accounts.iter().any(|a| a.tenants.len() > 1);
+    for account in &model.accounts {
+        for tenant in &account.tenants {
+            out.push(MenuNode::Separator);
+            if many_sections {
+                out.push(MenuNode::info(
+                    &mut n,
+                    format!("{} · {}", tenant.name, account.upn),
+                ));
+            }
+            if let Some(err) = &tenant.error {
+                out.push(MenuNode::info(&mut n, format!("⚠ {err}")));
+                continue;
+            }
+            tenant_section(&mut out, &mut n, &tenant.roles, now);
+        }
+    }
+    out.push(MenuNode::Separator);
+    let signed_in = !model.accounts.is_empty();
+    out.push(MenuNode::item(MenuAction::Refresh.id(), "Refresh"));
+    if signed_in {
+        for a in &model.accounts {
+            out.push(MenuNode::item(
+                MenuAction::SignOut.id(),
+                format!("Sign out {}", a.upn),
+            ));
+        }
+    } else {
+        out.push(MenuNode::item(MenuAction::SignIn.id(), "Sign in…"));
+    }
+    out.push(MenuNode::item(MenuAction::Settings.id(), "Settings…"));
+    out.push(MenuNode::item(MenuAction::Quit.id(), "Quit"));
+    out
+}
+
+fn tenant_section(out: &mut Vec<MenuNode>, n: &mut usize, roles: &[RoleView], now: OffsetDateTime) {
+    let active: Vec<&RoleView> = roles
+        .iter()
+        .filter(|r| matches!(r.state, RoleState::Active { .. }))
+        .collect();
+    let waiting: Vec<&RoleView> = roles
+        .iter()
+        .filter(|r| matches!(r.state, RoleState::Pending | RoleState::Scheduled { .. }))
+        .collect();
+    // An eligible role that is already active or requested is not offered again.
+    let busy = |r: &RoleView| {
+        roles.iter().any(|o| {
+            !matches!(o.state, RoleState::Eligible)
+                && o.kind == r.kind
+                && o.name == r.name
+                && o.scope == r.scope
+        })
+    };
+    let mut eligible: BTreeMap<RoleKind, Vec<&RoleView>> = BTreeMap::new();
+    for r in roles
+        .iter()
+        .filter(|r| matches!(r.state, RoleState::Eligible) && !busy(r))
+    {
+        eligible.entry(r.kind).or_default().push(r);
+    }
+
+    out.push(MenuNode::info(n, "Active"));
+    if active.is_empty() {
+        out.push(MenuNode::info(n, "  (none)"));
+    }
+    for r in active {
+        let RoleState::Active { start, end } = r.state else {
+            continue;
+        };
+        match end {
+            None => out.push(MenuNode::info(n, format!("{} — permanent", r.title()))),
+            Some(end) => {
+                let guard_left = start.map(|s| s + DEACTIVATE_GUARD - now);
+                let deactivate = match guard_left {
+                    Some(left) if left > Duration::ZERO => MenuNode::Item {
+                        id: MenuAction::Deactivate(r.key.clone()).id(),
+                        label: format!(
+                            "Deactivate (possible in {} min: PIM keeps new activations 5 min)",
+                            (left.whole_seconds() + 59) / 60
+                        ),
+                        enabled: false,
+                    },
+                    _ => MenuNode::item(MenuAction::Deactivate(r.key.clone()).id(), "Deactivate"),
+                };
+                out.push(MenuNode::Submenu {
+                    label: format!("{} — {}", r.title(), time_left(end, now)),
+                    children: vec![
+                        MenuNode::item(MenuAction::Extend(r.key.clone()).id(), "Extend"),
+                        deactivate,
+                    ],
+                });
+            }
+        }
+    }
+    if !waiting.is_empty() {
+        out.push(MenuNode::info(n, "Pending"));
+        for r in waiting {
+            let what = match r.state {
+                RoleState::Scheduled { start: Some(s) } => {
+                    format!("starts in {}", time_left(s, now).trim_end_matches(" left"))
+                }
+                RoleState::Scheduled { start: None } => "scheduled".to_owned(),
+                _ => "awaiting approval".to_owned(),
+            };
+            out.push(MenuNode::Submenu {
+                label: format!("{} — {what}", r.title()),
+                children: vec![MenuNode::item(
+                    MenuAction::Cancel(r.key.clone()).id(),
+                    "Cancel request",
+                )],
+            });
+        }
+    }
+    if !eligible.is_empty() {
+        out.push(MenuNode::info(n, "Activate"));
+        for (kind, list) in eligible {
+            out.push(MenuNode::Submenu {
+                label: kind.heading().to_owned(),
+                children: list
+                    .into_iter()
+                    .map(|r| MenuNode::item(MenuAction::Activate(r.key.clone()).id(), r.title()))
+                    .collect(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::view::{AccountView, TenantView};
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-11-26 10:00 UTC);
+
+    fn role(
+        key: &str,
+        kind: RoleKind,
+        name: &str,
+        scope: Option<&str>,
+        state: RoleState,
+    ) -> RoleView {
+        RoleView {
+            key: key.into(),
+            kind,
+            name: name.into(),
+            scope: scope.map(Into::into),
+            tenant_id: "t1".into(),
+            state,
+        }
+    }
+
+    fn model(roles: Vec<RoleView>, demo: bool) -> TrayModel {
+        TrayModel {
+            demo,
+            status: Status::Ready,
+            accounts: vec![AccountView {
+                upn: "adele@contoso.onmicrosoft.com".into(),
+                tenants: vec![TenantView {
+                    id: "t1".into(),
+                    name: "Contoso".into(),
+                    roles,
+                    error: None,
+                }],
+            }],
+        }
+    }
+
+    fn labels(nodes: &[MenuNode]) -> Vec<String> {
+        let mut v = Vec::new();
+        for node in nodes {
+            match node {
+                MenuNode::Item { label, .. } => v.push(label.clone()),
+                MenuNode::Submenu { label, children } => {
+                    v.push(label.clone());
+                    v.extend(
+                        labels(children)
+                            .into_iter()
+                            .map(|l| format!("{label} > {l}")),
+                    );
+                }
+                MenuNode::Separator => v.push("---".into()),
+            }
+        }
+        v
+    }
+
+    fn find<'a>(nodes: &'a [MenuNode], prefix: &str) -> Option<&'a MenuNode> {
+        nodes.iter().find_map(|node| match node {
+            MenuNode::Submenu { label, children } => {
+                if label.starts_with(prefix) {
+                    Some(node)
+                } else {
+                    find(children, prefix)
+                }
+            }
+            _ if node.label().is_some_and(|l| l.starts_with(prefix)) => Some(node),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn sections_show_active_pending_and_eligible_by_kind() {
+        let m = model(
+            vec![
+                role(
+                    "a",
+                    RoleKind::EntraRole,
+                    "Global Reader",
+                    None,
+                    RoleState::Eligible,
+                ),
+                role(
+                    "b",
+                    RoleKind::Group,
+                    "SQL Prod Admins",
+                    Some("member"),
+                    RoleState::Eligible,
+                ),
+                role(
+                    "c",
+                    RoleKind::AzureResource,
+                    "Contributor",
+                    Some("Prod"),
+                    RoleState::Eligible,
+                ),
+                role(
+                    "d",
+                    RoleKind::EntraRole,
+                    "User Administrator",
+                    Some("Europe"),
+                    RoleState::Active {
+                        start: Some(NOW - Duration::minutes(50)),
+                        end: Some(NOW + Duration::minutes(10)),
+                    },
+                ),
+                role(
+                    "e",
+                    RoleKind::EntraRole,
+                    "Directory Readers",
+                    None,
+                    RoleState::Active {
+                        start: None,
+                        end: None,
+                    },
+                ),
+                role(
+                    "f",
+                    RoleKind::EntraRole,
+                    "Global Administrator",
+                    None,
+                    RoleState::Pending,
+                ),
+            ],
+            true,
+        );
+        let menu = build(&m, NOW);
+        let l = labels(&menu);
+        assert_eq!(l[0], "PIM Tray — Demo (simulated tenants)");
+        assert!(
+            l.contains(&"User Administrator (Europe) — 10 min left > Extend".to_owned()),
+            "{l:#?}"
+        );
+        assert!(l.contains(&"User Administrator (Europe) — 10 min left > Deactivate".to_owned()));
+        assert!(l.contains(&"Directory Readers — permanent".to_owned()));
+        assert!(
+            l.contains(&"Global Administrator — awaiting approval > Cancel request".to_owned())
+        );
+        assert!(l.contains(&"Entra roles > Global Reader".to_owned()));
+        assert!(l.contains(&"Groups > SQL Prod Admins (member)".to_owned()));
+        assert!(l.contains(&"Azure resources > Contributor — Prod".to_owned()));
+        let tail: Vec<_> = l.iter().rev().take(4).rev().cloned().collect();
+        assert_eq!(
+            tail,
+            [
+                "Refresh",
+                "Sign out adele@contoso.onmicrosoft.com",
+                "Settings…",
+                "Quit"
+            ]
+        );
+        // Action ids round-trip.
+        let Some(MenuNode::Item { id, .. }) = find(&menu, "Global Reader") else {
+            panic!("no Global Reader item");
+        };
+        assert_eq!(
+            MenuAction::parse(id),
+            Some(MenuAction::Activate("a".into()))
+        );
+    }
+
+    #[test]
+    fn deactivate_is_disabled_with_the_reason_during_the_first_five_minutes() {
+        let m = model(
+            vec![role(
+                "x",
+                RoleKind::EntraRole,
+                "Global Reader",
+                None,
+                RoleState::Active {
+                    start: Some(NOW - Duration::minutes(2)),
+                    end: Some(NOW + Duration::hours(1)),
+                },
+            )],
+            false,
+        );
+        let menu = build(&m, NOW);
+        let Some(MenuNode::Item { label, enabled, id }) = find(&menu, "Deactivate") else {
+            panic!("no deactivate");
+        };
+        assert!(!enabled);
+        assert!(label.contains("in 3 min"), "{label}");
+        assert_eq!(
+            MenuAction::parse(id),
+            Some(MenuAction::Deactivate("x".into()))
+        );
+        assert!(find(&menu, "Global Reader — 1 h left").is_some());
+        // An active role is not offered for activation again.
+        assert!(find(&menu, "Entra roles").is_none());
+        // Six minutes later it is enabled.
+        let menu = build(&m, NOW + Duration::minutes(4));
+        assert!(matches!(
+            find(&menu, "Deactivate"),
+            Some(MenuNode::Item { enabled: true, .. })
+        ));
+    }
+
+    #[test]
+    fn signed_out_menu_offers_sign_in_and_plain_title() {
+        let m = TrayModel::default();
+        let l = labels(&build(&m, NOW));
+        assert_eq!(
+            l,
+            [
+                "PIM Tray",
+                "Not signed in",
+                "---",
+                "Refresh",
+                "Sign in…",
+                "Settings…",
+                "Quit"
+            ]
+        );
+    }
+
+    #[test]
+    fn tenants_get_headers_when_there_are_several() {
+        let mut m = model(vec![], false);
+        m.accounts[0].tenants.push(TenantView {
+            id: "t2".into(),
+            name: "Fabrikam".into(),
+            roles: vec![],
+            error: Some("cannot read roles".into()),
+        });
+        let l = labels(&build(&m, NOW));
+        assert!(l.contains(&"Contoso · adele@contoso.onmicrosoft.com".to_owned()));
+        assert!(l.contains(&"Fabrikam · adele@contoso.onmicrosoft.com".to_owned()));
+        assert!(l.contains(&"⚠ cannot read roles".to_owned()));
+    }
+
+    #[test]
+    fn time_left_formats() {
+        assert_eq!(
+            time_left(NOW + Duration::seconds(30), NOW),
+            "less than a minute left"
+        );
+        assert_eq!(time_left(NOW + Duration::seconds(61), NOW), "2 min left");
+        assert_eq!(time_left(NOW + Duration::minutes(60), NOW), "1 h left");
+        assert_eq!(
+            time_left(NOW + Duration::minutes(95), NOW),
+            "1 h 35 min left"
+        );
+        assert_eq!(time_left(NOW - Duration::minutes(1), NOW), "ending");
+    }
+
+    #[test]
+    fn unknown_ids_do_not_parse() {
+        assert_eq!(MenuAction::parse("info:3"), None);
+        assert_eq!(MenuAction::parse("activate:"), None);
+        assert_eq!(MenuAction::parse("quit"), Some(MenuAction::Quit));
+    }
+}

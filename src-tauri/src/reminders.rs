@@ -1,0 +1,413 @@
+//! Expiry reminders and change notices.
+//!
+//! [`Reminders`] is pure: given the activations and the time, it says which reminders are due
+//! and when to wake next. [`ReminderTask`] runs it: it waits for either a new model or the next
+//! due time, re-reading the wall clock on every wake (the timer is re-armed at most a minute
+//! ahead, so a suspend/resume or a clock change is noticed within a minute; nothing is polled
+//! from the service). A reminder already due at start-up fires at once.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use time::{Duration, OffsetDateTime};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::view::{RoleState, RoleView, TrayModel};
+
+/// Source of "now" (wall clock). Tests use a virtual clock.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Current time.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// One reminder to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reminder {
+    /// Role key (for the Extend / Deactivate actions).
+    pub key: String,
+    /// Role title as the user knows it.
+    pub title: String,
+    /// When the activation ends.
+    pub end: OffsetDateTime,
+    /// Minutes left, rounded up.
+    pub minutes_left: i64,
+}
+
+/// Something the user should hear about, found by comparing two models.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A pending request was approved (the role is now active or scheduled).
+    Approved {
+        /// Role title.
+        title: String,
+    },
+    /// A pending request went away without the role becoming active: denied, cancelled or
+    /// expired.
+    Denied {
+        /// Role title.
+        title: String,
+    },
+    /// An activation ended (expired or deactivated).
+    Ended {
+        /// Role title.
+        title: String,
+    },
+}
+
+/// Which reminders have fired; decides what is due.
+#[derive(Debug, Clone)]
+pub struct Reminders {
+    offsets: Vec<Duration>,
+    fired: HashSet<(String, i64, i64)>,
+}
+
+impl Reminders {
+    /// Reminders `minutes` before each activation's end (e.g. `[15, 5]`).
+    pub fn new(minutes: &[u32]) -> Reminders {
+        let mut offsets: Vec<Duration> = minutes
+            .iter()
+            .filter(|m| **m > 0)
+            .map(|m| Duration::minutes(i64::from(*m)))
+            .collect();
+        offsets.sort();
+        offsets.dedup();
+        Reminders {
+            offsets,
+            fired: HashSet::new(),
+        }
+    }
+
+    fn activations(model: &TrayModel) -> impl Iterator<Item = (&RoleView, OffsetDateTime)> {
+        model.roles().filter_map(|r| r.active_end().map(|e| (r, e)))
+    }
+
+    /// Reminders due at `now`, marking them fired. When several offsets of one activation are
+    /// due at once (start-up, resume), only one reminder is shown for it.
+    pub fn due(&mut self, model: &TrayModel, now: OffsetDateTime) -> Vec<Reminder> {
+        let mut out = Vec::new();
+        for (role, end) in Self::activations(model) {
+            if end <= now {
+                continue;
+            }
+            let mut show = false;
+            for off in &self.offsets {
+                let id = (role.key.clone(), end.unix_timestamp(), off.whole_seconds());
+                if now >= end - *off && self.fired.insert(id) {
+                    show = true;
+                }
+            }
+            if show {
+                out.push(Reminder {
+                    key: role.key.clone(),
+                    title: role.title(),
+                    end,
+                    minutes_left: ((end - now).whole_seconds() + 59) / 60,
+                });
+            }
+        }
+        out
+    }
+
+    /// The next time a reminder becomes due, if any.
+    pub fn next_due(&self, model: &TrayModel, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        Self::activations(model)
+            .filter(|(_, end)| *end > now)
+            .flat_map(|(role, end)| {
+                self.offsets.iter().filter_map(move |off| {
+                    let id = (role.key.clone(), end.unix_timestamp(), off.whole_seconds());
+                    (!self.fired.contains(&id)).then_some(end - *off)
+                })
+            })
+            .map(|t| t.max(now))
+            .min()
+    }
+}
+
+/// Compares the model before and after a change.
+pub fn notices(before: &TrayModel, after: &TrayModel) -> Vec<Notice> {
+    let mut out = Vec::new();
+    if before.accounts.is_empty() || after.accounts.is_empty() {
+        return out; // signing in or out is not news
+    }
+    let same = |a: &RoleView, b: &RoleView| {
+        a.tenant_id == b.tenant_id && a.kind == b.kind && a.name == b.name && a.scope == b.scope
+    };
+    let find = |m: &TrayModel, r: &RoleView, pred: fn(&RoleState) -> bool| {
+        m.roles().any(|o| same(o, r) && pred(&o.state))
+    };
+    let is_active: fn(&RoleState) -> bool = |s| matches!(s, RoleState::Active { end: Some(_), .. });
+    let is_live: fn(&RoleState) -> bool =
+        |s| matches!(s, RoleState::Active { .. } | RoleState::Scheduled { .. });
+    let is_pending: fn(&RoleState) -> bool = |s| matches!(s, RoleState::Pending);
+    for r in before.roles() {
+        match r.state {
+            RoleState::Pending if !find(after, r, is_pending) => {
+                if find(after, r, is_live) {
+                    out.push(Notice::Approved { title: r.title() });
+                } else {
+                    out.push(Notice::Denied { title: r.title() });
+                }
+            }
+            RoleState::Active { end: Some(_), .. } if !find(after, r, is_active) => {
+                out.push(Notice::Ended { title: r.title() });
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Where reminders and notices go (the notification layer; a recorder in tests).
+pub trait ReminderSink: Send + Sync {
+    /// Show an expiry reminder.
+    fn remind(&self, reminder: &Reminder);
+    /// Show a change notice.
+    fn notice(&self, notice: &Notice);
+}
+
+/// Longest single sleep: after this the wall clock is read again (suspend/resume, clock
+/// changes).
+pub const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The running reminder loop; cancelled when dropped.
+#[derive(Debug)]
+pub struct ReminderTask {
+    cancel: CancellationToken,
+}
+
+impl Drop for ReminderTask {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+impl ReminderTask {
+    /// Starts the loop on the current tokio runtime.
+    pub fn spawn(
+        models: watch::Receiver<TrayModel>,
+        minutes: watch::Receiver<Vec<u32>>,
+        clock: Arc<dyn Clock>,
+        sink: Arc<dyn ReminderSink>,
+    ) -> ReminderTask {
+        let cancel = CancellationToken::new();
+        let token = cancel.clone();
+        tauri::async_runtime::spawn(async move {
+            token
+                .run_until_cancelled(run(models, minutes, clock, sink))
+                .await;
+        });
+        ReminderTask { cancel }
+    }
+}
+
+/// The loop itself (public for tests with tokio's paused time).
+pub async fn run(
+    mut models: watch::Receiver<TrayModel>,
+    mut minutes: watch::Receiver<Vec<u32>>,
+    clock: Arc<dyn Clock>,
+    sink: Arc<dyn ReminderSink>,
+) {
+    let mut reminders = Reminders::new(&minutes.borrow_and_update());
+    let mut last = models.borrow_and_update().clone();
+    loop {
+        let now = clock.now();
+        for r in reminders.due(&last, now) {
+            sink.remind(&r);
+        }
+        let wait = reminders
+            .next_due(&last, now)
+            .map(|t| {
+                let secs = (t - now).whole_milliseconds().max(0) as u64;
+                std::time::Duration::from_millis(secs).min(MAX_SLEEP)
+            })
+            .unwrap_or(MAX_SLEEP);
+        tokio::select! {
+            changed = models.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let next = models.borrow_and_update().clone();
+                for n in notices(&last, &next) {
+                    sink.notice(&n);
+                }
+                last = next;
+            }
+            changed = minutes.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                reminders = Reminders::new(&minutes.borrow_and_update());
+            }
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::view::{AccountView, RoleKind, Status, TenantView};
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2026-11-26 10:00 UTC);
+
+    fn active(key: &str, name: &str, end: OffsetDateTime) -> RoleView {
+        RoleView {
+            key: key.into(),
+            kind: RoleKind::EntraRole,
+            name: name.into(),
+            scope: None,
+            tenant_id: "t".into(),
+            state: RoleState::Active {
+                start: Some(end - Duration::hours(1)),
+                end: Some(end),
+            },
+        }
+    }
+
+    fn model(roles: Vec<RoleView>) -> TrayModel {
+        TrayModel {
+            demo: false,
+            status: Status::Ready,
+            accounts: vec![AccountView {
+                upn: "u".into(),
+                tenants: vec![TenantView {
+                    id: "t".into(),
+                    name: "T".into(),
+                    roles,
+                    error: None,
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn due_at_start_fires_once_and_then_the_next_offset() {
+        let m = model(vec![active(
+            "ua",
+            "User Administrator",
+            T0 + Duration::minutes(10),
+        )]);
+        let mut r = Reminders::new(&[15, 5]);
+        let d = r.due(&m, T0);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].minutes_left, 10);
+        assert!(r.due(&m, T0 + Duration::seconds(30)).is_empty());
+        assert_eq!(r.next_due(&m, T0), Some(T0 + Duration::minutes(5)));
+        let d = r.due(&m, T0 + Duration::minutes(5));
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].minutes_left, 5);
+        assert_eq!(r.next_due(&m, T0 + Duration::minutes(5)), None);
+    }
+
+    #[test]
+    fn extended_activation_gets_fresh_reminders() {
+        let mut r = Reminders::new(&[5]);
+        let m = model(vec![active("a", "A", T0 + Duration::minutes(3))]);
+        assert_eq!(r.due(&m, T0).len(), 1);
+        let m = model(vec![active("a", "A", T0 + Duration::hours(2))]);
+        assert!(r.due(&m, T0).is_empty());
+        assert_eq!(r.next_due(&m, T0), Some(T0 + Duration::minutes(115)));
+    }
+
+    #[test]
+    fn notices_for_approval_denial_and_end() {
+        let pending = |k: &str, n: &str| RoleView {
+            state: RoleState::Pending,
+            ..active(k, n, T0)
+        };
+        let before = model(vec![
+            pending("g", "Global Administrator"),
+            pending("x", "Exchange Administrator"),
+            active("u", "User Administrator", T0),
+        ]);
+        let after = model(vec![active(
+            "g2",
+            "Global Administrator",
+            T0 + Duration::hours(2),
+        )]);
+        let n = notices(&before, &after);
+        assert_eq!(
+            n,
+            [
+                Notice::Approved {
+                    title: "Global Administrator".into()
+                },
+                Notice::Denied {
+                    title: "Exchange Administrator".into()
+                },
+                Notice::Ended {
+                    title: "User Administrator".into()
+                },
+            ]
+        );
+        assert!(notices(&TrayModel::default(), &after).is_empty());
+    }
+
+    #[derive(Debug)]
+    struct VirtualClock {
+        base: OffsetDateTime,
+        start: tokio::time::Instant,
+    }
+    impl Clock for VirtualClock {
+        fn now(&self) -> OffsetDateTime {
+            self.base + (tokio::time::Instant::now() - self.start)
+        }
+    }
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+    impl ReminderSink for Recorder {
+        fn remind(&self, r: &Reminder) {
+            self.0
+                .lock()
+                .expect("lock")
+                .push(format!("{} {}", r.title, r.minutes_left));
+        }
+        fn notice(&self, n: &Notice) {
+            self.0.lock().expect("lock").push(format!("{n:?}"));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn loop_fires_on_the_virtual_clock() {
+        let clock = Arc::new(VirtualClock {
+            base: T0,
+            start: tokio::time::Instant::now(),
+        });
+        let (tx, rx) = watch::channel(model(vec![active(
+            "ua",
+            "User Administrator",
+            T0 + Duration::minutes(10),
+        )]));
+        let (_mtx, mrx) = watch::channel(vec![15, 5]);
+        let rec = Arc::new(Recorder::default());
+        let task = tokio::spawn(run(rx, mrx, clock, rec.clone()));
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        assert_eq!(*rec.0.lock().expect("lock"), ["User Administrator 10"]);
+        tokio::time::sleep(std::time::Duration::from_secs(5 * 60)).await;
+        assert_eq!(rec.0.lock().expect("lock").len(), 2);
+        assert_eq!(rec.0.lock().expect("lock")[1], "User Administrator 5");
+        tx.send_replace(model(vec![]));
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        assert_eq!(
+            rec.0.lock().expect("lock")[2],
+            "Ended { title: \"User Administrator\" }"
+        );
+        drop(tx);
+        task.await.expect("loop ends when the model sender goes");
+    }
+}

@@ -1,0 +1,206 @@
+//! The tray icon and its native menu, rebuilt from the engine's pushed model (never polled).
+//! Labels with time left are re-rendered locally once a minute while an activation runs.
+
+use std::sync::Arc;
+
+use tauri::image::Image;
+use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::{AppHandle, Manager, Runtime};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::menu::{self, MenuNode};
+use crate::settings::IconTheme;
+use crate::view::TrayModel;
+
+/// Id of our tray icon.
+pub const TRAY_ID: &str = "pim-tray";
+
+/// Which icon the tray shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IconChoice {
+    /// Any role active.
+    pub active: bool,
+    /// Glyph for light panels (dark glyph) instead of dark panels.
+    pub light_panel: bool,
+}
+
+/// Picks the icon for a model and theme.
+pub fn icon_choice(model: &TrayModel, theme: IconTheme) -> IconChoice {
+    IconChoice {
+        active: model.any_activation(),
+        light_panel: theme == IconTheme::Light,
+    }
+}
+
+/// PNG bytes of the tray icon (macOS uses the template variant, tinted by the system).
+pub fn icon_bytes(choice: IconChoice) -> &'static [u8] {
+    #[cfg(target_os = "macos")]
+    {
+        if choice.active {
+            return include_bytes!("../../icons/tray/macos-active-template.png");
+        }
+        return include_bytes!("../../icons/tray/macos-idle-template.png");
+    }
+    #[allow(unreachable_code)]
+    match (choice.active, choice.light_panel) {
+        (false, false) => include_bytes!("../../icons/tray/idle-dark.png"),
+        (true, false) => include_bytes!("../../icons/tray/active-dark.png"),
+        (false, true) => include_bytes!("../../icons/tray/idle-light.png"),
+        (true, true) => include_bytes!("../../icons/tray/active-light.png"),
+    }
+}
+
+/// Tooltip text.
+pub fn tooltip(model: &TrayModel) -> String {
+    let active = model.roles().filter(|r| r.active_end().is_some()).count();
+    let demo = if model.demo { " (demo)" } else { "" };
+    match active {
+        0 => format!("PIM Tray{demo}: no active roles"),
+        1 => format!("PIM Tray{demo}: 1 active role"),
+        n => format!("PIM Tray{demo}: {n} active roles"),
+    }
+}
+
+fn escape(label: &str) -> String {
+    label.replace('&', "&&")
+}
+
+fn native<R: Runtime>(
+    app: &AppHandle<R>,
+    nodes: &[MenuNode],
+) -> tauri::Result<Vec<Box<dyn IsMenuItem<R>>>> {
+    let mut out: Vec<Box<dyn IsMenuItem<R>>> = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        match node {
+            MenuNode::Item { id, label, enabled } => out.push(Box::new(MenuItem::with_id(
+                app,
+                id.as_str(),
+                escape(label),
+                *enabled,
+                None::<&str>,
+            )?)),
+            MenuNode::Separator => out.push(Box::new(PredefinedMenuItem::separator(app)?)),
+            MenuNode::Submenu { label, children } => {
+                let items = native(app, children)?;
+                let refs: Vec<&dyn IsMenuItem<R>> = items.iter().map(|b| b.as_ref()).collect();
+                out.push(Box::new(Submenu::with_items(
+                    app,
+                    escape(label),
+                    true,
+                    &refs,
+                )?));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the native menu for a model.
+pub fn native_menu<R: Runtime>(app: &AppHandle<R>, model: &TrayModel) -> tauri::Result<Menu<R>> {
+    let nodes = menu::build(model, time::OffsetDateTime::now_utc());
+    let items = native(app, &nodes)?;
+    let refs: Vec<&dyn IsMenuItem<R>> = items.iter().map(|b| b.as_ref()).collect();
+    Menu::with_items(app, &refs)
+}
+
+/// Creates the tray icon.
+pub fn create<R: Runtime>(
+    app: &AppHandle<R>,
+    model: &TrayModel,
+    theme: IconTheme,
+) -> tauri::Result<TrayIcon<R>> {
+    let choice = icon_choice(model, theme);
+    let mut builder = TrayIconBuilder::with_id(TRAY_ID)
+        .icon(Image::from_bytes(icon_bytes(choice))?)
+        .tooltip(tooltip(model))
+        .menu(&native_menu(app, model)?)
+        .show_menu_on_left_click(true)
+        .on_menu_event(|app, event| crate::actions::on_menu(app, event.id().as_ref()));
+    #[cfg(target_os = "macos")]
+    {
+        builder = builder.icon_as_template(true);
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // The title shows next to the icon on some panels (and names the item for a11y).
+        builder = builder.title(if model.demo { "PIM (demo)" } else { "PIM" });
+    }
+    builder.build(app)
+}
+
+/// Re-renders the tray from a model.
+pub fn update<R: Runtime>(
+    app: &AppHandle<R>,
+    model: &TrayModel,
+    theme: IconTheme,
+) -> tauri::Result<()> {
+    let Some(tray) = app.tray_by_id(TRAY_ID) else {
+        return Ok(());
+    };
+    tray.set_menu(Some(native_menu(app, model)?))?;
+    tray.set_icon(Some(Image::from_bytes(icon_bytes(icon_choice(
+        model, theme,
+    )))?))?;
+    tray.set_tooltip(Some(tooltip(model)))?;
+    Ok(())
+}
+
+/// Keeps the tray in step with the model; cancelled on drop.
+#[derive(Debug)]
+pub struct TrayTask {
+    cancel: CancellationToken,
+}
+
+impl Drop for TrayTask {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+impl TrayTask {
+    /// Rebuilds the menu whenever the model changes, and once a minute while a timed
+    /// activation is shown (its "time left" label).
+    pub fn spawn<R: Runtime>(
+        app: AppHandle<R>,
+        mut models: watch::Receiver<TrayModel>,
+        theme: Arc<dyn Fn() -> IconTheme + Send + Sync>,
+    ) -> TrayTask {
+        let cancel = CancellationToken::new();
+        let token = cancel.clone();
+        tauri::async_runtime::spawn(async move {
+            token
+                .run_until_cancelled(async move {
+                    loop {
+                        let model = models.borrow_and_update().clone();
+                        if let Err(e) = update(&app, &model, theme()) {
+                            tracing::warn!("cannot update the tray: {e}");
+                        }
+                        tracing::info!(roles = model.roles().count(), "tray menu rebuilt");
+                        if model.any_activation() {
+                            let now = time::OffsetDateTime::now_utc();
+                            let to_next_minute = 60 - u64::from(now.second());
+                            tokio::select! {
+                                r = models.changed() => if r.is_err() { return },
+                                () = tokio::time::sleep(std::time::Duration::from_secs(to_next_minute)) => {}
+                            }
+                        } else if models.changed().await.is_err() {
+                            return;
+                        }
+                    }
+                })
+                .await;
+        });
+        TrayTask { cancel }
+    }
+}
+
+/// Re-renders the tray now (after a settings change).
+pub fn refresh_now<R: Runtime>(app: &AppHandle<R>) {
+    let state = app.state::<crate::AppState>();
+    let model = state.engine.subscribe().borrow().clone();
+    if let Err(e) = update(app, &model, state.icon_theme()) {
+        tracing::warn!("cannot update the tray: {e}");
+    }
+}

@@ -1,0 +1,182 @@
+//! The view model the shell renders: what the tray menu, the reminders and the windows need to
+//! know about the signed-in accounts and their roles. It is derived from pim-core's snapshots
+//! (see `engine.rs`) and carries no secrets.
+
+use time::OffsetDateTime;
+
+/// The three kinds of PIM roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RoleKind {
+    /// A Microsoft Entra directory role.
+    EntraRole,
+    /// Membership or ownership of a PIM-enabled group.
+    Group,
+    /// An Azure resource role (management group, subscription, resource group, resource).
+    AzureResource,
+}
+
+impl RoleKind {
+    /// The heading the menu shows for this kind.
+    pub fn heading(self) -> &'static str {
+        match self {
+            RoleKind::EntraRole => "Entra roles",
+            RoleKind::Group => "Groups",
+            RoleKind::AzureResource => "Azure resources",
+        }
+    }
+
+    /// Stable identifier used in DTOs (`entraRole`, `group`, `azureResource`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoleKind::EntraRole => "entraRole",
+            RoleKind::Group => "group",
+            RoleKind::AzureResource => "azureResource",
+        }
+    }
+}
+
+/// Where a role stands for the signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleState {
+    /// Can be activated.
+    Eligible,
+    /// Active. `end` is `None` for a permanent assignment.
+    Active {
+        /// When the activation started (None when unknown or permanent).
+        start: Option<OffsetDateTime>,
+        /// When it ends (None: permanent).
+        end: Option<OffsetDateTime>,
+    },
+    /// A request waits for approval.
+    Pending,
+    /// An approved or self-activated request starts later.
+    Scheduled {
+        /// When it starts.
+        start: Option<OffsetDateTime>,
+    },
+}
+
+/// What the role's policy asks for, as far as it is known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyView {
+    /// False when the policy could not be read (403): the service decides at submit time.
+    pub known: bool,
+    /// Maximum activation duration in minutes.
+    pub max_duration_minutes: Option<u32>,
+    /// A justification is required.
+    pub justification: bool,
+    /// Ticket number and system are required.
+    pub ticket: bool,
+    /// Multi-factor authentication is required.
+    pub mfa: bool,
+    /// Authentication context (conditional access) id required, e.g. `c1`.
+    pub authentication_context: Option<String>,
+    /// An approver must approve the request.
+    pub approval: bool,
+}
+
+/// One role of one account in one tenant, in one state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleView {
+    /// Stable key the shell uses in menu ids and IPC (no secrets, no spaces needed).
+    pub key: String,
+    /// Kind of role.
+    pub kind: RoleKind,
+    /// Display name (role, group or Azure role name), as the user knows it.
+    pub name: String,
+    /// Human-readable scope: administrative unit, subscription, resource group, or `member` /
+    /// `owner` for groups. None for directory-wide roles.
+    pub scope: Option<String>,
+    /// Tenant id.
+    pub tenant_id: String,
+    /// State.
+    pub state: RoleState,
+}
+
+impl RoleView {
+    /// The label a user recognises: `User Administrator (Europe)`, `Contributor — Prod`,
+    /// `SQL Prod Admins (member)`.
+    pub fn title(&self) -> String {
+        match (&self.kind, &self.scope) {
+            (_, None) => self.name.clone(),
+            (RoleKind::AzureResource, Some(s)) => format!("{} — {s}", self.name),
+            (_, Some(s)) => format!("{} ({s})", self.name),
+        }
+    }
+
+    /// End of an activation with an end time.
+    pub fn active_end(&self) -> Option<OffsetDateTime> {
+        match self.state {
+            RoleState::Active { end, .. } => end,
+            _ => None,
+        }
+    }
+}
+
+/// A tenant the account belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantView {
+    /// Tenant id.
+    pub id: String,
+    /// Display name (`Contoso`).
+    pub name: String,
+    /// Every role of the user in this tenant (eligible, active, pending, scheduled).
+    pub roles: Vec<RoleView>,
+    /// A problem reading this tenant, shown instead of its roles.
+    pub error: Option<String>,
+}
+
+/// A signed-in account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountView {
+    /// User principal name.
+    pub upn: String,
+    /// Tenants, home first.
+    pub tenants: Vec<TenantView>,
+}
+
+/// Sign-in and loading state.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Status {
+    /// Nobody is signed in.
+    #[default]
+    SignedOut,
+    /// Signing in or loading the first time.
+    Loading,
+    /// Data is shown.
+    Ready,
+    /// The last refresh failed; the message says what to do.
+    Error(String),
+}
+
+/// Everything the tray shows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TrayModel {
+    /// Demo mode (embedded simulator).
+    pub demo: bool,
+    /// Sign-in and loading state.
+    pub status: Status,
+    /// Signed-in accounts.
+    pub accounts: Vec<AccountView>,
+}
+
+impl TrayModel {
+    /// Every role of every account, in menu order.
+    pub fn roles(&self) -> impl Iterator<Item = &RoleView> {
+        self.accounts
+            .iter()
+            .flat_map(|a| a.tenants.iter())
+            .flat_map(|t| t.roles.iter())
+    }
+
+    /// The role with this key.
+    pub fn role(&self, key: &str) -> Option<&RoleView> {
+        self.roles().find(|r| r.key == key)
+    }
+
+    /// Whether any role is active for a limited time or permanently (drives the icon).
+    pub fn any_activation(&self) -> bool {
+        self.roles()
+            .any(|r| matches!(r.state, RoleState::Active { end: Some(_), .. }))
+    }
+}

@@ -1,0 +1,51 @@
+// The only bridge between the pages and Rust. Shapes mirror src-tauri/src/dto.rs.
+//
+// @typedef {{key:string, kind:'entraRole'|'group'|'azureResource', name:string, scope:?string, title:string}} RoleDto
+// @typedef {{known:boolean, maxDurationMinutes:number, justification:boolean, ticket:boolean, mfa:boolean,
+//            authenticationContext:?string, approval:boolean}} PolicyDto
+// @typedef {{role:RoleDto, policy:PolicyDto, justification:string, ticketSystem:string, durationMinutes:number,
+//            demo:boolean}} ActivationFormDto
+// @typedef {{roleKey:string, justification:string, ticketNumber:string, ticketSystem:string,
+//            durationMinutes:number, startAt:?string}} ActivateRoleRequest
+// @typedef {{state:'active'|'pending'|'scheduled', message:string}} ActivateRoleResponse
+// @typedef {{reminderMinutes:number[], defaultDurationMinutes:number, launchAtLogin:boolean, cloud:string,
+//            clientId:string, authorityHost:string, graphEndpoint:string, armEndpoint:string,
+//            iconTheme:'auto'|'dark'|'light', accounts:string[]}} SettingsDto
+// @typedef {{code:string, message:string}} IpcError
+
+function invoke(cmd, args) {
+  return window.__TAURI__.core.invoke(cmd, args);
+}
+
+/** @returns {Promise<ActivationFormDto>} */
+export const getActivationForm = (roleKey) => invoke('get_activation_form', { roleKey });
+/** @returns {Promise<ActivateRoleResponse>} */
+export const activateRole = (request) => invoke('activate_role', { request });
+/** @returns {Promise<SettingsDto>} */
+export const getSettings = () => invoke('get_settings', {});
+/** @returns {Promise<SettingsDto>} */
+export const saveSettings = (settings) => invoke('save_settings', { settings });
+export const closeWindow = () => invoke('close_window', {});
+
+/** What to do about an error, by code (never by message text). */
+export function advice(err) {
+  const code = err && err.code;
+  switch (code) {
+    case 'signInRequired': return 'Sign in again from the tray menu, then retry.';
+    case 'stepUpRequired': return 'Additional verification is needed: complete it in the browser window, then retry.';
+    case 'policyViolation': return 'Adjust the request to fit the role\'s policy.';
+    case 'throttled': return 'The service is busy: wait a moment and retry.';
+    case 'transport': return 'Check your network connection and retry.';
+    case 'notFound': return 'The role changed meanwhile: close this window and pick it again from the tray.';
+    case 'invalidInput': return 'Correct the highlighted field.';
+    default: return '';
+  }
+}
+
+export function errorText(err) {
+  if (err && typeof err === 'object' && 'message' in err) {
+    const a = advice(err);
+    return a ? `${err.message} ${a}` : err.message;
+  }
+  return String(err);
+}

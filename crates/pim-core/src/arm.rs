@@ -2,8 +2,6 @@
 //! (provider level, falling back per scope), schedule requests (PUT with a client-chosen GUID,
 //! idempotent), cancel, policies (effective rules).
 
-#![allow(dead_code)] // wired into Session in the next commit
-
 use reqwest::Method;
 use serde_json::Value;
 
@@ -78,12 +76,12 @@ impl Arm {
         Ok(parse_items("assignment instances", items))
     }
 
-    /// My requests: provider level first; if that is refused, per scope (in parallel).
-    pub async fn requests(
+    /// My requests at provider level (`asRequestor()`); `Ok(None)` when the service refuses
+    /// the provider-level listing (contract C.6 uncertainty): then use [`Arm::requests_at`].
+    pub async fn requests_provider(
         &self,
         tenant: &str,
-        scopes: &[String],
-    ) -> Result<Vec<ArmResource<ArmRequestProps>>, Error> {
+    ) -> Result<Option<Vec<ArmResource<ArmRequestProps>>>, Error> {
         let q = format!(
             "roleAssignmentScheduleRequests?api-version={API_VERSION}&$filter=asRequestor()"
         );
@@ -92,18 +90,29 @@ impl Arm {
             .get_all(tenant, Resource::Arm, &self.scoped("", &q))
             .await
         {
-            Ok(items) => return Ok(parse_items("requests", items)),
+            Ok(items) => Ok(Some(parse_items("requests", items))),
             Err(
                 e @ (Error::SignInRequired { .. }
                 | Error::StepUpRequired { .. }
-                | Error::Transport(_)),
-            ) => {
-                return Err(e);
-            }
+                | Error::Transport(_)
+                | Error::Throttled { .. }),
+            ) => Err(e),
             Err(e) => {
                 tracing::info!(error = %e, "provider-level request listing refused; listing per scope");
+                Ok(None)
             }
         }
+    }
+
+    /// My requests at each scope (in parallel), de-duplicated; scopes that fail are skipped.
+    pub async fn requests_at(
+        &self,
+        tenant: &str,
+        scopes: &[String],
+    ) -> Vec<ArmResource<ArmRequestProps>> {
+        let q = format!(
+            "roleAssignmentScheduleRequests?api-version={API_VERSION}&$filter=asRequestor()"
+        );
         let futs = scopes.iter().map(|s| {
             let url = self.scoped(s, &q);
             async move { self.http.get_all(tenant, Resource::Arm, &url).await }
@@ -129,7 +138,7 @@ impl Arm {
                 Err(e) => tracing::warn!(error = %e, "listing requests at a scope failed"),
             }
         }
-        Ok(out)
+        out
     }
 
     /// `PUT {scope}/.../roleAssignmentScheduleRequests/{name}`.

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use time::OffsetDateTime;
 
@@ -65,6 +65,8 @@ pub const SKEW_THRESHOLD: time::Duration = time::Duration::seconds(60);
 pub struct ServerTime {
     local: Arc<dyn Clock>,
     offset_secs: AtomicI64,
+    raw_offset_ms: AtomicI64,
+    observed: AtomicBool,
 }
 
 impl ServerTime {
@@ -73,6 +75,8 @@ impl ServerTime {
         ServerTime {
             local,
             offset_secs: AtomicI64::new(0),
+            raw_offset_ms: AtomicI64::new(0),
+            observed: AtomicBool::new(false),
         }
     }
 
@@ -80,6 +84,9 @@ impl ServerTime {
     /// [`SKEW_THRESHOLD`] becomes the correction; a smaller one clears it.
     pub fn observe(&self, server_now: OffsetDateTime) {
         let diff = server_now - self.local.now();
+        self.raw_offset_ms
+            .store(diff.whole_milliseconds() as i64, Ordering::Relaxed);
+        self.observed.store(true, Ordering::Relaxed);
         let secs = if diff.abs() > SKEW_THRESHOLD {
             diff.whole_seconds()
         } else {
@@ -98,6 +105,18 @@ impl ServerTime {
     pub fn observe_header(&self, date: &str) {
         if let Some(t) = parse_http_date(date) {
             self.observe(t);
+        }
+    }
+
+    /// The best estimate of the server's "now", whatever the skew: the last `Date` header plus
+    /// the local time elapsed since. `Date` has whole seconds and is sent before the response
+    /// travels, so this never runs ahead of the server; used for "start now" in requests.
+    pub fn server_now(&self) -> OffsetDateTime {
+        if self.observed.load(Ordering::Relaxed) {
+            self.local.now()
+                + time::Duration::milliseconds(self.raw_offset_ms.load(Ordering::Relaxed))
+        } else {
+            self.now()
         }
     }
 

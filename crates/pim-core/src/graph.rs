@@ -1,8 +1,6 @@
 //! Microsoft Graph client: the refresh `$batch` (with per-item throttling, per-item fallback
 //! URLs and paging), schedule requests for Entra roles and PIM for Groups, cancel, policies.
 
-#![allow(dead_code)] // wired into Session in the next commit
-
 use std::collections::HashMap;
 use std::time::Duration;
 

@@ -3,8 +3,6 @@
 //! process), 401 handling (refresh once; claims challenges become step-up), the server clock,
 //! and the error envelope (A.10.1, including the double-wrapped `UnknownError`).
 
-#![allow(dead_code)] // wired into Session in the next commit
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,6 +89,7 @@ impl Call {
 
 /// A successful (2xx) response.
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // status and headers are for callers that need them
 pub(crate) struct Resp {
     pub status: u16,
     pub headers: HeaderMap,

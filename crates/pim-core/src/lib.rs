@@ -29,6 +29,7 @@ pub mod http;
 pub mod matching;
 pub mod model;
 pub mod policy;
+pub mod session;
 pub mod token;
 pub mod wire;
 
@@ -42,3 +43,4 @@ pub use model::{
     Scope, ScopeKind, Snapshot, Tenant, TenantError, TenantSnapshot, Ticket,
 };
 pub use policy::Policy;
+pub use session::{Session, SessionOptions, StepUpHook};

@@ -5,7 +5,8 @@
 //! ids are opaque strings (numbers are accepted and turned into strings), dates may carry 0–9
 //! fractional digits and may lack the zone designator (then UTC).
 
-#![allow(dead_code)] // wired into Session in the next commit
+// Wire structs mirror the contract; some fields are kept for completeness and debugging.
+#![allow(dead_code)]
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -41,16 +42,6 @@ pub(crate) fn lenient_datetime<'de, D: Deserializer<'de>>(
     Ok(match v {
         Value::String(s) => parse_datetime(&s),
         _ => None,
-    })
-}
-
-/// A boolean; `"true"`/`"false"` strings accepted; anything else → `false`.
-pub(crate) fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    let v = Value::deserialize(d)?;
-    Ok(match v {
-        Value::Bool(b) => b,
-        Value::String(s) => s.eq_ignore_ascii_case("true"),
-        _ => false,
     })
 }
 

@@ -1,1 +1,78 @@
-fn main() {}
+//! `pim-sim` binary: runs the simulator on a loopback port until SIGTERM/SIGINT.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+
+/// Local simulator of Entra ID, Microsoft Graph (PIM) and Azure Resource Manager (PIM).
+#[derive(Debug, Parser)]
+#[command(name = "pim-sim", version)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Built-in scenario name (demo, small) or path to a scenario JSON file.
+    #[arg(long, default_value = "demo")]
+    scenario: String,
+    /// Delay every non-control response by this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Page size for Graph and ARM collections.
+    #[arg(long)]
+    page_size: Option<usize>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let scenario = pim_sim::Scenario::load(&args.scenario).context("loading the scenario")?;
+    let sim = pim_sim::Simulator::start(pim_sim::SimOptions {
+        scenario,
+        latency: Duration::from_millis(args.latency_ms),
+        page_size: args.page_size,
+        listen: args.listen,
+    })
+    .await
+    .context("starting the simulator")?;
+    let base = sim.base_url();
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "PIM_SIM_READY {base}")?;
+        out.flush()?;
+    }
+    {
+        let mut err = std::io::stderr().lock();
+        writeln!(err, "export PIM_AUTHORITY_HOST={base}")?;
+        writeln!(err, "export PIM_GRAPH_ENDPOINT={base}")?;
+        writeln!(err, "export PIM_ARM_ENDPOINT={base}")?;
+        err.flush()?;
+    }
+    wait_for_signal().await?;
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> anyhow::Result<()> {
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

@@ -1,0 +1,370 @@
+//! Test control: the `/_sim/*` HTTP API and its in-process mirror [`SimControl`].
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::{Duration, OffsetDateTime};
+
+use crate::authority;
+use crate::clock::fmt_dt;
+use crate::engine;
+use crate::error::{Error, Result};
+use crate::errors::{JSON, Reply};
+use crate::faults::{FaultRule, FaultSpec};
+use crate::server::Shared;
+use crate::state::{AssignmentType, DeviceStatus, Kind, RecordedRequest, SimConfig, State, Target};
+
+/// A request waiting for an approver or an admin decision.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingRequest {
+    /// Request id (Graph) or name (ARM).
+    pub id: String,
+    /// `entraRole`, `group` or `azureResource`.
+    pub kind: String,
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Role display name (groups: `"<group> (member|owner)"`).
+    pub role_name: String,
+    /// Requesting principal.
+    pub principal_id: String,
+    /// `PendingApproval` or `PendingAdminDecision`.
+    pub status: String,
+    /// Approval id.
+    pub approval_id: Option<String>,
+    /// Graph action name.
+    pub action: String,
+    /// Scope display name.
+    pub scope_name: String,
+}
+
+/// In-process control of a running simulator (same operations as `/_sim/*`).
+#[derive(Debug, Clone)]
+pub struct SimControl {
+    pub(crate) shared: Arc<Shared>,
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::EntraRole => "entraRole",
+        Kind::Group => "group",
+        Kind::AzureResource => "azureResource",
+    }
+}
+
+/// Display name of a target's role.
+pub(crate) fn role_name(st: &State, t: &Target) -> String {
+    let Some(tn) = st.tenant(&t.tenant) else {
+        return t.role.clone();
+    };
+    match t.kind {
+        Kind::EntraRole => tn
+            .role_defs
+            .iter()
+            .find(|r| r.id.eq_ignore_ascii_case(&t.role))
+            .map(|r| r.name.clone()),
+        Kind::Group => tn
+            .groups
+            .iter()
+            .find(|g| g.id.eq_ignore_ascii_case(&t.scope))
+            .map(|g| format!("{} ({})", g.name, t.role)),
+        Kind::AzureResource => tn
+            .azure_roles
+            .iter()
+            .find(|r| r.id.eq_ignore_ascii_case(&t.role))
+            .map(|r| r.name.clone()),
+    }
+    .unwrap_or_else(|| t.role.clone())
+}
+
+/// Display name of a target's scope.
+pub(crate) fn scope_name(st: &State, t: &Target) -> String {
+    let Some(tn) = st.tenant(&t.tenant) else {
+        return t.scope.clone();
+    };
+    let last = t.scope.rsplit('/').next().unwrap_or(&t.scope);
+    match t.kind {
+        Kind::EntraRole if t.scope == "/" => "Directory".into(),
+        Kind::EntraRole => tn
+            .aus
+            .iter()
+            .find(|a| a.id.eq_ignore_ascii_case(last))
+            .map(|a| a.name.clone())
+            .unwrap_or_else(|| t.scope.clone()),
+        Kind::Group => tn
+            .groups
+            .iter()
+            .find(|g| g.id.eq_ignore_ascii_case(&t.scope))
+            .map(|g| g.name.clone())
+            .unwrap_or_else(|| t.scope.clone()),
+        Kind::AzureResource => {
+            let segs: Vec<&str> = t.scope.trim_matches('/').split('/').collect();
+            match segs.as_slice() {
+                [_, sub] => tn
+                    .subs
+                    .iter()
+                    .find(|s| s.id.eq_ignore_ascii_case(sub))
+                    .map(|s| s.name.clone())
+                    .unwrap_or_else(|| (*sub).to_owned()),
+                _ => last.to_owned(),
+            }
+        }
+    }
+}
+
+impl SimControl {
+    /// Always true while the server runs.
+    pub fn health(&self) -> bool {
+        true
+    }
+
+    /// Simulated now.
+    pub fn now(&self) -> OffsetDateTime {
+        self.shared.clock.now()
+    }
+
+    /// Advances the virtual clock and applies scheduled starts (expiry is implicit).
+    pub fn advance(&self, seconds: i64) -> OffsetDateTime {
+        self.advance_by(Duration::seconds(seconds))
+    }
+
+    /// Advances the virtual clock by a duration.
+    pub fn advance_by(&self, by: Duration) -> OffsetDateTime {
+        let now = self.shared.clock.advance(by);
+        engine::tick(&mut self.shared.lock(), now);
+        now
+    }
+
+    /// Installs a fault rule.
+    pub fn add_fault(&self, spec: FaultSpec) {
+        let remaining = spec.times.max(1);
+        self.shared
+            .lock()
+            .faults
+            .push(FaultRule { spec, remaining });
+    }
+
+    /// Removes all fault rules.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// The request log (oldest first).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().log.clone()
+    }
+
+    /// Clears the request log.
+    pub fn clear_requests(&self) {
+        self.shared.lock().log.clear();
+    }
+
+    /// Requests waiting for approval or an admin decision.
+    pub fn pending(&self) -> Vec<PendingRequest> {
+        let st = self.shared.lock();
+        st.requests
+            .iter()
+            .filter(|q| q.status == "PendingApproval" || q.status == "PendingAdminDecision")
+            .map(|q| PendingRequest {
+                id: q.id.clone(),
+                kind: kind_name(q.target.kind).into(),
+                tenant_id: q.target.tenant.clone(),
+                role_name: role_name(&st, &q.target),
+                principal_id: q.principal.clone(),
+                status: q.status.clone(),
+                approval_id: q.approval_id.clone(),
+                action: q.action.graph().into(),
+                scope_name: scope_name(&st, &q.target),
+            })
+            .collect()
+    }
+
+    /// Approves a pending request (by request id/name or approval id).
+    pub fn approve(&self, id: &str, justification: Option<&str>) -> Result<()> {
+        let _ = justification;
+        let now = self.shared.clock.now();
+        engine::decide(&mut self.shared.lock(), now, id, true).map(|_| ())
+    }
+
+    /// Denies a pending request.
+    pub fn deny(&self, id: &str, justification: Option<&str>) -> Result<()> {
+        let _ = justification;
+        let now = self.shared.clock.now();
+        engine::decide(&mut self.shared.lock(), now, id, false).map(|_| ())
+    }
+
+    /// Completes a device-code sign-in.
+    pub fn approve_device_code(&self, user_code: &str) -> Result<()> {
+        authority::set_device_status(&self.shared, user_code, DeviceStatus::Approved)
+    }
+
+    /// Declines a device-code sign-in.
+    pub fn decline_device_code(&self, user_code: &str) -> Result<()> {
+        authority::set_device_status(&self.shared, user_code, DeviceStatus::Declined)
+    }
+
+    /// Applies a merge patch to the runtime configuration.
+    pub fn configure(&self, patch: &Value) -> Result<SimConfig> {
+        let mut st = self.shared.lock();
+        st.config.merge(patch)?;
+        Ok(st.config.clone())
+    }
+
+    /// Current runtime configuration.
+    pub fn config(&self) -> SimConfig {
+        self.shared.lock().config.clone()
+    }
+
+    /// Revokes every refresh token (later use → `invalid_grant`).
+    pub fn revoke_tokens(&self) {
+        for g in self.shared.lock().auth.refresh.values_mut() {
+            g.revoked = true;
+        }
+    }
+
+    /// A JSON dump of eligibilities, active assignments and requests per tenant.
+    pub fn state(&self) -> Value {
+        let now = self.shared.clock.now();
+        let st = self.shared.lock();
+        let tenants: Vec<Value> = st
+            .tenants
+            .iter()
+            .map(|t| {
+                let eligible: Vec<Value> = st
+                    .eligibilities
+                    .iter()
+                    .filter(|e| e.target.tenant == t.id && e.current(now))
+                    .map(|e| json!({"kind": kind_name(e.target.kind), "roleName": role_name(&st, &e.target),
+                        "scope": e.target.scope, "scopeName": scope_name(&st, &e.target),
+                        "start": fmt_dt(e.start), "end": e.end.map(fmt_dt)}))
+                    .collect();
+                let active: Vec<Value> = st
+                    .assignments
+                    .iter()
+                    .filter(|a| a.target.tenant == t.id && a.scheduled(now))
+                    .map(|a| json!({"kind": kind_name(a.target.kind), "roleName": role_name(&st, &a.target),
+                        "scope": a.target.scope, "scopeName": scope_name(&st, &a.target),
+                        "assignmentType": if a.atype == AssignmentType::Activated { "Activated" } else { "Assigned" },
+                        "active": a.current(now), "start": fmt_dt(a.start), "end": a.end.map(fmt_dt)}))
+                    .collect();
+                let requests: Vec<Value> = st
+                    .requests
+                    .iter()
+                    .filter(|q| q.target.tenant == t.id)
+                    .map(|q| json!({"id": q.id, "kind": kind_name(q.target.kind), "roleName": role_name(&st, &q.target),
+                        "scopeName": scope_name(&st, &q.target), "action": q.action.graph(), "status": q.status,
+                        "created": fmt_dt(q.created), "start": q.start.map(fmt_dt),
+                        "end": engine::requested_end(q).map(fmt_dt)}))
+                    .collect();
+                json!({"tenantId": t.id, "displayName": t.name, "defaultDomain": t.default_domain,
+                       "userObjectId": t.user_oid, "eligible": eligible, "active": active, "requests": requests})
+            })
+            .collect();
+        json!({"now": fmt_dt(now), "user": {"displayName": st.user.display_name, "userPrincipalName": st.user.upn},
+               "config": st.config, "tenants": tenants})
+    }
+}
+
+fn ok(v: Value) -> Reply {
+    Reply::json(200, v, JSON)
+}
+
+fn err(status: u16, msg: &str) -> Reply {
+    Reply::json(status, json!({"error": msg}), JSON)
+}
+
+fn from_error(e: Error) -> Reply {
+    match e {
+        Error::NotFound(m) => err(404, &format!("not found: {m}")),
+        other => err(400, &other.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    seconds: f64,
+}
+
+/// Handles `/_sim/...` (path without the `/_sim` prefix, split into segments).
+pub fn handle(c: &SimControl, method: &str, segs: &[&str], body: &[u8]) -> Reply {
+    let body_json = || -> std::result::Result<Value, Reply> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(body).map_err(|e| err(400, &format!("invalid JSON body: {e}")))
+    };
+    let now_json = |t: OffsetDateTime| json!({"now": fmt_dt(t)});
+    match (method, segs) {
+        ("GET", ["health"]) => ok(json!({"ok": c.health()})),
+        ("GET", ["clock"]) => ok(now_json(c.now())),
+        ("POST", ["clock", "advance"]) => {
+            match body_json().map(serde_json::from_value::<Advance>) {
+                Ok(Ok(a)) if a.seconds.is_finite() => {
+                    ok(now_json(c.advance_by(Duration::seconds_f64(a.seconds))))
+                }
+                Ok(_) => err(400, "expected {\"seconds\": N}"),
+                Err(r) => r,
+            }
+        }
+        ("POST", ["faults"]) => match body_json().map(serde_json::from_value::<FaultSpec>) {
+            Ok(Ok(spec)) => {
+                c.add_fault(spec);
+                ok(json!({"ok": true}))
+            }
+            Ok(Err(e)) => err(400, &format!("invalid fault: {e}")),
+            Err(r) => r,
+        },
+        ("DELETE", ["faults"]) => {
+            c.clear_faults();
+            ok(json!({"ok": true}))
+        }
+        ("GET", ["requests"]) => ok(serde_json::to_value(c.requests()).unwrap_or_default()),
+        ("DELETE", ["requests"]) => {
+            c.clear_requests();
+            ok(json!({"ok": true}))
+        }
+        ("GET", ["pending"]) => ok(serde_json::to_value(c.pending()).unwrap_or_default()),
+        ("POST", ["approvals", id, action @ ("approve" | "deny")]) => {
+            let just = body_json().ok().and_then(|v| {
+                v.get("justification")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+            let r = if *action == "approve" {
+                c.approve(id, just.as_deref())
+            } else {
+                c.deny(id, just.as_deref())
+            };
+            match r {
+                Ok(()) => ok(json!({"ok": true})),
+                Err(e) => from_error(e),
+            }
+        }
+        ("POST", ["devicecode", code, action @ ("approve" | "decline")]) => {
+            let r = if *action == "approve" {
+                c.approve_device_code(code)
+            } else {
+                c.decline_device_code(code)
+            };
+            match r {
+                Ok(()) => ok(json!({"ok": true})),
+                Err(e) => from_error(e),
+            }
+        }
+        ("GET", ["config"]) => ok(serde_json::to_value(c.config()).unwrap_or_default()),
+        ("POST", ["config"]) => match body_json() {
+            Ok(v) => match c.configure(&v) {
+                Ok(cfg) => ok(serde_json::to_value(cfg).unwrap_or_default()),
+                Err(e) => from_error(e),
+            },
+            Err(r) => r,
+        },
+        ("POST", ["tokens", "revoke"]) => {
+            c.revoke_tokens();
+            ok(json!({"ok": true}))
+        }
+        ("GET", ["state"]) => ok(c.state()),
+        _ => err(404, "unknown control endpoint"),
+    }
+}

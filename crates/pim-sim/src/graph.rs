@@ -1,0 +1,1530 @@
+//! Microsoft Graph v1.0: `/me`, `/organization`, PIM for Entra roles
+//! (`/roleManagement/directory/...`), PIM for Groups
+//! (`/identityGovernance/privilegedAccess/group/...`) and role management policies
+//! (`/policies/...`). `$batch` lives in `batch.rs` and calls [`dispatch`] per item.
+
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::authority::GRAPH_AUD;
+use crate::clock::fmt_dt;
+use crate::engine::{self, Caller, NewRequest};
+use crate::errors::{self, Ctx, GRAPH_JSON, PimError, Reply};
+use crate::jwt::AccessClaims;
+use crate::odata::{self, Expand, Query};
+use crate::policy::{self, Dialect};
+use crate::server::Shared;
+use crate::state::{
+    Action, Assignment, AssignmentType, Eligibility, Kind, Request, State, Target, Tenant,
+    new_guid, seeded_guid,
+};
+use crate::wire::{self, TokenProblem};
+
+/// One Graph request (top-level or a `$batch` item).
+#[derive(Debug, Clone)]
+pub struct GraphReq<'a> {
+    /// HTTP method (upper case).
+    pub method: &'a str,
+    /// Percent-decoded path relative to `/v1.0`, starting with `/`.
+    pub path: &'a str,
+    /// Path as received (for `@odata.nextLink`).
+    pub raw_path: &'a str,
+    /// Raw query string.
+    pub raw_query: &'a str,
+    /// `Authorization` header.
+    pub auth: Option<&'a str>,
+    /// Body bytes.
+    pub body: &'a [u8],
+}
+
+const ELIG_READ: &[&str] = &[
+    "RoleEligibilitySchedule.Read.Directory",
+    "RoleEligibilitySchedule.ReadWrite.Directory",
+    "RoleManagement.Read.Directory",
+    "RoleManagement.Read.All",
+    "RoleManagement.ReadWrite.Directory",
+];
+const ASSIGN_READ: &[&str] = &[
+    "RoleAssignmentSchedule.Read.Directory",
+    "RoleAssignmentSchedule.ReadWrite.Directory",
+    "RoleManagement.Read.Directory",
+    "RoleManagement.Read.All",
+    "RoleManagement.ReadWrite.Directory",
+];
+const REQ_WRITE: &[&str] = &[
+    "RoleAssignmentSchedule.ReadWrite.Directory",
+    "RoleManagement.ReadWrite.Directory",
+];
+const POLICY_DIR: &[&str] = &[
+    "RoleManagementPolicy.Read.Directory",
+    "RoleManagement.Read.Directory",
+    "RoleManagement.Read.All",
+    "RoleManagementPolicy.ReadWrite.Directory",
+    "RoleManagement.ReadWrite.Directory",
+];
+const ROLEDEF_READ: &[&str] = &[
+    "RoleManagement.Read.Directory",
+    "RoleManagement.Read.All",
+    "RoleManagement.ReadWrite.Directory",
+    "Directory.Read.All",
+];
+const GROUP_ELIG_READ: &[&str] = &[
+    "PrivilegedEligibilitySchedule.Read.AzureADGroup",
+    "PrivilegedEligibilitySchedule.ReadWrite.AzureADGroup",
+    "PrivilegedAccess.Read.AzureADGroup",
+    "PrivilegedAccess.ReadWrite.AzureADGroup",
+];
+const GROUP_ASSIGN_READ: &[&str] = &[
+    "PrivilegedAssignmentSchedule.Read.AzureADGroup",
+    "PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup",
+    "PrivilegedAccess.Read.AzureADGroup",
+    "PrivilegedAccess.ReadWrite.AzureADGroup",
+];
+const GROUP_REQ_WRITE: &[&str] = &[
+    "PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup",
+    "PrivilegedAccess.ReadWrite.AzureADGroup",
+];
+const POLICY_GROUP: &[&str] = &[
+    "RoleManagementPolicy.Read.AzureADGroup",
+    "RoleManagementPolicy.ReadWrite.AzureADGroup",
+];
+const USER_READ: &[&str] = &[
+    "User.Read",
+    "User.ReadWrite",
+    "User.ReadBasic.All",
+    "User.Read.All",
+    "Directory.Read.All",
+];
+const GROUP_READ: &[&str] = &[
+    "GroupMember.Read.All",
+    "Group.Read.All",
+    "Directory.Read.All",
+    "Group.ReadWrite.All",
+];
+
+struct Env<'a> {
+    ctx: &'a Ctx,
+    r: &'a GraphReq<'a>,
+    q: Query,
+    claims: AccessClaims,
+    tenant: Tenant,
+    now: OffsetDateTime,
+}
+
+impl Env<'_> {
+    fn require(&self, st: &State, scopes: &[&str], group: bool) -> Result<(), Reply> {
+        if self
+            .claims
+            .scp
+            .iter()
+            .any(|s| scopes.iter().any(|x| x.eq_ignore_ascii_case(s)))
+        {
+            return Ok(());
+        }
+        Err(forbidden_scope(self.ctx, st, scopes, group))
+    }
+    fn expand(&self) -> Vec<Expand> {
+        self.q
+            .get("$expand")
+            .map(odata::parse_expand)
+            .unwrap_or_default()
+    }
+    fn caller(&self) -> Caller {
+        Caller {
+            oid: self.claims.oid.clone(),
+            mfa: self.claims.has_mfa(),
+            acrs: self.claims.acrs.clone(),
+        }
+    }
+}
+
+fn forbidden_scope(ctx: &Ctx, st: &State, scopes: &[&str], group: bool) -> Reply {
+    let msg = errors::missing_scope_message(scopes);
+    if group && st.config.wrap_errors {
+        errors::graph_wrapped(ctx, 403, "PermissionScopeNotGranted", &msg)
+    } else {
+        errors::graph(ctx, 403, "PermissionScopeNotGranted", &msg)
+    }
+}
+
+fn not_found(ctx: &Ctx, path: &str) -> Reply {
+    errors::graph(
+        ctx,
+        404,
+        "BadRequest",
+        &format!(
+            "Resource not found for the segment '{}'.",
+            path.rsplit('/').next().unwrap_or(path)
+        ),
+    )
+}
+
+fn bad_request(ctx: &Ctx, msg: &str) -> Reply {
+    errors::graph(ctx, 400, "BadRequest", msg)
+}
+
+fn bad_json(ctx: &Ctx) -> Reply {
+    bad_request(
+        ctx,
+        "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+    )
+}
+
+/// `filterByCurrentUser(on='x')` → `Some(Some(x))`; other function syntax → `Some(None)`.
+fn function_on(seg: &str) -> Option<Option<String>> {
+    let s = seg.strip_prefix("microsoft.graph.").unwrap_or(seg);
+    let lower = s.to_ascii_lowercase();
+    if !lower.starts_with("filterbycurrentuser") {
+        return None;
+    }
+    let inner = s.get("filterByCurrentUser".len()..)?.trim();
+    let inner = inner.strip_prefix('(')?.strip_suffix(')')?;
+    let (k, v) = inner.split_once('=')?;
+    if !k.trim().eq_ignore_ascii_case("on") {
+        return Some(None);
+    }
+    let v = v.trim();
+    let v = v
+        .strip_prefix('\'')
+        .and_then(|x| x.strip_suffix('\''))
+        .unwrap_or(v);
+    Some(Some(v.to_owned()))
+}
+
+/// `name('key')` → (name, key).
+fn key_syntax(seg: &str) -> Option<(&str, &str)> {
+    let open = seg.find('(')?;
+    let inner = seg[open + 1..].strip_suffix(')')?;
+    let key = inner.trim().trim_matches('\'');
+    Some((&seg[..open], key))
+}
+
+/// Handles one Graph request (not `$batch`).
+pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &GraphReq<'_>) -> Reply {
+    let mut st = sh.lock();
+    let now = ctx.now;
+    let claims = match wire::check_token(
+        &st,
+        now,
+        r.auth,
+        &[GRAPH_AUD, "00000003-0000-0000-c000-000000000000"],
+    ) {
+        Ok(c) => c,
+        Err(p) => return token_error(ctx, p),
+    };
+    let Some(tenant) = st.tenant(&claims.tid).cloned() else {
+        return token_error(ctx, TokenProblem::Invalid);
+    };
+    let env = Env {
+        ctx,
+        r,
+        q: Query::parse(r.raw_query),
+        claims,
+        tenant,
+        now,
+    };
+    let mut segs: Vec<String> = r
+        .path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    // normalise `coll('id')` key syntax into `coll/id`
+    if let Some(last) = segs.last().cloned()
+        && function_on(&last).is_none()
+        && let Some((name, key)) = key_syntax(&last)
+    {
+        let (name, key) = (name.to_owned(), key.to_owned());
+        segs.pop();
+        segs.push(name);
+        segs.push(key);
+    }
+    if segs.len() >= 2
+        && let Some((name, key)) = key_syntax(&segs[segs.len() - 2].clone())
+        && function_on(&segs[segs.len() - 2]).is_none()
+    {
+        let n = segs.len() - 2;
+        let (name, key) = (name.to_owned(), key.to_owned());
+        segs[n] = name;
+        segs.insert(n + 1, key);
+    }
+    let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
+    let l: Vec<&str> = lower.iter().map(String::as_str).collect();
+    let m = r.method;
+    match (m, l.as_slice()) {
+        ("GET", ["me"]) => me(&st, &env),
+        ("GET", ["organization"]) => organization(&st, &env),
+        ("GET", ["roledefinitions"])
+        | ("GET", ["rolemanagement", "directory", "roledefinitions"]) => {
+            role_definitions(&st, &env, None)
+        }
+        ("GET", ["rolemanagement", "directory", "roledefinitions", _]) => {
+            role_definitions(&st, &env, Some(&segs[3]))
+        }
+        ("GET", ["groups", _]) => group_object(&st, &env, &segs[1]),
+        ("GET", ["rolemanagement", "directory", coll]) if is_entra_coll(coll) => {
+            entra_list(&st, &env, coll, None)
+        }
+        ("GET", ["rolemanagement", "directory", coll, f])
+            if is_entra_coll(coll) && function_on(f).is_some() =>
+        {
+            entra_list(&st, &env, coll, function_on(&segs[3]).flatten())
+        }
+        (
+            "POST",
+            [
+                "rolemanagement",
+                "directory",
+                "roleassignmentschedulerequests",
+            ],
+        ) => entra_post(&mut st, &env),
+        (
+            "GET",
+            [
+                "rolemanagement",
+                "directory",
+                "roleassignmentschedulerequests",
+                _,
+            ],
+        ) => get_request(&st, &env, Kind::EntraRole, &segs[3]),
+        (
+            "POST",
+            [
+                "rolemanagement",
+                "directory",
+                "roleassignmentschedulerequests",
+                _,
+                "cancel",
+            ],
+        ) => cancel(&mut st, &env, Kind::EntraRole, &segs[3]),
+        ("GET", ["identitygovernance", "privilegedaccess", "group", coll])
+            if is_group_coll(coll) =>
+        {
+            group_list(&st, &env, coll, None)
+        }
+        ("GET", ["identitygovernance", "privilegedaccess", "group", coll, f])
+            if is_group_coll(coll) && function_on(f).is_some() =>
+        {
+            group_list(&st, &env, coll, function_on(&segs[4]).flatten())
+        }
+        (
+            "POST",
+            [
+                "identitygovernance",
+                "privilegedaccess",
+                "group",
+                "assignmentschedulerequests",
+            ],
+        ) => group_post(&mut st, &env),
+        (
+            "GET",
+            [
+                "identitygovernance",
+                "privilegedaccess",
+                "group",
+                "assignmentschedulerequests",
+                _,
+            ],
+        ) => get_request(&st, &env, Kind::Group, &segs[4]),
+        (
+            "POST",
+            [
+                "identitygovernance",
+                "privilegedaccess",
+                "group",
+                "assignmentschedulerequests",
+                _,
+                "cancel",
+            ],
+        ) => cancel(&mut st, &env, Kind::Group, &segs[4]),
+        ("GET", ["policies", "rolemanagementpolicyassignments"]) => {
+            policy_assignments(&st, &env, None)
+        }
+        ("GET", ["policies", "rolemanagementpolicyassignments", _]) => {
+            policy_assignments(&st, &env, Some(&segs[2]))
+        }
+        ("GET", ["policies", "rolemanagementpolicies"]) => policies(&st, &env),
+        ("GET", ["policies", "rolemanagementpolicies", _]) => {
+            policy_by_id(&st, &env, &segs[2], None)
+        }
+        ("GET", ["policies", "rolemanagementpolicies", _, "rules"]) => {
+            policy_by_id(&st, &env, &segs[2], Some(None))
+        }
+        ("GET", ["policies", "rolemanagementpolicies", _, "rules", _]) => {
+            policy_by_id(&st, &env, &segs[2], Some(Some(&segs[4])))
+        }
+        (_, [..]) if known_path(&l) => errors::graph(
+            ctx,
+            405,
+            "Request_BadRequest",
+            &format!("The HTTP method '{m}' is not supported for this resource."),
+        ),
+        _ => not_found(ctx, r.path),
+    }
+}
+
+fn known_path(l: &[&str]) -> bool {
+    matches!(
+        l,
+        ["me"]
+            | ["organization"]
+            | ["rolemanagement", ..]
+            | ["identitygovernance", ..]
+            | ["policies", ..]
+    )
+}
+
+fn token_error(ctx: &Ctx, p: TokenProblem) -> Reply {
+    let msg = match p {
+        TokenProblem::Missing => "Access token is empty.".to_owned(),
+        TokenProblem::Invalid => "IDX14100: JWT is not well formed.".to_owned(),
+        TokenProblem::Audience(_) => {
+            "Access token validation failure. Invalid audience.".to_owned()
+        }
+        TokenProblem::Expired(_) => "Lifetime validation failed, the token is expired.".to_owned(),
+    };
+    errors::graph(ctx, 401, "InvalidAuthenticationToken", &msg).header(
+        "WWW-Authenticate",
+        format!(
+            "Bearer realm=\"\", authorization_uri=\"{}/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"",
+            ctx.base
+        ),
+    )
+}
+
+fn is_entra_coll(c: &str) -> bool {
+    matches!(
+        c,
+        "roleeligibilityscheduleinstances"
+            | "roleeligibilityschedules"
+            | "roleassignmentscheduleinstances"
+            | "roleassignmentschedules"
+            | "roleassignmentschedulerequests"
+    )
+}
+
+fn is_group_coll(c: &str) -> bool {
+    matches!(
+        c,
+        "eligibilityscheduleinstances"
+            | "eligibilityschedules"
+            | "assignmentscheduleinstances"
+            | "assignmentschedules"
+            | "assignmentschedulerequests"
+    )
+}
+
+// ---------- collections ----------
+
+fn collection(env: &Env<'_>, st: &State, context: &str, items: Vec<Value>, keep: &[&str]) -> Reply {
+    let ctx = env.ctx;
+    let mut items = items;
+    if let Some(f) = env.q.get("$filter").filter(|f| !f.trim().is_empty()) {
+        let Some(filter) = odata::parse_filter(f) else {
+            return bad_request(ctx, &format!("Invalid filter clause: {f}"));
+        };
+        items.retain(|i| filter.matches(i, &|_, _| false));
+    }
+    if let Some(sel) = env.q.get("$select") {
+        let sel = odata::parse_select(sel);
+        for i in items.iter_mut() {
+            odata::apply_select(i, &sel, keep);
+        }
+    }
+    let offset = match env.q.get("$skiptoken") {
+        Some(t) => match odata::parse_skip_token(t) {
+            Some(o) => o,
+            None => return bad_request(ctx, "Invalid skip token."),
+        },
+        None => 0,
+    };
+    let top = env
+        .q
+        .get("$top")
+        .and_then(|t| t.trim().parse::<usize>().ok());
+    let page = match (st.config.page_size, top) {
+        (Some(p), Some(t)) => Some(p.min(t).max(1)),
+        (Some(p), None) => Some(p),
+        (None, Some(t)) => Some(t.max(1)),
+        (None, None) => None,
+    };
+    let mut body = Map::new();
+    body.insert(
+        "@odata.context".into(),
+        json!(format!("{}/v1.0/$metadata#{context}", ctx.base)),
+    );
+    let items: Vec<Value> = items.into_iter().skip(offset).collect();
+    let (page_items, more) = match page {
+        Some(p) if items.len() > p => (items.into_iter().take(p).collect::<Vec<_>>(), true),
+        _ => (items, false),
+    };
+    if more {
+        let rest = odata::raw_without(env.r.raw_query, "$skiptoken");
+        let sep = if rest.is_empty() { "" } else { "&" };
+        let next = offset + page_items.len();
+        body.insert(
+            "@odata.nextLink".into(),
+            json!(format!(
+                "{}/v1.0{}?{rest}{sep}$skiptoken={}",
+                ctx.base,
+                env.r.raw_path,
+                odata::skip_token(next)
+            )),
+        );
+    }
+    body.insert("value".into(), Value::Array(page_items));
+    Reply::json(200, Value::Object(body), GRAPH_JSON)
+}
+
+fn entity(env: &Env<'_>, context: &str, mut v: Value) -> Reply {
+    if let Some(sel) = env.q.get("$select") {
+        odata::apply_select(&mut v, &odata::parse_select(sel), &[]);
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "@odata.context".into(),
+            json!(format!("{}/v1.0/$metadata#{context}", env.ctx.base)),
+        );
+    }
+    Reply::json(200, v, GRAPH_JSON)
+}
+
+fn d(t: Option<OffsetDateTime>) -> Value {
+    t.map(|t| json!(fmt_dt(t))).unwrap_or(Value::Null)
+}
+
+// ---------- directory objects ----------
+
+fn me(st: &State, env: &Env<'_>) -> Reply {
+    if let Err(e) = env.require(st, USER_READ, false) {
+        return e;
+    }
+    let v = json!({
+        "id": env.tenant.user_oid,
+        "displayName": st.user.display_name,
+        "userPrincipalName": env.tenant.user_upn,
+        "mail": st.user.mail,
+        "businessPhones": [],
+        "givenName": st.user.display_name.split_whitespace().next(),
+        "surname": st.user.display_name.split_whitespace().last(),
+        "jobTitle": null, "mobilePhone": null, "officeLocation": null, "preferredLanguage": "en-US",
+    });
+    entity(env, "users/$entity", v)
+}
+
+fn organization(st: &State, env: &Env<'_>) -> Reply {
+    if let Err(e) = env.require(st, USER_READ, false) {
+        return e;
+    }
+    let t = &env.tenant;
+    let domains: Vec<Value> = t
+        .domains
+        .iter()
+        .map(|dn| {
+            json!({
+                "capabilities": "Email, OfficeCommunicationsOnline",
+                "isDefault": dn.eq_ignore_ascii_case(&t.default_domain),
+                "isInitial": dn.to_ascii_lowercase().ends_with(".onmicrosoft.com"),
+                "name": dn, "type": "Managed"
+            })
+        })
+        .collect();
+    let v =
+        json!({"id": t.id, "displayName": t.name, "tenantType": "AAD", "verifiedDomains": domains});
+    collection(env, st, "organization", vec![v], &[])
+}
+
+fn role_def_json(st: &State, tenant: &Tenant, id: &str) -> Value {
+    let _ = st;
+    match tenant
+        .role_defs
+        .iter()
+        .find(|r| r.id.eq_ignore_ascii_case(id))
+    {
+        Some(r) => json!({
+            "id": r.id, "description": r.description, "displayName": r.name,
+            "isBuiltIn": true, "isEnabled": true, "resourceScopes": ["/"], "templateId": r.id,
+            "version": "1", "rolePermissions": []
+        }),
+        None => {
+            json!({"id": id, "displayName": null, "isBuiltIn": false, "isEnabled": true, "templateId": id})
+        }
+    }
+}
+
+fn role_definitions(st: &State, env: &Env<'_>, id: Option<&str>) -> Reply {
+    if let Err(e) = env.require(st, ROLEDEF_READ, false) {
+        return e;
+    }
+    match id {
+        Some(id) => {
+            if !env
+                .tenant
+                .role_defs
+                .iter()
+                .any(|r| r.id.eq_ignore_ascii_case(id))
+            {
+                return errors::graph(
+                    env.ctx,
+                    404,
+                    "Request_ResourceNotFound",
+                    &format!(
+                        "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+                    ),
+                );
+            }
+            entity(
+                env,
+                "roleManagement/directory/roleDefinitions/$entity",
+                role_def_json(st, &env.tenant, id),
+            )
+        }
+        None => {
+            let items = env
+                .tenant
+                .role_defs
+                .iter()
+                .map(|r| role_def_json(st, &env.tenant, &r.id))
+                .collect();
+            collection(
+                env,
+                st,
+                "roleManagement/directory/roleDefinitions",
+                items,
+                &[],
+            )
+        }
+    }
+}
+
+fn group_object(st: &State, env: &Env<'_>, id: &str) -> Reply {
+    if env.require(st, GROUP_READ, false).is_err() {
+        return errors::graph(
+            env.ctx,
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        );
+    }
+    match env
+        .tenant
+        .groups
+        .iter()
+        .find(|g| g.id.eq_ignore_ascii_case(id))
+    {
+        Some(g) => entity(
+            env,
+            "groups/$entity",
+            json!({"id": g.id, "displayName": g.name, "description": g.description, "securityEnabled": true, "mailEnabled": false, "isAssignableToRole": true}),
+        ),
+        None => errors::graph(
+            env.ctx,
+            404,
+            "Request_ResourceNotFound",
+            &format!(
+                "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
+            ),
+        ),
+    }
+}
+
+fn directory_scope(tenant: &Tenant, scope: &str) -> Value {
+    if scope == "/" {
+        return Value::Null;
+    }
+    let id = scope.rsplit('/').next().unwrap_or(scope);
+    if let Some(au) = tenant.aus.iter().find(|a| a.id.eq_ignore_ascii_case(id)) {
+        return json!({"@odata.type": "#microsoft.graph.administrativeUnit", "id": au.id, "displayName": au.name});
+    }
+    json!({"@odata.type": "#microsoft.graph.directoryObject", "id": id})
+}
+
+fn principal_json(st: &State, tenant: &Tenant) -> Value {
+    json!({"@odata.type": "#microsoft.graph.user", "id": tenant.user_oid, "displayName": st.user.display_name, "userPrincipalName": tenant.user_upn})
+}
+
+/// Adds `$expand`ed navigation properties to an Entra item.
+fn expand_entra(
+    st: &State,
+    env: &Env<'_>,
+    v: &mut Value,
+    role: &str,
+    scope: &str,
+    exp: &[Expand],
+) -> Vec<&'static str> {
+    let mut keep = Vec::new();
+    let Some(o) = v.as_object_mut() else {
+        return keep;
+    };
+    if let Some(e) = odata::find_expand(exp, "roleDefinition") {
+        let mut rd = role_def_json(st, &env.tenant, role);
+        if let Some(sel) = &e.select {
+            odata::apply_select(&mut rd, sel, &[]);
+        }
+        o.insert("roleDefinition".into(), rd);
+        keep.push("roleDefinition");
+    }
+    if odata::find_expand(exp, "directoryScope").is_some() {
+        o.insert("directoryScope".into(), directory_scope(&env.tenant, scope));
+        keep.push("directoryScope");
+    }
+    if odata::find_expand(exp, "appScope").is_some() {
+        o.insert("appScope".into(), Value::Null);
+        keep.push("appScope");
+    }
+    if odata::find_expand(exp, "principal").is_some() {
+        o.insert("principal".into(), principal_json(st, &env.tenant));
+        keep.push("principal");
+    }
+    keep
+}
+
+fn expand_group(
+    st: &State,
+    env: &Env<'_>,
+    v: &mut Value,
+    group_id: &str,
+    exp: &[Expand],
+) -> Vec<&'static str> {
+    let mut keep = Vec::new();
+    let Some(o) = v.as_object_mut() else {
+        return keep;
+    };
+    if let Some(e) = odata::find_expand(exp, "group") {
+        let mut g = match env
+            .tenant
+            .groups
+            .iter()
+            .find(|g| g.id.eq_ignore_ascii_case(group_id))
+        {
+            Some(g) => {
+                json!({"@odata.type": "#microsoft.graph.group", "id": g.id, "displayName": g.name})
+            }
+            None => Value::Null,
+        };
+        if let Some(sel) = &e.select {
+            odata::apply_select(&mut g, sel, &[]);
+        }
+        o.insert("group".into(), g);
+        keep.push("group");
+    }
+    if odata::find_expand(exp, "principal").is_some() {
+        o.insert("principal".into(), principal_json(st, &env.tenant));
+        keep.push("principal");
+    }
+    keep
+}
+
+// ---------- Entra role items ----------
+
+fn schedule_info(
+    start: Option<OffsetDateTime>,
+    exp: &crate::state::Expiration,
+    end: Option<OffsetDateTime>,
+) -> Value {
+    json!({
+        "startDateTime": d(start),
+        "recurrence": null,
+        "expiration": {
+            "type": exp.etype.graph(),
+            "endDateTime": match exp.etype { crate::state::ExpType::AfterDateTime => d(exp.end.or(end)), _ => Value::Null },
+            "duration": exp.duration,
+        }
+    })
+}
+
+fn elig_schedule_info(e: &Eligibility) -> Value {
+    json!({
+        "startDateTime": fmt_dt(e.start),
+        "recurrence": null,
+        "expiration": match e.end {
+            Some(end) => json!({"type": "afterDateTime", "endDateTime": fmt_dt(end), "duration": null}),
+            None => json!({"type": "noExpiration", "endDateTime": null, "duration": null}),
+        }
+    })
+}
+
+fn entra_elig_instance(e: &Eligibility) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.unifiedRoleEligibilityScheduleInstance",
+        "id": e.instance_id, "principalId": e.principal, "roleDefinitionId": e.target.role,
+        "directoryScopeId": e.target.scope, "appScopeId": null,
+        "startDateTime": fmt_dt(e.start), "endDateTime": d(e.end),
+        "memberType": "Direct", "roleEligibilityScheduleId": e.schedule_id,
+    })
+}
+
+fn entra_elig_schedule(e: &Eligibility) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.unifiedRoleEligibilitySchedule",
+        "id": e.schedule_id, "principalId": e.principal, "roleDefinitionId": e.target.role,
+        "directoryScopeId": e.target.scope, "appScopeId": null,
+        "createdUsing": e.schedule_id, "createdDateTime": fmt_dt(e.created), "modifiedDateTime": null,
+        "status": "Provisioned", "memberType": "Direct", "scheduleInfo": elig_schedule_info(e),
+    })
+}
+
+fn entra_assign_instance(a: &Assignment) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.unifiedRoleAssignmentScheduleInstance",
+        "id": a.instance_id, "principalId": a.principal, "roleDefinitionId": a.target.role,
+        "directoryScopeId": a.target.scope, "appScopeId": null,
+        "startDateTime": fmt_dt(a.start), "endDateTime": d(a.end),
+        "assignmentType": if a.atype == AssignmentType::Activated { "Activated" } else { "Assigned" },
+        "memberType": "Direct", "roleAssignmentOriginId": a.origin_id,
+        "roleAssignmentScheduleId": a.schedule_id,
+    })
+}
+
+fn assignment_schedule_info(a: &Assignment) -> Value {
+    schedule_info(Some(a.start), &a.expiration, a.end)
+}
+
+fn entra_assign_schedule(a: &Assignment, now: OffsetDateTime) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.unifiedRoleAssignmentSchedule",
+        "id": a.schedule_id, "principalId": a.principal, "roleDefinitionId": a.target.role,
+        "directoryScopeId": a.target.scope, "appScopeId": null,
+        "createdUsing": a.request_id.clone().unwrap_or_else(|| a.schedule_id.clone()),
+        "createdDateTime": fmt_dt(a.created), "modifiedDateTime": null,
+        "status": if a.start > now { "Granted" } else { "Provisioned" },
+        "assignmentType": if a.atype == AssignmentType::Activated { "Activated" } else { "Assigned" },
+        "memberType": "Direct",
+        "scheduleInfo": {
+            "startDateTime": fmt_dt(a.start), "recurrence": null,
+            "expiration": match a.end {
+                Some(end) => json!({"type": "afterDateTime", "endDateTime": fmt_dt(end), "duration": null}),
+                None => json!({"type": "noExpiration", "endDateTime": null, "duration": null}),
+            }
+        },
+    })
+}
+
+fn created_by(principal: &str) -> Value {
+    json!({"application": null, "device": null, "user": {"displayName": null, "id": principal}})
+}
+
+fn ticket_json(q: &Request) -> Value {
+    match &q.ticket {
+        Some(t) => json!({"ticketNumber": t.number, "ticketSystem": t.system}),
+        None => json!({"ticketNumber": null, "ticketSystem": null}),
+    }
+}
+
+fn request_schedule(q: &Request) -> Value {
+    let exp = q.expiration.clone().unwrap_or(crate::state::Expiration {
+        etype: crate::state::ExpType::NotSpecified,
+        duration: None,
+        end: None,
+    });
+    schedule_info(q.start, &exp, engine::requested_end(q))
+}
+
+fn entra_request(q: &Request) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.unifiedRoleAssignmentScheduleRequest",
+        "id": q.id, "status": q.status,
+        "createdDateTime": fmt_dt(q.created), "completedDateTime": d(q.completed),
+        "approvalId": q.approval_id, "customData": q.custom_data,
+        "action": q.action.graph(), "principalId": q.principal,
+        "roleDefinitionId": q.target.role, "directoryScopeId": q.target.scope, "appScopeId": null,
+        "isValidationOnly": q.is_validation_only, "targetScheduleId": q.target_schedule_id,
+        "justification": q.justification, "createdBy": created_by(&q.principal),
+        "scheduleInfo": request_schedule(q), "ticketInfo": ticket_json(q),
+    })
+}
+
+fn entra_list(st: &State, env: &Env<'_>, coll: &str, on: Option<String>) -> Reply {
+    let scopes = match coll {
+        "roleeligibilityscheduleinstances" | "roleeligibilityschedules" => ELIG_READ,
+        "roleassignmentschedulerequests" => REQ_WRITE,
+        _ => ASSIGN_READ,
+    };
+    if let Err(e) = env.require(st, scopes, false) {
+        return e;
+    }
+    let on = on.unwrap_or_else(|| "principal".into());
+    let valid_on: &[&str] = if coll == "roleassignmentschedulerequests" {
+        &["principal", "createdby", "approver"]
+    } else {
+        &["principal"]
+    };
+    if !valid_on.contains(&on.to_ascii_lowercase().as_str()) {
+        return bad_request(
+            env.ctx,
+            &format!("The parameter 'on' has an invalid value '{on}'."),
+        );
+    }
+    let mine = |p: &str, t: &Target| {
+        p.eq_ignore_ascii_case(&env.claims.oid)
+            && t.kind == Kind::EntraRole
+            && t.tenant == env.tenant.id
+    };
+    let approver = on.eq_ignore_ascii_case("approver");
+    let exp = env.expand();
+    let mut keep: Vec<&'static str> = Vec::new();
+    let mut items = Vec::new();
+    let mut add = |mut v: Value, t: &Target| {
+        keep = expand_entra(st, env, &mut v, &t.role, &t.scope, &exp);
+        items.push(v);
+    };
+    let (context, now) = (coll, env.now);
+    match coll {
+        "roleeligibilityscheduleinstances" => st
+            .eligibilities
+            .iter()
+            .filter(|e| mine(&e.principal, &e.target) && e.current(now))
+            .for_each(|e| add(entra_elig_instance(e), &e.target)),
+        "roleeligibilityschedules" => st
+            .eligibilities
+            .iter()
+            .filter(|e| mine(&e.principal, &e.target) && e.scheduled(now))
+            .for_each(|e| add(entra_elig_schedule(e), &e.target)),
+        "roleassignmentscheduleinstances" => st
+            .assignments
+            .iter()
+            .filter(|a| mine(&a.principal, &a.target) && a.current(now))
+            .for_each(|a| add(entra_assign_instance(a), &a.target)),
+        "roleassignmentschedules" => st
+            .assignments
+            .iter()
+            .filter(|a| mine(&a.principal, &a.target) && a.scheduled(now))
+            .for_each(|a| add(entra_assign_schedule(a, now), &a.target)),
+        _ => st
+            .requests
+            .iter()
+            .filter(|q| !approver && mine(&q.principal, &q.target))
+            .for_each(|q| add(entra_request(q), &q.target)),
+    }
+    let type_name = match context {
+        "roleeligibilityscheduleinstances" => "unifiedRoleEligibilityScheduleInstance",
+        "roleeligibilityschedules" => "unifiedRoleEligibilitySchedule",
+        "roleassignmentscheduleinstances" => "unifiedRoleAssignmentScheduleInstance",
+        "roleassignmentschedules" => "unifiedRoleAssignmentSchedule",
+        _ => "unifiedRoleAssignmentScheduleRequest",
+    };
+    collection(env, st, &format!("Collection({type_name})"), items, &keep)
+}
+
+fn parse_body(env: &Env<'_>) -> Result<Value, Reply> {
+    let v: Value = serde_json::from_slice(env.r.body).map_err(|_| bad_json(env.ctx))?;
+    if !v.is_object() {
+        return Err(bad_json(env.ctx));
+    }
+    Ok(v)
+}
+
+fn common_request(v: &Value, target: Target) -> Result<NewRequest, PimError> {
+    let action = wire::req_str(v, "action")?;
+    let action = Action::parse(&action).ok_or_else(PimError::invalid)?;
+    let (start, expiration) = wire::schedule(v)?;
+    let is_validation_only = match v.get("isValidationOnly") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(PimError::invalid()),
+    };
+    Ok(NewRequest {
+        id: new_guid(),
+        action,
+        principal: wire::req_str(v, "principalId")?,
+        target,
+        justification: wire::opt_str(v, "justification")?,
+        ticket: wire::ticket(v)?,
+        start,
+        expiration,
+        is_validation_only,
+        custom_data: wire::opt_str(v, "customData")?,
+        arm_scope: String::new(),
+        arm_body: None,
+        linked_eligibility: None,
+        target_schedule_id: wire::opt_str(v, "targetScheduleId")?,
+    })
+}
+
+fn entra_post(st: &mut State, env: &Env<'_>) -> Reply {
+    if let Err(e) = env.require(st, REQ_WRITE, false) {
+        return e;
+    }
+    let v = match parse_body(env) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let parsed = (|| {
+        let role = wire::req_str(&v, "roleDefinitionId")?;
+        let scope = match wire::opt_str(&v, "directoryScopeId")? {
+            Some(s) => s,
+            None => wire::opt_str(&v, "appScopeId")?.ok_or_else(PimError::invalid)?,
+        };
+        common_request(
+            &v,
+            Target {
+                kind: Kind::EntraRole,
+                tenant: env.tenant.id.clone(),
+                role,
+                scope,
+            },
+        )
+    })();
+    let req = match parsed {
+        Ok(r) => r,
+        Err(e) => return errors::graph_pim(env.ctx, &e),
+    };
+    match engine::submit(st, env.now, &env.caller(), req) {
+        Ok(q) => created(
+            env,
+            "roleManagement/directory/roleAssignmentScheduleRequests",
+            entra_request(&q),
+            &q.id,
+        ),
+        Err(e) => errors::graph_pim(env.ctx, &e),
+    }
+}
+
+fn created(env: &Env<'_>, set: &str, mut v: Value, id: &str) -> Reply {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("@odata.type");
+        o.insert(
+            "@odata.context".into(),
+            json!(format!("{}/v1.0/$metadata#{set}/$entity", env.ctx.base)),
+        );
+    }
+    Reply::json(201, v, GRAPH_JSON)
+        .header("Location", format!("{}/v1.0/{set}('{id}')", env.ctx.base))
+}
+
+fn get_request(st: &State, env: &Env<'_>, kind: Kind, id: &str) -> Reply {
+    let scopes = if kind == Kind::Group {
+        GROUP_REQ_WRITE
+    } else {
+        REQ_WRITE
+    };
+    if let Err(e) = env.require(st, scopes, kind == Kind::Group) {
+        return e;
+    }
+    let found = st.requests.iter().find(|q| {
+        q.target.kind == kind
+            && q.target.tenant == env.tenant.id
+            && q.id.eq_ignore_ascii_case(id)
+            && q.principal.eq_ignore_ascii_case(&env.claims.oid)
+    });
+    match (found, kind) {
+        (Some(q), Kind::EntraRole) => entity(
+            env,
+            "roleManagement/directory/roleAssignmentScheduleRequests/$entity",
+            strip_type(entra_request(q)),
+        ),
+        (Some(q), _) => entity(
+            env,
+            "identityGovernance/privilegedAccess/group/assignmentScheduleRequests/$entity",
+            strip_type(group_request(q)),
+        ),
+        (None, _) => errors::graph(
+            env.ctx,
+            404,
+            "ResourceNotFound",
+            &format!("The request '{id}' was not found."),
+        ),
+    }
+}
+
+fn strip_type(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("@odata.type");
+    }
+    v
+}
+
+fn cancel(st: &mut State, env: &Env<'_>, kind: Kind, id: &str) -> Reply {
+    let scopes = if kind == Kind::Group {
+        GROUP_REQ_WRITE
+    } else {
+        REQ_WRITE
+    };
+    if let Err(e) = env.require(st, scopes, kind == Kind::Group) {
+        return e;
+    }
+    match engine::cancel(st, env.now, &env.claims.oid, kind, id) {
+        Ok(_) => Reply::empty(204),
+        Err(e) if e.status == 404 => errors::graph(env.ctx, 404, "ResourceNotFound", &e.message),
+        Err(e) => errors::graph_pim(env.ctx, &e),
+    }
+}
+
+// ---------- PIM for Groups ----------
+
+fn group_elig_instance(e: &Eligibility) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.privilegedAccessGroupEligibilityScheduleInstance",
+        "id": e.instance_id, "startDateTime": fmt_dt(e.start), "endDateTime": d(e.end),
+        "memberType": "direct", "principalId": e.principal, "accessId": e.target.role,
+        "groupId": e.target.scope, "eligibilityScheduleId": e.schedule_id,
+    })
+}
+
+fn group_elig_schedule(e: &Eligibility) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.privilegedAccessGroupEligibilitySchedule",
+        "id": e.schedule_id, "createdDateTime": fmt_dt(e.created), "createdUsing": e.schedule_id,
+        "modifiedDateTime": null, "status": "Provisioned", "scheduleInfo": elig_schedule_info(e),
+        "memberType": "direct", "principalId": e.principal, "accessId": e.target.role, "groupId": e.target.scope,
+    })
+}
+
+fn group_assign_instance(a: &Assignment) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.privilegedAccessGroupAssignmentScheduleInstance",
+        "id": a.instance_id, "startDateTime": fmt_dt(a.start), "endDateTime": d(a.end),
+        "principalId": a.principal, "accessId": a.target.role, "groupId": a.target.scope,
+        "memberType": "direct",
+        "assignmentType": if a.atype == AssignmentType::Activated { "activated" } else { "assigned" },
+        "assignmentScheduleId": a.schedule_id,
+    })
+}
+
+fn group_assign_schedule(a: &Assignment, now: OffsetDateTime) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.privilegedAccessGroupAssignmentSchedule",
+        "id": a.schedule_id, "createdDateTime": fmt_dt(a.created),
+        "createdUsing": a.request_id.clone().unwrap_or_else(|| a.schedule_id.clone()),
+        "modifiedDateTime": null, "status": if a.start > now { "Granted" } else { "Provisioned" },
+        "scheduleInfo": assignment_schedule_info(a),
+        "accessId": a.target.role, "groupId": a.target.scope, "principalId": a.principal,
+        "memberType": "direct",
+        "assignmentType": if a.atype == AssignmentType::Activated { "activated" } else { "assigned" },
+    })
+}
+
+fn group_request(q: &Request) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.privilegedAccessGroupAssignmentScheduleRequest",
+        "id": q.id, "status": q.status,
+        "completedDateTime": d(q.completed), "createdDateTime": fmt_dt(q.created),
+        "approvalId": q.approval_id, "customData": q.custom_data,
+        "createdBy": created_by(&q.principal),
+        "action": q.action.graph(), "isValidationOnly": q.is_validation_only,
+        "justification": q.justification, "scheduleInfo": request_schedule(q), "ticketInfo": ticket_json(q),
+        "accessId": q.target.role, "principalId": q.principal, "groupId": q.target.scope,
+        "targetScheduleId": q.target_schedule_id,
+    })
+}
+
+fn group_list(st: &State, env: &Env<'_>, coll: &str, on: Option<String>) -> Reply {
+    let scopes = match coll {
+        "eligibilityscheduleinstances" | "eligibilityschedules" => GROUP_ELIG_READ,
+        "assignmentschedulerequests" => GROUP_REQ_WRITE,
+        _ => GROUP_ASSIGN_READ,
+    };
+    if let Err(e) = env.require(st, scopes, true) {
+        return e;
+    }
+    let on = on.unwrap_or_else(|| "principal".into());
+    let valid_on: &[&str] = if coll == "assignmentschedulerequests" {
+        &["principal", "createdby", "approver"]
+    } else {
+        &["principal"]
+    };
+    if !valid_on.contains(&on.to_ascii_lowercase().as_str()) {
+        return bad_request(
+            env.ctx,
+            &format!("The parameter 'on' has an invalid value '{on}'."),
+        );
+    }
+    let approver = on.eq_ignore_ascii_case("approver");
+    let mine = |p: &str, t: &Target| {
+        p.eq_ignore_ascii_case(&env.claims.oid)
+            && t.kind == Kind::Group
+            && t.tenant == env.tenant.id
+    };
+    let exp = env.expand();
+    let now = env.now;
+    let mut keep: Vec<&'static str> = Vec::new();
+    let mut items = Vec::new();
+    let mut add = |mut v: Value, t: &Target| {
+        keep = expand_group(st, env, &mut v, &t.scope, &exp);
+        items.push(v);
+    };
+    let type_name = match coll {
+        "eligibilityscheduleinstances" => {
+            st.eligibilities
+                .iter()
+                .filter(|e| mine(&e.principal, &e.target) && e.current(now))
+                .for_each(|e| add(group_elig_instance(e), &e.target));
+            "privilegedAccessGroupEligibilityScheduleInstance"
+        }
+        "eligibilityschedules" => {
+            st.eligibilities
+                .iter()
+                .filter(|e| mine(&e.principal, &e.target) && e.scheduled(now))
+                .for_each(|e| add(group_elig_schedule(e), &e.target));
+            "privilegedAccessGroupEligibilitySchedule"
+        }
+        "assignmentscheduleinstances" => {
+            st.assignments
+                .iter()
+                .filter(|a| mine(&a.principal, &a.target) && a.current(now))
+                .for_each(|a| add(group_assign_instance(a), &a.target));
+            "privilegedAccessGroupAssignmentScheduleInstance"
+        }
+        "assignmentschedules" => {
+            st.assignments
+                .iter()
+                .filter(|a| mine(&a.principal, &a.target) && a.scheduled(now))
+                .for_each(|a| add(group_assign_schedule(a, now), &a.target));
+            "privilegedAccessGroupAssignmentSchedule"
+        }
+        _ => {
+            st.requests
+                .iter()
+                .filter(|q| !approver && mine(&q.principal, &q.target))
+                .for_each(|q| add(group_request(q), &q.target));
+            "privilegedAccessGroupAssignmentScheduleRequest"
+        }
+    };
+    collection(env, st, &format!("Collection({type_name})"), items, &keep)
+}
+
+fn group_post(st: &mut State, env: &Env<'_>) -> Reply {
+    if let Err(e) = env.require(st, GROUP_REQ_WRITE, true) {
+        return e;
+    }
+    let v = match parse_body(env) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let parsed = (|| {
+        let group = wire::req_str(&v, "groupId")?;
+        let access = wire::req_str(&v, "accessId")?.to_ascii_lowercase();
+        if access != "member" && access != "owner" {
+            return Err(PimError::invalid());
+        }
+        common_request(
+            &v,
+            Target {
+                kind: Kind::Group,
+                tenant: env.tenant.id.clone(),
+                role: access,
+                scope: group,
+            },
+        )
+    })();
+    let req = match parsed {
+        Ok(r) => r,
+        Err(e) => return errors::graph_pim(env.ctx, &e),
+    };
+    match engine::submit(st, env.now, &env.caller(), req) {
+        Ok(q) => created(
+            env,
+            "identityGovernance/privilegedAccess/group/assignmentScheduleRequests",
+            group_request(&q),
+            &q.id,
+        ),
+        Err(e) => errors::graph_pim(env.ctx, &e),
+    }
+}
+
+// ---------- policies ----------
+
+/// A policy as Graph names it.
+struct GraphPolicy {
+    policy_id: String,
+    assignment_id: String,
+    scope_id: String,
+    scope_type: &'static str,
+    role: String,
+    target: Target,
+}
+
+fn graph_policies(tenant: &Tenant) -> Vec<GraphPolicy> {
+    let mut out = Vec::new();
+    for r in &tenant.role_defs {
+        let pid = format!(
+            "DirectoryRole_{}_{}",
+            tenant.id,
+            seeded_guid(&format!("{}/policy/{}", tenant.id, r.id))
+        );
+        out.push(GraphPolicy {
+            assignment_id: format!("{pid}_{}", r.id),
+            policy_id: pid,
+            scope_id: "/".into(),
+            scope_type: "DirectoryRole",
+            role: r.id.clone(),
+            target: Target {
+                kind: Kind::EntraRole,
+                tenant: tenant.id.clone(),
+                role: r.id.clone(),
+                scope: "/".into(),
+            },
+        });
+    }
+    for g in &tenant.groups {
+        for access in ["member", "owner"] {
+            let pid = format!(
+                "Group_{}_{}",
+                g.id,
+                seeded_guid(&format!("{}/policy/{}/{access}", tenant.id, g.id))
+            );
+            out.push(GraphPolicy {
+                assignment_id: format!("{pid}_{access}"),
+                policy_id: pid,
+                scope_id: g.id.clone(),
+                scope_type: "Group",
+                role: access.into(),
+                target: Target {
+                    kind: Kind::Group,
+                    tenant: tenant.id.clone(),
+                    role: access.into(),
+                    scope: g.id.clone(),
+                },
+            });
+        }
+    }
+    out
+}
+
+fn policy_json(st: &State, env: &Env<'_>, p: &GraphPolicy, with_rules: bool) -> Value {
+    let mut v = json!({
+        "id": p.policy_id, "displayName": p.scope_type, "description": p.scope_type,
+        "isOrganizationDefault": false, "scopeId": p.scope_id, "scopeType": p.scope_type,
+        "lastModifiedDateTime": null, "lastModifiedBy": {"displayName": null, "id": null},
+    });
+    if with_rules {
+        let pol = st.policy_for(&p.target);
+        v["rules"] = json!(policy::rules(&pol, &env.tenant.approvers, Dialect::Graph));
+    }
+    v
+}
+
+fn policy_read_guard(st: &State, env: &Env<'_>, group: bool) -> Result<(), Reply> {
+    let scopes = if group { POLICY_GROUP } else { POLICY_DIR };
+    env.require(st, scopes, group)?;
+    if st.config.policy_read_forbidden {
+        return Err(forbidden_scope(env.ctx, st, scopes, group));
+    }
+    Ok(())
+}
+
+fn policy_assignments(st: &State, env: &Env<'_>, id: Option<&str>) -> Reply {
+    let all = graph_policies(&env.tenant);
+    let exp = env.expand();
+    let policy_exp = odata::find_expand(&exp, "policy");
+    let with_rules = policy_exp.is_some_and(|p| odata::find_expand(&p.expand, "rules").is_some());
+    if let Some(id) = id {
+        let Some(p) = all
+            .iter()
+            .find(|p| p.assignment_id.eq_ignore_ascii_case(id))
+        else {
+            return errors::graph(
+                env.ctx,
+                404,
+                "ResourceNotFound",
+                &format!("The policy assignment '{id}' was not found."),
+            );
+        };
+        if let Err(e) = policy_read_guard(st, env, p.scope_type == "Group") {
+            return e;
+        }
+        if with_rules && st.config.expand_policy_fails {
+            return errors::graph(env.ctx, 500, "UnknownError", "An error has occurred.");
+        }
+        let mut v = assignment_json(p);
+        if policy_exp.is_some() {
+            v["policy"] = policy_json(st, env, p, with_rules);
+        }
+        return entity(env, "policies/roleManagementPolicyAssignments/$entity", v);
+    }
+    let Some(filter) = env.q.get("$filter").and_then(odata::parse_filter) else {
+        return bad_request(
+            env.ctx,
+            "The $filter query parameter with scopeId and scopeType is required.",
+        );
+    };
+    let (Some(scope_id), Some(scope_type)) =
+        (filter.eq_value("scopeId"), filter.eq_value("scopeType"))
+    else {
+        return bad_request(
+            env.ctx,
+            "The $filter query parameter must specify scopeId and scopeType.",
+        );
+    };
+    let group = scope_type.eq_ignore_ascii_case("Group");
+    let directory = scope_type.eq_ignore_ascii_case("Directory")
+        || scope_type.eq_ignore_ascii_case("DirectoryRole");
+    if !group && !directory {
+        return bad_request(
+            env.ctx,
+            &format!("The scopeType '{scope_type}' is not supported."),
+        );
+    }
+    if directory && scope_id != "/" {
+        return bad_request(env.ctx, "The scopeId must be '/' for directory roles.");
+    }
+    if let Err(e) = policy_read_guard(st, env, group) {
+        return e;
+    }
+    if with_rules && st.config.expand_policy_fails {
+        return errors::graph(env.ctx, 500, "UnknownError", "An error has occurred.");
+    }
+    let role = filter.eq_value("roleDefinitionId");
+    let items: Vec<Value> = all
+        .iter()
+        .filter(|p| (p.scope_type == "Group") == group)
+        .filter(|p| p.scope_id.eq_ignore_ascii_case(&scope_id))
+        .filter(|p| {
+            role.as_deref()
+                .is_none_or(|r| p.role.eq_ignore_ascii_case(r))
+        })
+        .map(|p| {
+            let mut v = assignment_json(p);
+            if policy_exp.is_some() {
+                v["policy"] = policy_json(st, env, p, with_rules);
+            }
+            v
+        })
+        .collect();
+    let context = if with_rules {
+        "policies/roleManagementPolicyAssignments(policy(rules()))"
+    } else if policy_exp.is_some() {
+        "policies/roleManagementPolicyAssignments(policy())"
+    } else {
+        "policies/roleManagementPolicyAssignments"
+    };
+    // the filter was interpreted above: do not re-apply it generically
+    page_only(env, st, context, items)
+}
+
+fn assignment_json(p: &GraphPolicy) -> Value {
+    json!({
+        "id": p.assignment_id, "policyId": p.policy_id, "scopeId": p.scope_id,
+        "scopeType": p.scope_type, "roleDefinitionId": p.role,
+    })
+}
+
+/// Collection without generic `$filter` (the handler interpreted it).
+fn page_only(env: &Env<'_>, st: &State, context: &str, items: Vec<Value>) -> Reply {
+    let stripped = odata::raw_without(env.r.raw_query, "$filter");
+    let q = Query::parse(&stripped);
+    let fake = Env {
+        ctx: env.ctx,
+        r: env.r,
+        q,
+        claims: env.claims.clone(),
+        tenant: env.tenant.clone(),
+        now: env.now,
+    };
+    collection(&fake, st, context, items, &["policy", "rules"])
+}
+
+fn policies(st: &State, env: &Env<'_>) -> Reply {
+    let Some(filter) = env.q.get("$filter").and_then(odata::parse_filter) else {
+        return bad_request(
+            env.ctx,
+            "The $filter query parameter with scopeId and scopeType is required.",
+        );
+    };
+    let (Some(scope_id), Some(scope_type)) =
+        (filter.eq_value("scopeId"), filter.eq_value("scopeType"))
+    else {
+        return bad_request(
+            env.ctx,
+            "The $filter query parameter must specify scopeId and scopeType.",
+        );
+    };
+    let group = scope_type.eq_ignore_ascii_case("Group");
+    if let Err(e) = policy_read_guard(st, env, group) {
+        return e;
+    }
+    let with_rules = odata::find_expand(&env.expand(), "rules").is_some();
+    let items: Vec<Value> = graph_policies(&env.tenant)
+        .iter()
+        .filter(|p| {
+            (p.scope_type == "Group") == group && p.scope_id.eq_ignore_ascii_case(&scope_id)
+        })
+        .map(|p| policy_json(st, env, p, with_rules))
+        .collect();
+    page_only(env, st, "policies/roleManagementPolicies", items)
+}
+
+fn policy_by_id(st: &State, env: &Env<'_>, id: &str, rules: Option<Option<&str>>) -> Reply {
+    let all = graph_policies(&env.tenant);
+    let Some(p) = all.iter().find(|p| p.policy_id.eq_ignore_ascii_case(id)) else {
+        return errors::graph(
+            env.ctx,
+            404,
+            "ResourceNotFound",
+            &format!("The policy '{id}' was not found."),
+        );
+    };
+    if let Err(e) = policy_read_guard(st, env, p.scope_type == "Group") {
+        return e;
+    }
+    match rules {
+        None => {
+            let with_rules = odata::find_expand(&env.expand(), "rules").is_some();
+            entity(
+                env,
+                "policies/roleManagementPolicies/$entity",
+                policy_json(st, env, p, with_rules),
+            )
+        }
+        Some(rule) => {
+            let pol = st.policy_for(&p.target);
+            let all_rules = policy::rules(&pol, &env.tenant.approvers, Dialect::Graph);
+            match rule {
+                None => collection(
+                    env,
+                    st,
+                    &format!("policies/roleManagementPolicies('{}')/rules", p.policy_id),
+                    all_rules,
+                    &[],
+                ),
+                Some(rid) => match all_rules.into_iter().find(|r| {
+                    r["id"]
+                        .as_str()
+                        .is_some_and(|x| x.eq_ignore_ascii_case(rid))
+                }) {
+                    Some(r) => entity(
+                        env,
+                        &format!(
+                            "policies/roleManagementPolicies('{}')/rules/$entity",
+                            p.policy_id
+                        ),
+                        r,
+                    ),
+                    None => errors::graph(
+                        env.ctx,
+                        404,
+                        "ResourceNotFound",
+                        &format!("The rule '{rid}' was not found."),
+                    ),
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_syntax() {
+        assert_eq!(
+            function_on("filterByCurrentUser(on='principal')"),
+            Some(Some("principal".into()))
+        );
+        assert_eq!(
+            function_on("microsoft.graph.filterByCurrentUser(on='approver')"),
+            Some(Some("approver".into()))
+        );
+        assert_eq!(
+            function_on("filterbycurrentuser(on=principal)"),
+            Some(Some("principal".into()))
+        );
+        assert_eq!(function_on("roleAssignmentScheduleRequests"), None);
+        assert_eq!(
+            key_syntax("roleAssignmentScheduleRequests('abc')"),
+            Some(("roleAssignmentScheduleRequests", "abc"))
+        );
+    }
+}

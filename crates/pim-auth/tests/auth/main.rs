@@ -1,4 +1,6 @@
 //! pim-auth integration tests: sign-in against pim-sim over loopback, and the real keychain.
 #![allow(clippy::unwrap_used)]
 
+mod harness;
 mod keychain;
+mod signin;

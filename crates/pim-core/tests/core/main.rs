@@ -1,0 +1,6 @@
+//! pim-core against the real pim-sim over loopback HTTP.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod harness;
+mod refresh;
+mod writes;

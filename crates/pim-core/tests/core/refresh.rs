@@ -1,0 +1,158 @@
+use pim_core::{PolicyInfo, RoleKind, RoleQuery, RoleState};
+use pim_sim::{Fault, FaultSpec};
+
+use crate::harness;
+
+#[tokio::test]
+async fn refresh_lists_all_kinds_in_both_tenants() {
+    let h = harness::start().await;
+    let snap = h.session.refresh().await.unwrap();
+    assert!(
+        snap.tenants.len() >= 2,
+        "{:?}",
+        snap.tenants
+            .iter()
+            .map(|t| &t.tenant.display_name)
+            .collect::<Vec<_>>()
+    );
+    assert!(snap.tenants[0].tenant.is_home);
+    assert_eq!(snap.tenants[0].tenant.id, h.home);
+    for t in &snap.tenants {
+        assert!(t.error.is_none(), "{:?}", t.error);
+    }
+    let names: Vec<String> = snap.roles().map(|r| r.describe()).collect();
+    let find = |n: &str| {
+        snap.roles()
+            .find(|r| r.name == n)
+            .unwrap_or_else(|| panic!("{n} missing from {names:#?}"))
+    };
+    let gr = find("Global Reader");
+    assert_eq!(gr.kind, RoleKind::EntraRole);
+    assert_eq!(gr.state, RoleState::Eligible);
+    match &gr.policy {
+        PolicyInfo::Known(p) => {
+            assert_eq!(p.max_duration.unwrap().as_secs(), 8 * 3600);
+            assert!(p.justification_required);
+        }
+        other => panic!("Global Reader policy: {other:?}"),
+    }
+    let dr = find("Directory Readers");
+    assert_eq!(dr.state, RoleState::Active);
+    assert!(dr.ends_at().is_none(), "permanent assignment has no end");
+    let ua = snap
+        .roles()
+        .find(|r| r.name == "User Administrator" && r.scope.display_name == "Europe")
+        .unwrap();
+    assert_eq!(ua.state, RoleState::Active);
+    assert!(ua.ends_at().is_some());
+    let groups: Vec<_> = snap.roles().filter(|r| r.kind == RoleKind::Group).collect();
+    assert!(groups.len() >= 2, "{names:#?}");
+    assert!(
+        groups.iter().all(|g| g.name == "SQL Prod Admins"),
+        "{names:#?}"
+    );
+    let contributor = find("Contributor");
+    assert_eq!(contributor.kind, RoleKind::AzureResource);
+    assert_eq!(contributor.scope.display_name, "Prod");
+    assert_eq!(find("Reader").scope.display_name, "rg-web");
+    let teams = find("Teams Administrator");
+    assert_eq!(teams.tenant_name, "Fabrikam");
+    // One Graph batch per tenant (plus maybe a group-name batch), no per-role Graph GETs.
+    let reqs = h.sim.control().requests();
+    let graph_gets = reqs
+        .iter()
+        .filter(|r| {
+            r.resource == "graph" && r.method == "GET" && r.path.contains("roleEligibility")
+        })
+        .count();
+    assert_eq!(
+        graph_gets, 0,
+        "eligibility should come in the batch: {reqs:#?}"
+    );
+}
+
+#[tokio::test]
+async fn lookup_by_name_scope_and_tenant() {
+    let h = harness::start().await;
+    h.session.refresh().await.unwrap();
+    let r = h
+        .session
+        .find(&RoleQuery::name("global reader"), &|_| false)
+        .await
+        .unwrap();
+    assert_eq!(r.name, "Global Reader");
+    let r = h
+        .session
+        .find(
+            &RoleQuery {
+                tenant: Some("fabrikam.onmicrosoft.com".into()),
+                ..RoleQuery::name("teams")
+            },
+            &|_| false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.tenant_name, "Fabrikam");
+    let err = h
+        .session
+        .find(&RoleQuery::name("SQL Prod Admins"), &|_| false)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("SQL Prod Admins (owner)"), "{err}");
+}
+
+#[tokio::test]
+async fn throttled_batch_items_are_retried_and_policies_degrade() {
+    let h = harness::start().await;
+    let c = h.sim.control();
+    c.add_fault(FaultSpec {
+        method: Some("POST".into()),
+        path: Some("$batch".into()),
+        times: 1,
+        fault: Fault::Status {
+            status: 429,
+            retry_after: Some("0.5".into()),
+            code: None,
+            message: None,
+            wrapped: false,
+        },
+    });
+    c.configure(&serde_json::json!({"policyReadForbidden": true, "armPolicyReadForbidden": true}))
+        .unwrap();
+    let snap = h.session.refresh().await.unwrap();
+    assert!(snap.roles().any(|r| r.name == "Global Reader"));
+    let gr = snap
+        .roles()
+        .find(|r| r.name == "Global Reader")
+        .unwrap()
+        .clone();
+    assert!(
+        matches!(gr.policy, PolicyInfo::Unknown { .. }),
+        "{:?}",
+        gr.policy
+    );
+    let contributor = snap
+        .roles()
+        .find(|r| r.name == "Contributor")
+        .unwrap()
+        .clone();
+    assert!(matches!(
+        h.session.policy(&contributor).await,
+        PolicyInfo::Unknown { .. }
+    ));
+}
+
+#[tokio::test]
+async fn paging_is_followed() {
+    let h = harness::start_with(pim_sim::SimOptions {
+        page_size: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let snap = h.session.refresh().await.unwrap();
+    let n = snap.roles().filter(|r| r.tenant_name == "Contoso").count();
+    assert!(
+        n >= 9,
+        "expected all Contoso rows with page size 1, got {n}"
+    );
+}

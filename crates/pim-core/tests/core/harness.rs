@@ -24,8 +24,10 @@ pub struct TestTokens {
     base: String,
     client: reqwest::Client,
     refresh: Mutex<String>,
-    cache: Mutex<HashMap<(String, String, Option<String>), AccessToken>>,
+    cache: Mutex<HashMap<CacheKey, AccessToken>>,
 }
+
+type CacheKey = (String, String, Option<String>);
 
 const CLIENT_ID: &str = "14d82eec-204b-4c2f-b7e8-296a70dab67e";
 const REDIRECT: &str = "http://localhost:53123/";

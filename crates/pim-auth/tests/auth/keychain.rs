@@ -36,3 +36,57 @@ fn secret_service_roundtrip() {
     assert!(store.get(&format!("{user}#0")).unwrap().is_none());
     assert!(store.get(&format!("{user}#1")).unwrap().is_none());
 }
+
+/// The whole sign-in with the real Secret Service: the refresh token lands in the keychain,
+/// rotates there, survives a restart, and sign-out deletes it.
+#[tokio::test]
+#[ignore = "needs a Secret Service (run inside dbus-run-session with gnome-keyring)"]
+async fn secret_service_sign_in() {
+    use std::sync::Arc;
+
+    use pim_auth::{Auth, LoginOptions};
+    use pim_core::token::Resource;
+
+    let store = KeyringStore::platform_default().expect("the platform keychain is available");
+    // A fresh client id keeps this run's entries apart from any other.
+    let client_id = uuid::Uuid::new_v4().to_string();
+    let s = store.clone();
+    let cid = client_id.clone();
+    let h = crate::harness::start_with(move |o| {
+        o.secret_store = Arc::new(s);
+        o.client_id = cid;
+    })
+    .await;
+    let account = h
+        .auth
+        .login_interactive(LoginOptions::default())
+        .await
+        .unwrap();
+    let user = account.keychain_user();
+    assert!(user.starts_with(&format!("rt:public:{client_id}:")));
+    let first = read_chunked(&store, &user).unwrap().unwrap();
+    let mut req = h.request(&account.home_tenant_id, Resource::Arm);
+    req.force_refresh = true;
+    h.auth
+        .token_source(&account)
+        .access_token(&req)
+        .await
+        .unwrap();
+    let second = read_chunked(&store, &user).unwrap().unwrap();
+    assert_ne!(first, second);
+
+    let mut options = pim_auth::AuthOptions::with_secret_store(
+        h.endpoints.clone(),
+        client_id.clone(),
+        h.dir.path().join("config"),
+        Arc::new(store.clone()),
+    );
+    options.browser = Arc::new(h.browser.clone());
+    let auth2 = Auth::new(options).unwrap();
+    let (_, ts) = auth2.default_token_source().unwrap();
+    ts.access_token(&req).await.unwrap();
+    assert_eq!(auth2.keychain_warning(), None);
+
+    assert!(auth2.logout(&account).await.unwrap());
+    assert_eq!(read_chunked(&store, &user).unwrap(), None);
+}

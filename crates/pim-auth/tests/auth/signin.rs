@@ -463,3 +463,89 @@ async fn device_code_declined() {
         .unwrap_err();
     assert!(err.to_string().contains("declined"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_share_one_refresh_per_key_and_rotation_holds() {
+    let h = harness::start().await;
+    let account = h
+        .auth
+        .login_interactive(LoginOptions::default())
+        .await
+        .unwrap();
+    let ts = h.auth.token_source(&account);
+    let arm = h.request(&account.home_tenant_id, Resource::Arm);
+    let calls = h.token_calls().await;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let ts = ts.clone();
+            let req = arm.clone();
+            tokio::spawn(async move { ts.access_token(&req).await.unwrap() })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for t in tasks {
+        tokens.push(t.await.unwrap().token);
+    }
+    assert!(tokens.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(
+        h.token_calls().await,
+        calls + 1,
+        "one refresh for eight callers"
+    );
+
+    // Many keys at once: refreshes are serialised, so each uses the latest rotated token.
+    h.advance(3600).await;
+    let reqs: Vec<_> = [Resource::Graph, Resource::Arm]
+        .into_iter()
+        .flat_map(|r| {
+            let mut a = h.request(&account.home_tenant_id, r);
+            a.force_refresh = true;
+            [a.clone(), a]
+        })
+        .collect();
+    let tasks: Vec<_> = reqs
+        .into_iter()
+        .map(|req| {
+            let ts = ts.clone();
+            tokio::spawn(async move { ts.access_token(&req).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    // Past the sim's rotation grace, the saved token must still be the newest one.
+    h.advance(120).await;
+    let mut req = h.request(&account.home_tenant_id, Resource::Graph);
+    req.force_refresh = true;
+    ts.access_token(&req).await.unwrap();
+}
+
+#[tokio::test]
+async fn several_accounts_and_default_choice() {
+    let h = harness::start().await;
+    let adele = h
+        .auth
+        .login_interactive(LoginOptions::default())
+        .await
+        .unwrap();
+    // A second registration of the same user counts as another account but is not usable
+    // with this configuration's client id.
+    let mut other = adele.clone();
+    other.client_id = "00000000-0000-0000-0000-000000000001".into();
+    pim_auth::accounts::AccountStore::new(h.dir.path().join("config"))
+        .update(|f| f.upsert(other.clone()))
+        .unwrap();
+    assert_eq!(h.auth.accounts().unwrap().len(), 2);
+    assert_eq!(h.auth.default_account().unwrap(), Some(adele.clone()));
+    h.auth.set_default_account(&adele).unwrap();
+    let err = h
+        .auth
+        .token_source(&other)
+        .access_token(&h.request(&adele.home_tenant_id, Resource::Graph))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("another"), "{err}");
+    let signed_out = h.auth.logout_all().await.unwrap();
+    assert_eq!(signed_out.len(), 2);
+    assert!(h.auth.accounts().unwrap().is_empty());
+}

@@ -25,8 +25,9 @@ pub enum CredentialKind {
     Browser,
     /// Device code flow; refresh token in the keychain (same token handling as `Browser`).
     DeviceCode,
-    /// Tokens from the Azure CLI (`az account get-access-token`); nothing stored by us.
-    /// Planned (issue 4): ARM only, claims unsupported.
+    /// Tokens from the Azure CLI (`az account get-access-token`, see
+    /// [`crate::AzureCliTokenSource`]); nothing stored by us. ARM only (the Azure CLI app has no
+    /// Graph PIM scopes); claims unsupported. Creating such accounts is issue 4.
     AzureCli,
 }
 

@@ -12,6 +12,7 @@ use pim_core::token::{AccessToken, Resource, Secret, TokenRequest, TokenSource};
 use pim_core::{Error, Result};
 
 use crate::accounts::{Account, AccountStore, CredentialKind};
+use crate::azure_cli::AzureCliTokenSource;
 use crate::browser::{BrowserOpener, SystemBrowser};
 use crate::clock::{Clock, SystemClock};
 use crate::entra::{
@@ -556,7 +557,13 @@ impl Auth {
 
     /// The token source for `account`. Fails with `SignInRequired` at use when the account has
     /// no saved sign-in, or was made with another cloud, client id or authority.
+    ///
+    /// For [`CredentialKind::AzureCli`] accounts this is an [`AzureCliTokenSource`] (tokens from
+    /// `az`, nothing stored).
     pub fn token_source(&self, account: &Account) -> Arc<dyn TokenSource> {
+        if account.kind == CredentialKind::AzureCli {
+            return Arc::new(AzureCliTokenSource::with_clock(self.inner.clock.clone()));
+        }
         Arc::new(AccountTokenSource {
             inner: self.inner.clone(),
             account: account.clone(),
@@ -622,11 +629,6 @@ impl Inner {
                     account.upn, account.authority_host, account.client_id
                 ),
             });
-        }
-        if account.kind == CredentialKind::AzureCli {
-            return Err(Error::Config(
-                "Azure CLI accounts are not supported yet".into(),
-            ));
         }
         Ok(())
     }

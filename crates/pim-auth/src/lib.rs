@@ -37,6 +37,7 @@
 
 pub mod accounts;
 mod auth;
+pub mod azure_cli;
 pub mod browser;
 pub mod clock;
 pub mod entra;
@@ -49,6 +50,7 @@ pub use auth::{
     Auth, AuthOptions, DEFAULT_LOGIN_TIMEOUT, DeviceCodeCallback, DeviceCodeOptions,
     DeviceCodePrompt, LoginOptions, Prompt, REFRESH_MARGIN, UrlCallback,
 };
+pub use azure_cli::AzureCliTokenSource;
 pub use browser::{BrowserOpener, SystemBrowser};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use store::{KeyringStore, LimitedStore, MemoryStore, SecretStore, StoreError};

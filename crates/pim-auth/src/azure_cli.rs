@@ -1,0 +1,262 @@
+//! Tokens from the Azure CLI (`az account get-access-token`): the zero-configuration path
+//! for users who already ran `az login` ([`crate::CredentialKind::AzureCli`]).
+//!
+//! Limits (see AUTH.md §3): the Azure CLI's app registration has no Graph PIM scopes, so only
+//! Azure resource (ARM) roles work this way; the CLI ignores claims, so a step-up answers
+//! `StepUpRequired`, which the caller shows with the `az login --claims-challenge` hint.
+//! Nothing is stored by us; tokens are cached in memory per (tenant, scope) until 5 minutes
+//! before they expire, because each `az` call takes about a second.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use azure_core::credentials::TokenCredential;
+use azure_identity::{AzureCliCredential, AzureCliCredentialOptions, Executor};
+use base64::Engine;
+use pim_core::token::{AccessToken, Secret, TokenRequest, TokenSource};
+use pim_core::{Error, Result};
+
+use crate::auth::REFRESH_MARGIN;
+use crate::clock::{Clock, SystemClock};
+
+/// A [`TokenSource`] backed by the Azure CLI, one `AzureCliCredential` per tenant.
+pub struct AzureCliTokenSource {
+    executor: Option<Arc<dyn Executor>>,
+    clock: Arc<dyn Clock>,
+    credentials: Mutex<HashMap<String, Arc<AzureCliCredential>>>,
+    cache: Mutex<HashMap<(String, String), AccessToken>>,
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl fmt::Debug for AzureCliTokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AzureCliTokenSource")
+            .field("custom_executor", &self.executor.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for AzureCliTokenSource {
+    fn default() -> Self {
+        AzureCliTokenSource::new()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl AzureCliTokenSource {
+    /// Runs the real `az` (through the shell, as azure_identity does).
+    pub fn new() -> AzureCliTokenSource {
+        AzureCliTokenSource {
+            executor: None,
+            clock: Arc::new(SystemClock),
+            credentials: Mutex::new(HashMap::new()),
+            cache: Mutex::new(HashMap::new()),
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Runs the real `az`, with `clock` for the cache.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> AzureCliTokenSource {
+        AzureCliTokenSource {
+            clock,
+            ..AzureCliTokenSource::new()
+        }
+    }
+
+    /// Runs commands through `executor` (tests; or a tray executor that hides the console
+    /// window on Windows and fixes `PATH` on macOS), with `clock` for the cache.
+    pub fn with_executor(executor: Arc<dyn Executor>, clock: Arc<dyn Clock>) -> Self {
+        AzureCliTokenSource {
+            executor: Some(executor),
+            clock,
+            ..AzureCliTokenSource::new()
+        }
+    }
+
+    fn credential(&self, tenant: &str) -> Result<Arc<AzureCliCredential>> {
+        if let Some(c) = lock(&self.credentials).get(tenant) {
+            return Ok(c.clone());
+        }
+        let c = AzureCliCredential::new(Some(AzureCliCredentialOptions {
+            tenant_id: Some(tenant.to_owned()),
+            executor: self.executor.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| Error::InvalidInput(format!("tenant `{tenant}`: {e}")))?;
+        lock(&self.credentials).insert(tenant.to_owned(), c.clone());
+        Ok(c)
+    }
+
+    fn cached(&self, key: &(String, String)) -> Option<AccessToken> {
+        let now = self.clock.now();
+        lock(&self.cache)
+            .get(key)
+            .filter(|t| t.expires_on - REFRESH_MARGIN > now)
+            .cloned()
+    }
+}
+
+#[async_trait]
+impl TokenSource for AzureCliTokenSource {
+    async fn access_token(&self, req: &TokenRequest) -> Result<AccessToken> {
+        if let Some(claims) = &req.claims {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(claims);
+            tracing::warn!(
+                "the Azure CLI cannot satisfy claims; run: az login --tenant {} --scope {} --claims-challenge {b64}",
+                req.tenant_id,
+                req.scope
+            );
+            return Err(Error::StepUpRequired {
+                resource: req.resource,
+                claims: claims.clone(),
+            });
+        }
+        let key = (req.tenant_id.clone(), req.scope.clone());
+        if !req.force_refresh
+            && let Some(t) = self.cached(&key)
+        {
+            return Ok(t);
+        }
+        let _one_at_a_time = self.refresh.lock().await;
+        if !req.force_refresh
+            && let Some(t) = self.cached(&key)
+        {
+            return Ok(t);
+        }
+        let credential = self.credential(&req.tenant_id)?;
+        let token = credential
+            .get_token(&[req.scope.as_str()], None)
+            .await
+            .map_err(|e| {
+                let msg = e.to_string();
+                let first = msg.lines().next().unwrap_or_default().to_owned();
+                Error::SignInRequired {
+                    reason: format!(
+                        "the Azure CLI gave no token ({first}); run `az login --tenant {}`",
+                        req.tenant_id
+                    ),
+                }
+            })?;
+        let token = AccessToken {
+            token: Secret::new(token.token.secret().to_owned()),
+            expires_on: token.expires_on,
+        };
+        lock(&self.cache).insert(key, token.clone());
+        Ok(token)
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use pim_core::token::Resource;
+    use std::ffi::OsStr;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{ExitStatus, Output};
+    use time::OffsetDateTime;
+
+    #[derive(Debug)]
+    struct FakeAz {
+        calls: Mutex<Vec<String>>,
+        logged_in: bool,
+        expires_on: i64,
+    }
+
+    #[async_trait]
+    impl Executor for FakeAz {
+        async fn run(&self, _program: &OsStr, args: &[&OsStr]) -> std::io::Result<Output> {
+            let cmd = args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let n = {
+                let mut calls = lock(&self.calls);
+                calls.push(cmd);
+                calls.len()
+            };
+            Ok(if self.logged_in {
+                Output {
+                    status: ExitStatus::from_raw(0),
+                    stdout: format!(
+                        r#"{{"accessToken":"az-token-{n}","expires_on":{},"tokenType":"Bearer","tenant":"t"}}"#,
+                        self.expires_on
+                    )
+                    .into_bytes(),
+                    stderr: vec![],
+                }
+            } else {
+                Output {
+                    status: ExitStatus::from_raw(1 << 8),
+                    stdout: vec![],
+                    stderr: b"ERROR: Please run 'az login' to setup account.".to_vec(),
+                }
+            })
+        }
+    }
+
+    fn req(claims: Option<&str>) -> TokenRequest {
+        TokenRequest {
+            tenant_id: "11111111-1111-1111-1111-111111111111".into(),
+            resource: Resource::Arm,
+            scope: "https://management.azure.com/.default".into(),
+            claims: claims.map(str::to_owned),
+            force_refresh: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn tokens_come_from_az_and_are_cached_per_tenant_and_scope() {
+        let now = OffsetDateTime::now_utc();
+        let az = Arc::new(FakeAz {
+            calls: Mutex::new(vec![]),
+            logged_in: true,
+            expires_on: (now + time::Duration::hours(1)).unix_timestamp(),
+        });
+        let clock = ManualClock::new(now);
+        let ts = AzureCliTokenSource::with_executor(az.clone(), Arc::new(clock.clone()));
+        let a = ts.access_token(&req(None)).await.unwrap();
+        let b = ts.access_token(&req(None)).await.unwrap();
+        assert_eq!(a.token, b.token);
+        assert_eq!(a.token.expose(), "az-token-1");
+        {
+            let calls = lock(&az.calls);
+            assert_eq!(calls.len(), 1);
+            assert!(
+                calls[0].contains("az account get-access-token"),
+                "{}",
+                calls[0]
+            );
+            assert!(calls[0].contains("--tenant 11111111-1111-1111-1111-111111111111"));
+        }
+        clock.advance(std::time::Duration::from_secs(56 * 60));
+        let c = ts.access_token(&req(None)).await.unwrap();
+        assert_eq!(c.token.expose(), "az-token-2");
+        let err = ts
+            .access_token(&req(Some(
+                r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#,
+            )))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::StepUpRequired { .. }));
+    }
+
+    #[tokio::test]
+    async fn not_logged_in_is_sign_in_required() {
+        let az = Arc::new(FakeAz {
+            calls: Mutex::new(vec![]),
+            logged_in: false,
+            expires_on: 0,
+        });
+        let ts = AzureCliTokenSource::with_executor(az, Arc::new(SystemClock));
+        let err = ts.access_token(&req(None)).await.unwrap_err();
+        assert!(matches!(err, Error::SignInRequired { .. }), "{err:?}");
+        assert!(err.to_string().contains("az login"), "{err}");
+    }
+}

@@ -538,7 +538,12 @@ impl Auth {
             .vault
             .delete(&account.keychain_user())
             .await
-            .map_err(|e| Error::Keychain(format!("cannot delete the saved sign-in: {e}")))?;
+            .map_err(|e| {
+                Error::Keychain(format!(
+                    "cannot delete the saved sign-in of {}: {e}. Unlock the keychain and sign out again",
+                    account.upn
+                ))
+            })?;
         self.inner.forget_access_tokens(&account.key());
         let key = account.key();
         let had_account = self.inner.accounts.update(|f| f.remove(&key))?;

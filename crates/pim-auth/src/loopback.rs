@@ -159,7 +159,7 @@ async fn serve(mut stream: TcpStream, state: &str) -> Option<Callback> {
     if got_state.as_deref() != Some(state) {
         respond(
             &mut stream,
-            "400 Bad Request",
+            "200 OK",
             "Sign-in failed",
             "The response does not belong to this sign-in (state mismatch). Start the sign-in again.",
         )

@@ -549,3 +549,22 @@ async fn several_accounts_and_default_choice() {
     assert_eq!(signed_out.len(), 2);
     assert!(h.auth.accounts().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn authority_error_on_the_redirect_is_reported() {
+    let h = harness::start().await;
+    let err = h
+        .auth
+        .login_interactive(LoginOptions {
+            tenant: Some("nosuchtenant.onmicrosoft.com".into()),
+            ..LoginOptions::default()
+        })
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("the sign-in failed"), "{text}");
+    assert!(text.contains("AADSTS"), "{text}");
+    let page = &h.browser.pages(1).await[0];
+    assert!(page.contains("Sign-in failed"), "{page}");
+    assert!(h.auth.accounts().unwrap().is_empty());
+}

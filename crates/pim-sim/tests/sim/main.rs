@@ -1,0 +1,10 @@
+//! Integration tests of pim-sim over real loopback HTTP (one binary, modules per area).
+
+mod authority;
+mod control;
+mod endpoints;
+mod faults;
+mod harness;
+mod lifecycle;
+mod rules;
+mod schema;

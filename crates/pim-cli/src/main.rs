@@ -1,1 +1,537 @@
-fn main() {}
+//! `pim`: command-line client for Microsoft Entra ID Privileged Identity Management.
+//!
+//! The second client of pim-core (after the tray): every command is one `Session` call plus
+//! formatting. Exit codes: 0 done, 2 usage (bad arguments, unknown or ambiguous role name),
+//! 3 refused by policy or validation, 4 sign-in or step-up needed and not completed,
+//! 1 anything else. `--json` prints only JSON on stdout; logs go to stderr (`RUST_LOG`).
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+#[macro_use]
+mod output;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use clap::{Args, Parser, Subcommand};
+use pim_auth::{Account, Auth, AuthOptions, DeviceCodeOptions, LoginOptions};
+use pim_core::config::{Endpoints, Env, ProcessEnv};
+use pim_core::token::Resource;
+use pim_core::{
+    ActivationRequest, Error, PimDuration, PolicyInfo, Role, RoleQuery, RoleState, Session,
+    SessionOptions, StepUpHook, Ticket,
+};
+use time::{OffsetDateTime, UtcOffset};
+
+use crate::output::Out;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pim",
+    version,
+    about = "Activate Microsoft Entra ID PIM roles, groups and Azure roles from the command line",
+    after_help = "Exit codes: 0 done, 2 usage, 3 refused by policy or validation, 4 sign-in or step-up needed, 1 other errors.\nEnvironment: PIM_CLOUD, PIM_CLIENT_ID, PIM_CONFIG_DIR, PIM_AUTHORITY_HOST, PIM_GRAPH_ENDPOINT, PIM_ARM_ENDPOINT, BROWSER, RUST_LOG."
+)]
+struct Cli {
+    /// Tenant to work in: name, domain or id (default: all tenants; for login: your home tenant).
+    #[arg(long, global = true)]
+    tenant: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Sign in with the browser (or a device code) and keep the sign-in in the OS keychain.
+    Login {
+        /// Use the device-code flow instead of a browser on this machine.
+        #[arg(long)]
+        device_code: bool,
+    },
+    /// Sign out: forget every saved sign-in.
+    Logout,
+    /// List eligible and active roles, groups and Azure roles in every tenant.
+    Roles {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Who is signed in, tenants, active roles with time left, pending requests.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Activate a role (or group membership/ownership, or Azure role).
+    Activate {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        request: RequestArgs,
+        /// Start later: RFC 3339, or local `HH:MM` / `YYYY-MM-DD HH:MM`.
+        #[arg(long, value_name = "TIME")]
+        start: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deactivate an activated role.
+    Deactivate {
+        #[command(flatten)]
+        target: Target,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Get more time on an active role (re-activates it for the duration).
+    Extend {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        request: RequestArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a request waiting for approval (or scheduled).
+    Cancel {
+        #[command(flatten)]
+        target: Target,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what activating a role requires.
+    Policy {
+        #[command(flatten)]
+        target: Target,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Target {
+    /// Role, group or Azure role name (case-insensitive; a unique prefix is enough).
+    name: String,
+    /// Scope name or id (administrative unit, group, subscription, resource group).
+    #[arg(long)]
+    scope: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct RequestArgs {
+    /// Justification (required by most policies).
+    #[arg(long, visible_alias = "justification", value_name = "TEXT")]
+    reason: Option<String>,
+    /// Ticket number (with --ticket-system).
+    #[arg(long, value_name = "N")]
+    ticket: Option<String>,
+    /// Ticket system, e.g. ServiceNow.
+    #[arg(long, value_name = "S")]
+    ticket_system: Option<String>,
+    /// How long: 1h, 90m, 1h30m, PT2H. Default: the policy maximum capped at 1h.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<PimDuration>,
+}
+
+fn parse_duration(s: &str) -> Result<PimDuration, String> {
+    PimDuration::parse(s).map_err(|e| e.to_string())
+}
+
+impl RequestArgs {
+    fn to_request(&self) -> ActivationRequest {
+        let ticket = match (&self.ticket, &self.ticket_system) {
+            (None, None) => None,
+            (n, s) => Some(Ticket {
+                number: n.clone().unwrap_or_default(),
+                system: s.clone().unwrap_or_default(),
+            }),
+        };
+        ActivationRequest {
+            justification: self.reason.clone(),
+            ticket,
+            duration: self.duration,
+            start: None,
+        }
+    }
+}
+
+/// Exit code for an error (see the crate docs).
+fn exit_code(e: &Error) -> u8 {
+    match e {
+        Error::PolicyViolation { .. }
+        | Error::TooEarly { .. }
+        | Error::InvalidState { .. }
+        | Error::NotEligible { .. } => 3,
+        Error::SignInRequired { .. } | Error::StepUpRequired { .. } => 4,
+        Error::InvalidInput(_) | Error::Ambiguous { .. } | Error::NotFound { .. } => 2,
+        _ => 1,
+    }
+}
+
+/// CLI advice appended to core messages.
+fn cli_hint(e: &Error) -> Option<String> {
+    match e {
+        Error::PolicyViolation { rules, .. } => {
+            let mut h = Vec::new();
+            for r in rules {
+                match r.as_str() {
+                    "JustificationRule" => h.push("add --reason TEXT"),
+                    "TicketingRule" => h.push("add --ticket N --ticket-system S"),
+                    "ExpirationRule" | "ActiveDurationTooShort" => {
+                        h.push("choose another --duration (see `pim policy NAME`)")
+                    }
+                    _ => {}
+                }
+            }
+            (!h.is_empty()).then(|| h.join("; "))
+        }
+        Error::StepUpRequired { .. } => Some(
+            "run the command where a browser can open (set BROWSER if needed), or `pim login` again".into(),
+        ),
+        _ => None,
+    }
+}
+
+fn main() -> ExitCode {
+    // The local offset must be read while the process is single-threaded.
+    let local = UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC);
+    let cli = Cli::parse();
+    init_logging();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let out = Out { local };
+    match rt.block_on(run(cli, &out)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if let Some(h) = cli_hint(&e) {
+                eprintln!("hint: {h}");
+            }
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("pim=warn,pim_auth=warn,pim_core=error"));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+fn auth() -> pim_core::Result<Auth> {
+    let env: Arc<dyn Env> = Arc::new(ProcessEnv);
+    let mut options = AuthOptions::from_env(env)?;
+    options.on_url = Some(Arc::new(|url: &str| {
+        eprintln!("Opening the sign-in page. If no browser opens, visit:\n  {url}");
+    }));
+    options.allow_interactive = true;
+    let auth = Auth::new(options)?;
+    if let Some(w) = auth.keychain_warning() {
+        eprintln!("warning: {w}");
+    }
+    Ok(auth)
+}
+
+/// Lets the session retry a write with claims; the token source (interactive allowed) then
+/// opens the browser for the step-up.
+#[derive(Debug)]
+struct BrowserStepUp;
+
+#[async_trait]
+impl StepUpHook for BrowserStepUp {
+    async fn step_up(
+        &self,
+        _tenant_id: &str,
+        resource: Resource,
+        _claims: &str,
+    ) -> pim_core::Result<()> {
+        eprintln!("{resource} asks for additional verification; opening the browser…");
+        Ok(())
+    }
+}
+
+async fn session(auth: &Auth) -> pim_core::Result<(Account, Session)> {
+    let (account, tokens) = auth.default_token_source()?;
+    let endpoints = Endpoints::from_env(&ProcessEnv)?;
+    let mut opts = SessionOptions::new(endpoints, tokens, account.home_tenant_id.clone());
+    opts.step_up = Some(Arc::new(BrowserStepUp));
+    Ok((account, Session::new(opts)))
+}
+
+async fn find(
+    session: &Session,
+    cli_tenant: &Option<String>,
+    t: &Target,
+    prefer: &dyn Fn(&Role) -> bool,
+) -> pim_core::Result<Role> {
+    session.refresh().await?;
+    session
+        .find(
+            &RoleQuery {
+                name: t.name.clone(),
+                scope: t.scope.clone(),
+                tenant: cli_tenant.clone(),
+            },
+            prefer,
+        )
+        .await
+}
+
+async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
+    let auth = auth()?;
+    match cli.command {
+        Command::Login { device_code } => {
+            let account = if device_code {
+                auth.login_device_code(DeviceCodeOptions {
+                    tenant: cli.tenant.clone(),
+                    on_prompt: Some(Arc::new(|p: &pim_auth::DeviceCodePrompt| {
+                        eprintln!("{}", p.message)
+                    })),
+                    ..Default::default()
+                })
+                .await?
+            } else {
+                auth.login_interactive(LoginOptions {
+                    tenant: cli.tenant.clone(),
+                    ..Default::default()
+                })
+                .await?
+            };
+            outln!(
+                "Signed in as {} ({}), tenant {}.",
+                account.name,
+                account.upn,
+                account.home_tenant_id
+            );
+            Ok(())
+        }
+        Command::Logout => {
+            let gone = auth.logout_all().await?;
+            if gone.is_empty() {
+                outln!("Nobody was signed in.");
+            } else {
+                for a in gone {
+                    outln!("Signed out {}.", a.upn);
+                }
+            }
+            Ok(())
+        }
+        Command::Roles { json } => {
+            let (_, s) = session(&auth).await?;
+            let snap = s.refresh().await?;
+            let roles: Vec<&Role> = snap
+                .roles()
+                .filter(|r| tenant_ok(&snap, r, &cli.tenant))
+                .collect();
+            if json {
+                out.print_json(&roles.iter().map(|r| out.role_json(r)).collect::<Vec<_>>());
+            } else {
+                out.warnings(&snap);
+                out.roles_table(&roles, s.now());
+            }
+            Ok(())
+        }
+        Command::Status { json } => {
+            let accounts = auth.accounts()?;
+            let (account, s) = session(&auth).await?;
+            let snap = s.refresh().await?;
+            out.status(&account, &accounts, &snap, &cli.tenant, s.now(), json);
+            Ok(())
+        }
+        Command::Activate {
+            target,
+            request,
+            start,
+            json,
+        } => {
+            let mut req = request.to_request();
+            if let Some(st) = &start {
+                req.start = Some(parse_start(st, out.local)?);
+            }
+            let (_, s) = session(&auth).await?;
+            let role = find(&s, &cli.tenant, &target, &|r| {
+                r.state == RoleState::Eligible
+            })
+            .await?;
+            let policy = s.policy(&role).await;
+            let defaulted = req.duration.is_none();
+            let duration = req
+                .duration
+                .unwrap_or_else(|| pim_core::model::default_duration(policy.known()));
+            if defaulted && !json {
+                let why = match policy.known().and_then(|p| p.max_duration) {
+                    Some(m) => format!("the policy maximum {m} capped at 1h"),
+                    None => "policy maximum unknown".into(),
+                };
+                eprintln!("Duration: {duration} (default: {why}; use --duration to choose).");
+            }
+            req.duration = Some(duration);
+            let outcome = s.activate(&role, req).await?;
+            out.outcome(&role, &outcome, s.now(), json);
+            Ok(())
+        }
+        Command::Deactivate { target, json } => {
+            let (_, s) = session(&auth).await?;
+            let role = find(&s, &cli.tenant, &target, &|r| {
+                r.assignment.as_ref().is_some_and(|a| a.is_activation())
+            })
+            .await?;
+            let outcome = s.deactivate(&role).await?;
+            out.outcome(&role, &outcome, s.now(), json);
+            Ok(())
+        }
+        Command::Extend {
+            target,
+            request,
+            json,
+        } => {
+            let (_, s) = session(&auth).await?;
+            let role = find(&s, &cli.tenant, &target, &|r| r.state == RoleState::Active).await?;
+            let outcome = s.extend(&role, request.to_request()).await?;
+            out.outcome(&role, &outcome, s.now(), json);
+            Ok(())
+        }
+        Command::Cancel { target, json } => {
+            let (_, s) = session(&auth).await?;
+            let role = find(&s, &cli.tenant, &target, &|r| {
+                matches!(r.state, RoleState::Pending | RoleState::Scheduled)
+            })
+            .await?;
+            let outcome = s.cancel(&role).await?;
+            out.outcome(&role, &outcome, s.now(), json);
+            Ok(())
+        }
+        Command::Policy { target, json } => {
+            let (_, s) = session(&auth).await?;
+            let role = find(&s, &cli.tenant, &target, &|_| false).await?;
+            let policy: PolicyInfo = s.policy(&role).await;
+            out.policy(&role, &policy, json);
+            Ok(())
+        }
+    }
+}
+
+fn tenant_ok(snap: &pim_core::Snapshot, r: &Role, q: &Option<String>) -> bool {
+    match q {
+        None => true,
+        Some(q) => snap
+            .tenants
+            .iter()
+            .any(|t| t.tenant.id.eq_ignore_ascii_case(&r.tenant_id) && t.tenant.matches(q)),
+    }
+}
+
+/// `--start`: RFC 3339, or local `HH:MM` (today; tomorrow if already past) or
+/// `YYYY-MM-DD HH:MM`.
+fn parse_start(s: &str, local: UtcOffset) -> pim_core::Result<OffsetDateTime> {
+    let s = s.trim();
+    if let Some(t) = pim_core::wire::parse_datetime(s)
+        && (s.ends_with('Z')
+            || s.ends_with('z')
+            || s.contains('+')
+            || s.rfind('-').is_some_and(|i| i > 10))
+    {
+        return Ok(t);
+    }
+    let bad = || {
+        Error::InvalidInput(format!(
+            "`{s}` is not a start time; use RFC 3339 (2026-08-21T08:00:00Z), HH:MM or YYYY-MM-DD HH:MM (local time)"
+        ))
+    };
+    let hm = time::macros::format_description!("[hour]:[minute]");
+    let full = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    let full_t = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let now_local = OffsetDateTime::now_utc().to_offset(local);
+    if let Ok(t) = time::Time::parse(s, &hm) {
+        let mut dt = now_local.date().with_time(t).assume_offset(local);
+        if dt < now_local - time::Duration::minutes(1) {
+            dt += time::Duration::days(1);
+        }
+        return Ok(dt.to_offset(UtcOffset::UTC));
+    }
+    for f in [full, full_t] {
+        if let Ok(dt) = time::PrimitiveDateTime::parse(s, &f) {
+            return Ok(dt.assume_offset(local).to_offset(UtcOffset::UTC));
+        }
+    }
+    Err(bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_times() {
+        let t = parse_start("2026-08-21T08:00:00Z", UtcOffset::UTC).unwrap();
+        assert_eq!(t.hour(), 8);
+        let t = parse_start("2026-08-21 10:30", UtcOffset::from_hms(2, 0, 0).unwrap()).unwrap();
+        assert_eq!((t.hour(), t.minute()), (8, 30));
+        let t = parse_start("23:59", UtcOffset::UTC).unwrap();
+        assert_eq!(t.minute(), 59);
+        assert!(parse_start("soon", UtcOffset::UTC).is_err());
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(
+            exit_code(&Error::PolicyViolation {
+                rules: vec![],
+                message: String::new()
+            }),
+            3
+        );
+        assert_eq!(
+            exit_code(&Error::SignInRequired {
+                reason: String::new()
+            }),
+            4
+        );
+        assert_eq!(exit_code(&Error::Transport(String::new())), 1);
+        assert_eq!(
+            exit_code(&Error::Ambiguous {
+                name: String::new(),
+                candidates: vec![]
+            }),
+            2
+        );
+    }
+
+    #[test]
+    fn cli_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let c = Cli::try_parse_from([
+            "pim",
+            "activate",
+            "Global Reader",
+            "--reason",
+            "x",
+            "--duration",
+            "1h30m",
+            "--tenant",
+            "contoso",
+        ])
+        .unwrap();
+        assert_eq!(c.tenant.as_deref(), Some("contoso"));
+        assert!(Cli::try_parse_from(["pim", "activate", "x", "--duration", "soon"]).is_err());
+    }
+}

@@ -193,7 +193,7 @@ impl Session {
     /// The tenants the user can work in, discovered once per session via ARM
     /// `GET /tenants`; the home tenant is first. When ARM cannot list them, only the home
     /// tenant is returned.
-    #[instrument(skip(self), err)]
+    #[instrument(skip(self), err(level = "debug"))]
     pub async fn tenants(&self) -> Result<Vec<Tenant>> {
         if let Some(t) = self.caches().tenants.clone() {
             return Ok(t);
@@ -241,7 +241,7 @@ impl Session {
     /// Reads everything for every tenant (in parallel) and publishes the snapshot. Fails only
     /// when no tenant could be read at all (then with the home tenant's error, e.g.
     /// [`Error::SignInRequired`]).
-    #[instrument(skip(self), err)]
+    #[instrument(skip(self), err(level = "debug"))]
     pub async fn refresh(&self) -> Result<Snapshot> {
         let tenants = self.tenants().await?;
         let futs = tenants.iter().map(|t| self.load_tenant(t));
@@ -270,7 +270,7 @@ impl Session {
     }
 
     /// Re-reads one tenant and publishes the snapshot with it replaced.
-    #[instrument(skip(self), err)]
+    #[instrument(skip(self), err(level = "debug"))]
     pub async fn refresh_tenant(&self, tenant_id: &str) -> Result<Snapshot> {
         let tenants = self.tenants().await?;
         let Some(t) = tenants
@@ -1024,7 +1024,7 @@ impl Session {
     /// ticket, duration over the maximum or under 5 minutes → [`Error::PolicyViolation`]
     /// before anything is sent). Duration defaults to [`default_duration`]; start defaults to
     /// now (server time). Returns the outcome (active until, pending approval, scheduled).
-    #[instrument(skip(self, role, req), fields(role = %role.describe()), err)]
+    #[instrument(skip(self, role, req), fields(role = %role.describe()), err(level = "debug"))]
     pub async fn activate(&self, role: &Role, req: ActivationRequest) -> Result<Outcome> {
         if role.eligibility.is_none() {
             return Err(Error::InvalidState {
@@ -1311,7 +1311,7 @@ impl Session {
 
     /// Deactivates an activation (not an admin assignment). Refused within 5 minutes of the
     /// activation's start ([`Error::TooEarly`]) without sending anything.
-    #[instrument(skip(self, role), fields(role = %role.describe()), err)]
+    #[instrument(skip(self, role), fields(role = %role.describe()), err(level = "debug"))]
     pub async fn deactivate(&self, role: &Role) -> Result<Outcome> {
         self.check_deactivatable(role)?;
         let outcome = self.deactivate_checked(role).await?;
@@ -1441,7 +1441,7 @@ impl Session {
     /// lost to a refusal; justification and ticket default to those of the last activation
     /// request. On an admin assignment ending within 14 days: a `selfExtend` request, decided
     /// by an administrator.
-    #[instrument(skip(self, role, req), fields(role = %role.describe()), err)]
+    #[instrument(skip(self, role, req), fields(role = %role.describe()), err(level = "debug"))]
     pub async fn extend(&self, role: &Role, req: ActivationRequest) -> Result<Outcome> {
         let Some(a) = role.assignment.clone() else {
             return Err(Error::InvalidState {
@@ -1593,7 +1593,7 @@ impl Session {
     }
 
     /// Cancels the role's open request (pending approval or scheduled).
-    #[instrument(skip(self, role), fields(role = %role.describe()), err)]
+    #[instrument(skip(self, role), fields(role = %role.describe()), err(level = "debug"))]
     pub async fn cancel(&self, role: &Role) -> Result<Outcome> {
         let Some(req) = role
             .pending

@@ -1,0 +1,418 @@
+//! Human tables and JSON for the CLI. JSON goes to stdout only; everything else to stderr
+//! when `--json` is given.
+
+/// `println!` that ignores a closed stdout (e.g. `pim roles | head`).
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+use pim_auth::Account;
+use pim_core::duration::format_time_left;
+use pim_core::{Outcome, PolicyInfo, Role, RoleKind, RoleState, Snapshot};
+use serde_json::{Value, json};
+use time::{OffsetDateTime, UtcOffset};
+
+/// Formatting context.
+#[derive(Debug, Clone, Copy)]
+pub struct Out {
+    /// Local offset for human times.
+    pub local: UtcOffset,
+}
+
+fn rfc3339(t: Option<OffsetDateTime>) -> Value {
+    match t.and_then(|t| {
+        t.to_offset(UtcOffset::UTC)
+            .format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    }) {
+        Some(s) => Value::String(s),
+        None => Value::Null,
+    }
+}
+
+fn kind_short(k: RoleKind) -> &'static str {
+    match k {
+        RoleKind::EntraRole => "Entra",
+        RoleKind::Group => "Group",
+        RoleKind::AzureResource => "Azure",
+    }
+}
+
+impl Out {
+    /// `2026-08-21 10:05` in local time (with ` UTC` when local is UTC).
+    pub fn time(&self, t: OffsetDateTime) -> String {
+        let l = t.to_offset(self.local);
+        let base = format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            l.year(),
+            u8::from(l.month()),
+            l.day(),
+            l.hour(),
+            l.minute()
+        );
+        if self.local == UtcOffset::UTC {
+            format!("{base} UTC")
+        } else {
+            base
+        }
+    }
+
+    pub fn print_json<T: serde::Serialize>(&self, v: &T) {
+        match serde_json::to_string_pretty(v) {
+            Ok(s) => outln!("{s}"),
+            Err(e) => eprintln!("error: cannot write JSON: {e}"),
+        }
+    }
+
+    fn policy_json(p: &PolicyInfo) -> Value {
+        match p {
+            PolicyInfo::Known(p) => json!({
+                "status": "known",
+                "maxDuration": p.max_duration.map(|d| d.to_iso8601()),
+                "justificationRequired": p.justification_required,
+                "ticketRequired": p.ticket_required,
+                "mfaRequired": p.mfa_required,
+                "authenticationContext": p.authentication_context,
+                "approvalRequired": p.approval_required,
+                "summary": p.summary(),
+            }),
+            PolicyInfo::Unknown { reason } => json!({"status": "unknown", "reason": reason}),
+            PolicyInfo::NotLoaded => json!({"status": "notLoaded"}),
+        }
+    }
+
+    /// One role as JSON (the `pim roles --json` item).
+    pub fn role_json(&self, r: &Role) -> Value {
+        let a = r.assignment.as_ref();
+        let pending = r.pending_request();
+        json!({
+            "kind": r.kind.as_str(),
+            "name": r.name,
+            "label": r.label(),
+            "scope": r.scope.display_name,
+            "scopeId": r.scope.id,
+            "scopeKind": r.scope.kind,
+            "state": r.state.as_str(),
+            "startsAt": rfc3339(r.starts_at()),
+            "endsAt": rfc3339(r.ends_at()),
+            "tenantId": r.tenant_id,
+            "tenantName": r.tenant_name,
+            "roleDefinitionId": r.role_definition_id,
+            "accessId": r.access.as_ref().map(|x| x.as_str().to_owned()),
+            "assignmentType": a.and_then(|a| a.assignment_type.as_ref()).map(|x| x.as_str().to_owned()),
+            "memberType": a.and_then(|a| a.member_type.as_ref())
+                .or(r.eligibility.as_ref().and_then(|e| e.member_type.as_ref()))
+                .map(|x| x.as_str().to_owned()),
+            "eligible": r.eligibility.is_some(),
+            "eligibilityEndsAt": rfc3339(r.eligibility.as_ref().and_then(|e| e.end)),
+            "pendingRequestId": pending.map(|p| p.id.clone()),
+            "pendingStatus": pending.map(|p| p.status.as_str().to_owned()),
+            "policy": Self::policy_json(&r.policy),
+        })
+    }
+
+    fn state_text(&self, r: &Role, now: OffsetDateTime) -> (String, String) {
+        match r.state {
+            RoleState::Active => match r.ends_at() {
+                Some(e) => (
+                    "active".into(),
+                    format!(
+                        "{} left (until {})",
+                        format_time_left(e - now),
+                        self.time(e)
+                    ),
+                ),
+                None => ("active".into(), "permanent".into()),
+            },
+            RoleState::Pending => (
+                "pending".into(),
+                r.pending_request()
+                    .map(|p| format!("approval, request {}", p.id))
+                    .unwrap_or_default(),
+            ),
+            RoleState::Scheduled => (
+                "scheduled".into(),
+                r.starts_at()
+                    .map(|s| format!("starts {}", self.time(s)))
+                    .unwrap_or_default(),
+            ),
+            RoleState::Eligible => ("eligible".into(), String::new()),
+        }
+    }
+
+    fn table(rows: &[Vec<String>]) {
+        if rows.is_empty() {
+            return;
+        }
+        let cols = rows[0].len();
+        let widths: Vec<usize> = (0..cols)
+            .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+            .collect();
+        for r in rows {
+            let mut line = String::new();
+            for (c, cell) in r.iter().enumerate() {
+                if c + 1 == cols {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(cell);
+                    line.push_str(&" ".repeat(widths[c] - cell.chars().count() + 2));
+                }
+            }
+            outln!("{}", line.trim_end());
+        }
+    }
+
+    pub fn warnings(&self, snap: &Snapshot) {
+        for t in &snap.tenants {
+            if let Some(e) = &t.error {
+                eprintln!("warning: tenant {}: {}", t.tenant.display_name, e.message);
+            }
+            for w in &t.warnings {
+                eprintln!("warning: tenant {}: {w}", t.tenant.display_name);
+            }
+        }
+    }
+
+    pub fn roles_table(&self, roles: &[&Role], now: OffsetDateTime) {
+        if roles.is_empty() {
+            outln!("No eligible or active roles.");
+            return;
+        }
+        let mut rows = vec![vec![
+            "KIND".to_owned(),
+            "NAME".into(),
+            "SCOPE".into(),
+            "TENANT".into(),
+            "STATE".into(),
+            "TIME".into(),
+        ]];
+        for r in roles {
+            let (state, time) = self.state_text(r, now);
+            rows.push(vec![
+                kind_short(r.kind).into(),
+                r.label(),
+                r.scope.display_name.clone(),
+                r.tenant_name.clone(),
+                state,
+                time,
+            ]);
+        }
+        Self::table(&rows);
+    }
+
+    pub fn status(
+        &self,
+        account: &Account,
+        accounts: &[Account],
+        snap: &Snapshot,
+        tenant: &Option<String>,
+        now: OffsetDateTime,
+        json: bool,
+    ) {
+        let in_tenant = |r: &&Role| {
+            tenant.as_deref().is_none_or(|q| {
+                snap.tenants
+                    .iter()
+                    .any(|t| t.tenant.id.eq_ignore_ascii_case(&r.tenant_id) && t.tenant.matches(q))
+            })
+        };
+        let active: Vec<&Role> = snap
+            .roles()
+            .filter(|r| r.state == RoleState::Active)
+            .filter(in_tenant)
+            .collect();
+        let pending: Vec<&Role> = snap
+            .roles()
+            .filter(|r| {
+                matches!(r.state, RoleState::Pending | RoleState::Scheduled)
+                    || (r.state == RoleState::Active && r.pending_request().is_some())
+            })
+            .filter(in_tenant)
+            .collect();
+        if json {
+            let v = json!({
+                "account": {"upn": account.upn, "name": account.name, "oid": account.oid, "homeTenantId": account.home_tenant_id},
+                "accounts": accounts.iter().map(|a| json!({"upn": a.upn, "name": a.name, "homeTenantId": a.home_tenant_id, "default": a.key() == account.key()})).collect::<Vec<_>>(),
+                "tenants": snap.tenants.iter().map(|t| json!({
+                    "id": t.tenant.id, "name": t.tenant.display_name, "defaultDomain": t.tenant.default_domain,
+                    "isHome": t.tenant.is_home, "error": t.error, "warnings": t.warnings,
+                })).collect::<Vec<_>>(),
+                "active": active.iter().map(|r| {
+                    let mut v = self.role_json(r);
+                    v["timeLeftSeconds"] = r.ends_at().map(|e| json!((e - now).whole_seconds().max(0))).unwrap_or(Value::Null);
+                    v
+                }).collect::<Vec<_>>(),
+                "pending": pending.iter().map(|r| self.role_json(r)).collect::<Vec<_>>(),
+            });
+            self.print_json(&v);
+            return;
+        }
+        outln!("Signed in as {} ({}).", account.name, account.upn);
+        let others: Vec<&Account> = accounts
+            .iter()
+            .filter(|a| a.key() != account.key())
+            .collect();
+        if !others.is_empty() {
+            outln!(
+                "Other accounts: {}",
+                others
+                    .iter()
+                    .map(|a| a.upn.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        outln!("Tenants:");
+        for t in &snap.tenants {
+            let mut line = format!(
+                "  {}{}",
+                t.tenant.display_name,
+                if t.tenant.is_home { " (home)" } else { "" }
+            );
+            if let Some(d) = &t.tenant.default_domain {
+                line.push_str(&format!(" — {d}"));
+            }
+            if let Some(e) = &t.error {
+                line.push_str(&format!(" — error: {}", e.message));
+            }
+            outln!("{line}");
+            for w in &t.warnings {
+                outln!("    warning: {w}");
+            }
+        }
+        outln!();
+        if active.is_empty() {
+            outln!("No active roles.");
+        } else {
+            outln!("Active:");
+            self.roles_table(&active, now);
+        }
+        outln!();
+        if pending.is_empty() {
+            outln!("No pending requests.");
+        } else {
+            outln!("Pending:");
+            let mut rows = vec![vec![
+                "KIND".to_owned(),
+                "NAME".into(),
+                "SCOPE".into(),
+                "TENANT".into(),
+                "STATUS".into(),
+                "REQUEST".into(),
+            ]];
+            for r in &pending {
+                let p = r.pending_request();
+                rows.push(vec![
+                    kind_short(r.kind).into(),
+                    r.label(),
+                    r.scope.display_name.clone(),
+                    r.tenant_name.clone(),
+                    p.map(|p| match (p.status.needs_decision(), p.start) {
+                        (true, _) => "pending approval".to_owned(),
+                        (false, Some(s)) => format!("scheduled {}", self.time(s)),
+                        _ => p.status.to_string(),
+                    })
+                    .unwrap_or_default(),
+                    p.map(|p| p.id.clone()).unwrap_or_default(),
+                ]);
+            }
+            Self::table(&rows);
+        }
+    }
+
+    pub fn outcome(&self, role: &Role, o: &Outcome, now: OffsetDateTime, json: bool) {
+        if json {
+            let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
+            v["role"] = self.role_json(role);
+            self.print_json(&v);
+            return;
+        }
+        let who = role.describe();
+        match o {
+            Outcome::Active { until, request_id } => {
+                let until = match until {
+                    Some(u) => format!(
+                        "until {} ({} left)",
+                        self.time(*u),
+                        format_time_left(*u - now)
+                    ),
+                    None => "now".into(),
+                };
+                outln!("{who} is active {until}.{}", req_suffix(request_id));
+            }
+            Outcome::PendingApproval { request_id } => {
+                outln!(
+                    "{who}: pending approval, request id {request_id}. Cancel it with `pim cancel`."
+                );
+            }
+            Outcome::Scheduled { start, request_id } => {
+                let s = start
+                    .map(|s| self.time(s))
+                    .unwrap_or_else(|| "later".into());
+                outln!("{who} is scheduled for {s}.{}", req_suffix(request_id));
+            }
+            Outcome::Submitted { request_id, status } => {
+                outln!(
+                    "{who}: request submitted, status {status}.{} Check with `pim status`.",
+                    req_suffix(request_id)
+                );
+            }
+            Outcome::Deactivated { request_id } => {
+                outln!("{who} is deactivated.{}", req_suffix(request_id))
+            }
+            Outcome::Canceled { request_id } => outln!("{who}: request {request_id} cancelled."),
+        }
+    }
+
+    pub fn policy(&self, role: &Role, p: &PolicyInfo, json: bool) {
+        if json {
+            self.print_json(&json!({"role": self.role_json(role), "policy": Self::policy_json(p)}));
+            return;
+        }
+        outln!("{}", role.describe());
+        match p {
+            PolicyInfo::Known(p) => {
+                let yes = |b: bool| if b { "required" } else { "not required" };
+                outln!(
+                    "  Maximum duration:        {}",
+                    p.max_duration
+                        .map(|d| format!("{d} ({})", d.to_iso8601()))
+                        .unwrap_or_else(|| "not limited".into())
+                );
+                outln!(
+                    "  Justification (--reason): {}",
+                    yes(p.justification_required)
+                );
+                outln!(
+                    "  Ticket (--ticket, --ticket-system): {}",
+                    yes(p.ticket_required)
+                );
+                outln!("  Multi-factor authentication: {}", yes(p.mfa_required));
+                outln!(
+                    "  Authentication context:  {}",
+                    p.authentication_context
+                        .clone()
+                        .unwrap_or_else(|| "none".into())
+                );
+                outln!("  Approval:                {}", yes(p.approval_required));
+            }
+            PolicyInfo::Unknown { reason } => {
+                outln!(
+                    "  The policy could not be read ({reason}); the service will still enforce it."
+                );
+            }
+            PolicyInfo::NotLoaded => outln!("  The policy is not known yet."),
+        }
+    }
+}
+
+fn req_suffix(id: &str) -> String {
+    if id.is_empty() {
+        String::new()
+    } else {
+        format!(" Request {id}.")
+    }
+}

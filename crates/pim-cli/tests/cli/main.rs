@@ -1,0 +1,242 @@
+//! Smoke tests of the `pim` binary against an in-process pim-sim.
+//!
+//! They need a Secret Service (the refresh token lives in the OS keychain), so they skip with
+//! a message when `DBUS_SESSION_BUS_ADDRESS` is unset. Run them like CI does:
+//! `dbus-run-session -- bash -c 'export XDG_DATA_HOME=$(mktemp -d); echo -n pw |
+//! gnome-keyring-daemon --unlock --components=secrets --daemonize; cargo test -p pim-cli'`.
+//! The browser is `curl -sL` (GET the authorize URL, follow the redirect to pim's loopback).
+//! Each test uses its own client id, so their keychain entries never collide.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::process::Output;
+
+use pim_sim::{SimHandle, SimOptions, Simulator};
+use serde_json::Value;
+
+struct Cli {
+    sim: SimHandle,
+    config: tempfile::TempDir,
+    home: tempfile::TempDir,
+    client_id: String,
+}
+
+fn keychain_available() -> bool {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        eprintln!(
+            "skipping: no Secret Service (DBUS_SESSION_BUS_ADDRESS is unset); run inside dbus-run-session with gnome-keyring"
+        );
+        return false;
+    }
+    if std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping: curl (the test browser) is not installed");
+        return false;
+    }
+    true
+}
+
+impl Cli {
+    async fn start() -> Cli {
+        let sim = Simulator::start(SimOptions::default()).await.unwrap();
+        Cli {
+            sim,
+            config: tempfile::tempdir().unwrap(),
+            home: tempfile::tempdir().unwrap(),
+            client_id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        let base = self.sim.base_url();
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pim"))
+            .args(args)
+            .env("PIM_AUTHORITY_HOST", &base)
+            .env("PIM_GRAPH_ENDPOINT", &base)
+            .env("PIM_ARM_ENDPOINT", &base)
+            .env("PIM_CLIENT_ID", &self.client_id)
+            // A folder that does not exist yet: pim must create it.
+            .env("PIM_CONFIG_DIR", self.config.path().join("pim"))
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join(".config"))
+            .env("BROWSER", "curl -sL -o /dev/null")
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .unwrap();
+        eprintln!(
+            "$ pim {}\n-> {:?}\n{}{}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    async fn login(&self) {
+        let out = self.run(&["login"]).await;
+        assert_eq!(out.status.code(), Some(0));
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&o.stdout)
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_then_roles_json_and_status() {
+    if !keychain_available() {
+        return;
+    }
+    let cli = Cli::start().await;
+    cli.login().await;
+    let out = cli.run(&["roles", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let roles = json(&out);
+    let items = roles.as_array().unwrap();
+    for r in items {
+        for k in ["kind", "name", "scope", "state", "endsAt", "tenantId"] {
+            assert!(r.get(k).is_some(), "{k} missing in {r}");
+        }
+    }
+    let by = |n: &str| {
+        items
+            .iter()
+            .find(|r| r["name"] == n)
+            .unwrap_or_else(|| panic!("{n} missing"))
+    };
+    assert_eq!(by("Directory Readers")["state"], "active");
+    assert!(by("Directory Readers")["endsAt"].is_null());
+    assert_eq!(by("Global Reader")["state"], "eligible");
+    assert_eq!(by("Global Reader")["kind"], "entraRole");
+    assert_eq!(by("Contributor")["kind"], "azureResource");
+    assert_eq!(by("Contributor")["scope"], "Prod");
+    assert_eq!(by("SQL Prod Admins")["kind"], "group");
+    let ua = items
+        .iter()
+        .find(|r| r["name"] == "User Administrator" && r["scope"] == "Europe")
+        .unwrap();
+    assert_eq!(ua["state"], "active");
+    assert!(ua["endsAt"].is_string());
+
+    let out = cli.run(&["status", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let s = json(&out);
+    assert_eq!(s["account"]["upn"], "adele@contoso.onmicrosoft.com");
+    assert!(s["tenants"].as_array().unwrap().len() >= 2);
+
+    let out = cli.run(&["roles"]).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Global Reader"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_refusals_exit_3_before_sending() {
+    if !keychain_available() {
+        return;
+    }
+    let cli = Cli::start().await;
+    cli.login().await;
+    cli.sim.control().clear_requests();
+    let out = cli.run(&["activate", "Global Reader"]).await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).to_lowercase().contains("justification"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli
+        .run(&[
+            "activate",
+            "global reader",
+            "--reason",
+            "x",
+            "--duration",
+            "9h",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("8h"), "{}", stderr(&out));
+    let out = cli
+        .run(&["activate", "Security Administrator", "--reason", "x"])
+        .await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).to_lowercase().contains("ticket"),
+        "{}",
+        stderr(&out)
+    );
+    let writes = cli
+        .sim
+        .control()
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.contains("ScheduleRequests"))
+        .count();
+    assert_eq!(writes, 0, "nothing may be sent for a refused request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activate_deactivate_and_ambiguity() {
+    if !keychain_available() {
+        return;
+    }
+    let cli = Cli::start().await;
+    cli.login().await;
+    let out = cli
+        .run(&[
+            "activate",
+            "Global Reader",
+            "--reason",
+            "testing",
+            "--duration",
+            "30m",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("active until"));
+    let out = cli.run(&["deactivate", "Global Reader"]).await;
+    assert_eq!(out.status.code(), Some(3), "5-minute rule");
+    cli.sim.control().advance(6 * 60);
+    let out = cli.run(&["deactivate", "Global Reader", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["outcome"], "deactivated");
+    let out = cli
+        .run(&["activate", "SQL Prod Admins", "--reason", "x"])
+        .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("SQL Prod Admins (owner)"));
+    let out = cli
+        .run(&["activate", "Global Administrator", "--reason", "approve me"])
+        .await;
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pending approval"));
+    let out = cli.run(&["cancel", "Global Administrator"]).await;
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_sign_in_exit_4() {
+    if !keychain_available() {
+        return;
+    }
+    let cli = Cli::start().await;
+    let out = cli.run(&["roles", "--json"]).await;
+    assert_eq!(out.status.code(), Some(4));
+    assert!(out.stdout.is_empty(), "no JSON on failure");
+    assert!(stderr(&out).contains("pim login"));
+    let out = cli.run(&["activate"]).await;
+    assert_eq!(out.status.code(), Some(2), "usage error");
+}

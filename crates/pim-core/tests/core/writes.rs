@@ -234,3 +234,154 @@ async fn step_up_required_for_mfa_role_without_hook() {
     let err = h.session.activate(&role, req).await.unwrap_err();
     assert!(matches!(err, Error::StepUpRequired { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn server_clock_is_used_when_the_local_clock_is_off() {
+    let h = harness::start().await;
+    // The simulator's clock runs 3 hours ahead of ours.
+    h.sim.control().advance(3 * 3600);
+    h.session.refresh().await.unwrap();
+    let skew = h.session.now() - time::OffsetDateTime::now_utc();
+    assert!(skew > time::Duration::hours(2), "{skew}");
+    let role = h
+        .session
+        .find(&RoleQuery::name("Global Reader"), &|_| false)
+        .await
+        .unwrap();
+    let out = h
+        .session
+        .activate(&role, just("skewed clock"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(out, Outcome::Active { .. }),
+        "must not become scheduled: {out:?}"
+    );
+}
+
+#[tokio::test]
+async fn expand_failure_falls_back_to_policy_rules() {
+    let h = harness::start().await;
+    h.sim
+        .control()
+        .configure(&serde_json::json!({"expandPolicyFails": true, "wrapErrors": true}))
+        .unwrap();
+    let snap = h.session.refresh().await.unwrap();
+    let role = snap
+        .roles()
+        .find(|r| r.name == "Global Reader")
+        .unwrap()
+        .clone();
+    let p = h.session.policy(&role).await;
+    let p = p
+        .known()
+        .unwrap_or_else(|| panic!("policy should be read from the rules endpoint: {p:?}"));
+    assert_eq!(p.max_duration, Some(PimDuration::from_hours(8)));
+    let err = h
+        .session
+        .activate(&role, ActivationRequest::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PolicyViolation { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn extend_reactivates_for_the_new_duration() {
+    let h = harness::start().await;
+    h.session.refresh().await.unwrap();
+    let role = h
+        .session
+        .find(&RoleQuery::name("Global Reader"), &|_| false)
+        .await
+        .unwrap();
+    h.session
+        .activate(
+            &role,
+            ActivationRequest {
+                duration: Some(PimDuration::from_minutes(30)),
+                ..just("short")
+            },
+        )
+        .await
+        .unwrap();
+    let role = h
+        .session
+        .find(&RoleQuery::name("Global Reader"), &|_| false)
+        .await
+        .unwrap();
+    let early = h
+        .session
+        .extend(&role, ActivationRequest::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(early, Error::TooEarly { .. }), "{early:?}");
+    h.sim.control().advance(6 * 60);
+    h.session.refresh().await.unwrap();
+    let role = h
+        .session
+        .find(&RoleQuery::name("Global Reader"), &|_| false)
+        .await
+        .unwrap();
+    // Justification comes from the previous activation request.
+    let out = h
+        .session
+        .extend(
+            &role,
+            ActivationRequest {
+                duration: Some(PimDuration::from_hours(2)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let Outcome::Active {
+        until: Some(until), ..
+    } = out
+    else {
+        panic!("{out:?}")
+    };
+    assert!(until - h.session.now() > time::Duration::minutes(110));
+}
+
+#[tokio::test]
+async fn uncertain_arm_put_is_checked_by_name() {
+    let h = harness::start().await;
+    h.session.refresh().await.unwrap();
+    let role = h
+        .session
+        .find(&RoleQuery::name("Reader"), &|_| false)
+        .await
+        .unwrap();
+    let policy = h.session.policy(&role).await;
+    let mut req = just("read logs");
+    if policy.known().is_some_and(|p| p.ticket_required) {
+        req.ticket = Some(Ticket {
+            number: "1".into(),
+            system: "J".into(),
+        });
+    }
+    h.sim.control().add_fault(pim_sim::FaultSpec {
+        method: Some("PUT".into()),
+        path: Some("roleAssignmentScheduleRequests".into()),
+        times: 1,
+        fault: pim_sim::Fault::After {
+            then: Box::new(pim_sim::Fault::Reset),
+        },
+    });
+    let out = h.session.activate(&role, req).await.unwrap();
+    assert!(
+        matches!(
+            out,
+            Outcome::Active { .. } | Outcome::PendingApproval { .. }
+        ),
+        "{out:?}"
+    );
+    let puts = h
+        .sim
+        .control()
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .count();
+    assert_eq!(puts, 1, "the request exists; no second PUT");
+}

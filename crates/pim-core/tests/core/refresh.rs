@@ -156,3 +156,114 @@ async fn paging_is_followed() {
         "expected all Contoso rows with page size 1, got {n}"
     );
 }
+
+fn fault(method: &str, path: &str, fault: Fault) -> FaultSpec {
+    FaultSpec {
+        method: Some(method.into()),
+        path: Some(path.into()),
+        times: 1,
+        fault,
+    }
+}
+
+#[tokio::test]
+async fn expired_token_is_refreshed_once_and_503_is_retried() {
+    let h = harness::start().await;
+    let c = h.sim.control();
+    c.add_fault(fault(
+        "GET",
+        "roleEligibilityScheduleInstances",
+        Fault::Status {
+            status: 401,
+            retry_after: None,
+            code: Some("InvalidAuthenticationToken".into()),
+            message: None,
+            wrapped: false,
+        },
+    ));
+    c.add_fault(fault(
+        "GET",
+        "roleAssignmentScheduleInstances",
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+            code: Some("ServiceUnavailable".into()),
+            message: None,
+            wrapped: false,
+        },
+    ));
+    let snap = h.session.refresh().await.unwrap();
+    assert!(snap.roles().any(|r| r.name == "Contributor"));
+    assert!(
+        snap.tenants.iter().all(|t| t.warnings.is_empty()),
+        "{:?}",
+        snap.tenants.iter().map(|t| &t.warnings).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn cae_claims_challenge_becomes_step_up_with_decoded_claims() {
+    let h = harness::start().await;
+    h.session.refresh().await.unwrap();
+    let role = h
+        .session
+        .find(&RoleQuery::name("Global Reader"), &|_| false)
+        .await
+        .unwrap();
+    let claims = r#"{"access_token":{"nbf":{"essential":true,"value":"1726077595"}}}"#;
+    h.sim.control().add_fault(fault(
+        "POST",
+        "roleAssignmentScheduleRequests",
+        Fault::ClaimsChallenge {
+            claims: claims.into(),
+        },
+    ));
+    let err = h
+        .session
+        .activate(
+            &role,
+            pim_core::ActivationRequest {
+                justification: Some("x".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    match err {
+        pim_core::Error::StepUpRequired {
+            claims: c,
+            resource,
+        } => {
+            assert_eq!(resource, pim_core::token::Resource::Graph);
+            assert_eq!(c, claims);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_failing_tenant_does_not_fail_the_list() {
+    let h = harness::start().await;
+    let tenants = h.session.tenants().await.unwrap();
+    let guest = tenants.iter().find(|t| !t.is_home).unwrap().id.clone();
+    // Every Graph and ARM call of the guest tenant fails: its token requests are refused.
+    h.sim.control().add_fault(FaultSpec {
+        method: Some("POST".into()),
+        path: Some(format!("{guest}/oauth2/v2.0/token")),
+        times: 10,
+        fault: Fault::Status {
+            status: 400,
+            retry_after: None,
+            code: Some("invalid_grant".into()),
+            message: None,
+            wrapped: false,
+        },
+    });
+    let snap = h.session.refresh().await.unwrap();
+    let g = snap.tenants.iter().find(|t| t.tenant.id == guest).unwrap();
+    assert!(g.error.is_some(), "guest tenant should carry an error");
+    assert!(
+        snap.roles().any(|r| r.name == "Global Reader"),
+        "home tenant still listed"
+    );
+}

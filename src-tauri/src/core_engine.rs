@@ -1,68 +1,483 @@
-//! Adapts pim-core's `Session` (and pim-auth's sign-in) to the shell's [`Engine`] port.
-//! (Wiring in progress: until the core's Session lands this engine stays signed out.)
+//! Adapts pim-core's [`Session`] and pim-auth's sign-in to the shell's [`Engine`] port:
+//! snapshots pushed by the session are mapped to the view model and forwarded; each engine
+//! call is one session (or auth) call.
+//!
+//! Besides forwarding, one task re-reads when the service's state changes by itself: when an
+//! activation or scheduled request reaches its end or start time (a timer on that time), and
+//! every two minutes while a request waits for an approver (approvals happen elsewhere).
 
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tokio::sync::watch;
+use pim_auth::{Account, Auth, AuthOptions, LoginOptions};
+use pim_core::config::{Endpoints, Env, ProcessEnv};
+use pim_core::token::Resource;
+use pim_core::{Outcome, Role, Session, SessionOptions, Snapshot, StepUpHook};
+use time::OffsetDateTime;
+use tokio::sync::{Mutex, watch};
+use tokio_util::sync::CancellationToken;
 
 use crate::RunOptions;
 use crate::dto::ActivationInput;
 use crate::engine::{ActivationOutcome, Engine, EngineResult};
 use crate::settings::Settings;
-use crate::view::{PolicyView, Status, TrayModel};
+use crate::view::{
+    AccountView, PolicyView, RoleKind, RoleState, RoleView, Status, TenantView, TrayModel,
+};
 
-/// Starts the engine for the options (in demo mode, the embedded simulator first).
+/// Starts the engine (in demo mode, the embedded simulator first, then an automatic sign-in).
 pub async fn start(
     options: &RunOptions,
-    _settings: &Settings,
-    _config_dir: &Path,
+    settings: &Settings,
+    config_dir: &Path,
 ) -> anyhow::Result<Arc<dyn Engine>> {
-    let (tx, _) = watch::channel(TrayModel {
+    let env = ProcessEnv;
+    let (endpoints, sim, auth_options) = if options.demo {
+        let sim = crate::demo::start_simulator().await?;
+        let base = sim.base_url();
+        let mut e = Endpoints::for_cloud(pim_core::config::Cloud::Public);
+        e.authority_host = pim_core::config::parse_base_url("demo authority", &base)?;
+        e.graph = e.authority_host.clone();
+        e.arm = e.authority_host.clone();
+        let client_id = pim_core::config::client_id_from_env(&env);
+        let mut o = AuthOptions::new(e.clone(), client_id, config_dir.to_owned());
+        o.browser = Arc::new(crate::demo::DemoBrowser::new());
+        (e, Some(sim), o)
+    } else {
+        let e = endpoints_from(settings, &env)?;
+        let client_id = settings
+            .client_id
+            .clone()
+            .unwrap_or_else(|| pim_core::config::client_id_from_env(&env));
+        let mut o = AuthOptions::new(e.clone(), client_id, config_dir.to_owned());
+        o.browser = Arc::new(pim_auth::SystemBrowser::new());
+        (e, None, o)
+    };
+    let auth = Auth::new(auth_options)?;
+    if let Some(w) = auth.keychain_warning() {
+        tracing::warn!("{w}");
+    }
+    let engine = Arc::new(CoreEngine {
+        auth,
+        endpoints,
         demo: options.demo,
-        status: Status::SignedOut,
-        accounts: Vec::new(),
+        current: Mutex::new(None),
+        tx: watch::Sender::new(TrayModel {
+            demo: options.demo,
+            status: Status::Loading,
+            accounts: Vec::new(),
+        }),
+        _sim: sim,
     });
-    Ok(Arc::new(Pending { tx }))
+    let first = engine.clone();
+    tauri::async_runtime::spawn(async move {
+        let result = if first.demo {
+            first.sign_in().await
+        } else {
+            first.resume().await
+        };
+        if let Err(e) = result {
+            tracing::warn!("start-up sign-in: {e}");
+            first.set_status(Status::Error(e.to_string()));
+        }
+    });
+    Ok(engine)
 }
 
-#[derive(Debug)]
-struct Pending {
+/// Endpoints: the environment (`PIM_CLOUD`, `PIM_*_ENDPOINT`), then the settings' overrides.
+fn endpoints_from(settings: &Settings, env: &dyn Env) -> pim_core::Result<Endpoints> {
+    let mut e = if env.var("PIM_CLOUD").is_none() {
+        let cloud = pim_core::config::Cloud::parse(&settings.cloud)?;
+        let mut e = Endpoints::for_cloud(cloud);
+        let from_env = Endpoints::from_env(env)?;
+        e.authority_host = from_env.authority_host.clone();
+        if env.var("PIM_AUTHORITY_HOST").is_none() {
+            e.authority_host = Endpoints::for_cloud(cloud).authority_host;
+        }
+        if env.var("PIM_GRAPH_ENDPOINT").is_some() {
+            e.graph = from_env.graph;
+        }
+        if env.var("PIM_ARM_ENDPOINT").is_some() {
+            e.arm = from_env.arm;
+        }
+        e
+    } else {
+        Endpoints::from_env(env)?
+    };
+    let parse = pim_core::config::parse_base_url;
+    if let Some(v) = &settings.authority_host {
+        e.authority_host = parse("authority host", v)?;
+    }
+    if let Some(v) = &settings.graph_endpoint {
+        e.graph = parse("Graph endpoint", v)?;
+    }
+    if let Some(v) = &settings.arm_endpoint {
+        e.arm = parse("ARM endpoint", v)?;
+    }
+    Ok(e)
+}
+
+struct Current {
+    account: Account,
+    session: Session,
+    _forward: Forwarder,
+}
+
+/// The engine over pim-core.
+pub struct CoreEngine {
+    auth: Auth,
+    endpoints: Endpoints,
+    demo: bool,
+    current: Mutex<Option<Current>>,
     tx: watch::Sender<TrayModel>,
+    _sim: Option<pim_sim::SimHandle>,
 }
 
-fn not_yet() -> pim_core::Error {
-    pim_core::Error::Config("the engine is not wired yet".into())
+impl std::fmt::Debug for CoreEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoreEngine")
+            .field("demo", &self.demo)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Interactive step-up through the browser sign-in.
+#[derive(Debug)]
+struct BrowserStepUp {
+    auth: Auth,
+    upn: String,
 }
 
 #[async_trait]
-impl Engine for Pending {
+impl StepUpHook for BrowserStepUp {
+    async fn step_up(
+        &self,
+        tenant_id: &str,
+        resource: Resource,
+        claims: &str,
+    ) -> pim_core::Result<()> {
+        self.auth
+            .login_interactive(LoginOptions {
+                tenant: Some(tenant_id.to_owned()),
+                login_hint: Some(self.upn.clone()),
+                resource: Some(resource),
+                claims: Some(claims.to_owned()),
+                ..LoginOptions::default()
+            })
+            .await
+            .map(|_| ())
+    }
+}
+
+impl CoreEngine {
+    fn set_status(&self, status: Status) {
+        self.tx.send_if_modified(|m| {
+            let changed = m.status != status;
+            m.status = status;
+            changed
+        });
+    }
+
+    async fn resume(&self) -> EngineResult<()> {
+        match self.auth.default_account()? {
+            Some(account) => self.open(account).await,
+            None => {
+                self.set_status(Status::SignedOut);
+                Ok(())
+            }
+        }
+    }
+
+    async fn open(&self, account: Account) -> EngineResult<()> {
+        self.set_status(Status::Loading);
+        let mut opts = SessionOptions::new(
+            self.endpoints.clone(),
+            self.auth.token_source(&account),
+            account.home_tenant_id.clone(),
+        );
+        opts.step_up = Some(Arc::new(BrowserStepUp {
+            auth: self.auth.clone(),
+            upn: account.upn.clone(),
+        }));
+        let session = Session::new(opts);
+        let forward = Forwarder::spawn(
+            session.clone(),
+            account.upn.clone(),
+            self.demo,
+            self.tx.clone(),
+        );
+        *self.current.lock().await = Some(Current {
+            account,
+            session: session.clone(),
+            _forward: forward,
+        });
+        session.refresh().await?;
+        Ok(())
+    }
+
+    async fn session(&self) -> EngineResult<Session> {
+        self.current
+            .lock()
+            .await
+            .as_ref()
+            .map(|c| c.session.clone())
+            .ok_or_else(|| pim_core::Error::SignInRequired {
+                reason: "nobody is signed in".into(),
+            })
+    }
+
+    async fn role(&self, key: &str) -> EngineResult<(Session, Role)> {
+        let session = self.session().await?;
+        let role =
+            session
+                .snapshot()
+                .by_key(key)
+                .cloned()
+                .ok_or_else(|| pim_core::Error::NotFound {
+                    name: key.to_owned(),
+                    hint: "; refresh and try again".into(),
+                })?;
+        Ok((session, role))
+    }
+}
+
+fn minutes(d: pim_core::PimDuration) -> u32 {
+    u32::try_from(d.to_time().whole_minutes().max(0)).unwrap_or(u32::MAX)
+}
+
+/// Maps the core's policy to the view.
+pub fn policy_view(info: &pim_core::PolicyInfo) -> PolicyView {
+    match info.known() {
+        Some(p) => PolicyView {
+            known: true,
+            max_duration_minutes: p.max_duration.map(minutes),
+            justification: p.justification_required,
+            ticket: p.ticket_required,
+            mfa: p.mfa_required,
+            authentication_context: p.authentication_context.clone(),
+            approval: p.approval_required,
+        },
+        None => PolicyView::default(),
+    }
+}
+
+/// Maps a core snapshot to the view model.
+pub fn view_of(snapshot: &Snapshot, upn: &str, demo: bool) -> TrayModel {
+    let tenants = snapshot
+        .tenants
+        .iter()
+        .map(|t| TenantView {
+            id: t.tenant.id.clone(),
+            name: t.tenant.display_name.clone(),
+            error: t.error.as_ref().map(|e| e.message.clone()),
+            roles: t.roles.iter().map(role_view).collect(),
+        })
+        .collect();
+    TrayModel {
+        demo,
+        status: Status::Ready,
+        accounts: vec![AccountView {
+            upn: upn.to_owned(),
+            tenants,
+        }],
+    }
+}
+
+fn role_view(r: &Role) -> RoleView {
+    let kind = match r.kind {
+        pim_core::RoleKind::EntraRole => RoleKind::EntraRole,
+        pim_core::RoleKind::Group => RoleKind::Group,
+        pim_core::RoleKind::AzureResource => RoleKind::AzureResource,
+    };
+    let scope = match kind {
+        RoleKind::Group => r.access.as_ref().map(|a| a.to_string()),
+        RoleKind::EntraRole if r.scope.kind == pim_core::ScopeKind::Directory => None,
+        _ => Some(r.scope.display_name.clone()),
+    };
+    let state = match r.state {
+        pim_core::RoleState::Eligible => RoleState::Eligible,
+        pim_core::RoleState::Active => match &r.assignment {
+            Some(a) if !a.is_activation() => RoleState::Assigned { end: a.end },
+            a => RoleState::Active {
+                start: a.as_ref().and_then(|a| a.start),
+                end: r.ends_at(),
+            },
+        },
+        pim_core::RoleState::Pending => RoleState::Pending,
+        pim_core::RoleState::Scheduled => RoleState::Scheduled {
+            start: r.starts_at(),
+        },
+    };
+    RoleView {
+        key: r.key(),
+        kind,
+        name: r.name.clone(),
+        scope,
+        tenant_id: r.tenant_id.clone(),
+        state,
+    }
+}
+
+/// When the session should re-read by itself: the next end or start time, or in two minutes
+/// while a request awaits approval.
+fn next_reread(snapshot: &Snapshot, now: OffsetDateTime) -> Option<OffsetDateTime> {
+    let mut next: Option<OffsetDateTime> = None;
+    let mut consider = |t: OffsetDateTime| {
+        if t > now && next.is_none_or(|n| t < n) {
+            next = Some(t);
+        }
+    };
+    for r in snapshot.roles() {
+        match r.state {
+            pim_core::RoleState::Active => {
+                if let Some(end) = r.ends_at() {
+                    consider(end + time::Duration::seconds(2));
+                }
+            }
+            pim_core::RoleState::Scheduled => {
+                if let Some(s) = r.starts_at() {
+                    consider(s + time::Duration::seconds(2));
+                }
+            }
+            pim_core::RoleState::Pending => consider(now + time::Duration::minutes(2)),
+            pim_core::RoleState::Eligible => {}
+        }
+    }
+    next
+}
+
+/// Forwards session snapshots to the view model; cancelled on drop.
+struct Forwarder {
+    cancel: CancellationToken,
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+impl Forwarder {
+    fn spawn(session: Session, upn: String, demo: bool, tx: watch::Sender<TrayModel>) -> Forwarder {
+        let cancel = CancellationToken::new();
+        let token = cancel.clone();
+        let mut rx = session.subscribe();
+        tauri::async_runtime::spawn(async move {
+            token
+                .run_until_cancelled(async move {
+                    loop {
+                        let snapshot = rx.borrow_and_update().clone();
+                        if snapshot.taken_at.is_some() {
+                            tx.send_replace(view_of(&snapshot, &upn, demo));
+                        }
+                        let now = session.now();
+                        let due = next_reread(&snapshot, now);
+                        // Re-armed at least once a minute against the wall clock (suspend).
+                        let wait = due
+                            .map(|t| (t - now).unsigned_abs())
+                            .unwrap_or(crate::reminders::MAX_SLEEP)
+                            .min(crate::reminders::MAX_SLEEP);
+                        tokio::select! {
+                            r = rx.changed() => if r.is_err() { return },
+                            () = tokio::time::sleep(wait) => {
+                                if due.is_some_and(|t| t <= session.now())
+                                    && let Err(e) = session.refresh().await
+                                {
+                                    tracing::warn!("re-read failed: {e}");
+                                }
+                            }
+                        }
+                    }
+                })
+                .await;
+        });
+        Forwarder { cancel }
+    }
+}
+
+fn outcome(o: &Outcome) -> ActivationOutcome {
+    match o {
+        Outcome::PendingApproval { .. } => ActivationOutcome::Pending,
+        Outcome::Scheduled { .. } => ActivationOutcome::Scheduled,
+        _ => ActivationOutcome::Active,
+    }
+}
+
+#[async_trait]
+impl Engine for CoreEngine {
     fn subscribe(&self) -> watch::Receiver<TrayModel> {
         self.tx.subscribe()
     }
+
     async fn refresh(&self) -> EngineResult<()> {
-        Err(not_yet())
+        let session = self.session().await?;
+        match session.refresh().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.set_status(Status::Error(e.to_string()));
+                Err(e)
+            }
+        }
     }
-    async fn policy(&self, _key: &str) -> EngineResult<PolicyView> {
-        Err(not_yet())
+
+    async fn policy(&self, key: &str) -> EngineResult<PolicyView> {
+        let (session, role) = self.role(key).await?;
+        Ok(policy_view(&session.policy(&role).await))
     }
-    async fn activate(&self, _input: ActivationInput) -> EngineResult<ActivationOutcome> {
-        Err(not_yet())
+
+    async fn activate(&self, input: ActivationInput) -> EngineResult<ActivationOutcome> {
+        let (session, role) = self.role(&input.key).await?;
+        let req = pim_core::ActivationRequest {
+            justification: (!input.justification.is_empty()).then_some(input.justification),
+            ticket: input
+                .ticket
+                .map(|(number, system)| pim_core::Ticket { number, system }),
+            duration: Some(pim_core::PimDuration::from_time(time::Duration::minutes(
+                i64::from(input.duration_minutes),
+            ))),
+            start: input.start,
+        };
+        Ok(outcome(&session.activate(&role, req).await?))
     }
-    async fn deactivate(&self, _key: &str) -> EngineResult<()> {
-        Err(not_yet())
+
+    async fn deactivate(&self, key: &str) -> EngineResult<()> {
+        let (session, role) = self.role(key).await?;
+        session.deactivate(&role).await.map(|_| ())
     }
-    async fn extend(&self, _key: &str) -> EngineResult<()> {
-        Err(not_yet())
+
+    async fn extend(&self, key: &str) -> EngineResult<()> {
+        let (session, role) = self.role(key).await?;
+        let justification = "Extended from PIM Tray".to_owned();
+        let req = pim_core::ActivationRequest {
+            justification: Some(justification),
+            ..pim_core::ActivationRequest::default()
+        };
+        session.extend(&role, req).await.map(|_| ())
     }
-    async fn cancel(&self, _key: &str) -> EngineResult<()> {
-        Err(not_yet())
+
+    async fn cancel(&self, key: &str) -> EngineResult<()> {
+        let (session, role) = self.role(key).await?;
+        session.cancel(&role).await.map(|_| ())
     }
+
     async fn sign_in(&self) -> EngineResult<()> {
-        Err(not_yet())
+        self.set_status(Status::Loading);
+        let account = self.auth.login_interactive(LoginOptions::default()).await?;
+        tracing::info!(upn = %account.upn, "signed in");
+        self.open(account).await
     }
+
     async fn sign_out(&self) -> EngineResult<()> {
-        Err(not_yet())
+        let current = self.current.lock().await.take();
+        if let Some(c) = current {
+            self.auth.logout(&c.account).await?;
+        }
+        self.tx.send_replace(TrayModel {
+            demo: self.demo,
+            status: Status::SignedOut,
+            accounts: Vec::new(),
+        });
+        Ok(())
     }
 }

@@ -190,7 +190,12 @@ pub fn build(model: &TrayModel, now: OffsetDateTime) -> Vec<MenuNode> {
 fn tenant_section(out: &mut Vec<MenuNode>, n: &mut usize, roles: &[RoleView], now: OffsetDateTime) {
     let active: Vec<&RoleView> = roles
         .iter()
-        .filter(|r| matches!(r.state, RoleState::Active { .. }))
+        .filter(|r| {
+            matches!(
+                r.state,
+                RoleState::Active { .. } | RoleState::Assigned { .. }
+            )
+        })
         .collect();
     let waiting: Vec<&RoleView> = roles
         .iter()
@@ -218,11 +223,23 @@ fn tenant_section(out: &mut Vec<MenuNode>, n: &mut usize, roles: &[RoleView], no
         out.push(MenuNode::info(n, "  (none)"));
     }
     for r in active {
-        let RoleState::Active { start, end } = r.state else {
-            continue;
+        let (start, end) = match r.state {
+            RoleState::Assigned { end: None } => {
+                out.push(MenuNode::info(n, format!("{} — permanent", r.title())));
+                continue;
+            }
+            RoleState::Assigned { end: Some(end) } => {
+                out.push(MenuNode::info(
+                    n,
+                    format!("{} — assigned, {}", r.title(), time_left(end, now)),
+                ));
+                continue;
+            }
+            RoleState::Active { start, end } => (start, end),
+            _ => continue,
         };
         match end {
-            None => out.push(MenuNode::info(n, format!("{} — permanent", r.title()))),
+            None => out.push(MenuNode::info(n, format!("{} — active", r.title()))),
             Some(end) => {
                 let guard_left = start.map(|s| s + DEACTIVATE_GUARD - now);
                 let deactivate = match guard_left {
@@ -393,9 +410,15 @@ mod tests {
                     RoleKind::EntraRole,
                     "Directory Readers",
                     None,
-                    RoleState::Active {
-                        start: None,
-                        end: None,
+                    RoleState::Assigned { end: None },
+                ),
+                role(
+                    "r",
+                    RoleKind::EntraRole,
+                    "Reports Reader",
+                    None,
+                    RoleState::Assigned {
+                        end: Some(NOW + Duration::days(7)),
                     },
                 ),
                 role(
@@ -417,6 +440,10 @@ mod tests {
         );
         assert!(l.contains(&"User Administrator (Europe) — 10 min left > Deactivate".to_owned()));
         assert!(l.contains(&"Directory Readers — permanent".to_owned()));
+        assert!(
+            l.contains(&"Reports Reader — assigned, 168 h left".to_owned()),
+            "{l:#?}"
+        );
         assert!(
             l.contains(&"Global Administrator — awaiting approval > Cancel request".to_owned())
         );

@@ -40,11 +40,17 @@ impl RoleKind {
 pub enum RoleState {
     /// Can be activated.
     Eligible,
-    /// Active. `end` is `None` for a permanent assignment.
+    /// Activated by the user (can be extended and deactivated).
     Active {
-        /// When the activation started (None when unknown or permanent).
+        /// When the activation started (None when unknown).
         start: Option<OffsetDateTime>,
-        /// When it ends (None: permanent).
+        /// When it ends (None when unknown).
+        end: Option<OffsetDateTime>,
+    },
+    /// Assigned by an administrator (permanent or time-bound): held, but not the user's to
+    /// extend or deactivate.
+    Assigned {
+        /// When the assignment ends (None: permanent).
         end: Option<OffsetDateTime>,
     },
     /// A request waits for approval.
@@ -174,7 +180,7 @@ impl TrayModel {
         self.roles().find(|r| r.key == key)
     }
 
-    /// Whether any role is active for a limited time or permanently (drives the icon).
+    /// Whether any role is activated (drives the icon and reminders).
     pub fn any_activation(&self) -> bool {
         self.roles()
             .any(|r| matches!(r.state, RoleState::Active { end: Some(_), .. }))

@@ -39,7 +39,7 @@ pub fn open_activation<R: Runtime>(app: &AppHandle<R>, key: &str) -> tauri::Resu
         WebviewUrl::App(format!("activate.html?role={encoded}").into()),
     )
     .title(format!("Activate {title}{}", suffix(app)))
-    .inner_size(460.0, 620.0)
+    .inner_size(460.0, 440.0)
     .resizable(false)
     .center()
     .focused(true)

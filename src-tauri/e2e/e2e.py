@@ -1,0 +1,656 @@
+#!/usr/bin/python3
+"""Headless end-to-end tests of the real `pim-tray --demo` binary.
+
+Run through run.sh (which starts Xvfb). Each phase runs in its own private D-Bus session
+(dbus-run-session) with an unlocked throwaway gnome-keyring, a StatusNotifierWatcher and a
+notification server, and fresh HOME / XDG / TMPDIR / PIM_CONFIG_DIR folders:
+
+- phase "tray": the tray menu read and clicked through com.canonical.dbusmenu, the expiry
+  reminder recorded by our fake notification server (fake_notifyd.py), Deactivate through
+  ActionInvoked, the refresh token in the Secret Service and nowhere else, single instance,
+  no webview at idle, Quit and SIGTERM.
+- phase "webview": the activation window driven through tauri-driver + WebKitWebDriver, then
+  the role seen active in the tray menu; dunst renders the reminder for a screenshot.
+
+Prints one line per test and finally `N passed, M failed`; exits non-zero on failure.
+Needs /usr/bin/python3 with python3-dbus (Debian), see setup.sh.
+"""
+import argparse
+import base64
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PY = "/usr/bin/python3"
+
+
+# ---------------------------------------------------------------- results
+
+class Results:
+    def __init__(self, path):
+        self.path = path
+
+    def record(self, name, ok, detail=""):
+        line = {"name": name, "ok": ok, "detail": detail}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(line) + "\n")
+        print(("PASS " if ok else "FAIL ") + name + ("" if ok else f": {detail}"), flush=True)
+
+    def run(self, name, fn, *args):
+        try:
+            fn(*args)
+            self.record(name, True)
+            return True
+        except Exception as e:  # noqa: BLE001 - every failure is a test failure
+            self.record(name, False, f"{type(e).__name__}: {e}")
+            return False
+
+
+def wait_for(pred, timeout, what, interval=0.2):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            v = pred()
+            if v:
+                return v
+        except Exception as e:  # noqa: BLE001
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last})" if last else ""))
+
+
+def sh(*args, check=True, timeout=20, **kw):
+    return subprocess.run(list(args), check=check, timeout=timeout, capture_output=True, text=True, **kw)
+
+
+# ---------------------------------------------------------------- tray (dbusmenu)
+
+class Tray:
+    def __init__(self):
+        self.svc = None
+        self.menu = None
+
+    def find_item(self):
+        out = sh("busctl", "--user", "--json=short", "get-property", "org.kde.StatusNotifierWatcher",
+                 "/StatusNotifierWatcher", "org.kde.StatusNotifierWatcher", "RegisteredStatusNotifierItems",
+                 check=False)
+        if out.returncode != 0:
+            return False
+        items = json.loads(out.stdout)["data"]
+        if not items:
+            return False
+        svc = items[0].split("/")[0]
+        tree = sh("busctl", "--user", "tree", "--list", svc).stdout.split()
+        menus = [p for p in tree if re.match(r"^/org/ayatana/NotificationItem/[^/]*/Menu$", p)]
+        if not menus:
+            return False
+        self.svc, self.menu = svc, menus[0]
+        return True
+
+    def layout(self):
+        out = sh("busctl", "--user", "--json=short", "--", "call", self.svc, self.menu,
+                 "com.canonical.dbusmenu", "GetLayout", "iias", "0", "-1", "0")
+        root = json.loads(out.stdout)["data"][1]
+
+        def conv(n):
+            props = n[1]
+            return {
+                "id": n[0],
+                "label": props.get("label", {}).get("data", "").replace("_", "") if props.get("label") else "",
+                "enabled": props.get("enabled", {}).get("data", True),
+                "children": [conv(c["data"]) for c in n[2]],
+            }
+        return conv(root)
+
+    @staticmethod
+    def labels(node, prefix=""):
+        out = []
+        for c in node["children"]:
+            out.append(prefix + c["label"] + ("" if c["enabled"] else " (disabled)"))
+            out.extend(Tray.labels(c, prefix + c["label"] + " > "))
+        return out
+
+    @staticmethod
+    def find(node, *path):
+        """Finds a node by a path of label prefixes, searching the whole tree for the first."""
+        def search(n, label):
+            for c in n["children"]:
+                if c["label"].startswith(label):
+                    return c
+            for c in n["children"]:
+                r = search(c, label)
+                if r:
+                    return r
+            return None
+        cur = node
+        for i, label in enumerate(path):
+            nxt = search(cur, label) if i == 0 else next((c for c in cur["children"] if c["label"].startswith(label)), None)
+            if nxt is None:
+                return None
+            cur = nxt
+        return cur
+
+    def click(self, *path):
+        node = self.find(self.layout(), *path)
+        assert node is not None, f"no menu item {' > '.join(path)}"
+        assert node["enabled"], f"menu item {' > '.join(path)} is disabled"
+        sh("busctl", "--user", "call", self.svc, self.menu, "com.canonical.dbusmenu", "Event", "isvu",
+           str(node["id"]), "clicked", "s", "", "0")
+        return node
+
+
+# ---------------------------------------------------------------- processes
+
+def descendants(pid):
+    children = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                stat = f.read()
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            with open(f"/proc/{p}/comm") as f:
+                comm = f.read().strip()
+        except (OSError, ValueError):
+            continue
+        children.setdefault(ppid, []).append((int(p), comm))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c[0])
+    return out
+
+
+def press_escape(wid):
+    """Escape in a window (no window manager under Xvfb: focus it, then type)."""
+    time.sleep(1.0)  # the page installs its key handler once loaded
+    sh("xdotool", "windowfocus", "--sync", wid, check=False)
+    sh("xdotool", "key", "--clearmodifiers", "Escape")
+
+
+def webkit_processes(pid):
+    return [c for c in descendants(pid) if c[1].startswith("WebKit")]
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Env:
+    """Fresh folders for one app instance."""
+
+    def __init__(self, out, name):
+        self.dir = os.path.join(out, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.home = tempfile.mkdtemp(prefix="home-", dir=self.dir)
+        self.env = dict(os.environ)
+        for k in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+            self.env[k] = tempfile.mkdtemp(prefix=k.lower() + "-", dir=self.dir)
+        self.env["TMPDIR"] = tempfile.mkdtemp(prefix="tmp-", dir=self.dir)
+        self.env["HOME"] = self.home
+        self.env["PIM_CONFIG_DIR"] = os.path.join(self.dir, "pim-config")
+        self.env["NO_AT_BRIDGE"] = "1"
+        self.env["GTK_A11Y"] = "none"
+        self.env.setdefault("RUST_LOG", "info")
+        self.out = os.path.join(self.dir, "app.out")
+        self.err = os.path.join(self.dir, "app.err")
+
+
+def start_session_services(out, notifier):
+    """Keyring, tray watcher and a notification server inside the current D-Bus session."""
+    procs = []
+    keyring_home = tempfile.mkdtemp(prefix="keyring-", dir=out)
+    kenv = dict(os.environ, XDG_DATA_HOME=keyring_home, HOME=keyring_home)
+    r = subprocess.run(["gnome-keyring-daemon", "--unlock", "--components=secrets", "--daemonize"],
+                       input="e2e", text=True, capture_output=True, env=kenv, timeout=20)
+    if r.returncode != 0:
+        raise RuntimeError(f"gnome-keyring-daemon failed: {r.stderr}")
+    procs.append(subprocess.Popen(["status-notifier-watcher"], stdout=subprocess.DEVNULL,
+                                  stderr=open(os.path.join(out, "watcher.log"), "w")))
+    notify_log = os.path.join(out, "notify.log")
+    if notifier == "fake":
+        procs.append(subprocess.Popen([PY, os.path.join(HERE, "fake_notifyd.py")],
+                                      stdout=open(notify_log, "w"), stderr=subprocess.STDOUT))
+        wait_for(lambda: os.path.exists(notify_log) and "ready" in open(notify_log).read(), 10,
+                 "the fake notification server")
+    else:
+        procs.append(subprocess.Popen(["dunst", "-config", os.path.join(HERE, "dunstrc")],
+                                      stdout=open(notify_log, "w"), stderr=subprocess.STDOUT))
+    wait_for(lambda: sh("busctl", "--user", "status", "org.kde.StatusNotifierWatcher", check=False).returncode == 0,
+             10, "the StatusNotifierWatcher")
+    wait_for(lambda: sh("busctl", "--user", "status", "org.freedesktop.Notifications", check=False).returncode == 0,
+             10, "the notification server")
+    return procs, notify_log
+
+
+def notifications(path):
+    out = []
+    if not os.path.exists(path):
+        return out
+    for line in open(path):
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if "id" in d:
+            out.append(d)
+    return out
+
+
+def sim_base(env):
+    def ready():
+        if not os.path.exists(env.out):
+            return None
+        m = re.search(r"^PIM_SIM_READY (http://127\.0\.0\.1:\d+)$", open(env.out).read(), re.M)
+        return m.group(1) if m else None
+    return wait_for(ready, 20, "PIM_SIM_READY on stdout")
+
+
+def sim_state(base):
+    with urllib.request.urlopen(base + "/_sim/state", timeout=10) as r:
+        return json.load(r)
+
+
+# ---------------------------------------------------------------- secret service
+
+def secret_items():
+    import dbus
+    bus = dbus.SessionBus()
+    service = bus.get_object("org.freedesktop.secrets", "/org/freedesktop/secrets")
+    iface = dbus.Interface(service, "org.freedesktop.Secret.Service")
+    _, session = iface.OpenSession("plain", dbus.String("", variant_level=1))
+    props = dbus.Interface(service, "org.freedesktop.DBus.Properties")
+    items = []
+    for coll in props.Get("org.freedesktop.Secret.Service", "Collections"):
+        cprops = dbus.Interface(bus.get_object("org.freedesktop.secrets", coll), "org.freedesktop.DBus.Properties")
+        for item_path in cprops.Get("org.freedesktop.Secret.Collection", "Items"):
+            obj = bus.get_object("org.freedesktop.secrets", item_path)
+            attrs = dbus.Interface(obj, "org.freedesktop.DBus.Properties").Get("org.freedesktop.Secret.Item", "Attributes")
+            secret = dbus.Interface(obj, "org.freedesktop.Secret.Item").GetSecret(session)
+            items.append(({str(k): str(v) for k, v in attrs.items()}, bytes(secret[2]).decode("utf-8", "replace")))
+    return items
+
+
+def files_containing(needle, roots):
+    hits = []
+    nb = needle.encode()
+    for root in roots:
+        for d, _, files in os.walk(root):
+            for f in files:
+                p = os.path.join(d, f)
+                try:
+                    with open(p, "rb") as fh:
+                        if nb in fh.read():
+                            hits.append(p)
+                except OSError:
+                    pass
+    return hits
+
+
+# ---------------------------------------------------------------- WebDriver (tauri-driver)
+
+E = "element-6066-11e4-a52e-4f735466cecf"
+
+
+def wd(method, path, body=None, timeout=60):
+    # A new connection per call and no "Connection: close" (see HEADLESS.md, WebDriver notes).
+    c = http.client.HTTPConnection("127.0.0.1", 4444, timeout=timeout)
+    c.request(method, path, None if body is None else json.dumps(body), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    v = json.load(r)
+    c.close()
+    if r.status != 200:
+        raise AssertionError(f"WebDriver {method} {path}: {r.status} {v}")
+    return v["value"]
+
+
+# ---------------------------------------------------------------- phase: tray
+
+def phase_tray(args, res):
+    procs, notify_log = start_session_services(args.out, "fake")
+    env = Env(args.out, "tray")
+    app = subprocess.Popen([args.bin, "--demo"], env=env.env, stdout=open(env.out, "w"), stderr=open(env.err, "w"))
+    tray = Tray()
+    base = {}
+    try:
+        def ready_line():
+            base["url"] = sim_base(env)
+        res.run("demo prints PIM_SIM_READY <base URL> on stdout", ready_line)
+
+        def menu_shows_demo():
+            wait_for(tray.find_item, 20, "the tray item and its menu")
+            layout = wait_for(lambda: (lambda l: l if Tray.find(l, "Entra roles") else None)(tray.layout()), 20,
+                              "the demo roles in the menu")
+            labels = Tray.labels(layout)
+            text = "\n".join(labels)
+            with open(os.path.join(env.dir, "menu.txt"), "w") as f:
+                f.write(text + "\n")
+            expect = [
+                "PIM Tray — Demo",
+                "Contoso · adele@contoso.onmicrosoft.com",
+                "Fabrikam · adele@contoso.onmicrosoft.com",
+                "Directory Readers — permanent",
+                "Entra roles > Global Reader",
+                "Entra roles > Security Administrator",
+                "Entra roles > Global Administrator",
+                "Entra roles > Exchange Administrator",
+                "Groups > SQL Prod Admins (member)",
+                "Groups > SQL Prod Admins (owner)",
+                "Azure resources > Contributor — Prod",
+                "Azure resources > Reader — rg-web",
+                "Entra roles > Teams Administrator",
+                "Refresh", "Sign out adele@contoso.onmicrosoft.com", "Settings…", "Quit",
+            ]
+            missing = [e for e in expect if e not in text]
+            assert not missing, f"missing {missing} in menu:\n{text}"
+            assert re.search(r"^User Administrator \(Europe\) — \d+ min left > Deactivate$", text, re.M), text
+            assert re.search(r"^User Administrator \(Europe\) — \d+ min left > Extend$", text, re.M), text
+        res.run("tray menu (dbusmenu GetLayout) shows the demo's tenants, roles and states", menu_shows_demo)
+
+        def idle_has_no_webview():
+            time.sleep(1)
+            wk = webkit_processes(app.pid)
+            assert not wk, f"webview processes at idle: {wk}"
+        res.run("idle tray has no webview process", idle_has_no_webview)
+
+        reminder = {}
+
+        def reminder_arrives():
+            def find():
+                for n in notifications(notify_log):
+                    if "User Administrator" in n["summary"] and "extend" in n["actions"] and "deactivate" in n["actions"]:
+                        return n
+                return None
+            n = wait_for(find, 60, "the User Administrator expiry reminder")
+            reminder.update(n)
+            assert "Extend" in n["actions"] and "Deactivate" in n["actions"], n
+        res.run("expiry reminder for User Administrator arrives with actions extend/deactivate", reminder_arrives)
+
+        def deactivate_from_notification():
+            assert reminder, "no reminder to act on"
+            sh("busctl", "--user", "emit", "/org/freedesktop/Notifications", "org.freedesktop.Notifications",
+               "ActionInvoked", "us", str(reminder["id"]), "deactivate")
+
+            def gone():
+                l = tray.layout()
+                active = Tray.find(l, "User Administrator (Europe) —")
+                eligible = Tray.find(l, "Entra roles", "User Administrator (Europe)")
+                return active is None and eligible is not None
+            wait_for(gone, 30, "User Administrator to leave the Active section")
+            wait_for(lambda: any(n["summary"] == "User Administrator (Europe) ended" for n in notifications(notify_log)),
+                     10, "the 'ended' notice")
+        res.run("Deactivate via ActionInvoked removes the role from Active and tells it ended",
+                deactivate_from_notification)
+
+        def sim_sees_it():
+            st = sim_state(base["url"])
+            with open(os.path.join(env.dir, "sim-state.json"), "w") as f:
+                json.dump(st, f, indent=1)
+            contoso = next(t for t in st["tenants"] if t.get("displayName") == "Contoso")
+            names = [a.get("roleName") for a in contoso.get("active", [])]
+            assert "Directory Readers" in names, names
+            assert "User Administrator" not in names, names
+        res.run("the simulator's state no longer has User Administrator active", sim_sees_it)
+
+        def menu_click_opens_and_closes_window():
+            tray.click("Entra roles", "Global Reader")
+            wait_for(lambda: sh("xdotool", "search", "--name", "Activate Global Reader", check=False).stdout.strip(),
+                     20, "the activation window")
+            wait_for(lambda: webkit_processes(app.pid), 10, "a webview process")
+            press_escape(sh("xdotool", "search", "--name", "Activate Global Reader").stdout.split()[0])
+            wait_for(lambda: not sh("xdotool", "search", "--name", "Activate Global Reader", check=False).stdout.strip(),
+                     10, "the window to close")
+            # The web content process ends with the window. WebKit's network process stays: on
+            # Linux Tauri keeps the WebContext for the app's lifetime (tauri-apps/tauri#14626).
+            try:
+                wait_for(lambda: not [p for p in webkit_processes(app.pid) if p[1].startswith("WebKitWebProces")],
+                         15, "the web content process to end after closing")
+            except AssertionError as e:
+                raise AssertionError(f"{e}; still running: {webkit_processes(app.pid)}") from None
+        res.run("menu click opens the activation window; Escape destroys it and its web content process",
+                menu_click_opens_and_closes_window)
+
+        def secret_only_in_keychain():
+            items = secret_items()
+            ours = [(a, s) for a, s in items if any(v.startswith("rt:") for v in a.values())]
+            assert ours, f"no refresh token item in the Secret Service; items: {[a for a, _ in items]}"
+            tokens = [s for _, s in ours if s and not s.lstrip().startswith("{")]
+            assert tokens and all(len(t) >= 16 for t in tokens), "refresh token item is empty"
+            roots = [env.env["PIM_CONFIG_DIR"], env.home, env.env["XDG_CONFIG_HOME"], env.env["XDG_CACHE_HOME"],
+                     env.env["XDG_STATE_HOME"], env.env["TMPDIR"], env.env["XDG_DATA_HOME"]]
+            for t in tokens:
+                hits = files_containing(t, roots + [env.out, env.err, notify_log])
+                # app.out / app.err / notify.log are files, walk() skips them: check directly.
+                for p in (env.out, env.err, notify_log):
+                    if t in open(p, errors="replace").read():
+                        hits.append(p)
+                assert not hits, f"refresh token found outside the keychain: {hits}"
+        res.run("refresh token is in the Secret Service and nowhere else (config, logs, output)",
+                secret_only_in_keychain)
+
+        def single_instance():
+            env2 = Env(args.out, "second")
+            env2.env["PIM_CONFIG_DIR"] = env.env["PIM_CONFIG_DIR"]
+            p = subprocess.Popen([args.bin, "--demo"], env=env2.env, stdout=open(env2.out, "w"),
+                                 stderr=open(env2.err, "w"))
+            rc = p.wait(timeout=30)
+            assert rc == 0, f"second launch exited with {rc}"
+            assert app.poll() is None, "the first instance died"
+            # The first instance answers by showing its settings window.
+            wait_for(lambda: sh("xdotool", "search", "--name", "Settings — PIM Tray", check=False).stdout.strip(),
+                     15, "the first instance to show its settings window")
+            press_escape(sh("xdotool", "search", "--name", "Settings — PIM Tray").stdout.split()[0])
+            wait_for(lambda: not sh("xdotool", "search", "--name", "Settings — PIM Tray", check=False).stdout.strip(),
+                     10, "the settings window to close")
+        res.run("a second launch exits 0 and the first instance shows itself (single instance)", single_instance)
+
+        def quit_from_menu():
+            tray.click("Quit")
+            rc = app.wait(timeout=15)
+            assert rc == 0, f"exit code {rc}"
+        res.run("Quit in the menu exits with code 0", quit_from_menu)
+
+        def sigterm_exits_cleanly():
+            env3 = Env(args.out, "sigterm")
+            p = subprocess.Popen([args.bin, "--demo"], env=env3.env, stdout=open(env3.out, "w"),
+                                 stderr=open(env3.err, "w"))
+            sim_base(env3)
+            t3 = Tray()
+            wait_for(t3.find_item, 20, "the tray item")
+            wait_for(lambda: Tray.find(t3.layout(), "Entra roles"), 20, "the menu")
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(timeout=15)
+            assert rc == 0, f"exit code {rc}"
+        res.run("SIGTERM exits with code 0", sigterm_exits_cleanly)
+    finally:
+        if app.poll() is None:
+            app.kill()
+        for p in procs:
+            p.terminate()
+
+
+# ---------------------------------------------------------------- phase: webview
+
+def phase_webview(args, res):
+    procs, _ = start_session_services(args.out, "dunst")
+    env = Env(args.out, "webview")
+    env.env["PIM_TRAY_BIN"] = os.path.abspath(args.bin)
+    env.env["PIM_E2E_APP_OUT"] = env.out
+    env.env["PIM_E2E_APP_ERR"] = env.err
+    driver_bin = shutil.which("tauri-driver") or os.path.expanduser("~/.cargo/bin/tauri-driver")
+    driver = subprocess.Popen([driver_bin, "--port", "4444"], env=env.env,
+                              stdout=open(os.path.join(env.dir, "driver.log"), "w"), stderr=subprocess.STDOUT)
+    tray = Tray()
+    shots = args.screenshots
+    session = {}
+    try:
+        wait_for(lambda: wd("GET", "/status", timeout=2) is not None, 20, "tauri-driver")
+
+        def start_session():
+            try:
+                session["id"] = wd("POST", "/session", {"capabilities": {"alwaysMatch": {"tauri:options": {
+                    "application": os.path.join(HERE, "app-wrapper.sh"), "args": ["--demo"]}}}}, timeout=120)["sessionId"]
+            except Exception as e:  # noqa: BLE001
+                session["error"] = e
+
+        # POST /session returns once a webview exists; the tray creates one only on demand.
+        t = threading.Thread(target=start_session, daemon=True)
+        t.start()
+
+        def open_window_from_menu():
+            sim_base(env)
+            wait_for(tray.find_item, 30, "the tray item")
+            wait_for(lambda: Tray.find(tray.layout(), "Entra roles"), 30, "the demo roles in the menu")
+            tray.click("Entra roles", "Global Reader")
+            t.join(90)
+            assert "id" in session, f"no WebDriver session: {session.get('error')}"
+        if not res.run("menu click opens the activation window (WebDriver session attaches)", open_window_from_menu):
+            return
+        s = "/session/" + session["id"]
+
+        def find(css):
+            return wd("POST", s + "/element", {"using": "css selector", "value": css})[E]
+
+        def text(css):
+            return wd("GET", s + f"/element/{find(css)}/text")
+
+        def form_shows_policy():
+            wait_for(lambda: text("#role").startswith("Global Reader"), 15, "the form to load")
+            pol = text("#policy")
+            assert "Up to 8 h" in pol and "justification is required" in pol, pol
+            assert "Demo" in text("#role")
+        res.run("activation window shows the role and its policy before sending", form_shows_policy)
+
+        def fill_submit_and_screenshot():
+            el = find("#justification")
+            wd("POST", s + f"/element/{el}/clear", {})
+            wd("POST", s + f"/element/{el}/value", {"text": "Quarterly access review (INC-4711)"})
+            wd("POST", s + "/execute/sync", {"args": [], "script":
+                "document.getElementById('duration').value='120'; return true;"})
+            wd("POST", s + "/execute/async", {"args": [], "script":
+                "const d=arguments[0]; requestAnimationFrame(()=>requestAnimationFrame(()=>d()))"})
+            png = base64.b64decode(wd("GET", s + "/screenshot"))
+            save(shots, "activation-window.png", png)
+            wd("POST", s + f"/element/{find('#submit')}/click", {})
+            wait_for(lambda: wd("GET", s + "/title") == "Done: Global Reader", 30, "the activation to finish")
+            msg = text("#status")
+            assert msg == "Global Reader is active.", msg
+            png = base64.b64decode(wd("GET", s + "/screenshot"))
+            save(shots, "activation-done.png", png)
+        res.run("fill and submit the activation form (WebDriver)", fill_submit_and_screenshot)
+
+        def tray_shows_active():
+            def active():
+                n = Tray.find(tray.layout(), "Global Reader — ")
+                return n if n and re.match(r"Global Reader — (1 h 59 min|2 h) left", n["label"]) else None
+            n = wait_for(active, 20, "Global Reader in the Active section")
+            assert [c["label"] for c in n["children"]][0] == "Extend"
+            assert n["children"][1]["enabled"] is False and "5 min" in n["children"][1]["label"], n["children"][1]
+        res.run("the role becomes active in the tray menu (Deactivate held for 5 minutes)", tray_shows_active)
+
+        def justification_remembered():
+            cfg = open(os.path.join(env.env["PIM_CONFIG_DIR"], "tray-settings.json")).read()
+            assert "Quarterly access review (INC-4711)" in cfg, cfg
+        res.run("justification remembered per role in the settings file", justification_remembered)
+
+        def notification_screenshot():
+            wid = wait_for(lambda: sh("xdotool", "search", "--class", "Dunst", check=False).stdout.split(), 15,
+                           "a dunst window")
+            time.sleep(0.5)
+            path = os.path.join(env.dir, "root.png")
+            sh("import", "-display", os.environ["DISPLAY"], "-window", "root", path)
+            geo = sh("xdotool", "getwindowgeometry", wid[-1]).stdout
+            m = re.search(r"Position: (\d+),(\d+).*Geometry: (\d+)x(\d+)", geo, re.S)
+            x, y, w, h = (int(v) for v in m.groups())
+            crop = os.path.join(env.dir, "notification.png")
+            sh("convert", path, "-crop", f"{w}x{h}+{x}+{y}", "+repage", "-bordercolor", "#dddddd", "-border", "6", crop)
+            save(shots, "notification.png", open(crop, "rb").read())
+        res.run("screenshot of a notification rendered by dunst", notification_screenshot)
+    finally:
+        if "id" in session:
+            try:
+                wd("DELETE", "/session/" + session["id"], timeout=20)
+            except Exception:  # noqa: BLE001
+                pass
+        driver.terminate()
+        for p in procs:
+            p.terminate()
+
+
+def save(folder, name, data):
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(data)
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=os.path.join(ROOT, "target", "debug", "pim-tray"))
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--phase", default=None, help="run one phase inside the current D-Bus session")
+    ap.add_argument("--screenshots", default=None)
+    ap.add_argument("--phases", default="tray,webview")
+    args = ap.parse_args()
+    args.bin = os.path.abspath(args.bin)
+    if args.out is None:
+        args.out = tempfile.mkdtemp(prefix="pim-tray-e2e-")
+    os.makedirs(args.out, exist_ok=True)
+    if args.screenshots is None:
+        args.screenshots = os.path.join(args.out, "screenshots")
+    results_path = os.path.join(args.out, "results.jsonl")
+    if args.phase:
+        res = Results(results_path)
+        {"tray": phase_tray, "webview": phase_webview}[args.phase](args, res)
+        return 0
+    # Outer: one private D-Bus session per phase.
+    if os.path.exists(results_path):
+        os.remove(results_path)
+    if not os.access(args.bin, os.X_OK):
+        print(f"no binary at {args.bin}: run `cargo build -p pim-tray` first", file=sys.stderr)
+        return 2
+    for phase in args.phases.split(","):
+        out = os.path.join(args.out, phase)
+        os.makedirs(out, exist_ok=True)
+        cmd = ["dbus-run-session", "--", PY, os.path.abspath(__file__), "--phase", phase, "--bin", args.bin,
+               "--out", out, "--screenshots", args.screenshots]
+        print(f"== phase {phase} (logs in {out})", flush=True)
+        try:
+            subprocess.run(cmd, timeout=600)
+        except subprocess.TimeoutExpired:
+            Results(results_path).record(f"phase {phase} finished in time", False, "timeout")
+        # the phase wrote into its own results file; merge
+        phase_results = os.path.join(out, "results.jsonl")
+        if os.path.exists(phase_results):
+            with open(results_path, "a") as f:
+                f.write(open(phase_results).read())
+    lines = [json.loads(x) for x in open(results_path)] if os.path.exists(results_path) else []
+    passed = sum(1 for x in lines if x["ok"])
+    failed = sum(1 for x in lines if not x["ok"])
+    if not lines:
+        failed = 1
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -139,15 +139,22 @@ enum Resource {
     Arm,
 }
 
+/// An ARM (management endpoint) scope: `https://management.azure.com/.default`,
+/// `https://management.core.windows.net//user_impersonation`, sovereign-cloud hosts, or
+/// the Azure Service Management app id. (`RoleManagement.*` Graph scopes are not.)
+fn is_arm_scope(s: &str) -> bool {
+    let l = s.to_ascii_lowercase();
+    l.contains("://management.")
+        || l.starts_with("management.")
+        || l.starts_with("797f4846-ba00-4fd7-ba43-dac1f8f63013")
+}
+
 fn pick_resource(scope: &str) -> Result<Resource, String> {
     let res: Vec<&str> = scope
         .split_whitespace()
         .filter(|s| !OIDC.iter().any(|o| o.eq_ignore_ascii_case(s)))
         .collect();
-    let arm = res
-        .iter()
-        .filter(|s| s.to_ascii_lowercase().contains("management"))
-        .count();
+    let arm = res.iter().filter(|s| is_arm_scope(s)).count();
     if arm > 0 && arm < res.len() {
         return Err(scope.to_owned());
     }

@@ -9,6 +9,9 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
+/// Largest distance of simulated time from real time.
+pub const MAX_OFFSET: Duration = Duration::days(365 * 100);
+
 /// Real time plus a test-controlled offset.
 #[derive(Debug, Default)]
 pub struct Clock {
@@ -19,14 +22,19 @@ impl Clock {
     /// The current simulated time (UTC).
     pub fn now(&self) -> OffsetDateTime {
         let offset = *self.offset.lock().unwrap_or_else(|e| e.into_inner());
-        OffsetDateTime::now_utc() + offset
+        let real = OffsetDateTime::now_utc();
+        real.checked_add(offset).unwrap_or(real)
     }
 
-    /// Moves simulated time forward (or backward with a negative value).
+    /// Moves simulated time forward (or backward with a negative value). The total
+    /// offset is clamped to ±[`MAX_OFFSET`].
     pub fn advance(&self, by: Duration) -> OffsetDateTime {
-        let mut offset = self.offset.lock().unwrap_or_else(|e| e.into_inner());
-        *offset += by;
-        OffsetDateTime::now_utc() + *offset
+        {
+            let mut offset = self.offset.lock().unwrap_or_else(|e| e.into_inner());
+            let next = offset.checked_add(by).unwrap_or(*offset);
+            *offset = next.clamp(-MAX_OFFSET, MAX_OFFSET);
+        }
+        self.now()
     }
 }
 
@@ -141,7 +149,8 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
             }
         }
     }
-    if !num.is_empty() || !any || !total.is_finite() {
+    // at most ~300 years: keeps every `date + duration` in range
+    if !num.is_empty() || !any || !total.is_finite() || total.abs() > 1e10 {
         return None;
     }
     let d = Duration::seconds_f64(total);
@@ -234,6 +243,7 @@ mod tests {
         assert_eq!(parse_duration("PT"), None);
         assert_eq!(parse_duration("8H"), None);
         assert_eq!(parse_duration("P"), None);
+        assert_eq!(parse_duration("PT99999999999999999999H"), None);
     }
 
     #[test]
@@ -250,5 +260,7 @@ mod tests {
         let a = c.now();
         let b = c.advance(Duration::hours(1));
         assert!(b - a >= Duration::minutes(59));
+        let far = c.advance(Duration::days(365 * 1000));
+        assert!(far - a <= MAX_OFFSET + Duration::hours(2));
     }
 }

@@ -70,7 +70,7 @@ pub fn end_of(
                 .as_deref()
                 .and_then(parse_duration)
                 .ok_or_else(PimError::invalid)?;
-            Ok(Some(start + d))
+            start.checked_add(d).map(Some).ok_or_else(PimError::invalid)
         }
         ExpType::AfterDateTime => {
             if nonempty(&exp.duration) {

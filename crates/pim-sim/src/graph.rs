@@ -150,7 +150,7 @@ fn forbidden_scope(ctx: &Ctx, st: &State, scopes: &[&str], group: bool) -> Reply
 fn not_found(ctx: &Ctx, path: &str) -> Reply {
     errors::graph(
         ctx,
-        404,
+        400,
         "BadRequest",
         &format!(
             "Resource not found for the segment '{}'.",

@@ -32,6 +32,8 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    // install the handlers before announcing readiness, so an early SIGTERM is handled
+    let signal = shutdown_signal()?;
     let scenario = pim_sim::Scenario::load(&args.scenario).context("loading the scenario")?;
     let sim = pim_sim::Simulator::start(pim_sim::SimOptions {
         scenario,
@@ -54,25 +56,27 @@ async fn main() -> anyhow::Result<()> {
         writeln!(err, "export PIM_ARM_ENDPOINT={base}")?;
         err.flush()?;
     }
-    wait_for_signal().await?;
+    signal.await;
     sim.shutdown().await;
     Ok(())
 }
 
 #[cfg(unix)]
-async fn wait_for_signal() -> anyhow::Result<()> {
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    Ok(())
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() -> anyhow::Result<()> {
-    tokio::signal::ctrl_c().await?;
-    Ok(())
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

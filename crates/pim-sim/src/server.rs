@@ -57,6 +57,10 @@ impl Shared {
     }
 }
 
+/// Request extension: the remote address of the connection.
+#[derive(Debug, Clone, Copy)]
+struct Peer(SocketAddr);
+
 /// Marker extension: drop the connection instead of sending this response.
 #[derive(Debug, Clone, Copy)]
 struct ResetConnection;
@@ -84,11 +88,12 @@ pub async fn serve(
         tokio::select! {
             _ = &mut shutdown => break,
             acc = listener.accept() => {
-                let Ok((stream, _)) = acc else { continue };
+                let Ok((stream, peer)) = acc else { continue };
                 let router = router.clone();
                 conns.spawn(async move {
-                    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                         let mut router = router.clone();
+                        req.extensions_mut().insert(Peer(peer));
                         async move {
                             let resp = match tower::Service::call(&mut router, req.map(AxumBody::new)).await {
                                 Ok(r) => r,
@@ -228,6 +233,18 @@ async fn handler(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
         None => {
             let auth = header(&headers, "authorization");
             match resource {
+                Resource::Control
+                    if !parts
+                        .extensions
+                        .get::<Peer>()
+                        .is_some_and(|p| p.0.ip().is_loopback()) =>
+                {
+                    Reply::json(
+                        403,
+                        serde_json::json!({"error": "the control API is available from loopback only"}),
+                        errors::JSON,
+                    )
+                }
                 Resource::Control => {
                     let segs: Vec<&str> = path
                         .trim_start_matches("/_sim")

@@ -507,8 +507,8 @@ fn offset(
     default: Option<Duration>,
 ) -> Option<OffsetDateTime> {
     match s {
-        Some(s) => parse_duration(s).map(|d| now + d),
-        None => default.map(|d| now + d),
+        Some(s) => parse_duration(s).and_then(|d| now.checked_add(d)),
+        None => default.and_then(|d| now.checked_add(d)),
     }
 }
 

@@ -173,7 +173,12 @@ async fn unknown_paths_and_query_options() {
     let t = sim.graph_token().await;
     let r = sim.get("/v1.0/roleManagement/directory/roleEligibilityScheduleInstances/filterByCurrentUser(on='principal')?$foo=bar&unknown=1", &t).await;
     assert_eq!(r.status, 200, "unknown query options are ignored");
-    assert_eq!(sim.get("/v1.0/nothing/here", &t).await.status, 404);
+    let nf = sim.get("/v1.0/nothing/here", &t).await;
+    assert_eq!(
+        nf.status, 400,
+        "Graph answers unknown segments with 400 BadRequest"
+    );
+    assert_eq!(nf.message(), "Resource not found for the segment 'here'.");
     let r = sim.get("/v1.0/roleManagement/directory/roleEligibilityScheduleInstances/filterByCurrentUser(on='principal')?$filter=roleDefinitionId eq 'f2ef992c-3afb-46b9-b7cf-a126ee74c451'", &t).await;
     assert_eq!(r.values().len(), 1);
     let r = sim.get("/v1.0/roleManagement/directory/roleEligibilityScheduleInstances/filterByCurrentUser(on='principal')?$filter=this is not odata", &t).await;

@@ -299,6 +299,43 @@ async fn graph_policies_validate() {
 }
 
 #[tokio::test]
+async fn graph_role_definitions_validate() {
+    let sim = start("demo").await;
+    let narrow = sim.graph_token().await;
+    let r = sim
+        .get("/v1.0/roleManagement/directory/roleDefinitions", &narrow)
+        .await;
+    assert_eq!(
+        r.status, 403,
+        "the recommended scope set does not include RoleManagement.Read.Directory"
+    );
+    let t = sim
+        .sign_in(
+            "organizations",
+            "https://graph.microsoft.com/RoleManagement.Read.Directory offline_access",
+            None,
+        )
+        .await["access_token"]
+        .as_str()
+        .expect("at")
+        .to_owned();
+    let r = sim
+        .get("/v1.0/roleManagement/directory/roleDefinitions", &t)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_graph_collection("unifiedRoleDefinition", &r.body);
+    let one = sim
+        .get(
+            &format!("/v1.0/roleManagement/directory/roleDefinitions/{GLOBAL_READER}"),
+            &t,
+        )
+        .await;
+    assert_eq!(one.status, 200);
+    assert_graph("unifiedRoleDefinition", &one.body);
+    assert_eq!(one.body["displayName"], "Global Reader");
+}
+
+#[tokio::test]
 async fn graph_me_and_organization() {
     let sim = start("demo").await;
     let t = sim.graph_token().await;

@@ -19,8 +19,8 @@ use pim_auth::{Account, Auth, AuthOptions, DeviceCodeOptions, LoginOptions};
 use pim_core::config::{Endpoints, Env, ProcessEnv};
 use pim_core::token::Resource;
 use pim_core::{
-    ActivationRequest, Error, PimDuration, PolicyInfo, Role, RoleQuery, RoleState, Session,
-    SessionOptions, StepUpHook, Ticket,
+    ActivationRequest, Error, PimDuration, Role, RoleQuery, RoleState, Session, SessionOptions,
+    StepUpHook, Ticket,
 };
 use time::{OffsetDateTime, UtcOffset};
 
@@ -336,7 +336,8 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
         }
         Command::Roles { json } => {
             let (_, s) = session(&auth).await?;
-            let snap = s.refresh().await?;
+            s.refresh().await?;
+            let snap = s.load_policies().await;
             let roles: Vec<&Role> = snap
                 .roles()
                 .filter(|r| tenant_ok(&snap, r, &cli.tenant))
@@ -422,8 +423,9 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
         Command::Policy { target, json } => {
             let (_, s) = session(&auth).await?;
             let role = find(&s, &cli.tenant, &target, &|_| false).await?;
-            let policy: PolicyInfo = s.policy(&role).await;
-            out.policy(&role, &policy, json);
+            let mut role = role;
+            role.policy = s.policy(&role).await;
+            out.policy(&role, &role.policy, json);
             Ok(())
         }
     }

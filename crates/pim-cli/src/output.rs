@@ -188,6 +188,7 @@ impl Out {
             "TENANT".into(),
             "STATE".into(),
             "TIME".into(),
+            "POLICY".into(),
         ]];
         for r in roles {
             let (state, time) = self.state_text(r, now);
@@ -198,6 +199,11 @@ impl Out {
                 r.tenant_name.clone(),
                 state,
                 time,
+                match &r.policy {
+                    PolicyInfo::Known(p) => p.summary(),
+                    PolicyInfo::Unknown { .. } => "unknown".into(),
+                    PolicyInfo::NotLoaded => String::new(),
+                },
             ]);
         }
         Self::table(&rows);

@@ -119,6 +119,8 @@ struct Caches {
     entra_policy_ids: HashMap<(String, String), String>,
     /// (tenant lower, group id lower) → display name.
     group_names: HashMap<(String, String), String>,
+    /// (tenant lower, directory scope id lower) → display name.
+    scope_names: HashMap<(String, String), String>,
     /// tenant id (lower) → whether `$expand=group(...)` worked.
     account: Option<Account>,
 }
@@ -352,6 +354,36 @@ impl Session {
         };
         self.caches().policies.insert(key, info.clone());
         info
+    }
+
+    /// Reads every policy not known yet in the latest snapshot (up to 8 at a time; groups
+    /// and Azure roles are not part of the refresh), then publishes and returns the snapshot
+    /// with them filled in. Unreadable policies become [`PolicyInfo::Unknown`].
+    #[instrument(skip(self))]
+    pub async fn load_policies(&self) -> Snapshot {
+        use futures::StreamExt as _;
+        let snap = self.snapshot();
+        let todo: Vec<Role> = snap
+            .roles()
+            .filter(|r| matches!(r.policy, PolicyInfo::NotLoaded))
+            .cloned()
+            .collect();
+        let loaded: Vec<(String, PolicyInfo)> = futures::stream::iter(todo)
+            .map(|r| async move { (r.key(), self.policy(&r).await) })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        let map: HashMap<String, PolicyInfo> = loaded.into_iter().collect();
+        let mut s = self.snapshot();
+        for t in &mut s.tenants {
+            for r in &mut t.roles {
+                if let Some(p) = map.get(&r.key()) {
+                    r.policy = p.clone();
+                }
+            }
+        }
+        self.inner.tx.send_replace(s.clone());
+        s
     }
 
     async fn entra_policy(&self, role: &Role) -> Result<Policy> {
@@ -701,6 +733,8 @@ impl Session {
             attach_request(&mut rows, RoleKind::EntraRole, tid, rid, &scope, None, sr);
         }
 
+        self.resolve_scope_names(tid, &mut rows).await;
+
         // Groups.
         let g_elig: Vec<GraphGroupInstance> =
             parse_items("eligible groups", g_elig.unwrap_or_default());
@@ -764,6 +798,71 @@ impl Session {
             );
         }
         Ok((rows, warnings))
+    }
+
+    /// Names directory scopes (administrative units, other objects) that came without a
+    /// display name (no `$expand=directoryScope`), with one `$batch`; failures keep the id.
+    async fn resolve_scope_names(&self, tid: &str, rows: &mut [Role]) {
+        let tl = tid.to_ascii_lowercase();
+        let mut missing: Vec<String> = Vec::new();
+        {
+            let c = self.caches();
+            for r in rows.iter_mut() {
+                if r.kind != RoleKind::EntraRole || r.scope.kind == ScopeKind::Directory {
+                    continue;
+                }
+                let k = (tl.clone(), r.scope.id.to_ascii_lowercase());
+                if r.scope.display_name != r.scope.id {
+                    continue;
+                }
+                if let Some(n) = c.scope_names.get(&k) {
+                    r.scope.display_name = n.clone();
+                } else if !missing.contains(&r.scope.id) {
+                    missing.push(r.scope.id.clone());
+                }
+            }
+        }
+        if missing.is_empty() {
+            return;
+        }
+        let items: Vec<BatchItem> = missing
+            .iter()
+            .enumerate()
+            .map(|(n, id)| {
+                let bare = id.trim_start_matches('/');
+                let url = match bare.split_once('/') {
+                    Some((coll, oid)) if coll.eq_ignore_ascii_case("administrativeUnits") => {
+                        format!(
+                            "/directory/administrativeUnits/{}?$select=id,displayName",
+                            crate::graph::path_segment(oid)
+                        )
+                    }
+                    _ => format!(
+                        "/directoryObjects/{}?$select=id,displayName",
+                        crate::graph::path_segment(bare.rsplit('/').next().unwrap_or(bare))
+                    ),
+                };
+                BatchItem::new(&format!("s{n}"), &[url])
+            })
+            .collect();
+        let res = self.inner.graph.batch(tid, items).await;
+        let mut c = self.caches();
+        for (n, id) in missing.iter().enumerate() {
+            let name = match res.get(&format!("s{n}")) {
+                Some(Ok(ok)) => ok
+                    .body
+                    .get("displayName")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                _ => None,
+            };
+            let name = name.unwrap_or_else(|| id.clone());
+            c.scope_names
+                .insert((tl.clone(), id.to_ascii_lowercase()), name.clone());
+            for r in rows.iter_mut().filter(|r| r.scope.id == *id) {
+                r.scope.display_name = name.clone();
+            }
+        }
     }
 
     fn group_row(&self, tid: &str, i: &GraphGroupInstance) -> Option<Role> {

@@ -454,6 +454,13 @@ fn collection(env: &Env<'_>, st: &State, context: &str, items: Vec<Value>, keep:
         "@odata.context".into(),
         json!(format!("{}/v1.0/$metadata#{context}", ctx.base)),
     );
+    if env
+        .q
+        .get("$count")
+        .is_some_and(|c| c.eq_ignore_ascii_case("true"))
+    {
+        body.insert("@odata.count".into(), json!(items.len()));
+    }
     let items: Vec<Value> = items.into_iter().skip(offset).collect();
     let (page_items, more) = match page {
         Some(p) if items.len() > p => (items.into_iter().take(p).collect::<Vec<_>>(), true),

@@ -181,6 +181,10 @@ async fn unknown_paths_and_query_options() {
     assert_eq!(nf.message(), "Resource not found for the segment 'here'.");
     let r = sim.get("/v1.0/roleManagement/directory/roleEligibilityScheduleInstances/filterByCurrentUser(on='principal')?$filter=roleDefinitionId eq 'f2ef992c-3afb-46b9-b7cf-a126ee74c451'", &t).await;
     assert_eq!(r.values().len(), 1);
+    let r = sim.get("/v1.0/roleManagement/directory/roleEligibilityScheduleInstances/filterByCurrentUser(on='principal')?$count=true&$top=2", &t).await;
+    assert_eq!(r.body["@odata.count"], 5);
+    assert_eq!(r.values().len(), 2);
+    assert!(r.body["@odata.nextLink"].is_string(), "$top pages");
     let r = sim.get("/v1.0/roleManagement/directory/roleEligibilityScheduleInstances/filterByCurrentUser(on='principal')?$filter=this is not odata", &t).await;
     assert_eq!(r.status, 400);
     assert_eq!(sim.get("/v1.0/roleManagement/directory/roleAssignmentScheduleRequests/filterByCurrentUser(on='bogus')", &t).await.status, 400);

@@ -300,7 +300,7 @@ pub fn handle(c: &SimControl, method: &str, segs: &[&str], body: &[u8]) -> Reply
         ("GET", ["clock"]) => ok(now_json(c.now())),
         ("POST", ["clock", "advance"]) => {
             match body_json().map(serde_json::from_value::<Advance>) {
-                Ok(Ok(a)) if a.seconds.is_finite() => {
+                Ok(Ok(a)) if a.seconds.is_finite() && a.seconds.abs() <= 1e10 => {
                     ok(now_json(c.advance_by(Duration::seconds_f64(a.seconds))))
                 }
                 Ok(_) => err(400, "expected {\"seconds\": N}"),

@@ -554,3 +554,67 @@ pub fn requested_end(q: &Request) -> Option<OffsetDateTime> {
     q.start
         .and_then(|s| end_of(s, &q.expiration).ok().flatten())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn exp(
+        etype: ExpType,
+        duration: Option<&str>,
+        end: Option<OffsetDateTime>,
+    ) -> Option<Expiration> {
+        Some(Expiration {
+            etype,
+            duration: duration.map(str::to_owned),
+            end,
+        })
+    }
+
+    #[test]
+    fn schedule_ends() {
+        let s = datetime!(2026-08-21 08:00 UTC);
+        assert_eq!(end_of(s, &None), Ok(None));
+        assert_eq!(
+            end_of(s, &exp(ExpType::AfterDuration, Some("PT8H"), None)),
+            Ok(Some(datetime!(2026-08-21 16:00 UTC)))
+        );
+        assert_eq!(
+            end_of(
+                s,
+                &exp(
+                    ExpType::AfterDateTime,
+                    None,
+                    Some(datetime!(2026-08-21 09:00 UTC))
+                )
+            ),
+            Ok(Some(datetime!(2026-08-21 09:00 UTC)))
+        );
+        assert_eq!(end_of(s, &exp(ExpType::NoExpiration, None, None)), Ok(None));
+        assert!(end_of(s, &exp(ExpType::AfterDuration, None, None)).is_err());
+        assert!(end_of(s, &exp(ExpType::AfterDuration, Some("soon"), None)).is_err());
+        assert!(
+            end_of(s, &exp(ExpType::AfterDuration, Some("PT1H"), Some(s))).is_err(),
+            "duration and endDateTime together"
+        );
+        let far = datetime!(9999-12-31 23:00 UTC);
+        assert!(
+            end_of(far, &exp(ExpType::AfterDuration, Some("PT8H"), None)).is_err(),
+            "no overflow panic"
+        );
+    }
+
+    #[test]
+    fn start_tolerance() {
+        let now = datetime!(2026-08-21 08:00 UTC);
+        assert_eq!(effective_start(now, None), Ok(now));
+        assert_eq!(
+            effective_start(now, Some(now - Duration::minutes(4))),
+            Ok(now)
+        );
+        assert!(effective_start(now, Some(now - Duration::minutes(6))).is_err());
+        let later = now + Duration::hours(1);
+        assert_eq!(effective_start(now, Some(later)), Ok(later));
+    }
+}

@@ -467,7 +467,8 @@ fn collection(env: &Env<'_>, st: &State, context: &str, items: Vec<Value>, keep:
         _ => (items, false),
     };
     if more {
-        let rest = odata::raw_without(env.r.raw_query, "$skiptoken");
+        // batch item urls may carry raw spaces: keep the link a valid URL
+        let rest = odata::raw_without(env.r.raw_query, "$skiptoken").replace(' ', "%20");
         let sep = if rest.is_empty() { "" } else { "&" };
         let next = offset + page_items.len();
         body.insert(
@@ -475,7 +476,7 @@ fn collection(env: &Env<'_>, st: &State, context: &str, items: Vec<Value>, keep:
             json!(format!(
                 "{}/v1.0{}?{rest}{sep}$skiptoken={}",
                 ctx.base,
-                env.r.raw_path,
+                env.r.raw_path.replace(' ', "%20"),
                 odata::skip_token(next)
             )),
         );

@@ -6,5 +6,6 @@ mod endpoints;
 mod faults;
 mod harness;
 mod lifecycle;
+mod robustness;
 mod rules;
 mod schema;

@@ -474,7 +474,21 @@ fn token_tenant(st: &State, seg: &str, fallback: Option<&str>) -> Result<Tenant,
         .ok_or_else(|| seg.to_owned())
 }
 
+/// Forgets grants that can no longer succeed (keeps a long-running simulator small).
+fn purge(st: &mut State, now: time::OffsetDateTime) {
+    st.auth
+        .codes
+        .retain(|_, c| now <= c.expires + Duration::days(1));
+    st.auth.refresh.retain(|_, g| {
+        now <= g.expires && g.superseded_at.is_none_or(|s| now - s < Duration::days(1))
+    });
+    st.auth
+        .devices
+        .retain(|d| d.status != DeviceStatus::Redeemed && now <= d.expires + Duration::days(1));
+}
+
 fn token(st: &mut State, ctx: &Ctx, tenant_seg: &str, f: &Query) -> Reply {
+    purge(st, ctx.now);
     let Some(client_id) = f
         .get("client_id")
         .filter(|c| !c.is_empty())

@@ -28,6 +28,9 @@ use crate::graph::{self, GraphReq};
 use crate::odata::{self, Query};
 use crate::state::{RecordedRequest, State, new_guid};
 
+/// The request log keeps at most this many entries (oldest dropped first).
+pub const MAX_LOG: usize = 10_000;
+
 /// Shared server state.
 #[derive(Debug)]
 pub struct Shared {
@@ -328,7 +331,11 @@ async fn handler(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
             .trim_end_matches('/')
             .eq_ignore_ascii_case("/_sim/requests"))
     {
-        sh.lock().log.push(RecordedRequest {
+        let mut st = sh.lock();
+        if st.log.len() >= MAX_LOG {
+            st.log.drain(..MAX_LOG / 10);
+        }
+        st.log.push(RecordedRequest {
             method: method.clone(),
             path: raw_path.clone(),
             query: raw_query.clone(),

@@ -175,6 +175,14 @@ def descendants(pid):
     return out
 
 
+def left_minutes(label):
+    """Minutes left in a menu label such as `X — 1 h 59 min left`."""
+    m = re.search(r"— (?:(\d+) h)? ?(?:(\d+) min)? left", label)
+    if not m:
+        return -1
+    return int(m.group(1) or 0) * 60 + int(m.group(2) or 0)
+
+
 def press_escape(wid):
     """Escape in a window (no window manager under Xvfb: focus it, then type)."""
     time.sleep(1.0)  # the page installs its key handler once loaded
@@ -562,9 +570,50 @@ def phase_webview(args, res):
                 n = Tray.find(tray.layout(), "Global Reader — ")
                 return n if n and re.match(r"Global Reader — (1 h 59 min|2 h) left", n["label"]) else None
             n = wait_for(active, 20, "Global Reader in the Active section")
-            assert [c["label"] for c in n["children"]][0] == "Extend"
-            assert n["children"][1]["enabled"] is False and "5 min" in n["children"][1]["label"], n["children"][1]
-        res.run("the role becomes active in the tray menu (Deactivate held for 5 minutes)", tray_shows_active)
+            ext, deact = n["children"][0], n["children"][1]
+            assert ext["label"].startswith("Extend (possible in") and not ext["enabled"], ext
+            assert deact["label"].startswith("Deactivate (possible in") and not deact["enabled"], deact
+        res.run("the role becomes active in the tray menu (Extend/Deactivate held for 5 minutes)", tray_shows_active)
+
+        def extend_from_menu():
+            n = Tray.find(tray.layout(), "Global Reader — ")
+            assert not n["children"][0]["enabled"], f"Extend enabled during the 5-minute guard: {n}"
+            # Move the simulator's clock past PIM's 5-minute guard; the tray follows the
+            # service's clock after a refresh.
+            req = urllib.request.Request(sim_base(env) + "/_sim/clock/advance", data=b'{"seconds": 360}',
+                                         headers={"Content-Type": "application/json"}, method="POST")
+            urllib.request.urlopen(req, timeout=10).read()
+            tray.click("Refresh")
+
+            def extend_enabled():
+                n = Tray.find(tray.layout(), "Global Reader — ")
+                return n if n and n["children"][0]["label"] == "Extend" and n["children"][0]["enabled"] else None
+            before = wait_for(extend_enabled, 30, "Extend to become available after 5 minutes")["label"]
+            tray.click("Global Reader — ", "Extend")
+
+            def later():
+                n = Tray.find(tray.layout(), "Global Reader — ")
+                return n if n and left_minutes(n["label"]) > left_minutes(before) else None
+            n = wait_for(later, 30, f"Global Reader's end to move later than '{before}'")
+            print(f"  extended: '{before}' -> '{n['label']}'", flush=True)
+        res.run("Extend is held for 5 minutes, then Extend from the tray menu moves the end later", extend_from_menu)
+
+        def cli_sees_tray_activation():
+            pim = os.path.join(os.path.dirname(args.bin), "pim")
+            if not os.access(pim, os.X_OK):
+                print("SKIP the CLI sees the tray's activation (no pim binary next to pim-tray)", flush=True)
+                return
+            base = sim_base(env)
+            cenv = dict(env.env, PIM_AUTHORITY_HOST=base, PIM_GRAPH_ENDPOINT=base, PIM_ARM_ENDPOINT=base,
+                        PIM_CONFIG_DIR=os.path.join(env.dir, "cli-config"), BROWSER="curl -s -o /dev/null -L")
+            r = subprocess.run([pim, "login"], env=cenv, capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, f"pim login: {r.returncode} {r.stderr}"
+            r = subprocess.run([pim, "roles", "--json"], env=cenv, capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, f"pim roles: {r.returncode} {r.stderr}"
+            roles = json.loads(r.stdout)
+            gr = [x for x in roles if x.get("name") == "Global Reader"]
+            assert gr and gr[0].get("state") == "active" and gr[0].get("endsAt"), gr
+        res.run("the CLI signs in to the demo simulator and sees the tray's activation", cli_sees_tray_activation)
 
         def justification_remembered():
             cfg = open(os.path.join(env.env["PIM_CONFIG_DIR"], "tray-settings.json")).read()

@@ -67,6 +67,7 @@ pub async fn start(
             demo: options.demo,
             status: Status::Loading,
             accounts: Vec::new(),
+            skew_seconds: 0,
         }),
         _sim: sim,
     });
@@ -263,7 +264,7 @@ pub fn policy_view(info: &pim_core::PolicyInfo) -> PolicyView {
 }
 
 /// Maps a core snapshot to the view model.
-pub fn view_of(snapshot: &Snapshot, upn: &str, demo: bool) -> TrayModel {
+pub fn view_of(snapshot: &Snapshot, upn: &str, demo: bool, skew_seconds: i64) -> TrayModel {
     let tenants = snapshot
         .tenants
         .iter()
@@ -281,6 +282,7 @@ pub fn view_of(snapshot: &Snapshot, upn: &str, demo: bool) -> TrayModel {
             upn: upn.to_owned(),
             tenants,
         }],
+        skew_seconds,
     }
 }
 
@@ -369,7 +371,8 @@ impl Forwarder {
                     loop {
                         let snapshot = rx.borrow_and_update().clone();
                         if snapshot.taken_at.is_some() {
-                            tx.send_replace(view_of(&snapshot, &upn, demo));
+                            let skew = (session.now() - OffsetDateTime::now_utc()).whole_seconds();
+                            tx.send_replace(view_of(&snapshot, &upn, demo, skew));
                         }
                         let now = session.now();
                         let due = next_reread(&snapshot, now);
@@ -448,9 +451,16 @@ impl Engine for CoreEngine {
 
     async fn extend(&self, key: &str) -> EngineResult<()> {
         let (session, role) = self.role(key).await?;
-        let justification = "Extended from PIM Tray".to_owned();
+        // Restart the clock for as long as the activation ran; the core keeps the previous
+        // justification and ticket.
+        let duration = role
+            .assignment
+            .as_ref()
+            .and_then(|a| Some(a.end? - a.start?))
+            .filter(|d| d.is_positive())
+            .map(pim_core::PimDuration::from_time);
         let req = pim_core::ActivationRequest {
-            justification: Some(justification),
+            duration,
             ..pim_core::ActivationRequest::default()
         };
         session.extend(&role, req).await.map(|_| ())
@@ -477,6 +487,7 @@ impl Engine for CoreEngine {
             demo: self.demo,
             status: Status::SignedOut,
             accounts: Vec::new(),
+            skew_seconds: 0,
         });
         Ok(())
     }

@@ -72,6 +72,7 @@ mod fake {
             let model = TrayModel {
                 demo: true,
                 status: Status::Ready,
+                skew_seconds: 0,
                 accounts: vec![AccountView {
                     upn: "adele@contoso.onmicrosoft.com".into(),
                     tenants: vec![TenantView {

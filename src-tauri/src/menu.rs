@@ -125,10 +125,11 @@ pub fn time_left(end: OffsetDateTime, now: OffsetDateTime) -> String {
     if left <= Duration::ZERO {
         return "ending".into();
     }
-    // Round up so "9 min left" still has up to 9 minutes on the clock.
-    let minutes = (left.whole_seconds() + 59) / 60;
+    if left < Duration::minutes(1) {
+        return "less than a minute left".into();
+    }
+    let minutes = (left.whole_seconds() + 30) / 60;
     match minutes {
-        0 | 1 if left < Duration::minutes(1) => "less than a minute left".into(),
         m if m < 60 => format!("{m} min left"),
         m if m % 60 == 0 => format!("{} h left", m / 60),
         m => format!("{} h {} min left", m / 60, m % 60),
@@ -241,24 +242,26 @@ fn tenant_section(out: &mut Vec<MenuNode>, n: &mut usize, roles: &[RoleView], no
         match end {
             None => out.push(MenuNode::info(n, format!("{} — active", r.title()))),
             Some(end) => {
-                let guard_left = start.map(|s| s + DEACTIVATE_GUARD - now);
-                let deactivate = match guard_left {
-                    Some(left) if left > Duration::ZERO => MenuNode::Item {
-                        id: MenuAction::Deactivate(r.key.clone()).id(),
+                // Extending re-activates, so both wait for PIM's five-minute guard.
+                let guard_left = start
+                    .map(|s| s + DEACTIVATE_GUARD - now)
+                    .filter(|left| *left > Duration::ZERO);
+                let guarded = |action: MenuAction, verb: &str| match guard_left {
+                    Some(left) => MenuNode::Item {
+                        id: action.id(),
                         label: format!(
-                            "Deactivate (possible in {} min: PIM keeps new activations 5 min)",
+                            "{verb} (possible in {} min: PIM keeps new activations 5 min)",
                             (left.whole_seconds() + 59) / 60
                         ),
                         enabled: false,
                     },
-                    _ => MenuNode::item(MenuAction::Deactivate(r.key.clone()).id(), "Deactivate"),
+                    None => MenuNode::item(action.id(), verb),
                 };
+                let extend = guarded(MenuAction::Extend(r.key.clone()), "Extend");
+                let deactivate = guarded(MenuAction::Deactivate(r.key.clone()), "Deactivate");
                 out.push(MenuNode::Submenu {
                     label: format!("{} — {}", r.title(), time_left(end, now)),
-                    children: vec![
-                        MenuNode::item(MenuAction::Extend(r.key.clone()).id(), "Extend"),
-                        deactivate,
-                    ],
+                    children: vec![extend, deactivate],
                 });
             }
         }
@@ -324,6 +327,7 @@ mod tests {
     fn model(roles: Vec<RoleView>, demo: bool) -> TrayModel {
         TrayModel {
             demo,
+            skew_seconds: 0,
             status: Status::Ready,
             accounts: vec![AccountView {
                 upn: "adele@contoso.onmicrosoft.com".into(),
@@ -489,6 +493,10 @@ mod tests {
         let Some(MenuNode::Item { label, enabled, id }) = find(&menu, "Deactivate") else {
             panic!("no deactivate");
         };
+        assert!(matches!(
+            find(&menu, "Extend (possible in 3 min"),
+            Some(MenuNode::Item { enabled: false, .. })
+        ));
         assert!(!enabled);
         assert!(label.contains("in 3 min"), "{label}");
         assert_eq!(
@@ -545,7 +553,11 @@ mod tests {
             time_left(NOW + Duration::seconds(30), NOW),
             "less than a minute left"
         );
-        assert_eq!(time_left(NOW + Duration::seconds(61), NOW), "2 min left");
+        assert_eq!(time_left(NOW + Duration::seconds(61), NOW), "1 min left");
+        assert_eq!(
+            time_left(NOW + Duration::seconds(120 * 60 + 20), NOW),
+            "2 h left"
+        );
         assert_eq!(time_left(NOW + Duration::minutes(60), NOW), "1 h left");
         assert_eq!(
             time_left(NOW + Duration::minutes(95), NOW),

@@ -221,7 +221,7 @@ pub async fn run(
     let mut reminders = Reminders::new(&minutes.borrow_and_update());
     let mut last = models.borrow_and_update().clone();
     loop {
-        let now = clock.now();
+        let now = last.service_now(clock.now());
         for r in reminders.due(&last, now) {
             sink.remind(&r);
         }
@@ -282,6 +282,7 @@ mod tests {
         TrayModel {
             demo: false,
             status: Status::Ready,
+            skew_seconds: 0,
             accounts: vec![AccountView {
                 upn: "u".into(),
                 tenants: vec![TenantView {

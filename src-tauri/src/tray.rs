@@ -99,7 +99,7 @@ fn native<R: Runtime>(
 
 /// Builds the native menu for a model.
 pub fn native_menu<R: Runtime>(app: &AppHandle<R>, model: &TrayModel) -> tauri::Result<Menu<R>> {
-    let nodes = menu::build(model, time::OffsetDateTime::now_utc());
+    let nodes = menu::build(model, model.service_now(time::OffsetDateTime::now_utc()));
     let items = native(app, &nodes)?;
     let refs: Vec<&dyn IsMenuItem<R>> = items.iter().map(|b| b.as_ref()).collect();
     Menu::with_items(app, &refs)
@@ -179,7 +179,7 @@ impl TrayTask {
                         }
                         tracing::info!(roles = model.roles().count(), "tray menu rebuilt");
                         if model.any_activation() {
-                            let now = time::OffsetDateTime::now_utc();
+                            let now = model.service_now(time::OffsetDateTime::now_utc());
                             let to_next_minute = 60 - u64::from(now.second());
                             tokio::select! {
                                 r = models.changed() => if r.is_err() { return },

@@ -164,6 +164,9 @@ pub struct TrayModel {
     pub status: Status,
     /// Signed-in accounts.
     pub accounts: Vec<AccountView>,
+    /// The service's clock minus the local clock, in seconds (0 unless the local clock is off
+    /// by over a minute); time left and the deactivation guard follow the service's clock.
+    pub skew_seconds: i64,
 }
 
 impl TrayModel {
@@ -178,6 +181,11 @@ impl TrayModel {
     /// The role with this key.
     pub fn role(&self, key: &str) -> Option<&RoleView> {
         self.roles().find(|r| r.key == key)
+    }
+
+    /// "Now" on the service's clock, given the local time.
+    pub fn service_now(&self, local: OffsetDateTime) -> OffsetDateTime {
+        local + time::Duration::seconds(self.skew_seconds)
     }
 
     /// Whether any role is activated (drives the icon and reminders).

@@ -336,8 +336,8 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
         }
         Command::Roles { json } => {
             let (_, s) = session(&auth).await?;
-            s.refresh().await?;
-            let snap = s.load_policies().await;
+            // Policies of groups and Azure roles are read lazily (`pim policy NAME`).
+            let snap = s.refresh().await?;
             let roles: Vec<&Role> = snap
                 .roles()
                 .filter(|r| tenant_ok(&snap, r, &cli.tenant))

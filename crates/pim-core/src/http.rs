@@ -138,6 +138,8 @@ pub(crate) struct Http {
     pub time: Arc<ServerTime>,
     pub retry: RetryPolicy,
     pub timeout: Duration,
+    /// Answers 401 claims challenges (CAE) on any call, reads included.
+    pub step_up: Option<Arc<dyn crate::session::StepUpHook>>,
 }
 
 impl Http {
@@ -152,6 +154,7 @@ impl Http {
     pub async fn call(&self, c: &Call) -> Result<Resp, Failure> {
         let mut attempt: u32 = 0;
         let mut force_refresh = false;
+        let mut challenge: Option<String> = None;
         loop {
             let token = self
                 .tokens
@@ -159,11 +162,20 @@ impl Http {
                     tenant_id: c.tenant.clone(),
                     resource: c.resource,
                     scope: self.scope(c.resource),
-                    claims: c.claims.clone(),
+                    claims: challenge.clone().or_else(|| c.claims.clone()),
                     force_refresh,
                 })
                 .await
-                .map_err(Failure::Definite)?;
+                .map_err(|e| match (&challenge, e) {
+                    // The step-up was needed and did not complete.
+                    (Some(claims), Error::SignInRequired { .. }) => {
+                        Failure::Definite(Error::StepUpRequired {
+                            resource: c.resource,
+                            claims: claims.clone(),
+                        })
+                    }
+                    (_, e) => Failure::Definite(e),
+                })?;
             let client_request_id = uuid::Uuid::new_v4().to_string();
             let mut rb = self
                 .client
@@ -232,6 +244,17 @@ impl Http {
                 .or_else(|| header_str(&headers, "x-ms-request-id"));
             if status == 401 {
                 if let Some(claims) = insufficient_claims(&headers) {
+                    // A 401 was not processed: retrying after the step-up is safe.
+                    if challenge.is_none()
+                        && let Some(hook) = &self.step_up
+                    {
+                        tracing::info!(url = %c.url, "claims challenge: stepping up");
+                        hook.step_up(&c.tenant, c.resource, &claims)
+                            .await
+                            .map_err(Failure::Definite)?;
+                        challenge = Some(claims);
+                        continue;
+                    }
                     return Err(Failure::Definite(Error::StepUpRequired {
                         resource: c.resource,
                         claims,

@@ -154,6 +154,7 @@ impl Session {
             time: time.clone(),
             retry: opts.retry,
             timeout: opts.timeout,
+            step_up: opts.step_up.clone(),
         };
         let (tx, _rx) = watch::channel(Snapshot::default());
         Session {
@@ -252,6 +253,13 @@ impl Session {
         let mut fatal: Option<Error> = None;
         let mut all_failed = true;
         for (snap, err) in results {
+            if snap.tenant.is_home
+                && snap.error.is_none()
+                && let Some(e) = err
+            {
+                // The home tenant needs a step-up that did not complete: the user must act.
+                return Err(e);
+            }
             if snap.error.is_none() {
                 all_failed = false;
             } else if fatal.is_none() {
@@ -445,11 +453,17 @@ impl Session {
                 roles.extend(gr);
                 warnings.extend(gw);
                 warnings.push(format!("Azure roles could not be read: {e}"));
+                if t.is_home && matches!(e, Error::StepUpRequired { .. }) {
+                    fatal = Some(e);
+                }
             }
             (Err(e), Ok((ar, aw))) => {
                 roles.extend(ar);
                 warnings.extend(aw);
                 warnings.push(format!("Entra roles and groups could not be read: {e}"));
+                if t.is_home && matches!(e, Error::StepUpRequired { .. }) {
+                    fatal = Some(e);
+                }
             }
             (Err(e), Err(_)) => {
                 error = Some(TenantError {

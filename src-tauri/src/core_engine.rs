@@ -58,19 +58,7 @@ pub async fn start(
     if let Some(w) = auth.keychain_warning() {
         tracing::warn!("{w}");
     }
-    let engine = Arc::new(CoreEngine {
-        auth,
-        endpoints,
-        demo: options.demo,
-        current: Mutex::new(None),
-        tx: watch::Sender::new(TrayModel {
-            demo: options.demo,
-            status: Status::Loading,
-            accounts: Vec::new(),
-            skew_seconds: 0,
-        }),
-        _sim: sim,
-    });
+    let engine = CoreEngine::new(auth, endpoints, options.demo, sim);
     let first = engine.clone();
     tauri::async_runtime::spawn(async move {
         let result = if first.demo {
@@ -88,13 +76,14 @@ pub async fn start(
 
 /// Endpoints: the environment (`PIM_CLOUD`, `PIM_*_ENDPOINT`), then the settings' overrides.
 fn endpoints_from(settings: &Settings, env: &dyn Env) -> pim_core::Result<Endpoints> {
-    let mut e = if env.var("PIM_CLOUD").is_none() {
-        let cloud = pim_core::config::Cloud::parse(&settings.cloud)?;
-        let mut e = Endpoints::for_cloud(cloud);
-        let from_env = Endpoints::from_env(env)?;
-        e.authority_host = from_env.authority_host.clone();
-        if env.var("PIM_AUTHORITY_HOST").is_none() {
-            e.authority_host = Endpoints::for_cloud(cloud).authority_host;
+    let from_env = Endpoints::from_env(env)?;
+    let mut e = if env.var("PIM_CLOUD").is_some() {
+        from_env
+    } else {
+        // The settings pick the cloud; the PIM_* variables still override its base URLs.
+        let mut e = Endpoints::for_cloud(pim_core::config::Cloud::parse(&settings.cloud)?);
+        if env.var("PIM_AUTHORITY_HOST").is_some() {
+            e.authority_host = from_env.authority_host;
         }
         if env.var("PIM_GRAPH_ENDPOINT").is_some() {
             e.graph = from_env.graph;
@@ -103,8 +92,6 @@ fn endpoints_from(settings: &Settings, env: &dyn Env) -> pim_core::Result<Endpoi
             e.arm = from_env.arm;
         }
         e
-    } else {
-        Endpoints::from_env(env)?
     };
     let parse = pim_core::config::parse_base_url;
     if let Some(v) = &settings.authority_host {
@@ -172,6 +159,29 @@ impl StepUpHook for BrowserStepUp {
 }
 
 impl CoreEngine {
+    /// An engine over `auth` and `endpoints`, signed out until [`Engine::sign_in`] (or the
+    /// start-up sign-in of [`start`]); `sim` is kept running as long as the engine (demo).
+    pub fn new(
+        auth: Auth,
+        endpoints: Endpoints,
+        demo: bool,
+        sim: Option<pim_sim::SimHandle>,
+    ) -> Arc<CoreEngine> {
+        Arc::new(CoreEngine {
+            auth,
+            endpoints,
+            demo,
+            current: Mutex::new(None),
+            tx: watch::Sender::new(TrayModel {
+                demo,
+                status: Status::Loading,
+                accounts: Vec::new(),
+                skew_seconds: 0,
+            }),
+            _sim: sim,
+        })
+    }
+
     fn set_status(&self, status: Status) {
         self.tx.send_if_modified(|m| {
             let changed = m.status != status;

@@ -1,6 +1,6 @@
 //! The shell's port to the engine: what the tray asks of pim-core (through its `Session`) and
 //! the view model it gets back. `CoreEngine` (in `core_engine.rs`) adapts pim-core; tests use
-//! [`FakeEngine`]. Every method is one engine call: no retries, timers or policy here.
+//! `FakeEngine`. Every method is one engine call: no retries, timers or policy here.
 
 use async_trait::async_trait;
 use tokio::sync::watch;

@@ -97,7 +97,18 @@ class Tray:
         if not menus:
             return False
         self.svc, self.menu = svc, menus[0]
+        self.item = menus[0][: -len("/Menu")]
         return True
+
+    def icon_badge_is_green(self):
+        """Whether the tray icon shows the green "active" badge (pixel 50,50 of the 64 px icon)."""
+        out = sh("busctl", "--user", "--json=short", "get-property", self.svc, self.item,
+                 "org.kde.StatusNotifierItem", "IconName")
+        path = json.loads(out.stdout)["data"]
+        px = sh("convert", path, "-resize", "64x64!", "-format", "%[fx:int(255*p{50,50}.r)],%[fx:int(255*p{50,50}.g)],"
+                "%[fx:int(255*p{50,50}.b)],%[fx:int(255*p{50,50}.a)]", "info:").stdout
+        r, g, b, a = (int(v) for v in px.split(","))
+        return a > 128 and g > 150 and r < 120 and b < 160
 
     def layout(self):
         out = sh("busctl", "--user", "--json=short", "--", "call", self.svc, self.menu,
@@ -373,6 +384,10 @@ def phase_tray(args, res):
             assert re.search(r"^User Administrator \(Europe\) — \d+ min left > Extend$", text, re.M), text
         res.run("tray menu (dbusmenu GetLayout) shows the demo's tenants, roles and states", menu_shows_demo)
 
+        def icon_shows_activation():
+            assert tray.icon_badge_is_green(), "icon lacks the active badge while User Administrator is active"
+        res.run("tray icon shows the active state while a role is activated", icon_shows_activation)
+
         def idle_has_no_webview():
             time.sleep(1)
             wk = webkit_processes(app.pid)
@@ -407,6 +422,10 @@ def phase_tray(args, res):
                      10, "the 'ended' notice")
         res.run("Deactivate via ActionInvoked removes the role from Active and tells it ended",
                 deactivate_from_notification)
+
+        def icon_back_to_idle():
+            wait_for(lambda: not tray.icon_badge_is_green(), 15, "the idle icon")
+        res.run("tray icon returns to idle when no role is activated", icon_back_to_idle)
 
         def sim_sees_it():
             st = sim_state(base["url"])

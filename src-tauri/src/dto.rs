@@ -421,4 +421,65 @@ mod tests {
         let json = serde_json::to_value(SettingsDto::from_settings(&s, vec![])).expect("json");
         assert!(json.get("reminderMinutes").is_some() && json.get("iconTheme").is_some());
     }
+
+    /// `ui/ipc.js` mirrors these DTOs by hand; this fails when a field is added or renamed
+    /// here and not there.
+    #[test]
+    fn ui_ipc_js_documents_every_dto_field() {
+        let js = include_str!("../../ui/ipc.js");
+        let role = RoleView {
+            key: "k".into(),
+            kind: crate::view::RoleKind::Group,
+            name: "n".into(),
+            scope: Some("s".into()),
+            tenant_id: "t".into(),
+            state: crate::view::RoleState::Eligible,
+        };
+        let form = ActivationFormDto {
+            role: RoleDto::from(&role),
+            policy: PolicyDto::from(&PolicyView::default()),
+            justification: String::new(),
+            ticket_system: String::new(),
+            duration_minutes: 60,
+            demo: true,
+        };
+        let values = [
+            serde_json::to_value(&form).expect("json"),
+            serde_json::to_value(SettingsDto::from_settings(&Settings::default(), vec![]))
+                .expect("json"),
+            serde_json::to_value(ActivateRoleResponse {
+                state: "active",
+                message: String::new(),
+            })
+            .expect("json"),
+            serde_json::to_value(IpcError::invalid("x")).expect("json"),
+            serde_json::json!({"roleKey":0,"justification":0,"ticketNumber":0,"ticketSystem":0,"durationMinutes":0,"startAt":0}),
+        ];
+        fn keys(v: &serde_json::Value, out: &mut Vec<String>) {
+            if let serde_json::Value::Object(m) = v {
+                for (k, v) in m {
+                    out.push(k.clone());
+                    keys(v, out);
+                }
+            }
+        }
+        let mut all = Vec::new();
+        for v in &values {
+            keys(v, &mut all);
+        }
+        let missing: Vec<_> = all
+            .iter()
+            .filter(|k| !js.contains(&format!("{k}:")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "ui/ipc.js does not document {missing:?}"
+        );
+        // The request shape is what ActivateRoleRequest accepts.
+        let req: ActivateRoleRequest = serde_json::from_value(serde_json::json!({
+            "roleKey":"k","justification":"","ticketNumber":"","ticketSystem":"","durationMinutes":60,"startAt":null
+        }))
+        .expect("request");
+        assert_eq!(req.duration_minutes, 60);
+    }
 }

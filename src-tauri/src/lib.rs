@@ -171,7 +171,11 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
 /// Runs the tray until Quit or a termination signal.
 pub fn run(options: RunOptions) -> anyhow::Result<()> {
     let env = pim_core::config::ProcessEnv;
-    let config_dir = pim_core::config::config_dir_from_env(&env)?;
+    let mut config_dir = pim_core::config::config_dir_from_env(&env)?;
+    if options.demo && pim_core::config::Env::var(&env, "PIM_CONFIG_DIR").is_none() {
+        // Keep the demo account out of the real one's accounts file and settings.
+        config_dir = config_dir.join("demo");
+    }
     pim_auth::accounts::create_private_dir(&config_dir)?;
     logging::init(&config_dir);
     tracing::info!(demo = options.demo, "starting");

@@ -112,6 +112,7 @@ pub fn create<R: Runtime>(
     theme: IconTheme,
 ) -> tauri::Result<TrayIcon<R>> {
     let choice = icon_choice(model, theme);
+    #[allow(unused_mut)] // only macOS and Linux adjust it
     let mut builder = TrayIconBuilder::with_id(TRAY_ID)
         .icon(Image::from_bytes(icon_bytes(choice))?)
         .tooltip(tooltip(model))

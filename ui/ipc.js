@@ -38,6 +38,9 @@ export function advice(err) {
     case 'transport': return 'Check your network connection and retry.';
     case 'notFound': return 'The role changed meanwhile: close this window and pick it again from the tray.';
     case 'invalidInput': return 'Correct the highlighted field.';
+    case 'api': return 'If it keeps happening, ask your PIM administrator and quote the request-id.';
+    case 'keychain': return 'Unlock your keychain (or sign in again), then retry.';
+    case 'config': return 'Check the endpoints and client ID in Settings.';
     default: return '';
   }
 }

@@ -283,6 +283,13 @@ def sim_base(env):
     return wait_for(ready, 20, "PIM_SIM_READY on stdout")
 
 
+def sim_post(base, path, body):
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.read()
+
+
 def sim_state(base):
     with urllib.request.urlopen(base + "/_sim/state", timeout=10) as r:
         return json.load(r)
@@ -576,13 +583,25 @@ def phase_webview(args, res):
                 "const d=arguments[0]; requestAnimationFrame(()=>requestAnimationFrame(()=>d()))"})
             png = base64.b64decode(wd("GET", s + "/screenshot"))
             save(shots, "activation-window.png", png)
+            # First the service refuses (an injected 403): the window says so in words and
+            # keeps the form; the second attempt goes through.
+            fault = {"method": "POST", "path": "roleAssignmentScheduleRequests", "times": 1,
+                     "fault": {"kind": "status", "status": 403, "code": "AuthorizationFailed",
+                               "message": "The client does not have authorization to perform this action."}}
+            sim_post(sim_base(env), "/_sim/faults", fault)
+            wd("POST", s + f"/element/{find('#submit')}/click", {})
+            wait_for(lambda: "error" in (wd("GET", s + f"/element/{find('#status')}/attribute/class") or ""), 30,
+                     "the error to show")
+            err = text("#status")
+            assert "authorization" in err.lower() and "403" in err, err
+            print(f"  error shown: {err}", flush=True)
             wd("POST", s + f"/element/{find('#submit')}/click", {})
             wait_for(lambda: wd("GET", s + "/title") == "Done: Global Reader", 30, "the activation to finish")
             msg = text("#status")
             assert msg == "Global Reader is active.", msg
             png = base64.b64decode(wd("GET", s + "/screenshot"))
             save(shots, "activation-done.png", png)
-        res.run("fill and submit the activation form (WebDriver)", fill_submit_and_screenshot)
+        res.run("fill and submit the activation form; a service error is shown in words, then a retry succeeds", fill_submit_and_screenshot)
 
         def tray_shows_active():
             def active():
@@ -599,9 +618,7 @@ def phase_webview(args, res):
             assert not n["children"][0]["enabled"], f"Extend enabled during the 5-minute guard: {n}"
             # Move the simulator's clock past PIM's 5-minute guard; the tray follows the
             # service's clock after a refresh.
-            req = urllib.request.Request(sim_base(env) + "/_sim/clock/advance", data=b'{"seconds": 360}',
-                                         headers={"Content-Type": "application/json"}, method="POST")
-            urllib.request.urlopen(req, timeout=10).read()
+            sim_post(sim_base(env), "/_sim/clock/advance", {"seconds": 360})
             tray.click("Refresh")
 
             def extend_enabled():

@@ -308,6 +308,31 @@ impl Http {
         }
     }
 
+    /// A next link as given when absolute; a relative one is resolved against the service's
+    /// base URL (defensive: the contract promises absolute links).
+    fn absolute(&self, resource: Resource, link: &str) -> String {
+        if link.starts_with("http://") || link.starts_with("https://") {
+            return link.to_owned();
+        }
+        let base = match resource {
+            Resource::Graph => &self.endpoints.graph,
+            Resource::Arm => &self.endpoints.arm,
+        };
+        let b = base.as_str().trim_end_matches('/');
+        if link.starts_with('/') {
+            if resource == Resource::Graph
+                && !link.starts_with("/v1.0")
+                && !link.starts_with("/beta")
+            {
+                format!("{b}/v1.0{link}")
+            } else {
+                format!("{b}{link}")
+            }
+        } else {
+            format!("{b}/{link}")
+        }
+    }
+
     /// GET a JSON document.
     pub async fn get_json(
         &self,
@@ -348,7 +373,8 @@ impl Http {
                     "the service returned a paging loop".into(),
                 ));
             }
-            let v = self.get_json(tenant, resource, &link).await?;
+            let url = self.absolute(resource, &link);
+            let v = self.get_json(tenant, resource, &url).await?;
             let mut p: Page = serde_json::from_value(v)
                 .map_err(|e| Error::InvalidResponse(format!("not a collection: {e}")))?;
             items.append(&mut p.value);

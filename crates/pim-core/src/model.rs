@@ -528,11 +528,17 @@ pub struct Role {
 impl Role {
     /// Stable identity of the row: kind, tenant, role definition, scope, access (lower-case).
     pub fn key(&self) -> String {
+        // ARM role definition ids come with or without the subscription prefix: compare the
+        // role GUID only.
+        let rid = match self.kind {
+            RoleKind::AzureResource => crate::wire::last_segment(&self.role_definition_id),
+            _ => self.role_definition_id.to_ascii_lowercase(),
+        };
         format!(
             "{}|{}|{}|{}|{}",
             self.kind.as_str(),
             self.tenant_id.to_ascii_lowercase(),
-            self.role_definition_id.to_ascii_lowercase(),
+            rid,
             self.scope.id.to_ascii_lowercase().trim_end_matches('/'),
             self.access.as_ref().map(|a| a.as_str()).unwrap_or("")
         )

@@ -121,6 +121,8 @@ struct Caches {
     group_names: HashMap<(String, String), String>,
     /// (tenant lower, directory scope id lower) → display name.
     scope_names: HashMap<(String, String), String>,
+    /// (tenant lower, Entra role definition id / ARM id lower) → display name.
+    role_names: HashMap<(String, String), String>,
     /// tenant id (lower) → whether `$expand=group(...)` worked.
     account: Option<Account>,
 }
@@ -742,12 +744,16 @@ impl Session {
             let scope = q
                 .app_scope_id
                 .clone()
-                .or(q.directory_scope_id.clone())
+                .or(q
+                    .directory_scope_id
+                    .clone()
+                    .filter(|s| !s.trim().is_empty()))
                 .unwrap_or_else(|| "/".into());
             attach_request(&mut rows, RoleKind::EntraRole, tid, rid, &scope, None, sr);
         }
 
         self.resolve_scope_names(tid, &mut rows).await;
+        self.resolve_role_names(tid, &mut rows).await;
 
         // Groups.
         let g_elig: Vec<GraphGroupInstance> =
@@ -812,6 +818,169 @@ impl Session {
             );
         }
         Ok((rows, warnings))
+    }
+
+    /// Names Entra roles that came without `roleDefinition` (no `$expand` support), with one
+    /// `$batch` of `GET /roleManagement/directory/roleDefinitions/{id}`; failures keep the id.
+    async fn resolve_role_names(&self, tid: &str, rows: &mut [Role]) {
+        let tl = tid.to_ascii_lowercase();
+        let mut missing: Vec<String> = Vec::new();
+        {
+            let c = self.caches();
+            for r in rows.iter_mut() {
+                if r.kind != RoleKind::EntraRole || r.name != r.role_definition_id {
+                    continue;
+                }
+                if let Some(n) = c
+                    .role_names
+                    .get(&(tl.clone(), r.role_definition_id.to_ascii_lowercase()))
+                {
+                    r.name = n.clone();
+                } else if !missing.contains(&r.role_definition_id) {
+                    missing.push(r.role_definition_id.clone());
+                }
+            }
+        }
+        if missing.is_empty() {
+            return;
+        }
+        let items: Vec<BatchItem> = missing
+            .iter()
+            .enumerate()
+            .map(|(n, id)| {
+                BatchItem::new(
+                    &format!("r{n}"),
+                    &[format!(
+                        "/roleManagement/directory/roleDefinitions/{}?$select=id,displayName",
+                        crate::graph::path_segment(id)
+                    )],
+                )
+            })
+            .collect();
+        let res = self.inner.graph.batch(tid, items).await;
+        let mut c = self.caches();
+        for (n, id) in missing.iter().enumerate() {
+            let name = match res.get(&format!("r{n}")) {
+                Some(Ok(ok)) => ok
+                    .body
+                    .get("displayName")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                _ => None,
+            };
+            let name = name.unwrap_or_else(|| id.clone());
+            c.role_names
+                .insert((tl.clone(), id.to_ascii_lowercase()), name.clone());
+            for r in rows
+                .iter_mut()
+                .filter(|r| r.kind == RoleKind::EntraRole && r.role_definition_id == *id)
+            {
+                r.name = name.clone();
+            }
+        }
+    }
+
+    /// Names Azure roles and scopes that came without `expandedProperties`: the role
+    /// definition's `roleName`, the subscription's `displayName` (GETs in parallel, cached),
+    /// the last path segment for resource groups and resources.
+    async fn resolve_arm_names(&self, tid: &str, rows: &mut [Role]) {
+        let tl = tid.to_ascii_lowercase();
+        let mut fetch: Vec<(String, String)> = Vec::new(); // (cache key, url)
+        let arm_base = self
+            .inner
+            .arm
+            .http
+            .endpoints
+            .arm
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned();
+        {
+            let c = self.caches();
+            for r in rows.iter() {
+                if r.kind != RoleKind::AzureResource {
+                    continue;
+                }
+                if r.name
+                    .eq_ignore_ascii_case(&last_segment(&r.role_definition_id))
+                {
+                    let k = r.role_definition_id.to_ascii_lowercase();
+                    if !c.role_names.contains_key(&(tl.clone(), k.clone()))
+                        && !fetch.iter().any(|(x, _)| *x == k)
+                    {
+                        fetch.push((
+                            k,
+                            format!("{arm_base}{}?api-version=2022-04-01", r.role_definition_id),
+                        ));
+                    }
+                }
+                if r.scope.display_name == r.scope.id && r.scope.kind == ScopeKind::Subscription {
+                    let k = r.scope.id.to_ascii_lowercase();
+                    if !c.role_names.contains_key(&(tl.clone(), k.clone()))
+                        && !fetch.iter().any(|(x, _)| *x == k)
+                    {
+                        fetch.push((
+                            k,
+                            format!("{arm_base}{}?api-version=2020-01-01", r.scope.id),
+                        ));
+                    }
+                }
+            }
+        }
+        if !fetch.is_empty() {
+            let http = &self.inner.arm.http;
+            let results = futures::future::join_all(
+                fetch
+                    .iter()
+                    .map(|(_, url)| http.get_json(tid, Resource::Arm, url)),
+            )
+            .await;
+            let mut c = self.caches();
+            for ((k, _), r) in fetch.iter().zip(results) {
+                let name = r.ok().and_then(|v| {
+                    v.pointer("/properties/roleName")
+                        .or_else(|| v.get("displayName"))
+                        .or_else(|| v.pointer("/properties/displayName"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                });
+                if let Some(n) = name {
+                    c.role_names.insert((tl.clone(), k.clone()), n);
+                }
+            }
+        }
+        let c = self.caches();
+        for r in rows
+            .iter_mut()
+            .filter(|r| r.kind == RoleKind::AzureResource)
+        {
+            if r.name
+                .eq_ignore_ascii_case(&last_segment(&r.role_definition_id))
+                && let Some(n) = c
+                    .role_names
+                    .get(&(tl.clone(), r.role_definition_id.to_ascii_lowercase()))
+            {
+                r.name = n.clone();
+            }
+            if r.scope.display_name == r.scope.id {
+                if let Some(n) = c
+                    .role_names
+                    .get(&(tl.clone(), r.scope.id.to_ascii_lowercase()))
+                {
+                    r.scope.display_name = n.clone();
+                } else if r.scope.kind != ScopeKind::Subscription
+                    && let Some(seg) = r
+                        .scope
+                        .id
+                        .trim_end_matches('/')
+                        .rsplit('/')
+                        .next()
+                        .filter(|s| !s.is_empty())
+                {
+                    r.scope.display_name = seg.to_owned();
+                }
+            }
+        }
     }
 
     /// Names directory scopes (administrative units, other objects) that came without a
@@ -1058,6 +1227,7 @@ impl Session {
                 Vec::new()
             }
         };
+        self.resolve_arm_names(tid, &mut rows).await;
         for q in reqs {
             let Some(p) = &q.properties else { continue };
             let Some(sr) = arm_schedule_request(&q) else {
@@ -1359,7 +1529,10 @@ impl Session {
                         .is_some_and(|r| r.eq_ignore_ascii_case(&role.role_definition_id))
                         && q.app_scope_id
                             .clone()
-                            .or(q.directory_scope_id.clone())
+                            .or(q
+                                .directory_scope_id
+                                .clone()
+                                .filter(|s| !s.trim().is_empty()))
                             .unwrap_or_else(|| "/".into())
                             .eq_ignore_ascii_case(
                                 role.app_scope_id.as_deref().unwrap_or(&role.scope.id),
@@ -1767,7 +1940,10 @@ fn entra_row(tid: &str, i: &GraphRoleInstance, rid: &str) -> Role {
         .app_scope_id
         .clone()
         .filter(|s| !s.is_empty())
-        .or(i.directory_scope_id.clone())
+        .or(i
+            .directory_scope_id
+            .clone()
+            .filter(|s| !s.trim().is_empty()))
         .unwrap_or_else(|| "/".into());
     let kind = if scope_id == "/" {
         ScopeKind::Directory

@@ -3,4 +3,5 @@
 
 mod harness;
 mod refresh;
+mod standin;
 mod writes;

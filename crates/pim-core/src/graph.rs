@@ -280,7 +280,10 @@ impl Graph {
             claims,
         };
         let r = self.http.call(&call).await?;
-        let v = r.json().map_err(Failure::Definite)?;
+        let v = match r.json() {
+            Ok(Value::Object(m)) => Value::Object(m),
+            _ => Value::Object(Default::default()),
+        };
         serde_json::from_value(v)
             .map_err(|e| Failure::Definite(Error::InvalidResponse(format!("request: {e}"))))
     }

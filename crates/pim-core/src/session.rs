@@ -1436,17 +1436,15 @@ impl Session {
                         }
                     }
                 };
-                let sr = graph_schedule_request(&r)
-                    .ok_or_else(|| Error::InvalidResponse("request without id or status".into()))?;
+                // A 2xx without a usable body still means "accepted": settle() will look.
+                let sr = graph_schedule_request(&r).unwrap_or_else(|| unknown_request(""));
                 outcome_of(&sr, self.now(), start, duration)
             }
             RoleKind::AzureResource => {
                 let name = uuid::Uuid::new_v4().to_string();
                 let body = arm_body(role, &principal, &action, Some((start, duration)), req);
                 let r = self.arm_put(role, &name, body, claims).await?;
-                let sr = arm_schedule_request(&r).ok_or_else(|| {
-                    Error::InvalidResponse("request without name or status".into())
-                })?;
+                let sr = arm_schedule_request(&r).unwrap_or_else(|| unknown_request(&name));
                 outcome_of(&sr, self.now(), start, duration)
             }
         }
@@ -1906,6 +1904,23 @@ impl Session {
         Ok(Outcome::Canceled {
             request_id: req.id.clone(),
         })
+    }
+}
+
+/// A request the service accepted without telling us about it.
+fn unknown_request(id: &str) -> ScheduleRequest {
+    ScheduleRequest {
+        id: id.to_owned(),
+        resource_id: None,
+        action: None,
+        status: RequestStatus::Unknown("accepted".into()),
+        created: None,
+        start: None,
+        duration: None,
+        end: None,
+        justification: None,
+        ticket: None,
+        approval_id: None,
     }
 }
 

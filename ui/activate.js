@@ -88,7 +88,11 @@ async function submit(ev) {
 window.addEventListener('DOMContentLoaded', async () => {
   $('form').addEventListener('submit', submit);
   $('close').addEventListener('click', () => closeWindow());
-  document.addEventListener('keydown', (e) => { if (e.key === 'Escape') closeWindow(); });
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') closeWindow();
+    // Ctrl+Enter (Cmd+Enter) sends from anywhere, including the justification box.
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) $('form').requestSubmit();
+  });
   try {
     render(await getActivationForm(roleKey));
   } catch (e) {

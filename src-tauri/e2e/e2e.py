@@ -491,7 +491,12 @@ def phase_tray(args, res):
             # The first instance answers by showing its settings window.
             wait_for(lambda: sh("xdotool", "search", "--name", "Settings — PIM Tray", check=False).stdout.strip(),
                      15, "the first instance to show its settings window")
-            press_escape(sh("xdotool", "search", "--name", "Settings — PIM Tray").stdout.split()[0])
+            wid = sh("xdotool", "search", "--name", "Settings — PIM Tray").stdout.split()[0]
+            time.sleep(1.5)  # let the page render its values
+            shot = os.path.join(env.dir, "settings.png")
+            sh("import", "-display", os.environ["DISPLAY"], "-window", wid, shot)
+            save(args.screenshots, "settings-window.png", open(shot, "rb").read())
+            press_escape(wid)
             wait_for(lambda: not sh("xdotool", "search", "--name", "Settings — PIM Tray", check=False).stdout.strip(),
                      10, "the settings window to close")
         res.run("a second launch exits 0 and the first instance shows itself (single instance)", single_instance)

@@ -55,7 +55,7 @@ pub fn open_settings<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     }
     WebviewWindowBuilder::new(app, "settings", WebviewUrl::App("settings.html".into()))
         .title(format!("Settings{}", suffix(app)))
-        .inner_size(480.0, 600.0)
+        .inner_size(480.0, 730.0)
         .center()
         .focused(true)
         .build()?;

@@ -5,6 +5,39 @@
 //! Graph and Azure Resource Manager, and the [`Session`] facade that refreshes them in the
 //! fewest round trips and activates, deactivates, extends and cancels.
 //!
+//! ```no_run
+//! # async fn f(tokens: std::sync::Arc<dyn pim_core::token::TokenSource>) -> pim_core::Result<()> {
+//! use pim_core::config::{Endpoints, ProcessEnv};
+//! use pim_core::{ActivationRequest, Outcome, PimDuration, RoleQuery, Session, SessionOptions};
+//!
+//! let endpoints = Endpoints::from_env(&ProcessEnv)?;
+//! let session = Session::new(SessionOptions::new(endpoints, tokens, "home-tenant-guid"));
+//! let mut changes = session.subscribe(); // a new Snapshot after every refresh and write
+//! let snapshot = session.refresh().await?; // every tenant, every kind, in parallel
+//! for role in snapshot.roles() {
+//!     println!("{} {:?} {:?}", role.describe(), role.state, role.time_left(session.now()));
+//! }
+//! let role = session.find(&RoleQuery::name("global reader"), &|_| false).await?;
+//! let request = ActivationRequest {
+//!     justification: Some("INC-4711".into()),
+//!     duration: Some(PimDuration::parse("1h30m")?),
+//!     ..Default::default()
+//! };
+//! match session.activate(&role, request).await? {
+//!     Outcome::Active { until, .. } => println!("active until {until:?}"),
+//!     other => println!("{other}"),
+//! }
+//! # let _ = changes.changed().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Errors are [`Error`] variants named by what the caller can do ([`Error::code`] gives a
+//! stable machine code): `PolicyViolation` (refused before sending, names the rules),
+//! `StepUpRequired` (MFA / authentication context / CAE claims; a [`StepUpHook`] lets the
+//! session retry after an interactive sign-in), `SignInRequired`, `TooEarly` (5-minute rule),
+//! `InvalidState`, `NotEligible`, `Ambiguous`/`NotFound` (name lookup), `Throttled`, `Api`,
+//! `Transport`, `Uncertain`.
+//!
 //! Invariants:
 //! - pim-core does no I/O except through its HTTP clients ([`graph`], [`arm`] via `http`), and
 //!   obtains tokens only through [`token::TokenSource`].

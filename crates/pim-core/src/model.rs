@@ -581,6 +581,12 @@ impl Role {
         }
     }
 
+    /// Time left in the current state at `now` (activation or scheduled end); `None` when
+    /// there is no end (permanent, eligible, pending).
+    pub fn time_left(&self, now: OffsetDateTime) -> Option<time::Duration> {
+        self.ends_at().map(|e| e - now)
+    }
+
     /// Open request waiting for approval, if any.
     pub fn pending_request(&self) -> Option<&ScheduleRequest> {
         self.pending.iter().find(|r| r.status.is_open())

@@ -267,3 +267,34 @@ async fn a_failing_tenant_does_not_fail_the_list() {
         "home tenant still listed"
     );
 }
+
+#[tokio::test]
+async fn a_throttled_batch_item_is_retried_alone() {
+    let h = harness::start().await;
+    h.session.tenants().await.unwrap();
+    let c = h.sim.control();
+    c.clear_requests();
+    c.add_fault(fault(
+        "GET",
+        "directory/roleEligibilityScheduleInstances",
+        Fault::Status {
+            status: 429,
+            retry_after: Some("0.5".into()),
+            code: Some("TooManyRequests".into()),
+            message: None,
+            wrapped: false,
+        },
+    ));
+    let snap = h.session.refresh().await.unwrap();
+    assert!(snap.roles().any(|r| r.name == "Global Reader"));
+    let batches: Vec<Option<usize>> = c
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("$batch"))
+        .map(|r| r.batch_items)
+        .collect();
+    assert!(
+        batches.contains(&Some(1)),
+        "only the throttled item is sent again: {batches:?}"
+    );
+}

@@ -694,7 +694,11 @@ pub fn default_duration(policy: Option<&Policy>) -> PimDuration {
 
 /// The result of a write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "outcome")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "outcome"
+)]
 pub enum Outcome {
     /// Active now.
     Active {
@@ -799,6 +803,18 @@ mod tests {
         assert_eq!(
             Scope::arm_kind("/providers/Microsoft.Management/managementGroups/mg1"),
             ScopeKind::ManagementGroup
+        );
+    }
+
+    #[test]
+    fn outcome_json_is_camel_case() {
+        let v = serde_json::to_value(Outcome::PendingApproval {
+            request_id: "r1".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"outcome": "pendingApproval", "requestId": "r1"})
         );
     }
 

@@ -123,7 +123,7 @@ struct Caches {
     scope_names: HashMap<(String, String), String>,
     /// (tenant lower, Entra role definition id / ARM id lower) → display name.
     role_names: HashMap<(String, String), String>,
-    /// tenant id (lower) → whether `$expand=group(...)` worked.
+    /// The signed-in user (home tenant), from `/me`.
     account: Option<Account>,
 }
 
@@ -1423,7 +1423,7 @@ impl Session {
                             match self.inner.graph.post_request(tid, path, body, claims).await {
                                 Ok(r) => r,
                                 Err(f) => {
-                                    let e = f.into_error();
+                                    let e = second_attempt_error(f);
                                     if is_code(&e, "RoleAssignmentExists") {
                                         return Ok(Outcome::Active {
                                             until: None,
@@ -1477,7 +1477,7 @@ impl Session {
                 match arm.put_request(tid, scope, name, body, claims).await {
                     Ok(r) => Ok(r),
                     Err(f) => {
-                        let e = f.into_error();
+                        let e = second_attempt_error(f);
                         if is_code(&e, "RoleAssignmentExists")
                             || is_code(&e, "RoleAssignmentDoesNotExist")
                         {
@@ -1696,7 +1696,7 @@ impl Session {
                                 request_id: r.id.unwrap_or_default(),
                             }),
                             Err(f) => {
-                                let e = f.into_error();
+                                let e = second_attempt_error(f);
                                 if is_code(&e, "RoleAssignmentDoesNotExist") {
                                     Ok(Outcome::Deactivated {
                                         request_id: String::new(),
@@ -1933,6 +1933,17 @@ fn reactivation_failed(role: &Role, e: Error) -> Error {
                 role.describe()
             ),
         },
+    }
+}
+
+/// The error of a write sent again after an uncertain first attempt: if this one is
+/// uncertain too, say so.
+fn second_attempt_error(f: Failure) -> Error {
+    match f {
+        Failure::Uncertain(e) => Error::Uncertain {
+            detail: e.to_string(),
+        },
+        Failure::Definite(e) => e,
     }
 }
 

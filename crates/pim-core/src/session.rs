@@ -2344,6 +2344,120 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
+    fn sr(status: &str, start: Option<OffsetDateTime>) -> ScheduleRequest {
+        ScheduleRequest {
+            id: "r".into(),
+            resource_id: None,
+            action: Some(Action::SelfActivate),
+            status: RequestStatus::parse(status),
+            created: None,
+            start,
+            duration: None,
+            end: None,
+            justification: None,
+            ticket: None,
+            approval_id: None,
+        }
+    }
+
+    #[test]
+    fn open_requests_are_pending_or_future() {
+        let now = datetime!(2026-08-21 08:00 UTC);
+        assert!(is_open_activation(&sr("PendingApproval", None), now));
+        assert!(is_open_activation(
+            &sr("granted", Some(now + time::Duration::hours(1))),
+            now
+        ));
+        assert!(!is_open_activation(
+            &sr("Granted", Some(now - time::Duration::hours(1))),
+            now
+        ));
+        assert!(!is_open_activation(&sr("Provisioned", None), now));
+        assert!(!is_open_activation(&sr("Canceled", None), now));
+        let mut deact = sr("PendingApproval", None);
+        deact.action = Some(Action::SelfDeactivate);
+        assert!(!is_open_activation(&deact, now));
+    }
+
+    #[test]
+    fn activations_win_over_assignments_when_merging() {
+        let asg = |t: &str, end: Option<OffsetDateTime>| ActiveAssignment {
+            instance_id: None,
+            schedule_id: None,
+            assignment_type: Some(AssignmentType::parse(t)),
+            member_type: None,
+            start: None,
+            end,
+            linked_eligibility_schedule_id: None,
+        };
+        let mut row = Role {
+            kind: RoleKind::EntraRole,
+            tenant_id: "t".into(),
+            tenant_name: "T".into(),
+            name: "R".into(),
+            role_definition_id: "r".into(),
+            scope: Scope {
+                id: "/".into(),
+                display_name: "Directory".into(),
+                kind: ScopeKind::Directory,
+            },
+            app_scope_id: None,
+            access: None,
+            state: RoleState::Eligible,
+            eligibility: None,
+            assignment: None,
+            pending: vec![],
+            policy: PolicyInfo::NotLoaded,
+        };
+        merge_assignment(&mut row, asg("Assigned", None));
+        merge_assignment(
+            &mut row,
+            asg("Activated", Some(datetime!(2026-08-21 09:00 UTC))),
+        );
+        assert!(row.assignment.as_ref().unwrap().is_activation());
+        merge_assignment(&mut row, asg("Assigned", None));
+        assert!(row.assignment.as_ref().unwrap().is_activation());
+        attach_request(
+            &mut [row.clone()],
+            RoleKind::EntraRole,
+            "T",
+            "R",
+            "/",
+            None,
+            sr("PendingApproval", None),
+        );
+        let mut rows = vec![row];
+        attach_request(
+            &mut rows,
+            RoleKind::EntraRole,
+            "t",
+            "r",
+            "",
+            None,
+            sr("PendingApproval", None),
+        );
+        assert_eq!(
+            rows[0].pending.len(),
+            1,
+            "scope `/` and empty compare equal"
+        );
+        rows[0].recompute_state(datetime!(2026-08-21 08:00 UTC));
+        assert_eq!(rows[0].state, RoleState::Active);
+    }
+
+    #[test]
+    fn schedule_end_from_duration_or_end_date() {
+        let info: crate::wire::ScheduleInfo = serde_json::from_value(serde_json::json!({
+            "startDateTime": "2026-08-21T08:00:00Z",
+            "expiration": {"type": "afterDuration", "duration": "PT90M", "endDateTime": null}
+        }))
+        .unwrap();
+        let (start, d, end) = schedule_of(Some(&info));
+        assert_eq!(start, Some(datetime!(2026-08-21 08:00 UTC)));
+        assert_eq!(d, Some(PimDuration::from_minutes(90)));
+        assert_eq!(end, Some(datetime!(2026-08-21 09:30 UTC)));
+    }
+
     #[test]
     fn jwt_claims_are_read_without_validation() {
         let payload =

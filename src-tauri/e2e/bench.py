@@ -40,6 +40,17 @@ def pss_kib(pid):
     return 0
 
 
+def rss_parts(pid):
+    """RssAnon / RssFile / RssShmem in KiB."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k = line.split(":")[0]
+            if k in ("RssAnon", "RssFile", "RssShmem"):
+                out[k] = int(line.split()[1])
+    return out
+
+
 def tree_rss(pid):
     return e2e.rss_kib(pid) + sum(e2e.rss_kib(c) for c, _ in e2e.descendants(pid))
 
@@ -81,6 +92,7 @@ def main():
         figures["bare_launch_to_menu_s"] = time.monotonic() - t0
         time.sleep(args.settle)
         figures["bare_idle_rss_kib"] = e2e.rss_kib(p.pid)
+        figures["bare_idle_parts"] = rss_parts(p.pid)
         figures["bare_idle_pss_kib"] = pss_kib(p.pid)
         stop(p, tray)
 
@@ -91,6 +103,7 @@ def main():
         figures["signed_out_launch_to_menu_s"] = time.monotonic() - t0
         time.sleep(args.settle)
         figures["signed_out_idle_rss_kib"] = e2e.rss_kib(p.pid)
+        figures["signed_out_idle_parts"] = rss_parts(p.pid)
         figures["signed_out_idle_pss_kib"] = pss_kib(p.pid)
         stop(p, tray)
 
@@ -101,6 +114,7 @@ def main():
         figures["demo_launch_to_menu_s"] = time.monotonic() - t0
         time.sleep(args.settle)
         figures["demo_idle_rss_kib"] = e2e.rss_kib(p.pid)
+        figures["demo_idle_parts"] = rss_parts(p.pid)
         figures["demo_idle_pss_kib"] = pss_kib(p.pid)
         figures["demo_idle_webkit_processes"] = len(e2e.webkit_processes(p.pid))
         c0 = cpu_seconds(p.pid)
@@ -120,6 +134,7 @@ def main():
                      15, "the window to close")
         time.sleep(args.settle)
         figures["after_close_rss_kib"] = e2e.rss_kib(p.pid)
+        figures["after_close_parts"] = rss_parts(p.pid)
         figures["after_close_pss_kib"] = pss_kib(p.pid)
         figures["after_close_tree_rss_kib"] = tree_rss(p.pid)
         figures["after_close_webkit"] = [n for _, n in e2e.webkit_processes(p.pid)]
@@ -146,6 +161,9 @@ def main():
     print(f"  after closing it: pim-tray {mib(f['after_close_rss_kib'])} "
           f"({(f['after_close_rss_kib'] / f['demo_idle_rss_kib'] - 1) * 100:+.1f}% vs idle); "
           f"with WebKit processes {mib(f['after_close_tree_rss_kib'])}; still running: {f['after_close_webkit']}")
+    parts = lambda k: ", ".join(f"{n[3:].lower()} {mib(v)}" for n, v in f[k].items())  # noqa: E731
+    print(f"  RSS parts: bare [{parts('bare_idle_parts')}]; signed out [{parts('signed_out_idle_parts')}]; "
+          f"demo [{parts('demo_idle_parts')}]; after close [{parts('after_close_parts')}]")
     print(f"  CPU over {f['cpu_window_s']:.0f} s idle (demo): {f['demo_idle_cpu_s']:.3f} s")
     return 0
 

@@ -20,6 +20,7 @@ if [ "$build" = 1 ]; then
   cargo build --release --locked -p pim-tray --bin pim-tray --example bare_tray
 fi
 out="${out:-$(mktemp -d /tmp/pim-tray-bench-XXXXXX)}"
+mkdir -p "$out"
 display=""
 for n in $(seq 90 120); do
   if [ ! -e "/tmp/.X$n-lock" ] && [ ! -e "/tmp/.X11-unix/X$n" ]; then display=":$n"; break; fi

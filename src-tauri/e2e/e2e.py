@@ -685,6 +685,72 @@ def phase_webview(args, res):
             p.terminate()
 
 
+# ---------------------------------------------------------------- phase: signin
+
+def phase_signin(args, res):
+    """The tray without --demo, pointed at a separate pim-sim through the PIM_* variables,
+    signing in through the menu with BROWSER (the system-browser path), then signing out."""
+    sim_bin = os.path.join(os.path.dirname(args.bin), "pim-sim")
+    if not os.access(sim_bin, os.X_OK):
+        print("SKIP sign-in phase (no pim-sim binary next to pim-tray)", flush=True)
+        return
+    procs, notify_log = start_session_services(args.out, "fake")
+    env = Env(args.out, "signin")
+    sim_out = os.path.join(env.dir, "sim.out")
+    sim = subprocess.Popen([sim_bin, "--listen", "127.0.0.1:0", "--scenario", "demo"], stdout=open(sim_out, "w"),
+                           stderr=subprocess.DEVNULL)
+    procs.append(sim)
+    base = wait_for(lambda: (re.search(r"PIM_SIM_READY (\S+)", open(sim_out).read()) or [None, None])[1], 20,
+                    "pim-sim")
+    env.env.update(PIM_AUTHORITY_HOST=base, PIM_GRAPH_ENDPOINT=base, PIM_ARM_ENDPOINT=base,
+                   BROWSER="curl -s -o /dev/null -L")
+    app = subprocess.Popen([args.bin], env=env.env, stdout=open(env.out, "w"), stderr=open(env.err, "w"))
+    tray = Tray()
+    try:
+        def signed_out_first():
+            wait_for(tray.find_item, 20, "the tray item")
+            layout = wait_for(lambda: (lambda l: l if Tray.find(l, "Sign in") else None)(tray.layout()), 20,
+                              "the signed-out menu")
+            labels = Tray.labels(layout)
+            assert labels[0].startswith("PIM Tray (disabled)") or labels[0] == "PIM Tray (disabled)", labels
+            assert "Not signed in (disabled)" in labels, labels
+            assert not os.path.exists(env.out) or "PIM_SIM_READY" not in open(env.out).read()
+        res.run("without --demo the tray starts signed out (no simulator, no Demo label)", signed_out_first)
+
+        def sign_in_from_menu():
+            tray.click("Sign in")
+            wait_for(lambda: Tray.find(tray.layout(), "Entra roles", "Global Reader"), 30, "the roles after sign-in")
+            assert Tray.find(tray.layout(), "Sign out adele@contoso.onmicrosoft.com")
+            items = [a for a, _ in secret_items() if any(v.startswith("rt:") for v in a.values())]
+            assert items, "no refresh token in the Secret Service after sign-in"
+        res.run("Sign in from the menu opens BROWSER, completes and lists the roles; token in the keychain",
+                sign_in_from_menu)
+
+        def restart_uses_keychain():
+            tray.click("Quit")
+            assert app.wait(timeout=15) == 0
+            again = subprocess.Popen([args.bin], env=env.env, stdout=open(env.out, "a"), stderr=open(env.err, "a"))
+            procs.append(again)
+            t2 = Tray()
+            wait_for(t2.find_item, 20, "the tray item")
+            wait_for(lambda: Tray.find(t2.layout(), "Entra roles", "Global Reader"), 30,
+                     "the roles from the saved sign-in (no browser)")
+            t2.click("Sign out adele@contoso.onmicrosoft.com")
+            wait_for(lambda: Tray.find(t2.layout(), "Sign in"), 20, "the signed-out menu")
+            items = [a for a, _ in secret_items() if any(v.startswith("rt:") for v in a.values())]
+            assert not items, f"refresh token still in the keychain after sign-out: {items}"
+            t2.click("Quit")
+            assert again.wait(timeout=15) == 0
+        res.run("a restart signs in from the keychain alone; Sign out removes the keychain item",
+                restart_uses_keychain)
+    finally:
+        if app.poll() is None:
+            app.kill()
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+
+
 def save(folder, name, data):
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, name), "wb") as f:
@@ -699,7 +765,7 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--phase", default=None, help="run one phase inside the current D-Bus session")
     ap.add_argument("--screenshots", default=None)
-    ap.add_argument("--phases", default="tray,webview")
+    ap.add_argument("--phases", default="tray,webview,signin")
     args = ap.parse_args()
     args.bin = os.path.abspath(args.bin)
     if args.out is None:
@@ -710,7 +776,7 @@ def main():
     results_path = os.path.join(args.out, "results.jsonl")
     if args.phase:
         res = Results(results_path)
-        {"tray": phase_tray, "webview": phase_webview}[args.phase](args, res)
+        {"tray": phase_tray, "webview": phase_webview, "signin": phase_signin}[args.phase](args, res)
         return 0
     # Outer: one private D-Bus session per phase.
     if os.path.exists(results_path):

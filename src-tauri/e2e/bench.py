@@ -161,6 +161,11 @@ def main():
     print(f"  after closing it: pim-tray {mib(f['after_close_rss_kib'])} "
           f"({(f['after_close_rss_kib'] / f['demo_idle_rss_kib'] - 1) * 100:+.1f}% vs idle); "
           f"with WebKit processes {mib(f['after_close_tree_rss_kib'])}; still running: {f['after_close_webkit']}")
+    anon = lambda k: f[k]["RssAnon"]  # noqa: E731
+    print(f"  private (anonymous) RSS ratio vs bare: signed out "
+          f"{anon('signed_out_idle_parts') / anon('bare_idle_parts'):.3f}, demo "
+          f"{anon('demo_idle_parts') / anon('bare_idle_parts'):.3f}; after closing the window vs idle: "
+          f"{(anon('after_close_parts') / anon('demo_idle_parts') - 1) * 100:+.1f}%")
     parts = lambda k: ", ".join(f"{n[3:].lower()} {mib(v)}" for n, v in f[k].items())  # noqa: E731
     print(f"  RSS parts: bare [{parts('bare_idle_parts')}]; signed out [{parts('signed_out_idle_parts')}]; "
           f"demo [{parts('demo_idle_parts')}]; after close [{parts('after_close_parts')}]")

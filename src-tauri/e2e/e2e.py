@@ -726,6 +726,41 @@ def phase_signin(args, res):
         res.run("Sign in from the menu opens BROWSER, completes and lists the roles; token in the keychain",
                 sign_in_from_menu)
 
+        def approval_flow_with_cli():
+            pim = os.path.join(os.path.dirname(args.bin), "pim")
+            if not os.access(pim, os.X_OK):
+                print("SKIP approval flow (no pim binary next to pim-tray)", flush=True)
+                return
+            cenv = dict(env.env, PIM_CONFIG_DIR=os.path.join(env.dir, "cli-config"))
+            r = subprocess.run([pim, "login"], env=cenv, capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, f"pim login: {r.stderr}"
+            for name in ("Global Administrator", "SQL Prod Admins (owner)"):
+                cmd = [pim, "activate", name, "--reason", "Change CHG-77 (e2e)", "--duration", "1h"]
+                r = subprocess.run(cmd, env=cenv, capture_output=True, text=True, timeout=60)
+                assert r.returncode == 0, f"pim activate {name}: {r.returncode} {r.stdout} {r.stderr}"
+            tray.click("Refresh")
+            wait_for(lambda: Tray.find(tray.layout(), "Global Administrator — awaiting approval", "Cancel request"),
+                     20, "Global Administrator pending in the menu")
+            wait_for(lambda: Tray.find(tray.layout(), "SQL Prod Admins (owner) — awaiting approval"), 20,
+                     "SQL Prod Admins (owner) pending in the menu")
+            # Cancel one from the tray...
+            tray.click("SQL Prod Admins (owner) — awaiting approval", "Cancel request")
+            wait_for(lambda: not Tray.find(tray.layout(), "SQL Prod Admins (owner) — awaiting approval"), 20,
+                     "the cancelled request to leave the menu")
+            # ...and have the other approved by an approver.
+            pending = json.load(urllib.request.urlopen(base + "/_sim/pending", timeout=10))
+            ga = next(p for p in pending if p["roleName"] == "Global Administrator")
+            sim_post(base, f"/_sim/approvals/{ga['id']}/approve", {"justification": "ok"})
+            tray.click("Refresh")
+            wait_for(lambda: Tray.find(tray.layout(), "Global Administrator — 1 h left")
+                     or Tray.find(tray.layout(), "Global Administrator — 59 min left"), 20,
+                     "Global Administrator active after approval")
+            wait_for(lambda: any(n["summary"] == "Global Administrator approved" for n in notifications(notify_log)),
+                     10, "the approval notice")
+            assert any(n["summary"] == "SQL Prod Admins (owner) not activated" for n in notifications(notify_log))
+        res.run("requests made with the CLI show as Pending; Cancel request works; an approval is notified",
+                approval_flow_with_cli)
+
         def restart_uses_keychain():
             tray.click("Quit")
             assert app.wait(timeout=15) == 0

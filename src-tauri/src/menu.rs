@@ -136,6 +136,16 @@ pub fn time_left(end: OffsetDateTime, now: OffsetDateTime) -> String {
     }
 }
 
+/// The first line of `s`, at most `max` characters (menus do not wrap).
+pub fn shorten(s: &str, max: usize) -> String {
+    let line = s.lines().next().unwrap_or_default();
+    if line.chars().count() <= max {
+        return line.to_owned();
+    }
+    let cut: String = line.chars().take(max.saturating_sub(1)).collect();
+    format!("{}…", cut.trim_end())
+}
+
 /// Builds the whole menu.
 pub fn build(model: &TrayModel, now: OffsetDateTime) -> Vec<MenuNode> {
     let mut n = 0usize;
@@ -149,7 +159,7 @@ pub fn build(model: &TrayModel, now: OffsetDateTime) -> Vec<MenuNode> {
     match &model.status {
         Status::SignedOut => out.push(MenuNode::info(&mut n, "Not signed in")),
         Status::Loading => out.push(MenuNode::info(&mut n, "Loading…")),
-        Status::Error(msg) => out.push(MenuNode::info(&mut n, format!("⚠ {msg}"))),
+        Status::Error(msg) => out.push(MenuNode::info(&mut n, format!("⚠ {}", shorten(msg, 90)))),
         Status::Ready => {}
     }
     let many_sections =
@@ -164,7 +174,7 @@ pub fn build(model: &TrayModel, now: OffsetDateTime) -> Vec<MenuNode> {
                 ));
             }
             if let Some(err) = &tenant.error {
-                out.push(MenuNode::info(&mut n, format!("⚠ {err}")));
+                out.push(MenuNode::info(&mut n, format!("⚠ {}", shorten(err, 90))));
                 continue;
             }
             tenant_section(&mut out, &mut n, &tenant.roles, now);
@@ -564,6 +574,12 @@ mod tests {
             "1 h 35 min left"
         );
         assert_eq!(time_left(NOW - Duration::minutes(1), NOW), "ending");
+    }
+
+    #[test]
+    fn long_errors_are_shortened_to_one_line() {
+        assert_eq!(shorten("abc\ndef", 10), "abc");
+        assert_eq!(shorten("abcdefghijkl", 6), "abcde…");
     }
 
     #[test]

@@ -3,10 +3,12 @@
 # Idempotent: packages already present are not downloaded again. Run as root or with sudo.
 set -euo pipefail
 
-# Build and test tools. (The tray app's own packages are added with src-tauri.)
+# Build and test tools for the Tauri-free crates; the tray's own packages (WebKitGTK, the
+# headless X/D-Bus/notification/WebDriver test session, tauri-driver) come from
+# src-tauri/e2e/setup.sh, called at the end.
 PKGS=(
   build-essential pkg-config curl ca-certificates
-  dbus dbus-x11 gnome-keyring libsecret-tools python3
+  dbus dbus-x11 gnome-keyring libsecret-tools python3 bc
 )
 
 missing=()
@@ -26,3 +28,5 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found; install the Rust toolchain (https://rustup.rs) first" >&2
   exit 1
 fi
+
+bash "$(dirname "$0")/../src-tauri/e2e/setup.sh"

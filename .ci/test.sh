@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian/Ubuntu machine: installs what it needs, checks
 # formatting, lints, docs and the crate boundaries, then runs every test (unit, integration
-# against the simulator over loopback, and the real Secret Service in a private D-Bus session).
+# against the simulator over loopback, the real Secret Service in a private D-Bus session, and
+# the tray app driven headless through its tray menu, notifications and webview).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -22,6 +23,18 @@ echo "== docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
 echo "== build"
 cargo build --workspace --all-targets --locked
+log=$(mktemp -d)
 echo "== tests"
-REAL_HOME="$HOME" dbus-run-session -- bash .ci/session.sh
+REAL_HOME="$HOME" dbus-run-session -- bash .ci/session.sh 2>&1 | tee "$log/cargo.txt"
+echo "== tray end to end (headless: Xvfb, D-Bus, tray watcher, notifications, keychain, WebDriver)"
+bash src-tauri/e2e/run.sh 2>&1 | tee "$log/tray.txt"
+
+# One closing line for the whole suite: cargo's test binaries plus the tray's end-to-end run.
+passed=$(grep -E '^test result: ' "$log/cargo.txt" | sed -E 's/.* ([0-9]+) passed.*/\1/' | paste -sd+ | bc)
+failed=$(grep -E '^test result: ' "$log/cargo.txt" | sed -E 's/.* ([0-9]+) failed.*/\1/' | paste -sd+ | bc)
+tray=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log/tray.txt" | tail -n 1)
+passed=$((passed + ${tray%% passed*}))
+failed=$((failed + $(echo "$tray" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
 echo "== done in $(( $(date +%s) - start )) s"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,22 +1,19 @@
 #!/usr/bin/env bash
-# Demo mode on a fresh Debian/Ubuntu machine: installs what is needed, builds, and starts the
-# embedded simulator of Entra ID, Microsoft Graph and Azure Resource Manager with the demo
-# tenants (Contoso, Fabrikam), then shows how to point `pim` at it.
+# Demo mode on a fresh Debian/Ubuntu desktop: installs the system packages, builds, and starts
+# the tray app against its embedded simulator of Entra ID, Microsoft Graph and Azure Resource
+# Manager (tenants Contoso and Fabrikam, signed in automatically as Adele Vance).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/setup.sh
-cargo build --locked -q -p pim-sim -p pim-cli
-export PIM_CONFIG_DIR="${PIM_CONFIG_DIR:-$(mktemp -d)/pim-demo}"
+cargo build --locked -p pim-tray -p pim-cli
 cat >&2 <<MSG
 
-Demo simulator starting. In another terminal, point the CLI at it with the export lines
-printed below, then for example:
+PIM Tray demo: look for the shield icon in your tray. It prints PIM_SIM_READY <url> and the
+export lines that point the CLI at the same demo tenants, e.g. in another terminal:
+    export PIM_AUTHORITY_HOST=<url> PIM_GRAPH_ENDPOINT=<url> PIM_ARM_ENDPOINT=<url>
     export BROWSER="curl -sL -o /dev/null"   # the demo signs Adele in without a form
-    export PIM_CONFIG_DIR=$PIM_CONFIG_DIR
-    $(pwd)/target/debug/pim login
-    $(pwd)/target/debug/pim roles
-    $(pwd)/target/debug/pim activate "Global Reader" --reason "Investigating sign-ins" --duration 1h
-Stop the simulator with Ctrl-C.
+    $(pwd)/target/debug/pim login && $(pwd)/target/debug/pim roles
+Quit from the tray menu (or Ctrl-C here).
 
 MSG
-exec ./target/debug/pim-sim --listen 127.0.0.1:0 --scenario demo
+exec ./target/debug/pim-tray --demo

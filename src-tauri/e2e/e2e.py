@@ -477,7 +477,22 @@ def phase_tray(args, res):
                     if t in open(p, errors="replace").read():
                         hits.append(p)
                 assert not hits, f"refresh token found outside the keychain: {hits}"
-        res.run("refresh token is in the Secret Service and nowhere else (config, logs, output)",
+            # No access token (JWT-shaped) either, anywhere the app writes.
+            jwt = re.compile(rb"eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}")
+            leaks = []
+            for root in roots:
+                for d, _, files in os.walk(root):
+                    for f in files:
+                        try:
+                            if jwt.search(open(os.path.join(d, f), "rb").read()):
+                                leaks.append(os.path.join(d, f))
+                        except OSError:
+                            pass
+            for p in (env.out, env.err, notify_log):
+                if jwt.search(open(p, "rb").read()):
+                    leaks.append(p)
+            assert not leaks, f"access token found in {leaks}"
+        res.run("refresh token is in the Secret Service and nowhere else; no access token in files, logs or output",
                 secret_only_in_keychain)
 
         def single_instance():

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -213,6 +214,24 @@ pub struct DeviceCodePrompt {
     pub expires_in: Duration,
 }
 
+/// The stored refresh token of one account, guarded by its account lock.
+#[derive(Debug, Default)]
+struct RtState {
+    /// Sequence number of the refresh response whose token is stored (0: none by refresh).
+    saved_seq: u64,
+    /// Bumped by sign-in and sign-out: a refresh that started before must not store its
+    /// rotated token afterwards.
+    epoch: u64,
+}
+
+/// Single flight of one access-token refresh: callers of the same key queue on `lock`; a
+/// caller that waited while another refreshed (`done` moved) takes that result.
+#[derive(Debug, Default)]
+struct Flight {
+    lock: tokio::sync::Mutex<()>,
+    done: AtomicU64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CacheKey {
     account: String,
@@ -327,7 +346,12 @@ struct Inner {
     clock: Arc<dyn Clock>,
     login_timeout: Duration,
     cache: Mutex<HashMap<CacheKey, AccessToken>>,
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Per account: serialises changes of the stored refresh token (save, delete).
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<RtState>>>>,
+    /// Per (account, tenant, scope, claims): single flight of its refresh.
+    flights: Mutex<HashMap<CacheKey, Arc<Flight>>>,
+    /// Orders refresh responses by arrival, so the newest rotated refresh token wins.
+    rt_seq: AtomicU64,
     /// One browser step-up at a time.
     interactive: tokio::sync::Mutex<()>,
 }
@@ -383,6 +407,8 @@ impl Auth {
                 login_timeout: options.login_timeout,
                 cache: Mutex::new(HashMap::new()),
                 locks: Mutex::new(HashMap::new()),
+                flights: Mutex::new(HashMap::new()),
+                rt_seq: AtomicU64::new(0),
                 interactive: tokio::sync::Mutex::new(()),
             }),
         })
@@ -532,7 +558,8 @@ impl Auth {
     /// access tokens and removes it from `accounts.json`. Returns whether anything was there.
     pub async fn logout(&self, account: &Account) -> Result<bool> {
         let lock = self.inner.account_lock(&account.key());
-        let _guard = lock.lock().await;
+        let mut guard = lock.lock().await;
+        guard.epoch += 1;
         let had_token = self
             .inner
             .vault
@@ -638,8 +665,32 @@ impl Inner {
         Ok(())
     }
 
-    fn account_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+    fn account_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<RtState>> {
         lock(&self.locks).entry(key.to_owned()).or_default().clone()
+    }
+
+    fn flight(&self, key: &CacheKey) -> Arc<Flight> {
+        lock(&self.flights).entry(key.clone()).or_default().clone()
+    }
+
+    /// Stores the refresh token a refresh response rotated, unless a newer response's token
+    /// is already stored or the account signed in or out since the refresh started.
+    async fn save_rotated(&self, account: &Account, epoch: u64, seq: u64, rt: &str) -> bool {
+        let lock = self.account_lock(&account.key());
+        let mut state = lock.lock().await;
+        if state.epoch != epoch {
+            tracing::debug!("signed in or out during the refresh; its refresh token is dropped");
+            return false;
+        }
+        if state.saved_seq > seq {
+            tracing::debug!("a newer refresh token is already saved");
+            return true;
+        }
+        state.saved_seq = seq;
+        self.vault
+            .save(&account.keychain_user(), &Secret::new(rt.to_owned()))
+            .await;
+        true
     }
 
     fn forget_access_tokens(&self, account_key: &str) {
@@ -798,7 +849,9 @@ impl Inner {
         };
         {
             let lock = self.account_lock(&account.key());
-            let _guard = lock.lock().await;
+            let mut guard = lock.lock().await;
+            guard.epoch += 1;
+            guard.saved_seq = self.rt_seq.fetch_add(1, Ordering::SeqCst) + 1;
             self.vault
                 .save(&account.keychain_user(), &Secret::new(rt))
                 .await;
@@ -819,6 +872,11 @@ impl Inner {
         Ok(account)
     }
 
+    /// An access token for `req`. Refreshes of the same key share one request (single
+    /// flight); refreshes of different tenants, resources or claims run concurrently with
+    /// the current refresh token (Entra keeps it valid after rotation). Only the update of
+    /// the stored refresh token is serialised per account; the token of the last response to
+    /// arrive wins.
     async fn access_token(&self, account: &Account, req: &TokenRequest) -> Result<AccessToken> {
         self.usable(account)?;
         let key = CacheKey {
@@ -832,17 +890,26 @@ impl Inner {
         {
             return Ok(t);
         }
-        let lock = self.account_lock(&account.key());
-        let guard = lock.lock().await;
+        let flight = self.flight(&key);
+        let seen = flight.done.load(Ordering::SeqCst);
+        let guard = flight.lock.lock().await;
+        if flight.done.load(Ordering::SeqCst) != seen
+            && let Some(t) = self.cached(&key)
+        {
+            // Refreshed by another caller while this one waited (even a forced refresh
+            // gets a token newer than the one it wanted replaced).
+            return Ok(t);
+        }
         if req.force_refresh {
             lock_remove(&self.cache, &key);
         } else if let Some(t) = self.cached(&key) {
             return Ok(t);
         }
+        let epoch = self.account_lock(&account.key()).lock().await.epoch;
         let user = account.keychain_user();
         let scope = format!("{} offline_access", req.scope);
         let mut retried = false;
-        let result = loop {
+        let (result, used) = loop {
             let Some(rt) = self.vault.load(&user).await? else {
                 return Err(Error::SignInRequired {
                     reason: format!("{} has no saved sign-in", account.upn),
@@ -857,8 +924,9 @@ impl Inner {
                     req.claims.as_deref(),
                 )
                 .await?;
-            // Another process may have rotated the token meanwhile: retry once with the
-            // keychain's current one before declaring the sign-in dead.
+            // Another process (or a concurrent refresh here) may have rotated the token
+            // meanwhile: retry once with the keychain's current one before declaring the
+            // sign-in dead.
             if let Err(TokenError::Entra(e)) = &result
                 && e.kind() == ErrorKind::SignInRequired
                 && !retried
@@ -867,23 +935,44 @@ impl Inner {
                 retried = true;
                 continue;
             }
-            break result;
+            break (result, rt);
         };
+        let seq = self.rt_seq.fetch_add(1, Ordering::SeqCst) + 1;
         match result {
             Ok(response) => {
-                if let Some(new_rt) = &response.refresh_token {
-                    self.vault.save(&user, &Secret::new(new_rt.clone())).await;
-                }
+                let current = match &response.refresh_token {
+                    Some(new_rt) => self.save_rotated(account, epoch, seq, new_rt).await,
+                    None => true,
+                };
                 tracing::debug!(tenant = %req.tenant_id, resource = %req.resource, "access token refreshed");
-                Ok(self.cache_token(key, &response))
+                let token = if current {
+                    self.cache_token(key, &response)
+                } else {
+                    // Signed out meanwhile: hand the token to this caller, keep nothing.
+                    AccessToken {
+                        token: Secret::new(response.access_token.clone()),
+                        expires_on: self.clock.now() + Duration::from_secs(response.expires_in),
+                    }
+                };
+                flight.done.fetch_add(1, Ordering::SeqCst);
+                Ok(token)
             }
             Err(TokenError::Entra(e)) => match e.kind() {
                 ErrorKind::SignInRequired => {
-                    tracing::warn!(upn = %account.upn, error = %e, "refresh token rejected; deleting it");
-                    if let Err(err) = self.vault.delete(&user).await {
-                        tracing::warn!(error = %err, "cannot delete the rejected refresh token");
+                    tracing::warn!(upn = %account.upn, error = %e, "refresh token rejected");
+                    {
+                        let lock = self.account_lock(&account.key());
+                        let _state = lock.lock().await;
+                        // Delete it unless a concurrent refresh or sign-in replaced it.
+                        let stored = self.vault.load(&user).await.ok().flatten();
+                        if stored.as_ref().is_none_or(|s| *s == used) {
+                            tracing::warn!(upn = %account.upn, "deleting the rejected refresh token");
+                            if let Err(err) = self.vault.delete(&user).await {
+                                tracing::warn!(error = %err, "cannot delete the rejected refresh token");
+                            }
+                            self.forget_access_tokens(&account.key());
+                        }
                     }
-                    self.forget_access_tokens(&account.key());
                     Err(Error::SignInRequired {
                         reason: format!(
                             "the saved sign-in of {} is no longer valid: {e}",
@@ -954,8 +1043,9 @@ impl Inner {
             )));
         }
         let lock = self.account_lock(&account.key());
-        let _guard = lock.lock().await;
+        let mut guard = lock.lock().await;
         if let Some(rt) = &signed_in.response.refresh_token {
+            guard.saved_seq = self.rt_seq.fetch_add(1, Ordering::SeqCst) + 1;
             self.vault
                 .save(&account.keychain_user(), &Secret::new(rt.clone()))
                 .await;

@@ -123,9 +123,18 @@ pub async fn start() -> Harness {
 }
 
 pub async fn start_with(adjust: impl FnOnce(&mut AuthOptions)) -> Harness {
+    start_with_latency(Duration::ZERO, adjust).await
+}
+
+/// Like [`start_with`], with the simulator delaying every response by `latency`.
+pub async fn start_with_latency(
+    latency: Duration,
+    adjust: impl FnOnce(&mut AuthOptions),
+) -> Harness {
     let sim = pim_sim::Simulator::start(pim_sim::SimOptions {
         scenario: pim_sim::Scenario::builtin("demo").unwrap(),
         listen: "127.0.0.1:0".parse().unwrap(),
+        latency,
         ..Default::default()
     })
     .await

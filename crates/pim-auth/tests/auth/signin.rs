@@ -493,8 +493,13 @@ async fn concurrent_requests_share_one_refresh_per_key_and_rotation_holds() {
         "one refresh for eight callers"
     );
 
-    // Many keys at once: refreshes are serialised, so each uses the latest rotated token.
+    // Many keys at once, each asked twice with force_refresh: one refresh per key (the
+    // second caller of a key takes the first one's result), keys refresh concurrently with
+    // the same refresh token, and a rotated token is saved.
     h.advance(3600).await;
+    use pim_auth::SecretStore;
+    let saved_before = h.store.get(&account.keychain_user()).unwrap();
+    let calls = h.token_calls().await;
     let reqs: Vec<_> = [Resource::Graph, Resource::Arm]
         .into_iter()
         .flat_map(|r| {
@@ -507,14 +512,93 @@ async fn concurrent_requests_share_one_refresh_per_key_and_rotation_holds() {
         .into_iter()
         .map(|req| {
             let ts = ts.clone();
+            tokio::spawn(async move { (req.resource, ts.access_token(&req).await) })
+        })
+        .collect();
+    let mut by_resource: std::collections::HashMap<Resource, Vec<String>> = Default::default();
+    for t in tasks {
+        let (r, tok) = t.await.unwrap();
+        by_resource
+            .entry(r)
+            .or_default()
+            .push(tok.unwrap().token.expose().to_owned());
+    }
+    assert_eq!(
+        h.token_calls().await,
+        calls + 2,
+        "one refresh per key for two callers each"
+    );
+    for (r, toks) in &by_resource {
+        assert_eq!(toks.len(), 2);
+        assert_eq!(toks[0], toks[1], "{r}: both callers share one token");
+    }
+    let saved_after = h.store.get(&account.keychain_user()).unwrap();
+    assert_ne!(
+        saved_before, saved_after,
+        "the rotated refresh token is saved"
+    );
+    // Past the sim's rotation grace, the saved token must still be valid.
+    h.advance(120).await;
+    let mut req = h.request(&account.home_tenant_id, Resource::Graph);
+    req.force_refresh = true;
+    ts.access_token(&req).await.unwrap();
+}
+
+/// Different tenants and resources of one account refresh at the same time: three token
+/// requests take about one round trip, not three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn different_keys_refresh_concurrently() {
+    let latency = Duration::from_millis(300);
+    let h = harness::start_with_latency(latency, |_| {}).await;
+    let account = h
+        .auth
+        .login_interactive(LoginOptions::default())
+        .await
+        .unwrap();
+    let ts = h.auth.token_source(&account);
+    let calls = h.token_calls().await;
+    // Graph for the home tenant came with the sign-in; these three are not cached.
+    let reqs = [
+        h.request(&account.home_tenant_id, Resource::Arm),
+        h.request("fabrikam.onmicrosoft.com", Resource::Graph),
+        h.request("fabrikam.onmicrosoft.com", Resource::Arm),
+    ];
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = reqs
+        .into_iter()
+        .map(|req| {
+            let ts = ts.clone();
             tokio::spawn(async move { ts.access_token(&req).await })
         })
         .collect();
+    let mut tokens = Vec::new();
     for t in tasks {
-        t.await.unwrap().unwrap();
+        tokens.push(t.await.unwrap().unwrap());
     }
-    // Past the sim's rotation grace, the saved token must still be the newest one.
-    h.advance(120).await;
+    let took = started.elapsed();
+    assert_eq!(h.token_calls().await, calls + 3);
+    assert!(
+        took < latency * 2,
+        "three refreshes took {took:?} at {latency:?} per response: they were serialised"
+    );
+    let auds: Vec<String> = tokens
+        .iter()
+        .map(|t| {
+            let c = harness::claims(t.token.expose());
+            format!(
+                "{} {}",
+                c["aud"].as_str().unwrap(),
+                c["tid"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        auds.iter().collect::<std::collections::HashSet<_>>().len(),
+        3,
+        "three distinct tokens: {auds:?}"
+    );
+    // Every refresh rotated the refresh token; the saved one still works later.
+    h.advance(3600).await;
     let mut req = h.request(&account.home_tenant_id, Resource::Graph);
     req.force_refresh = true;
     ts.access_token(&req).await.unwrap();

@@ -74,6 +74,12 @@ pub struct SessionOptions {
     pub timeout: Duration,
     /// How long to wait for an activation to show up after the service accepted it.
     pub settle: Duration,
+    /// Tenants known from an earlier run (e.g. a cache kept by the caller). When set, the
+    /// first [`Session::refresh`] reads them at once while it re-discovers the tenant list
+    /// in parallel; a tenant that is new in the live list costs one extra round trip, one
+    /// that is gone is dropped. [`Session::tenants_changed`] then tells whether to update
+    /// the cache. `None`: discover the tenants first (one more round trip).
+    pub known_tenants: Option<Vec<Tenant>>,
 }
 
 impl SessionOptions {
@@ -94,6 +100,7 @@ impl SessionOptions {
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(60),
             settle: Duration::from_secs(10),
+            known_tenants: None,
         }
     }
 }
@@ -111,6 +118,10 @@ pub fn default_client() -> reqwest::Client {
 #[derive(Debug, Default)]
 struct Caches {
     tenants: Option<Vec<Tenant>>,
+    /// Tenants from [`SessionOptions::known_tenants`], until the first refresh takes them.
+    known_tenants: Option<Vec<Tenant>>,
+    /// The discovered list when it differs from the known one (or none was given).
+    tenants_changed: Option<Vec<Tenant>>,
     /// tenant id (lower) → principal id.
     principals: HashMap<String, String>,
     /// role key → policy info (session cache; never persisted).
@@ -159,6 +170,12 @@ impl Session {
             step_up: opts.step_up.clone(),
         };
         let (tx, _rx) = watch::channel(Snapshot::default());
+        let caches = Caches {
+            known_tenants: opts
+                .known_tenants
+                .map(|k| normalise_tenants(&opts.home_tenant_id, k)),
+            ..Caches::default()
+        };
         Session {
             inner: Arc::new(Inner {
                 graph: Graph { http: http.clone() },
@@ -167,7 +184,7 @@ impl Session {
                 home: opts.home_tenant_id,
                 step_up: opts.step_up,
                 settle: opts.settle,
-                caches: Mutex::new(Caches::default()),
+                caches: Mutex::new(caches),
                 tx,
             }),
         }
@@ -197,14 +214,29 @@ impl Session {
 
     /// The tenants the user can work in, discovered once per session via ARM
     /// `GET /tenants`; the home tenant is first. When ARM cannot list them, only the home
-    /// tenant is returned.
+    /// tenant is returned (or the [`SessionOptions::known_tenants`], if given).
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn tenants(&self) -> Result<Vec<Tenant>> {
         if let Some(t) = self.caches().tenants.clone() {
             return Ok(t);
         }
+        let discovered = self.discover_tenants().await?;
+        Ok(self.settle_tenants(discovered))
+    }
+
+    /// The discovered tenant list when it differs from [`SessionOptions::known_tenants`]
+    /// (new or removed tenants, changed names or domains), or when no known list was given;
+    /// `None` before discovery, when nothing changed, or when ARM could not list the
+    /// tenants. The caller updates its cache with it.
+    pub fn tenants_changed(&self) -> Option<Vec<Tenant>> {
+        self.caches().tenants_changed.clone()
+    }
+
+    /// ARM `GET /tenants`, normalised (home first, no duplicates). `Ok(None)` when ARM could
+    /// not list them for a reason other than sign-in or step-up.
+    async fn discover_tenants(&self) -> Result<Option<Vec<Tenant>>> {
         let home = self.inner.home.clone();
-        let mut list: Vec<Tenant> = match self.inner.arm.tenants(&home).await {
+        let list: Vec<Tenant> = match self.inner.arm.tenants(&home).await {
             Ok(ts) => ts
                 .into_iter()
                 .filter_map(|t| {
@@ -231,16 +263,28 @@ impl Session {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "could not list tenants; using the home tenant only");
-                Vec::new()
+                return Ok(None);
             }
         };
-        if !list.iter().any(|t| t.is_home) {
-            list.push(Tenant::from_id(&home, true));
-        }
-        list.sort_by_key(|t| (!t.is_home, t.display_name.to_lowercase()));
-        list.dedup_by(|a, b| a.id.eq_ignore_ascii_case(&b.id));
-        self.caches().tenants = Some(list.clone());
-        Ok(list)
+        Ok(Some(normalise_tenants(&home, list)))
+    }
+
+    /// Records the session's tenant list: the discovered one, else the known one, else the
+    /// home tenant alone. Notes a discovered list that differs from the known one.
+    fn settle_tenants(&self, discovered: Option<Vec<Tenant>>) -> Vec<Tenant> {
+        let mut c = self.caches();
+        let known = c.known_tenants.take();
+        let list = match discovered {
+            Some(list) => {
+                if known.as_ref() != Some(&list) {
+                    c.tenants_changed = Some(list.clone());
+                }
+                list
+            }
+            None => known.unwrap_or_else(|| vec![Tenant::from_id(&self.inner.home, true)]),
+        };
+        c.tenants = Some(list.clone());
+        list
     }
 
     /// Reads everything for every tenant (in parallel) and publishes the snapshot. Fails only
@@ -248,9 +292,14 @@ impl Session {
     /// [`Error::SignInRequired`]).
     #[instrument(skip(self), err(level = "debug"))]
     pub async fn refresh(&self) -> Result<Snapshot> {
-        let tenants = self.tenants().await?;
-        let futs = tenants.iter().map(|t| self.load_tenant(t));
-        let results = futures::future::join_all(futs).await;
+        let results = match self.take_known_tenants() {
+            Some(known) => self.load_known_tenants(known).await?,
+            None => {
+                let tenants = self.tenants().await?;
+                let futs = tenants.iter().map(|t| self.load_tenant(t));
+                futures::future::join_all(futs).await
+            }
+        };
         let mut snaps = Vec::new();
         let mut fatal: Option<Error> = None;
         let mut all_failed = true;
@@ -279,6 +328,58 @@ impl Session {
         };
         self.inner.tx.send_replace(snapshot.clone());
         Ok(snapshot)
+    }
+
+    /// The known tenants, when the tenant list is not settled yet (first refresh).
+    fn take_known_tenants(&self) -> Option<Vec<Tenant>> {
+        let c = self.caches();
+        if c.tenants.is_some() {
+            return None;
+        }
+        c.known_tenants.clone()
+    }
+
+    /// First refresh with a known tenant list: loads those tenants while re-discovering the
+    /// list, then drops tenants that are gone and loads new ones (one more round trip, only
+    /// then). Results follow the discovered list's order and names.
+    async fn load_known_tenants(
+        &self,
+        known: Vec<Tenant>,
+    ) -> Result<Vec<(TenantSnapshot, Option<Error>)>> {
+        let loads = futures::future::join_all(known.iter().map(|t| self.load_tenant(t)));
+        let (discovered, mut loaded) = tokio::join!(self.discover_tenants(), loads);
+        let list = self.settle_tenants(discovered?);
+        let new: Vec<&Tenant> = list
+            .iter()
+            .filter(|t| !known.iter().any(|k| k.id.eq_ignore_ascii_case(&t.id)))
+            .collect();
+        if !new.is_empty() {
+            tracing::debug!(count = new.len(), "new tenants since the last run");
+            loaded.extend(
+                futures::future::join_all(new.into_iter().map(|t| self.load_tenant(t))).await,
+            );
+        }
+        let mut results = Vec::with_capacity(list.len());
+        for t in &list {
+            let Some(i) = loaded
+                .iter()
+                .position(|(s, _)| s.tenant.id.eq_ignore_ascii_case(&t.id))
+            else {
+                continue;
+            };
+            let (mut snap, err) = loaded.swap_remove(i);
+            if snap.tenant != *t {
+                for r in &mut snap.roles {
+                    r.tenant_name = t.display_name.clone();
+                }
+                snap.tenant = t.clone();
+            }
+            results.push((snap, err));
+        }
+        if !loaded.is_empty() {
+            tracing::debug!(count = loaded.len(), "tenants gone since the last run");
+        }
+        Ok(results)
     }
 
     /// Re-reads one tenant and publishes the snapshot with it replaced.
@@ -1908,6 +2009,20 @@ impl Session {
 }
 
 /// A request the service accepted without telling us about it.
+/// Home tenant first (added when missing), then by name; no duplicate ids; `is_home` set
+/// from the home tenant id.
+fn normalise_tenants(home: &str, mut list: Vec<Tenant>) -> Vec<Tenant> {
+    for t in &mut list {
+        t.is_home = t.id.eq_ignore_ascii_case(home);
+    }
+    if !list.iter().any(|t| t.is_home) {
+        list.push(Tenant::from_id(home, true));
+    }
+    list.sort_by_key(|t| (!t.is_home, t.display_name.to_lowercase()));
+    list.dedup_by(|a, b| a.id.eq_ignore_ascii_case(&b.id));
+    list
+}
+
 fn unknown_request(id: &str) -> ScheduleRequest {
     ScheduleRequest {
         id: id.to_owned(),

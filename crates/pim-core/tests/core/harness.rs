@@ -17,6 +17,8 @@ pub struct Harness {
     pub sim: SimHandle,
     pub session: Session,
     pub home: String,
+    /// Options `session` was built with (to build another session on the same sign-in).
+    pub options: SessionOptions,
 }
 
 #[derive(Debug)]
@@ -184,6 +186,11 @@ pub async fn start_with(opts: SimOptions) -> Harness {
     let mut opts = SessionOptions::new(endpoints, tokens, home.clone());
     opts.retry.base_backoff = std::time::Duration::from_millis(50);
     opts.settle = std::time::Duration::from_millis(200);
-    let session = Session::new(opts);
-    Harness { sim, session, home }
+    let session = Session::new(opts.clone());
+    Harness {
+        sim,
+        session,
+        home,
+        options: opts,
+    }
 }

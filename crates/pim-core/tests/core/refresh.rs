@@ -298,3 +298,95 @@ async fn a_throttled_batch_item_is_retried_alone() {
         "only the throttled item is sent again: {batches:?}"
     );
 }
+
+/// A known tenant list (e.g. the CLI's cache) is read at once while `GET /tenants` is
+/// re-read in parallel; an unchanged list is not reported as changed.
+#[tokio::test]
+async fn known_tenants_are_read_while_the_list_is_rechecked() {
+    let h = harness::start().await;
+    let first = h.session.refresh().await.unwrap();
+    let tenants: Vec<_> = first.tenants.iter().map(|t| t.tenant.clone()).collect();
+    assert_eq!(
+        h.session.tenants_changed(),
+        Some(tenants.clone()),
+        "no known list: the discovered one is new"
+    );
+    let c = h.sim.control();
+    c.clear_requests();
+    let mut opts = h.options.clone();
+    opts.known_tenants = Some(tenants.clone());
+    let s = pim_core::Session::new(opts);
+    let snap = s.refresh().await.unwrap();
+    assert_eq!(
+        snap.tenants.iter().map(|t| &t.tenant).collect::<Vec<_>>(),
+        tenants.iter().collect::<Vec<_>>()
+    );
+    assert_eq!(snap.roles().count(), first.roles().count());
+    assert_eq!(s.tenants_changed(), None);
+    let tenant_reads = c.requests().iter().filter(|r| r.path == "/tenants").count();
+    assert_eq!(tenant_reads, 1, "the list is still checked once");
+    // Later refreshes use the settled list.
+    s.refresh().await.unwrap();
+    assert_eq!(
+        c.requests().iter().filter(|r| r.path == "/tenants").count(),
+        1
+    );
+}
+
+/// A stale known list: a tenant that is gone is dropped, a new one is loaded, names are
+/// corrected, and the corrected list is published for the cache.
+#[tokio::test]
+async fn stale_known_tenants_are_corrected() {
+    let h = harness::start().await;
+    let live = h.session.tenants().await.unwrap();
+    let guest = live.iter().find(|t| !t.is_home).unwrap().clone();
+    let mut home = live[0].clone();
+    home.display_name = "Old name".into();
+    let gone = pim_core::Tenant::from_id("00000000-0000-0000-0000-00000000dead", false);
+    let mut opts = h.options.clone();
+    opts.known_tenants = Some(vec![home, gone.clone()]);
+    let s = pim_core::Session::new(opts);
+    let snap = s.refresh().await.unwrap();
+    let ids: Vec<&str> = snap.tenants.iter().map(|t| t.tenant.id.as_str()).collect();
+    assert_eq!(ids, live.iter().map(|t| t.id.as_str()).collect::<Vec<_>>());
+    assert!(!ids.contains(&gone.id.as_str()));
+    assert_eq!(snap.tenants[0].tenant, live[0]);
+    assert!(
+        snap.roles()
+            .filter(|r| r.tenant_id == h.home)
+            .all(|r| r.tenant_name == live[0].display_name)
+    );
+    assert!(
+        snap.roles()
+            .any(|r| r.tenant_id == guest.id && r.name == "Teams Administrator"),
+        "the new tenant is loaded"
+    );
+    assert!(snap.tenants.iter().all(|t| t.error.is_none()));
+    assert_eq!(s.tenants_changed(), Some(live));
+}
+
+/// When `GET /tenants` fails, the known list is kept (and not reported as changed).
+#[tokio::test]
+async fn known_tenants_survive_a_failing_tenant_list() {
+    let h = harness::start().await;
+    let live = h.session.tenants().await.unwrap();
+    h.sim.control().add_fault(FaultSpec {
+        method: Some("GET".into()),
+        path: Some("/tenants".into()),
+        times: 10,
+        fault: Fault::Status {
+            status: 500,
+            retry_after: None,
+            code: None,
+            message: None,
+            wrapped: false,
+        },
+    });
+    let mut opts = h.options.clone();
+    opts.known_tenants = Some(live.clone());
+    let s = pim_core::Session::new(opts);
+    let snap = s.refresh().await.unwrap();
+    assert_eq!(snap.tenants.len(), live.len());
+    assert_eq!(s.tenants_changed(), None);
+    assert_eq!(s.tenants().await.unwrap(), live);
+}

@@ -9,6 +9,7 @@
 
 #[macro_use]
 mod output;
+mod tenant_cache;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,11 +21,12 @@ use pim_core::config::{Endpoints, Env, ProcessEnv};
 use pim_core::token::Resource;
 use pim_core::{
     ActivationRequest, Error, PimDuration, Role, RoleQuery, RoleState, Session, SessionOptions,
-    StepUpHook, Ticket,
+    Snapshot, StepUpHook, Ticket,
 };
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::output::Out;
+use crate::tenant_cache::TenantCache;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -268,21 +270,42 @@ impl StepUpHook for BrowserStepUp {
     }
 }
 
+/// The tenant cache beside `accounts.json`.
+fn tenant_cache(auth: &Auth) -> TenantCache {
+    let accounts = auth.accounts_path();
+    TenantCache::new(accounts.parent().unwrap_or(std::path::Path::new(".")))
+}
+
+/// The default account's session, starting from the cached tenant list (if any) so the
+/// first refresh reads every tenant at once.
 async fn session(auth: &Auth) -> pim_core::Result<(Account, Session)> {
     let (account, tokens) = auth.default_token_source()?;
     let endpoints = Endpoints::from_env(&ProcessEnv)?;
     let mut opts = SessionOptions::new(endpoints, tokens, account.home_tenant_id.clone());
     opts.step_up = Some(Arc::new(BrowserStepUp));
+    opts.known_tenants = tenant_cache(auth).load(&account.key());
     Ok((account, Session::new(opts)))
 }
 
+/// Refreshes, then updates the tenant cache when the session found a different tenant list.
+async fn refresh(auth: &Auth, account: &Account, session: &Session) -> pim_core::Result<Snapshot> {
+    let snap = session.refresh().await?;
+    if let Some(tenants) = session.tenants_changed()
+        && let Err(e) = tenant_cache(auth).save(&account.key(), &tenants)
+    {
+        tracing::debug!(error = %e, "cannot save the tenant list");
+    }
+    Ok(snap)
+}
+
 async fn find(
-    session: &Session,
+    auth: &Auth,
+    (account, session): &(Account, Session),
     cli_tenant: &Option<String>,
     t: &Target,
     prefer: &dyn Fn(&Role) -> bool,
 ) -> pim_core::Result<Role> {
-    session.refresh().await?;
+    refresh(auth, account, session).await?;
     session
         .find(
             &RoleQuery {
@@ -325,6 +348,11 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
         }
         Command::Logout => {
             let gone = auth.logout_all().await?;
+            for a in &gone {
+                if let Err(e) = tenant_cache(&auth).remove(&a.key()) {
+                    tracing::debug!(error = %e, "cannot update the tenant list");
+                }
+            }
             if gone.is_empty() {
                 outln!("Nobody was signed in.");
             } else {
@@ -335,9 +363,9 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
             Ok(())
         }
         Command::Roles { json } => {
-            let (_, s) = session(&auth).await?;
+            let (account, s) = session(&auth).await?;
             // Policies of groups and Azure roles are read lazily (`pim policy NAME`).
-            let snap = s.refresh().await?;
+            let snap = refresh(&auth, &account, &s).await?;
             let roles: Vec<&Role> = snap
                 .roles()
                 .filter(|r| tenant_ok(&snap, r, &cli.tenant))
@@ -353,7 +381,7 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
         Command::Status { json } => {
             let accounts = auth.accounts()?;
             let (account, s) = session(&auth).await?;
-            let snap = s.refresh().await?;
+            let snap = refresh(&auth, &account, &s).await?;
             out.status(&account, &accounts, &snap, &cli.tenant, s.now(), json);
             Ok(())
         }
@@ -367,8 +395,9 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
             if let Some(st) = &start {
                 req.start = Some(parse_start(st, out.local)?);
             }
-            let (_, s) = session(&auth).await?;
-            let role = find(&s, &cli.tenant, &target, &|r| {
+            let se = session(&auth).await?;
+            let s = &se.1;
+            let role = find(&auth, &se, &cli.tenant, &target, &|r| {
                 r.state == RoleState::Eligible
             })
             .await?;
@@ -390,8 +419,9 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
             Ok(())
         }
         Command::Deactivate { target, json } => {
-            let (_, s) = session(&auth).await?;
-            let role = find(&s, &cli.tenant, &target, &|r| {
+            let se = session(&auth).await?;
+            let s = &se.1;
+            let role = find(&auth, &se, &cli.tenant, &target, &|r| {
                 r.assignment.as_ref().is_some_and(|a| a.is_activation())
             })
             .await?;
@@ -404,15 +434,20 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
             request,
             json,
         } => {
-            let (_, s) = session(&auth).await?;
-            let role = find(&s, &cli.tenant, &target, &|r| r.state == RoleState::Active).await?;
+            let se = session(&auth).await?;
+            let s = &se.1;
+            let role = find(&auth, &se, &cli.tenant, &target, &|r| {
+                r.state == RoleState::Active
+            })
+            .await?;
             let outcome = s.extend(&role, request.to_request()).await?;
             out.outcome(&role, &outcome, s.now(), json);
             Ok(())
         }
         Command::Cancel { target, json } => {
-            let (_, s) = session(&auth).await?;
-            let role = find(&s, &cli.tenant, &target, &|r| {
+            let se = session(&auth).await?;
+            let s = &se.1;
+            let role = find(&auth, &se, &cli.tenant, &target, &|r| {
                 matches!(r.state, RoleState::Pending | RoleState::Scheduled)
             })
             .await?;
@@ -421,8 +456,9 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
             Ok(())
         }
         Command::Policy { target, json } => {
-            let (_, s) = session(&auth).await?;
-            let role = find(&s, &cli.tenant, &target, &|_| false).await?;
+            let se = session(&auth).await?;
+            let s = &se.1;
+            let role = find(&auth, &se, &cli.tenant, &target, &|_| false).await?;
             let mut role = role;
             role.policy = s.policy(&role).await;
             out.policy(&role, &role.policy, json);

@@ -240,3 +240,57 @@ async fn without_sign_in_exit_4() {
     let out = cli.run(&["activate"]).await;
     assert_eq!(out.status.code(), Some(2), "usage error");
 }
+
+/// The tenant list is cached in the config folder after the first run; the next run reads
+/// every tenant without discovering them first (`GET /tenants` is still re-checked in
+/// parallel), and a damaged cache is ignored and rewritten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_list_is_cached_between_runs() {
+    if !keychain_available() {
+        return;
+    }
+    let cli = Cli::start().await;
+    cli.login().await;
+    let cache = cli.config.path().join("pim").join("tenants.json");
+    assert!(!cache.exists());
+    let first = cli.run(&["roles", "--json"]).await;
+    assert_eq!(first.status.code(), Some(0));
+    let text = std::fs::read_to_string(&cache).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let lists: Vec<&Value> = v["accounts"].as_object().unwrap().values().collect();
+    assert_eq!(lists.len(), 1);
+    let names: Vec<&str> = lists[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["displayName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Contoso", "Fabrikam"]);
+    assert!(!text.contains("eyJ"), "nothing token-like in the cache");
+    let modified = std::fs::metadata(&cache).unwrap().modified().unwrap();
+
+    // Same answer from the cache; an unchanged list is not rewritten.
+    cli.sim.control().clear_requests();
+    let second = cli.run(&["roles", "--json"]).await;
+    assert_eq!(second.status.code(), Some(0));
+    assert_eq!(json(&second), json(&first));
+    assert_eq!(
+        std::fs::metadata(&cache).unwrap().modified().unwrap(),
+        modified
+    );
+    let reqs = cli.sim.control().requests();
+    assert_eq!(reqs.iter().filter(|r| r.path == "/tenants").count(), 1);
+
+    // A damaged cache: ignored, the command works, the file is rewritten.
+    std::fs::write(&cache, b"{ not json").unwrap();
+    let third = cli.run(&["roles", "--json"]).await;
+    assert_eq!(third.status.code(), Some(0));
+    assert_eq!(json(&third), json(&first));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    assert_eq!(v["version"], 1);
+
+    // Signing out forgets the account's tenants.
+    assert_eq!(cli.run(&["logout"]).await.status.code(), Some(0));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    assert!(v["accounts"].as_object().unwrap().is_empty());
+}

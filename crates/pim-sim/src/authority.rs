@@ -18,7 +18,10 @@ use crate::errors::{Ctx, JSON, Reply};
 use crate::jwt;
 use crate::odata::Query;
 use crate::server::Shared;
-use crate::state::{AuthCode, DeviceGrant, DeviceStatus, RefreshGrant, SignIn, State, Tenant};
+use crate::state::{
+    AuthCode, AuthorityError, DEVICE_CODE_GRANT, DeviceGrant, DeviceStatus, RefreshGrant, SignIn,
+    State, Tenant,
+};
 
 /// Audience of Graph tokens.
 pub const GRAPH_AUD: &str = "https://graph.microsoft.com";
@@ -80,6 +83,121 @@ fn oauth_error(
         body["claims"] = json!(c);
     }
     Reply::json(status, body, JSON)
+}
+
+/// Standard texts for the AADSTS codes tests configure most (paraphrased from Microsoft's
+/// AADSTS list).
+fn default_text(code: Option<u32>) -> &'static str {
+    match code {
+        Some(65001) => {
+            "The user or administrator has not consented to use the application. Send an interactive authorization request for this user and resource."
+        }
+        Some(65004) => "User declined to consent to access the app.",
+        Some(90094) => "The grant requires admin permission.",
+        Some(900941) => {
+            "Administrator consent is required. App requires access to resources that need admin consent."
+        }
+        Some(65002) => {
+            "Consent between first party application and first party resource must be configured via preauthorization."
+        }
+        Some(650057) => {
+            "Invalid resource. The client has requested access to a resource which is not listed in the requested permissions in the client's application registration."
+        }
+        Some(7000112) => "Application is disabled.",
+        Some(500014) => "The service principal for resource is disabled.",
+        Some(50105) => {
+            "Your administrator has configured the application to block users unless they are specifically granted ('assigned') access to the application."
+        }
+        Some(700016) => {
+            "Application was not found in the directory. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
+        }
+        Some(53003) => {
+            "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance."
+        }
+        Some(7000218) => {
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
+        }
+        Some(50076) => {
+            "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access the resource."
+        }
+        Some(70008) => {
+            "The provided authorization code or refresh token has expired due to inactivity."
+        }
+        _ => "The request was refused.",
+    }
+}
+
+/// A configured error in the exact Entra v2 shape (`\r\n` before the trace lines, like
+/// Entra; `suberror` and `claims` only when set).
+fn configured_reply(ctx: &Ctx, e: &AuthorityError) -> Reply {
+    let ts = fmt_aad_timestamp(ctx.now);
+    let code = e.codes.first().copied();
+    let text = e
+        .description
+        .clone()
+        .unwrap_or_else(|| default_text(code).to_owned());
+    let first = match code {
+        Some(c) if !text.starts_with("AADSTS") => format!("AADSTS{c}: {text}"),
+        _ => text,
+    };
+    let mut body = json!({
+        "error": e.error,
+        "error_description": format!(
+            "{first}\r\nTrace ID: {}\r\nCorrelation ID: {}\r\nTimestamp: {ts}",
+            ctx.request_id, ctx.client_request_id
+        ),
+        "error_codes": e.codes,
+        "timestamp": ts,
+        "trace_id": ctx.request_id,
+        "correlation_id": ctx.client_request_id,
+        "error_uri": format!("{}/error?code={}", ctx.base, code.unwrap_or(0)),
+    });
+    if let Some(s) = &e.suberror {
+        body["suberror"] = json!(s);
+    }
+    if let Some(c) = &e.claims {
+        body["claims"] = json!(c);
+    }
+    Reply::json(e.status.unwrap_or(400), body, JSON)
+}
+
+/// The configured authority error for `endpoint` (and `grant` on the token endpoint), if
+/// any; counts down `times`.
+fn configured_error(st: &mut State, endpoint: &str, grant: Option<&str>) -> Option<AuthorityError> {
+    let e = st.config.authority_error.as_mut()?;
+    if e.endpoint != endpoint {
+        return None;
+    }
+    if let (Some(want), Some(g)) = (e.grant.as_deref(), grant) {
+        let want = if want == "device_code" {
+            DEVICE_CODE_GRANT
+        } else {
+            want
+        };
+        if want != g {
+            return None;
+        }
+    }
+    let out = e.clone();
+    if let Some(t) = e.times.as_mut() {
+        *t = t.saturating_sub(1);
+        if *t == 0 {
+            st.config.authority_error = None;
+        }
+    }
+    Some(out)
+}
+
+/// A new refresh token: `refreshTokenBytes` characters when configured.
+fn new_refresh_token(st: &State) -> String {
+    match st.config.refresh_token_bytes {
+        Some(n) => {
+            let mut t = random_token("1.AXEA", n * 3 / 4 + 3);
+            t.truncate(n);
+            t
+        }
+        None => random_token("1.AXEA", 840),
+    }
 }
 
 fn invalid_grant(ctx: &Ctx, code: u32, text: &str) -> Reply {
@@ -258,7 +376,7 @@ fn issue(st: &mut State, ctx: &Ctx, i: Issue<'_>) -> Reply {
         .any(|a| a.eq_ignore_ascii_case("offline_access"))
         || i.refresh
     {
-        let rt = random_token("1.AXEA", 840);
+        let rt = new_refresh_token(st);
         st.auth.refresh.insert(
             rt.clone(),
             RefreshGrant {
@@ -412,6 +530,24 @@ fn authorize(st: &mut State, ctx: &Ctx, tenant_seg: &str, q: &Query) -> Reply {
             &format!("AADSTS90002: Tenant '{tenant_seg}' not found."),
         );
     };
+    if let Some(e) = configured_error(st, "authorize", None) {
+        // Entra's redirect carries error, error_description, error_uri (no codes).
+        let code = e.codes.first().copied();
+        let text = e
+            .description
+            .clone()
+            .unwrap_or_else(|| default_text(code).to_owned());
+        let desc = match code {
+            Some(c) if !text.starts_with("AADSTS") => format!("AADSTS{c}: {text}"),
+            _ => text,
+        };
+        let mut p: Vec<(&str, &str)> = vec![("error", &e.error), ("error_description", &desc)];
+        if let Some(sub) = &e.suberror {
+            p.push(("error_subcode", sub));
+        }
+        p.push(("state", &state));
+        return redirect(ru, &p);
+    }
     if st.config.authorize_cancel {
         let mut p = vec![
             ("error", "access_denied"),
@@ -524,6 +660,9 @@ fn token(st: &mut State, ctx: &Ctx, tenant_seg: &str, f: &Query) -> Reply {
         );
     }
     let grant = f.get("grant_type").unwrap_or_default().to_owned();
+    if let Some(e) = configured_error(st, "token", Some(&grant)) {
+        return configured_reply(ctx, &e);
+    }
     let scope = f.get("scope").unwrap_or_default().to_owned();
     let tenant_not_found = |t: String| {
         oauth_error(
@@ -716,7 +855,37 @@ fn token(st: &mut State, ctx: &Ctx, tenant_seg: &str, f: &Query) -> Reply {
                     None,
                 );
             };
+            // The script answers before the code's real state (pending or already approved).
+            let scripted = if st.auth.devices[idx].status != DeviceStatus::Redeemed
+                && !st.config.device_poll_script.is_empty()
+            {
+                Some(st.config.device_poll_script.remove(0))
+            } else {
+                None
+            };
             let d = &mut st.auth.devices[idx];
+            if let Some(answer) = scripted {
+                d.last_poll = Some(std::time::Instant::now());
+                let (code, text) = match answer.as_str() {
+                    "slow_down" => (
+                        70016,
+                        "OAuth 2.0 device flow error. Polling too frequently; slow down.",
+                    ),
+                    "authorization_declined" => {
+                        (70000, "The user declined the authorization request.")
+                    }
+                    "expired_token" => (70019, "Verification code expired."),
+                    "bad_verification_code" => (
+                        70000,
+                        "The provided value for the input parameter 'device_code' is not valid.",
+                    ),
+                    _ => (
+                        70016,
+                        "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+                    ),
+                };
+                return oauth_error(ctx, 400, &answer, code, text, None);
+            }
             if d.client_id != client_id {
                 return oauth_error(
                     ctx,
@@ -832,6 +1001,9 @@ fn devicecode(st: &mut State, ctx: &Ctx, tenant_seg: &str, f: &Query) -> Reply {
             None,
         );
     };
+    if let Some(e) = configured_error(st, "devicecode", None) {
+        return configured_reply(ctx, &e);
+    }
     let Some(tenant) = st.resolve_tenant(tenant_seg).cloned() else {
         return oauth_error(
             ctx,

@@ -63,7 +63,7 @@ pub use scenario::{
     GrantKind, GrantSpec, NamedSpec, PolicySpec, Scenario, SubscriptionSpec, TargetSpec,
     TenantSpec, UserSpec,
 };
-pub use state::{RecordedRequest, SimConfig};
+pub use state::{AuthorityError, RecordedRequest, SimConfig};
 
 /// Scopes granted for a Graph `.default` request.
 pub const DEFAULT_GRAPH_SCOPES: [&str; 7] = authority::DEFAULT_GRAPH_SCOPES;

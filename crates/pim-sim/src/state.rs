@@ -351,7 +351,63 @@ pub struct SimConfig {
     pub mfa_on_sign_in: bool,
     /// The authorize endpoint answers `error=access_denied&error_subcode=cancel`.
     pub authorize_cancel: bool,
+    /// The authority answers this error (Entra v2 shape) instead of its normal answer.
+    #[serde(default)]
+    pub authority_error: Option<AuthorityError>,
+    /// Answers for the next device-code polls (of a code not yet redeemed, even one already
+    /// approved or declined), in order, before the code's real state applies:
+    /// `authorization_pending`, `slow_down`, `authorization_declined`, `expired_token`,
+    /// `bad_verification_code`.
+    #[serde(default)]
+    pub device_poll_script: Vec<String>,
+    /// Length (characters) of the refresh tokens issued from now on; `None`: about 1.1 KB.
+    #[serde(default)]
+    pub refresh_token_bytes: Option<usize>,
 }
+
+/// A configured authority error (`POST /_sim/config {"authorityError": {...}}`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthorityError {
+    /// `authorize`, `token` or `devicecode`.
+    pub endpoint: String,
+    /// For `token`: only this grant (`authorization_code`, `refresh_token`, `device_code` or
+    /// the full device-code URN); `None`: every grant.
+    #[serde(default)]
+    pub grant: Option<String>,
+    /// The OAuth `error`, e.g. `invalid_grant`, `consent_required`, `unauthorized_client`.
+    pub error: String,
+    /// AADSTS numbers (`error_codes`); the first prefixes the description.
+    #[serde(default)]
+    pub codes: Vec<u32>,
+    /// The text after `AADSTSnnnnn: ` (default: a standard text for the first code).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Entra's `suberror` (`consent_required`, `basic_action`, `message_only`, ...).
+    #[serde(default)]
+    pub suberror: Option<String>,
+    /// A `claims` challenge (JSON) echoed in the answer.
+    #[serde(default)]
+    pub claims: Option<String>,
+    /// HTTP status of token/devicecode answers (default 400).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// How many answers; `None`: until cleared with `"authorityError": null`.
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+/// The device-code grant type.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// Device-poll answers `devicePollScript` accepts.
+pub const DEVICE_POLL_ANSWERS: [&str; 5] = [
+    "authorization_pending",
+    "slow_down",
+    "authorization_declined",
+    "expired_token",
+    "bad_verification_code",
+];
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -365,6 +421,9 @@ impl Default for SimConfig {
             expand_policy_fails: false,
             mfa_on_sign_in: false,
             authorize_cancel: false,
+            authority_error: None,
+            device_poll_script: Vec::new(),
+            refresh_token_bytes: None,
         }
     }
 }
@@ -394,6 +453,57 @@ impl SimConfig {
         if !["reject", "accept"].contains(&next.self_extend_on_activation.as_str()) {
             return Err(Error::Invalid(
                 "selfExtendOnActivation must be reject or accept".into(),
+            ));
+        }
+        if let Some(e) = &next.authority_error {
+            if !["authorize", "token", "devicecode"].contains(&e.endpoint.as_str()) {
+                return Err(Error::Invalid(
+                    "authorityError.endpoint must be authorize, token or devicecode".into(),
+                ));
+            }
+            if let Some(g) = &e.grant
+                && ![
+                    "authorization_code",
+                    "refresh_token",
+                    "device_code",
+                    DEVICE_CODE_GRANT,
+                ]
+                .contains(&g.as_str())
+            {
+                return Err(Error::Invalid(format!(
+                    "authorityError.grant '{g}' is not authorization_code, refresh_token or device_code"
+                )));
+            }
+            if e.error.trim().is_empty() {
+                return Err(Error::Invalid("authorityError.error is empty".into()));
+            }
+            if e.status.is_some_and(|s| !(400..=599).contains(&s)) {
+                return Err(Error::Invalid(
+                    "authorityError.status must be 400..=599".into(),
+                ));
+            }
+            if e.times == Some(0) {
+                return Err(Error::Invalid(
+                    "authorityError.times must be at least 1".into(),
+                ));
+            }
+        }
+        if let Some(a) = next
+            .device_poll_script
+            .iter()
+            .find(|a| !DEVICE_POLL_ANSWERS.contains(&a.as_str()))
+        {
+            return Err(Error::Invalid(format!(
+                "devicePollScript: '{a}' is not one of {}",
+                DEVICE_POLL_ANSWERS.join(", ")
+            )));
+        }
+        if next
+            .refresh_token_bytes
+            .is_some_and(|n| !(16..=65536).contains(&n))
+        {
+            return Err(Error::Invalid(
+                "refreshTokenBytes must be 16..=65536".into(),
             ));
         }
         if next.page_size == Some(0) {

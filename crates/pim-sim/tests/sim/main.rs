@@ -1,6 +1,7 @@
 //! Integration tests of pim-sim over real loopback HTTP (one binary, modules per area).
 
 mod authority;
+mod authority_errors;
 mod control;
 mod endpoints;
 mod faults;

@@ -452,14 +452,15 @@ def phase_tray(args, res):
             press_escape(sh("xdotool", "search", "--name", "Activate Global Reader").stdout.split()[0])
             wait_for(lambda: not sh("xdotool", "search", "--name", "Activate Global Reader", check=False).stdout.strip(),
                      10, "the window to close")
-            # The web content process ends with the window. WebKit's network process stays: on
-            # Linux Tauri keeps the WebContext for the app's lifetime (tauri-apps/tauri#14626).
+            # The window lives in its own process: closing it ends every WebKit process too.
             try:
-                wait_for(lambda: not [p for p in webkit_processes(app.pid) if p[1].startswith("WebKitWebProces")],
-                         15, "the web content process to end after closing")
+                wait_for(lambda: not webkit_processes(app.pid), 15, "every WebKit process to end after closing")
             except AssertionError as e:
                 raise AssertionError(f"{e}; still running: {webkit_processes(app.pid)}") from None
-        res.run("menu click opens the activation window; Escape destroys it and its web content process",
+            wait_for(lambda: not [c for c in descendants(app.pid) if c[1] == "pim-tray"], 10,
+                     "the window process to end")
+
+        res.run("menu click opens the activation window; Escape closes it and no WebKit process is left",
                 menu_click_opens_and_closes_window)
 
         def secret_only_in_keychain():

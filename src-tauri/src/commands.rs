@@ -23,6 +23,14 @@ pub async fn get_activation_form(
     state: State<'_, AppState>,
     role_key: String,
 ) -> Result<ActivationFormDto, IpcError> {
+    activation_form(&state, role_key).await
+}
+
+/// Body of [`get_activation_form`] (also answers windows hosted in a child process).
+pub async fn activation_form(
+    state: &AppState,
+    role_key: String,
+) -> Result<ActivationFormDto, IpcError> {
     let role = state
         .model()
         .role(&role_key)
@@ -50,6 +58,14 @@ pub async fn get_activation_form(
 #[tauri::command]
 pub async fn activate_role(
     state: State<'_, AppState>,
+    request: ActivateRoleRequest,
+) -> Result<ActivateRoleResponse, IpcError> {
+    activate(&state, request).await
+}
+
+/// Body of [`activate_role`].
+pub async fn activate(
+    state: &AppState,
     request: ActivateRoleRequest,
 ) -> Result<ActivateRoleResponse, IpcError> {
     let title = state
@@ -80,6 +96,11 @@ pub async fn activate_role(
 /// The settings window's data.
 #[tauri::command]
 pub fn get_settings(state: State<'_, AppState>) -> SettingsDto {
+    settings_dto(&state)
+}
+
+/// Body of [`get_settings`].
+pub fn settings_dto(state: &AppState) -> SettingsDto {
     let accounts = state
         .model()
         .accounts
@@ -96,9 +117,18 @@ pub fn save_settings<R: Runtime>(
     state: State<'_, AppState>,
     settings: SettingsDto,
 ) -> Result<SettingsDto, IpcError> {
+    save(&app, &state, settings)
+}
+
+/// Body of [`save_settings`].
+pub fn save<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    settings: SettingsDto,
+) -> Result<SettingsDto, IpcError> {
     let saved = state.update_settings(|s| settings.apply(s))?;
-    crate::platform::apply_launch_at_login(&app, saved.launch_at_login);
-    crate::tray::refresh_now(&app);
+    crate::platform::apply_launch_at_login(app, saved.launch_at_login);
+    crate::tray::refresh_now(app);
     let accounts = state
         .model()
         .accounts

@@ -35,6 +35,7 @@ pub mod reminders;
 pub mod settings;
 pub mod tray;
 pub mod view;
+pub mod window_host;
 pub mod windows;
 
 use std::any::Any;
@@ -168,6 +169,12 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
     ]
 }
 
+/// The app's configuration, assets and capabilities (shared by the tray and window
+/// processes).
+pub fn context() -> tauri::Context<tauri::Wry> {
+    tauri::generate_context!()
+}
+
 /// Runs the tray until Quit or a termination signal.
 pub fn run(options: RunOptions) -> anyhow::Result<()> {
     let env = pim_core::config::ProcessEnv;
@@ -203,6 +210,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
             let state = AppState::new(engine.clone(), config_dir.clone(), options.demo);
             let minutes = state.reminder_minutes.subscribe();
             app.manage(state);
+            app.manage(window_host::Children::default());
             notify::register(&handle)?;
             let model = engine.subscribe().borrow().clone();
             let state = handle.state::<AppState>();
@@ -225,7 +233,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
             }
             Ok(())
         })
-        .build(tauri::generate_context!())?;
+        .build(context())?;
 
     app.run(|_app, event| {
         if let RunEvent::ExitRequested {

@@ -5,6 +5,21 @@
 )]
 
 fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--window") {
+        // A window process started by the tray (see window_host.rs).
+        let Some(window) = pim_tray::window_host::WindowArgs::parse(&args) else {
+            eprintln!("pim-tray: bad --window arguments");
+            return std::process::ExitCode::from(2);
+        };
+        return match pim_tray::window_host::run_child(window) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pim-tray window: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let mut options = pim_tray::RunOptions::default();
     for arg in std::env::args().skip(1) {
         match arg.as_str() {

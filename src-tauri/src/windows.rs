@@ -1,10 +1,26 @@
 //! Windows are created on demand and destroyed when closed: the idle tray carries no webview.
+//!
+//! By default each window lives in its own short-lived process (`window_host.rs`), so closing
+//! it also ends WebKit's processes and returns the tray to its idle footprint. With
+//! `PIM_TRAY_INPROCESS_WINDOWS=1` (or when the child cannot start) windows are created in the
+//! tray process instead.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
+use crate::window_host::{self, WindowArgs, WindowKind};
+
+/// Inner size of the activation window.
+pub const ACTIVATE_SIZE: (f64, f64) = (460.0, 440.0);
+/// Inner size of the settings window.
+pub const SETTINGS_SIZE: (f64, f64) = (480.0, 730.0);
+
 static NEXT: AtomicU32 = AtomicU32::new(1);
+
+fn in_process() -> bool {
+    std::env::var_os("PIM_TRAY_INPROCESS_WINDOWS").is_some_and(|v| v == "1")
+}
 
 fn close_matching<R: Runtime>(app: &AppHandle<R>, prefix: &str) {
     for (label, w) in app.webview_windows() {
@@ -24,13 +40,24 @@ fn suffix<R: Runtime>(app: &AppHandle<R>) -> &'static str {
 
 /// Opens the activation window for a role (replacing one already open).
 pub fn open_activation<R: Runtime>(app: &AppHandle<R>, key: &str) -> tauri::Result<()> {
-    close_matching(app, "activate-");
-    let title = app
+    let role_title = app
         .state::<crate::AppState>()
         .model()
         .role(key)
         .map(|r| r.title())
-        .unwrap_or_else(|| "Activate".into());
+        .unwrap_or_else(|| "a role".into());
+    let title = format!("Activate {role_title}{}", suffix(app));
+    if !in_process() {
+        let args = WindowArgs {
+            kind: WindowKind::Activate(key.to_owned()),
+            title: title.clone(),
+        };
+        match window_host::spawn(app, args) {
+            Ok(()) => return Ok(()),
+            Err(e) => tracing::warn!("cannot start the window process ({e}); opening in-process"),
+        }
+    }
+    close_matching(app, "activate-");
     let encoded: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
     let label = format!("activate-{}", NEXT.fetch_add(1, Ordering::Relaxed));
     WebviewWindowBuilder::new(
@@ -38,8 +65,8 @@ pub fn open_activation<R: Runtime>(app: &AppHandle<R>, key: &str) -> tauri::Resu
         label,
         WebviewUrl::App(format!("activate.html?role={encoded}").into()),
     )
-    .title(format!("Activate {title}{}", suffix(app)))
-    .inner_size(460.0, 440.0)
+    .title(title)
+    .inner_size(ACTIVATE_SIZE.0, ACTIVATE_SIZE.1)
     .resizable(false)
     .center()
     .focused(true)
@@ -47,15 +74,29 @@ pub fn open_activation<R: Runtime>(app: &AppHandle<R>, key: &str) -> tauri::Resu
     Ok(())
 }
 
-/// Opens (or focuses) the settings window.
+/// Opens the settings window (or leaves the open one).
 pub fn open_settings<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let title = format!("Settings{}", suffix(app));
+    if !in_process() {
+        if app.state::<window_host::Children>().is_running("settings") {
+            return Ok(());
+        }
+        let args = WindowArgs {
+            kind: WindowKind::Settings,
+            title: title.clone(),
+        };
+        match window_host::spawn(app, args) {
+            Ok(()) => return Ok(()),
+            Err(e) => tracing::warn!("cannot start the window process ({e}); opening in-process"),
+        }
+    }
     if let Some(w) = app.get_webview_window("settings") {
         w.show()?;
         return w.set_focus();
     }
     WebviewWindowBuilder::new(app, "settings", WebviewUrl::App("settings.html".into()))
-        .title(format!("Settings{}", suffix(app)))
-        .inner_size(480.0, 730.0)
+        .title(title)
+        .inner_size(SETTINGS_SIZE.0, SETTINGS_SIZE.1)
         .center()
         .focused(true)
         .build()?;

@@ -105,6 +105,23 @@ pub enum Error {
         /// What happened and what to do.
         message: String,
     },
+    /// The sign-in service refused the app registration or the sign-in itself (consent
+    /// missing, app disabled or unknown in the tenant, Conditional Access, public client flows
+    /// off, ...). Signing in again as is will not help: the message says what to change,
+    /// usually with an administrator, and names the app registration.
+    #[error("{message}{}", request_id.as_deref().map(|r| format!(" (correlation id {r})")).unwrap_or_default())]
+    SignInRefused {
+        /// Why, for UIs and scripts.
+        reason: SignInRefusal,
+        /// The app registration (client id) that was refused.
+        client_id: String,
+        /// Entra's AADSTS error codes, e.g. `[65001]`.
+        aadsts: Vec<i64>,
+        /// What happened and what to do.
+        message: String,
+        /// Entra's correlation (or trace) id, for support.
+        request_id: Option<String>,
+    },
     /// A write may or may not have happened and could not be confirmed; check the role's state.
     #[error(
         "the outcome of the request is unknown ({detail}); refresh to see whether it took effect before trying again"
@@ -135,6 +152,46 @@ impl Error {
             Error::TooEarly { .. } => "tooEarly",
             Error::InvalidState { .. } => "invalidState",
             Error::Uncertain { .. } => "uncertain",
+            Error::SignInRefused { reason, .. } => reason.code(),
+        }
+    }
+}
+
+/// Why the sign-in service refused a sign-in ([`Error::SignInRefused`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SignInRefusal {
+    /// The user (or an admin for them) has not consented to the app's permissions
+    /// (AADSTS65001, `consent_required`); the user may be able to consent in the browser.
+    ConsentRequired,
+    /// Only an administrator can grant the consent (AADSTS90094, AADSTS900941, AADSTS65002,
+    /// AADSTS650057).
+    AdminConsentRequired,
+    /// The app (or the resource's service principal) is disabled in the tenant, or the user
+    /// is not assigned to it (AADSTS7000112, AADSTS500014, AADSTS50105).
+    AppBlocked,
+    /// No app with this client id in the tenant (AADSTS700016).
+    AppNotFound,
+    /// A Conditional Access policy blocks this sign-in, e.g. device code (AADSTS53003).
+    ConditionalAccess,
+    /// The app registration does not accept this client (public client flows off,
+    /// AADSTS7000218; other `invalid_client` / `unauthorized_client`).
+    InvalidClient,
+    /// The user declined (consent or the sign-in, AADSTS65004).
+    Declined,
+}
+
+impl SignInRefusal {
+    /// The stable machine code reported by [`Error::code`].
+    pub fn code(self) -> &'static str {
+        match self {
+            SignInRefusal::ConsentRequired => "consentRequired",
+            SignInRefusal::AdminConsentRequired => "adminConsentRequired",
+            SignInRefusal::AppBlocked => "appBlocked",
+            SignInRefusal::AppNotFound => "appNotFound",
+            SignInRefusal::ConditionalAccess => "conditionalAccessBlocked",
+            SignInRefusal::InvalidClient => "invalidClient",
+            SignInRefusal::Declined => "signInDeclined",
         }
     }
 }

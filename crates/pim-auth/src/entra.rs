@@ -9,6 +9,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use pim_core::config::Endpoints;
+use pim_core::error::SignInRefusal;
 use pim_core::token::Secret;
 use serde::Deserialize;
 use url::Url;
@@ -115,20 +116,42 @@ pub struct EntraError {
     /// For support.
     #[serde(default)]
     pub correlation_id: Option<String>,
+    /// The app registration the request was made for (not in the body; set by
+    /// [`TokenClient`]).
+    #[serde(skip)]
+    pub client_id: String,
+    /// Which request failed (not in the body; set by [`TokenClient`]).
+    #[serde(skip)]
+    pub request: Option<Request>,
+}
+
+/// Which authority request an error answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Token request redeeming an authorization code.
+    AuthorizationCode,
+    /// Token request with a refresh token.
+    RefreshToken,
+    /// Token request polling a device code.
+    DeviceCode,
+    /// The device authorization request (`/devicecode`).
+    DeviceAuthorization,
+}
+
+impl Request {
+    fn is_device_code(self) -> bool {
+        matches!(self, Request::DeviceCode | Request::DeviceAuthorization)
+    }
 }
 
 impl fmt::Display for EntraError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Entra's description carries trace/correlation ids on further lines; keep the first.
-        let desc = self
-            .error_description
-            .as_deref()
-            .and_then(|d| d.lines().next())
-            .unwrap_or("");
-        if desc.is_empty() {
+        let desc = self.summary();
+        if desc == self.error {
             write!(f, "{}", self.error)
         } else {
-            write!(f, "{} ({})", desc.trim(), self.error)
+            write!(f, "{desc} ({})", self.error)
         }
     }
 }
@@ -149,20 +172,62 @@ pub enum ErrorKind {
     Declined,
     /// Device code: expired.
     Expired,
+    /// The app registration or a tenant policy refuses the sign-in (see
+    /// [`EntraError::refusal`]): neither a new sign-in nor interaction fixes it, and the
+    /// refresh token is kept (it works again once an administrator fixes the cause).
+    Refused,
     /// Anything else (invalid_client, invalid_scope, ...).
     Other,
 }
 
 /// AADSTS codes that need interaction but leave the refresh token valid.
+///
+/// 53003 (blocked by Conditional Access) stays here for refreshes: an interactive sign-in in
+/// the browser can satisfy conditions a refresh cannot (device state, location prompt); when
+/// the sign-in itself is blocked, the refusal is reported by [`EntraError::refusal`].
 const INTERACTION_CODES: &[i64] = &[
-    50076, 50079, 50072, 50074, 50158, 53000, 53001, 53003, 65001, 65004, 50125, 50127,
+    50076, 50079, 50072, 50074, 50158, 53000, 53001, 53003, 65001, 65004, 50125, 50127, 50199,
 ];
+
+/// Only an administrator can consent: AADSTS90094 (admin consent required), 900941 (admin
+/// consent required, no request flow), 65002 (first-party app needs pre-authorisation),
+/// 650057 (the resource is not among the app's requested permissions), 650056 (misconfigured
+/// application: permissions missing or not consented).
+const ADMIN_CONSENT_CODES: &[i64] = &[90094, 900941, 65002, 650057, 650056];
+/// The app (or the resource's service principal) is disabled, or the user is not assigned:
+/// AADSTS7000112 (application disabled), 500014 (resource service principal disabled),
+/// 50105 (user not assigned to the app), 7000114 (app not allowed to make application
+/// on-behalf-of calls; listed as a disabled-app variant).
+const APP_BLOCKED_CODES: &[i64] = &[7000112, 500014, 50105, 7000114];
+/// No app with this client id in the tenant.
+const APP_NOT_FOUND_CODES: &[i64] = &[700016];
+/// Blocked by Conditional Access. AADSTS53003 is the documented "BlockedByConditionalAccess".
+/// AADSTS50199 is *not* a block (a confirmation interrupt), and 53000/53001 (device not
+/// compliant / not joined) can be satisfied in the browser, so they are not listed.
+const CONDITIONAL_ACCESS_CODES: &[i64] = &[53003];
+/// The app is not a public client: AADSTS7000218 ("the request body must contain
+/// client_assertion or client_secret": "Allow public client flows" is off).
+const PUBLIC_CLIENT_OFF_CODES: &[i64] = &[7000218];
+/// User consent codes (the user may consent in the browser).
+const CONSENT_CODES: &[i64] = &[65001];
+/// The user declined consent.
+const DECLINED_CODES: &[i64] = &[65004];
+
+/// Where admins read how to register or fix the app.
+const README_HINT: &str = "see \"App registration (for administrators)\" in the README";
 
 impl EntraError {
     /// Classifies the error. `invalid_grant` normally means the refresh token is dead, except
     /// for suberrors and codes that call for MFA, consent or Conditional Access, which Entra
     /// also reports as `invalid_grant`.
     pub fn kind(&self) -> ErrorKind {
+        if self.has_code(ADMIN_CONSENT_CODES)
+            || self.has_code(APP_BLOCKED_CODES)
+            || self.has_code(APP_NOT_FOUND_CODES)
+            || self.has_code(PUBLIC_CLIENT_OFF_CODES)
+        {
+            return ErrorKind::Refused;
+        }
         match self.error.as_str() {
             "interaction_required" | "consent_required" | "login_required" => {
                 ErrorKind::InteractionRequired
@@ -186,9 +251,136 @@ impl EntraError {
             }
             "authorization_pending" => ErrorKind::Pending,
             "slow_down" => ErrorKind::SlowDown,
+            "authorization_declined" | "access_denied"
+                if self.has_code(CONDITIONAL_ACCESS_CODES) =>
+            {
+                ErrorKind::Refused
+            }
             "authorization_declined" | "access_denied" => ErrorKind::Declined,
             "expired_token" | "bad_verification_code" => ErrorKind::Expired,
+            "invalid_client" | "unauthorized_client" => ErrorKind::Refused,
             _ => ErrorKind::Other,
+        }
+    }
+
+    fn has_code(&self, codes: &[i64]) -> bool {
+        self.error_codes.iter().any(|c| codes.contains(c))
+    }
+
+    /// The first line of Entra's description, without the trace, correlation and timestamp
+    /// lines (some answers put them on the same line).
+    pub fn summary(&self) -> String {
+        let d = self.error_description.as_deref().unwrap_or("");
+        let first = d.lines().next().unwrap_or("");
+        let cut = first.find(" Trace ID:").unwrap_or(first.len());
+        let s = first[..cut].trim();
+        if s.is_empty() {
+            self.error.clone()
+        } else {
+            s.to_owned()
+        }
+    }
+
+    /// What refused the sign-in, when the answer means the app registration or a tenant
+    /// policy is in the way (rather than a dead or incomplete sign-in).
+    ///
+    /// The AADSTS codes decide first (they are the most specific), then `suberror` and
+    /// `error`. Codes come from Microsoft's published AADSTS list; Entra may add codes for the
+    /// same causes, which then fall back to a generic error with Entra's description.
+    pub fn refusal(&self) -> Option<SignInRefusal> {
+        if self.has_code(ADMIN_CONSENT_CODES) {
+            Some(SignInRefusal::AdminConsentRequired)
+        } else if self.has_code(APP_BLOCKED_CODES) {
+            Some(SignInRefusal::AppBlocked)
+        } else if self.has_code(APP_NOT_FOUND_CODES) {
+            Some(SignInRefusal::AppNotFound)
+        } else if self.has_code(CONDITIONAL_ACCESS_CODES) {
+            Some(SignInRefusal::ConditionalAccess)
+        } else if self.has_code(PUBLIC_CLIENT_OFF_CODES) {
+            Some(SignInRefusal::InvalidClient)
+        } else if self.has_code(DECLINED_CODES) {
+            Some(SignInRefusal::Declined)
+        } else if self.has_code(CONSENT_CODES)
+            || self.error == "consent_required"
+            || self.suberror.as_deref() == Some("consent_required")
+        {
+            Some(SignInRefusal::ConsentRequired)
+        } else if matches!(
+            self.error.as_str(),
+            "invalid_client" | "unauthorized_client"
+        ) {
+            Some(SignInRefusal::InvalidClient)
+        } else if self.error == "access_denied" {
+            Some(SignInRefusal::Declined)
+        } else {
+            None
+        }
+    }
+
+    /// The user-facing message for a refusal: what happened, what to do, the app
+    /// registration, and where the README explains it.
+    fn refusal_message(&self, reason: SignInRefusal) -> String {
+        let cid = if self.client_id.is_empty() {
+            "(unknown)"
+        } else {
+            &self.client_id
+        };
+        let what = self.summary();
+        let device = self.request.is_some_and(Request::is_device_code);
+        match reason {
+            SignInRefusal::ConsentRequired => format!(
+                "the app registration {cid} has not been granted the permissions pim needs \
+                 ({what}). Sign in with the browser (`pim login`) and accept the consent \
+                 prompt if your organisation lets users consent, or ask an administrator to \
+                 grant admin consent for {cid}; {README_HINT}"
+            ),
+            SignInRefusal::AdminConsentRequired => format!(
+                "an administrator must grant consent to the app registration {cid} in this \
+                 tenant ({what}). Ask an administrator to grant admin consent for {cid} (with \
+                 the permissions listed in the README), or set PIM_CLIENT_ID to an app \
+                 registration your organisation has consented to; {README_HINT}"
+            ),
+            SignInRefusal::AppBlocked => format!(
+                "the app registration {cid} is disabled or blocked in this tenant, or you are \
+                 not assigned to it ({what}). Ask an administrator to enable it for sign-in \
+                 (Enterprise applications > Properties) or to assign you, or set \
+                 PIM_CLIENT_ID to an app registration your organisation allows; {README_HINT}"
+            ),
+            SignInRefusal::AppNotFound => format!(
+                "there is no app registration with client id {cid} in this tenant ({what}). \
+                 Check the client id (PIM_CLIENT_ID or the tray's Settings) and the tenant; an \
+                 app registered in another tenant must be multi-tenant and consented here; \
+                 {README_HINT}"
+            ),
+            SignInRefusal::ConditionalAccess if device => format!(
+                "a Conditional Access policy blocks this sign-in ({what}); organisations often \
+                 block device code sign-in. Use the browser sign-in instead (`pim login` \
+                 without --device-code, or Sign in from the tray), or ask an administrator \
+                 which policy applies to the app registration {cid}; {README_HINT}"
+            ),
+            SignInRefusal::ConditionalAccess => format!(
+                "a Conditional Access policy blocks this sign-in to the app registration {cid} \
+                 ({what}). Sign in from a device and network your organisation allows, or ask \
+                 an administrator which policy applies (quote the correlation id); \
+                 {README_HINT}"
+            ),
+            SignInRefusal::InvalidClient if self.has_code(PUBLIC_CLIENT_OFF_CODES) => format!(
+                "the app registration {cid} does not accept sign-ins from a desktop app \
+                 ({what}). An administrator must add the \"Mobile and desktop applications\" \
+                 platform with the redirect URI http://localhost and turn on \"Allow public \
+                 client flows\"; {README_HINT}"
+            ),
+            SignInRefusal::InvalidClient => format!(
+                "the sign-in service refused the app registration {cid} ({what}). Check the \
+                 client id (PIM_CLIENT_ID or the tray's Settings) and that the app is \
+                 registered as a public client (\"Mobile and desktop applications\", \
+                 http://localhost, public client flows on); {README_HINT}"
+            ),
+            _ => format!(
+                "the sign-in was declined ({what}). Sign in again and accept the request for \
+                 the app registration {cid}, or ask an administrator to grant admin consent; \
+                 {README_HINT}"
+            ),
         }
     }
 }
@@ -207,6 +399,16 @@ pub enum TokenError {
 impl From<TokenError> for pim_core::Error {
     fn from(e: TokenError) -> Self {
         match e {
+            TokenError::Entra(e) if e.refusal().is_some() => {
+                let reason = e.refusal().unwrap_or(SignInRefusal::InvalidClient);
+                pim_core::Error::SignInRefused {
+                    reason,
+                    client_id: e.client_id.clone(),
+                    aadsts: e.error_codes.clone(),
+                    message: e.refusal_message(reason),
+                    request_id: e.correlation_id.clone().or(e.trace_id.clone()),
+                }
+            }
             TokenError::Entra(e) => pim_core::Error::Api {
                 status: e.status,
                 code: e.error.clone(),
@@ -429,7 +631,12 @@ impl TokenClient {
             }
         }
         tracing::debug!(%tenant, grant = ?grant, %scope, "token request");
-        Ok(self.post(url, &form).await)
+        let request = match grant {
+            Grant::AuthorizationCode { .. } => Request::AuthorizationCode,
+            Grant::RefreshToken(_) => Request::RefreshToken,
+            Grant::DeviceCode(_) => Request::DeviceCode,
+        };
+        Ok(self.post(url, &form, request).await)
     }
 
     /// POST `/{tenant}/oauth2/v2.0/devicecode`.
@@ -445,13 +652,14 @@ impl TokenClient {
             ("scope", scope),
             ("claims", claims.as_str()),
         ];
-        Ok(self.post(url, &form).await)
+        Ok(self.post(url, &form, Request::DeviceAuthorization).await)
     }
 
     async fn post<T: serde::de::DeserializeOwned>(
         &self,
         url: Url,
         form: &[(&str, &str)],
+        request: Request,
     ) -> Result<T, TokenError> {
         let resp = self
             .http
@@ -474,7 +682,11 @@ impl TokenClient {
             })
         } else {
             Err(match parse_error(status, &body) {
-                Some(e) => TokenError::Entra(e),
+                Some(mut e) => {
+                    e.client_id = self.client_id.clone();
+                    e.request = Some(request);
+                    TokenError::Entra(e)
+                }
                 None => TokenError::InvalidResponse(format!(
                     "the sign-in service answered HTTP {status} without an error description"
                 )),
@@ -553,13 +765,136 @@ mod tests {
             ("slow_down", ErrorKind::SlowDown),
             ("authorization_declined", ErrorKind::Declined),
             ("expired_token", ErrorKind::Expired),
-            ("invalid_client", ErrorKind::Other),
+            ("invalid_client", ErrorKind::Refused),
+            ("invalid_scope", ErrorKind::Other),
         ] {
             let body = format!(r#"{{"error":"{err}"}}"#);
             assert_eq!(parse_error(400, body.as_bytes()).unwrap().kind(), kind);
         }
         assert!(parse_error(502, b"<html>bad gateway</html>").is_none());
         assert!(parse_error(400, br#"{"foo":1}"#).is_none());
+    }
+
+    fn entra(error: &str, codes: &[i64], suberror: Option<&str>) -> EntraError {
+        EntraError {
+            status: 400,
+            error: error.into(),
+            error_description: Some(format!(
+                "AADSTS{}: Text.\r\nTrace ID: t\r\nCorrelation ID: c",
+                codes.first().copied().unwrap_or(0)
+            )),
+            error_codes: codes.to_vec(),
+            suberror: suberror.map(str::to_owned),
+            correlation_id: Some("c".into()),
+            client_id: "cid-1".into(),
+            ..EntraError::default()
+        }
+    }
+
+    #[test]
+    fn refusals_are_classified_and_keep_the_refresh_token() {
+        use SignInRefusal as R;
+        let cases = [
+            (
+                entra("invalid_grant", &[65001], Some("consent_required")),
+                Some(R::ConsentRequired),
+                ErrorKind::InteractionRequired,
+            ),
+            (
+                entra("consent_required", &[], None),
+                Some(R::ConsentRequired),
+                ErrorKind::InteractionRequired,
+            ),
+            (
+                entra("invalid_grant", &[90094], None),
+                Some(R::AdminConsentRequired),
+                ErrorKind::Refused,
+            ),
+            (
+                entra("invalid_grant", &[650057], None),
+                Some(R::AdminConsentRequired),
+                ErrorKind::Refused,
+            ),
+            (
+                entra("unauthorized_client", &[7000112], None),
+                Some(R::AppBlocked),
+                ErrorKind::Refused,
+            ),
+            (
+                entra("invalid_grant", &[50105], None),
+                Some(R::AppBlocked),
+                ErrorKind::Refused,
+            ),
+            (
+                entra("unauthorized_client", &[700016], None),
+                Some(R::AppNotFound),
+                ErrorKind::Refused,
+            ),
+            (
+                entra("invalid_grant", &[53003], None),
+                Some(R::ConditionalAccess),
+                ErrorKind::InteractionRequired,
+            ),
+            (
+                entra("access_denied", &[53003], None),
+                Some(R::ConditionalAccess),
+                ErrorKind::Refused,
+            ),
+            (
+                entra("invalid_client", &[7000218], None),
+                Some(R::InvalidClient),
+                ErrorKind::Refused,
+            ),
+            (
+                entra("invalid_client", &[], None),
+                Some(R::InvalidClient),
+                ErrorKind::Refused,
+            ),
+            (
+                entra("access_denied", &[65004], None),
+                Some(R::Declined),
+                ErrorKind::Declined,
+            ),
+            (
+                entra("invalid_grant", &[70008], None),
+                None,
+                ErrorKind::SignInRequired,
+            ),
+            (
+                entra("invalid_grant", &[50199], None),
+                None,
+                ErrorKind::InteractionRequired,
+            ),
+            (
+                entra("invalid_scope", &[28000], None),
+                None,
+                ErrorKind::Other,
+            ),
+        ];
+        for (e, refusal, kind) in cases {
+            assert_eq!(e.refusal(), refusal, "{e:?}");
+            assert_eq!(e.kind(), kind, "{e:?}");
+            let err: pim_core::Error = TokenError::Entra(e.clone()).into();
+            let text = err.to_string();
+            assert!(!text.contains("Trace ID"), "{text}");
+            match refusal {
+                Some(r) => {
+                    assert_eq!(err.code(), r.code());
+                    assert!(text.contains("cid-1"), "{text}");
+                    assert!(text.contains(README_HINT), "{text}");
+                    assert!(text.ends_with("(correlation id c)"), "{text}");
+                }
+                None => assert!(matches!(err, pim_core::Error::Api { .. }), "{err:?}"),
+            }
+        }
+        let mut dc = entra("invalid_grant", &[53003], None);
+        dc.request = Some(Request::DeviceCode);
+        let text = pim_core::Error::from(TokenError::Entra(dc)).to_string();
+        assert!(text.contains("without --device-code"), "{text}");
+        // Same-line trace ids (as some answers have) are cut too.
+        let mut e = entra("invalid_grant", &[70008], None);
+        e.error_description = Some("AADSTS70008: Expired. Trace ID: x Correlation ID: y".into());
+        assert_eq!(e.to_string(), "AADSTS70008: Expired. (invalid_grant)");
     }
 
     #[test]

@@ -128,6 +128,8 @@ pub struct EntraError {
 /// Which authority request an error answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request {
+    /// The browser's authorize request (its redirect carried the error).
+    Authorize,
     /// Token request redeeming an authorization code.
     AuthorizationCode,
     /// Token request with a refresh token.
@@ -196,9 +198,8 @@ const INTERACTION_CODES: &[i64] = &[
 const ADMIN_CONSENT_CODES: &[i64] = &[90094, 900941, 65002, 650057, 650056];
 /// The app (or the resource's service principal) is disabled, or the user is not assigned:
 /// AADSTS7000112 (application disabled), 500014 (resource service principal disabled),
-/// 50105 (user not assigned to the app), 7000114 (app not allowed to make application
-/// on-behalf-of calls; listed as a disabled-app variant).
-const APP_BLOCKED_CODES: &[i64] = &[7000112, 500014, 50105, 7000114];
+/// 50105 (user not assigned to the app).
+const APP_BLOCKED_CODES: &[i64] = &[7000112, 500014, 50105];
 /// No app with this client id in the tenant.
 const APP_NOT_FOUND_CODES: &[i64] = &[700016];
 /// Blocked by Conditional Access. AADSTS53003 is the documented "BlockedByConditionalAccess".
@@ -497,6 +498,42 @@ impl fmt::Debug for DeviceCodeResponse {
             .field("interval", &self.interval)
             .finish_non_exhaustive()
     }
+}
+
+/// The refusal an authorize redirect reports (`error`, `error_description`
+/// "AADSTSnnnnn: ...", `error_subcode`) as an [`pim_core::Error::SignInRefused`] naming the app
+/// registration `client_id`; `None` for a cancel or an error that is not a refusal (the
+/// caller reports those itself). The redirect has no `error_codes`: the code is read from the
+/// description.
+pub fn redirect_refusal(
+    error: &str,
+    description: Option<&str>,
+    subcode: Option<&str>,
+    client_id: &str,
+) -> Option<pim_core::Error> {
+    if subcode == Some("cancel") {
+        return None;
+    }
+    let code = description
+        .and_then(|d| d.trim_start().strip_prefix("AADSTS"))
+        .map(|d| {
+            d.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        })
+        .and_then(|d| d.parse::<i64>().ok());
+    let e = EntraError {
+        status: 0,
+        error: error.to_owned(),
+        error_description: description.map(str::to_owned),
+        error_codes: code.into_iter().collect(),
+        suberror: subcode.map(str::to_owned),
+        client_id: client_id.to_owned(),
+        request: Some(Request::Authorize),
+        ..EntraError::default()
+    };
+    e.refusal()?;
+    Some(TokenError::Entra(e).into())
 }
 
 /// Parses an error body; `None` if it is not an Entra error.
@@ -895,6 +932,43 @@ mod tests {
         let mut e = entra("invalid_grant", &[70008], None);
         e.error_description = Some("AADSTS70008: Expired. Trace ID: x Correlation ID: y".into());
         assert_eq!(e.to_string(), "AADSTS70008: Expired. (invalid_grant)");
+    }
+
+    #[test]
+    fn authorize_redirect_refusals() {
+        let err = redirect_refusal(
+            "access_denied",
+            Some("AADSTS53003: Access has been blocked by Conditional Access policies.\r\nTrace ID: t"),
+            None,
+            "cid-2",
+        )
+        .unwrap();
+        assert_eq!(err.code(), "conditionalAccessBlocked");
+        let text = err.to_string();
+        assert!(
+            text.contains("cid-2") && text.contains(README_HINT),
+            "{text}"
+        );
+        assert!(!text.contains("Trace ID"), "{text}");
+        let err = redirect_refusal(
+            "unauthorized_client",
+            Some("AADSTS700016: Application with identifier 'x' was not found."),
+            None,
+            "x",
+        )
+        .unwrap();
+        assert_eq!(err.code(), "appNotFound");
+        assert!(
+            redirect_refusal(
+                "access_denied",
+                Some("AADSTS50058: cancelled"),
+                Some("cancel"),
+                "x"
+            )
+            .is_none()
+        );
+        assert!(redirect_refusal("server_error", Some("AADSTS90033: busy"), None, "x").is_none());
+        assert!(redirect_refusal("invalid_request", None, None, "x").is_none());
     }
 
     #[test]

@@ -526,3 +526,41 @@ async fn long_refresh_token_through_the_limited_store_then_invalid_grant_deletes
         }
     }
 }
+
+#[tokio::test]
+async fn refusal_in_the_browser_redirect_is_reported_with_its_code() {
+    let h = harness::start().await;
+    h.control(
+        "/_sim/config",
+        json!({"authorityError": {"endpoint": "authorize", "error": "unauthorized_client",
+            "codes": [7000112], "times": 1}}),
+    )
+    .await;
+    let err = h
+        .auth
+        .login_interactive(LoginOptions::default())
+        .await
+        .unwrap_err();
+    // auth.rs reports redirect errors itself (entra::redirect_refusal turns them into
+    // SignInRefused once it is called there); either way Entra's code reaches the user.
+    assert!(err.to_string().contains("AADSTS7000112"), "{err}");
+    assert!(h.browser.pages(1).await[0].contains("AADSTS7000112"));
+    assert!(h.auth.accounts().unwrap().is_empty());
+    assert!(h.store.memory().is_empty());
+    // The helper auth.rs can use gives the full advice for the same redirect.
+    let refused = pim_auth::entra::redirect_refusal(
+        "unauthorized_client",
+        Some("AADSTS7000112: Application is disabled."),
+        None,
+        CLIENT,
+    )
+    .unwrap();
+    assert_refused_text(&refused, SignInRefusal::AppBlocked);
+}
+
+fn assert_refused_text(err: &Error, reason: SignInRefusal) {
+    assert_eq!(err.code(), reason.code(), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains(CLIENT), "{text}");
+    assert!(text.contains(README_SECTION), "{text}");
+}

@@ -247,7 +247,13 @@ struct Vault {
     store: Arc<dyn SecretStore>,
     session: Mutex<HashMap<String, Secret>>,
     warning: Mutex<Option<String>>,
+    /// Recent keychain reads and writes: concurrent refreshes share one read.
+    recent: tokio::sync::Mutex<HashMap<String, (std::time::Instant, Secret)>>,
 }
+
+/// How long a keychain read is reused by other refreshes of this process. Short: another
+/// process may rotate the token (the old one stays valid, and a rejected token is re-read).
+const KEYCHAIN_REUSE: Duration = Duration::from_secs(2);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -267,7 +273,28 @@ impl Vault {
             store,
             session: Mutex::new(HashMap::new()),
             warning: Mutex::new(warning),
+            recent: tokio::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Like [`Vault::load`], but concurrent callers share one keychain read, and a read or
+    /// write of the last [`KEYCHAIN_REUSE`] is reused.
+    async fn load_shared(&self, user: &str) -> Result<Option<Secret>> {
+        if let Some(s) = lock(&self.session).get(user) {
+            return Ok(Some(s.clone()));
+        }
+        let mut recent = self.recent.lock().await;
+        if let Some((at, s)) = recent.get(user)
+            && at.elapsed() < KEYCHAIN_REUSE
+        {
+            return Ok(Some(s.clone()));
+        }
+        let loaded = self.load(user).await?;
+        match &loaded {
+            Some(s) => recent.insert(user.to_owned(), (std::time::Instant::now(), s.clone())),
+            None => recent.remove(user),
+        };
+        Ok(loaded)
     }
 
     /// The refresh token: the memory copy when the keychain failed to save it this session,
@@ -303,6 +330,10 @@ impl Vault {
     /// Saves to the keychain; when that fails, keeps the token in memory for this session and
     /// sets the warning.
     async fn save(&self, user: &str, token: &Secret) {
+        self.recent
+            .lock()
+            .await
+            .insert(user.to_owned(), (std::time::Instant::now(), token.clone()));
         let store = self.store.clone();
         let u = user.to_owned();
         let bytes = token.expose().as_bytes().to_vec();
@@ -320,6 +351,7 @@ impl Vault {
 
     /// Deletes every part. Errors only when the keychain fails.
     async fn delete(&self, user: &str) -> std::result::Result<bool, StoreError> {
+        self.recent.lock().await.remove(user);
         let had_session = lock(&self.session).remove(user).is_some();
         let store = self.store.clone();
         let u = user.to_owned();
@@ -339,7 +371,9 @@ impl Vault {
 struct Inner {
     client: TokenClient,
     accounts: AccountStore,
-    vault: Vault,
+    vault: Arc<Vault>,
+    /// Rotated refresh tokens being saved in the background (see [`Auth::flush`]).
+    saves: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     browser: Arc<dyn BrowserOpener>,
     on_url: Option<UrlCallback>,
     allow_interactive: bool,
@@ -399,7 +433,8 @@ impl Auth {
             inner: Arc::new(Inner {
                 client: TokenClient::new(http, options.endpoints, options.client_id),
                 accounts,
-                vault: Vault::new(options.secret_store, options.keychain_warning),
+                vault: Arc::new(Vault::new(options.secret_store, options.keychain_warning)),
+                saves: Mutex::new(Vec::new()),
                 browser: options.browser,
                 on_url: options.on_url,
                 allow_interactive: options.allow_interactive,
@@ -418,6 +453,23 @@ impl Auth {
     /// then kept in memory for this process only). `None` when the keychain works.
     pub fn keychain_warning(&self) -> Option<String> {
         self.inner.vault.warning()
+    }
+
+    /// Waits until the rotated refresh tokens of finished refreshes are in the keychain.
+    /// Refreshes save them in the background so callers need not wait for the keychain;
+    /// a short-lived process (the CLI) calls this before it exits.
+    pub async fn flush(&self) {
+        loop {
+            let pending: Vec<_> = lock(&self.inner.saves).drain(..).collect();
+            if pending.is_empty() {
+                return;
+            }
+            for h in pending {
+                if let Err(e) = h.await {
+                    tracing::warn!(error = %e, "saving the refresh token failed");
+                }
+            }
+        }
     }
 
     /// Path of the accounts file.
@@ -673,23 +725,35 @@ impl Inner {
         lock(&self.flights).entry(key.clone()).or_default().clone()
     }
 
-    /// Stores the refresh token a refresh response rotated, unless a newer response's token
-    /// is already stored or the account signed in or out since the refresh started.
+    /// Stores the refresh token a refresh response rotated, in the background (the caller
+    /// does not wait for the keychain), unless a newer response's token is stored by then or
+    /// the account signed in or out since the refresh started. Returns `false` when the
+    /// account signed in or out meanwhile (the caller then keeps nothing).
     async fn save_rotated(&self, account: &Account, epoch: u64, seq: u64, rt: &str) -> bool {
-        let lock = self.account_lock(&account.key());
-        let mut state = lock.lock().await;
-        if state.epoch != epoch {
+        let account_lock = self.account_lock(&account.key());
+        if account_lock.lock().await.epoch != epoch {
             tracing::debug!("signed in or out during the refresh; its refresh token is dropped");
             return false;
         }
-        if state.saved_seq > seq {
-            tracing::debug!("a newer refresh token is already saved");
-            return true;
-        }
-        state.saved_seq = seq;
-        self.vault
-            .save(&account.keychain_user(), &Secret::new(rt.to_owned()))
-            .await;
+        let vault = self.vault.clone();
+        let user = account.keychain_user();
+        let rt = Secret::new(rt.to_owned());
+        let task = tokio::spawn(async move {
+            let mut state = account_lock.lock().await;
+            if state.epoch != epoch {
+                tracing::debug!(
+                    "signed in or out during the refresh; its refresh token is dropped"
+                );
+            } else if state.saved_seq > seq {
+                tracing::debug!("a newer refresh token is already saved");
+            } else {
+                state.saved_seq = seq;
+                vault.save(&user, &rt).await;
+            }
+        });
+        let mut saves = lock(&self.saves);
+        saves.retain(|h| !h.is_finished());
+        saves.push(task);
         true
     }
 
@@ -910,7 +974,7 @@ impl Inner {
         let scope = format!("{} offline_access", req.scope);
         let mut retried = false;
         let (result, used) = loop {
-            let Some(rt) = self.vault.load(&user).await? else {
+            let Some(rt) = self.vault.load_shared(&user).await? else {
                 return Err(Error::SignInRequired {
                     reason: format!("{} has no saved sign-in", account.upn),
                 });

@@ -320,6 +320,13 @@ async fn find(
 
 async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
     let auth = auth()?;
+    let result = command(cli, out, &auth).await;
+    // Refreshes save rotated refresh tokens in the background: wait for them before exiting.
+    auth.flush().await;
+    result
+}
+
+async fn command(cli: Cli, out: &Out, auth: &Auth) -> pim_core::Result<()> {
     match cli.command {
         Command::Login { device_code } => {
             let account = if device_code {
@@ -349,7 +356,7 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
         Command::Logout => {
             let gone = auth.logout_all().await?;
             for a in &gone {
-                if let Err(e) = tenant_cache(&auth).remove(&a.key()) {
+                if let Err(e) = tenant_cache(auth).remove(&a.key()) {
                     tracing::debug!(error = %e, "cannot update the tenant list");
                 }
             }
@@ -363,9 +370,9 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
             Ok(())
         }
         Command::Roles { json } => {
-            let (account, s) = session(&auth).await?;
+            let (account, s) = session(auth).await?;
             // Policies of groups and Azure roles are read lazily (`pim policy NAME`).
-            let snap = refresh(&auth, &account, &s).await?;
+            let snap = refresh(auth, &account, &s).await?;
             let roles: Vec<&Role> = snap
                 .roles()
                 .filter(|r| tenant_ok(&snap, r, &cli.tenant))
@@ -380,8 +387,8 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
         }
         Command::Status { json } => {
             let accounts = auth.accounts()?;
-            let (account, s) = session(&auth).await?;
-            let snap = refresh(&auth, &account, &s).await?;
+            let (account, s) = session(auth).await?;
+            let snap = refresh(auth, &account, &s).await?;
             out.status(&account, &accounts, &snap, &cli.tenant, s.now(), json);
             Ok(())
         }
@@ -395,9 +402,9 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
             if let Some(st) = &start {
                 req.start = Some(parse_start(st, out.local)?);
             }
-            let se = session(&auth).await?;
+            let se = session(auth).await?;
             let s = &se.1;
-            let role = find(&auth, &se, &cli.tenant, &target, &|r| {
+            let role = find(auth, &se, &cli.tenant, &target, &|r| {
                 r.state == RoleState::Eligible
             })
             .await?;
@@ -419,9 +426,9 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
             Ok(())
         }
         Command::Deactivate { target, json } => {
-            let se = session(&auth).await?;
+            let se = session(auth).await?;
             let s = &se.1;
-            let role = find(&auth, &se, &cli.tenant, &target, &|r| {
+            let role = find(auth, &se, &cli.tenant, &target, &|r| {
                 r.assignment.as_ref().is_some_and(|a| a.is_activation())
             })
             .await?;
@@ -434,9 +441,9 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
             request,
             json,
         } => {
-            let se = session(&auth).await?;
+            let se = session(auth).await?;
             let s = &se.1;
-            let role = find(&auth, &se, &cli.tenant, &target, &|r| {
+            let role = find(auth, &se, &cli.tenant, &target, &|r| {
                 r.state == RoleState::Active
             })
             .await?;
@@ -445,9 +452,9 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
             Ok(())
         }
         Command::Cancel { target, json } => {
-            let se = session(&auth).await?;
+            let se = session(auth).await?;
             let s = &se.1;
-            let role = find(&auth, &se, &cli.tenant, &target, &|r| {
+            let role = find(auth, &se, &cli.tenant, &target, &|r| {
                 matches!(r.state, RoleState::Pending | RoleState::Scheduled)
             })
             .await?;
@@ -456,9 +463,9 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
             Ok(())
         }
         Command::Policy { target, json } => {
-            let se = session(&auth).await?;
+            let se = session(auth).await?;
             let s = &se.1;
-            let role = find(&auth, &se, &cli.tenant, &target, &|_| false).await?;
+            let role = find(auth, &se, &cli.tenant, &target, &|_| false).await?;
             let mut role = role;
             role.policy = s.policy(&role).await;
             out.policy(&role, &role.policy, json);

@@ -72,6 +72,7 @@ async fn secret_service_sign_in() {
         .access_token(&req)
         .await
         .unwrap();
+    h.auth.flush().await;
     let second = read_chunked(&store, &user).unwrap().unwrap();
     assert_ne!(first, second);
 

@@ -181,6 +181,9 @@ async fn rotated_refresh_token_is_persisted_and_survives_a_restart() {
     ts.access_token(&h.request(&account.home_tenant_id, Resource::Arm))
         .await
         .unwrap();
+    // The rotated token is saved in the background; flush waits for it (the CLI does
+    // this before exiting).
+    h.auth.flush().await;
     let second = h.store.get(&user).unwrap().unwrap();
     assert_ne!(first, second, "the rotated refresh token was saved");
 
@@ -200,6 +203,7 @@ async fn rotated_refresh_token_is_persisted_and_survives_a_restart() {
         .await
         .unwrap();
     assert_eq!(claims(t.token.expose())["oid"], ADELE_OID);
+    auth2.flush().await;
     assert_ne!(h.store.get(&user).unwrap().unwrap(), second);
     assert_eq!(h.browser.opened().len(), 1, "no second browser sign-in");
 }
@@ -532,6 +536,7 @@ async fn concurrent_requests_share_one_refresh_per_key_and_rotation_holds() {
         assert_eq!(toks.len(), 2);
         assert_eq!(toks[0], toks[1], "{r}: both callers share one token");
     }
+    h.auth.flush().await;
     let saved_after = h.store.get(&account.keychain_user()).unwrap();
     assert_ne!(
         saved_before, saved_after,

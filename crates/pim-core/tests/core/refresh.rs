@@ -390,3 +390,39 @@ async fn known_tenants_survive_a_failing_tenant_list() {
     assert_eq!(s.tenants_changed(), None);
     assert_eq!(s.tenants().await.unwrap(), live);
 }
+
+/// The cold path with known tenants sends only: `GET /tenants`, one Graph `$batch` per
+/// tenant and the three ARM lists per tenant (no policy reads, no name look-ups).
+#[tokio::test]
+async fn cold_refresh_with_known_tenants_sends_only_the_hot_path() {
+    let h = harness::start().await;
+    let tenants = h.session.tenants().await.unwrap();
+    let c = h.sim.control();
+    c.clear_requests();
+    let mut opts = h.options.clone();
+    opts.known_tenants = Some(tenants.clone());
+    let s = pim_core::Session::new(opts);
+    s.refresh().await.unwrap();
+    let reqs: Vec<String> = c
+        .requests()
+        .into_iter()
+        .filter(|r| r.resource == "graph" || r.resource == "arm")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let n = tenants.len();
+    let count = |p: &str| reqs.iter().filter(|r| r.as_str() == p).count();
+    assert_eq!(count("GET /tenants"), 1, "{reqs:#?}");
+    assert_eq!(count("POST /v1.0/$batch"), n, "{reqs:#?}");
+    for list in [
+        "roleEligibilityScheduleInstances",
+        "roleAssignmentScheduleInstances",
+        "roleAssignmentScheduleRequests",
+    ] {
+        assert_eq!(
+            count(&format!("GET /providers/Microsoft.Authorization/{list}")),
+            n,
+            "{reqs:#?}"
+        );
+    }
+    assert_eq!(reqs.len(), 1 + n + 3 * n, "nothing else: {reqs:#?}");
+}

@@ -360,4 +360,48 @@ mod tests {
         assert_eq!(error_code("policyViolation"), "policyViolation");
         assert_eq!(error_code("made-up"), "internal");
     }
+
+    #[test]
+    fn relayed_calls_are_validated_and_answered_by_the_tray() {
+        use crate::engine::FakeEngine;
+        use crate::view::{RoleKind, RoleState, RoleView};
+        let engine = std::sync::Arc::new(FakeEngine::new(vec![RoleView {
+            key: "gr".into(),
+            kind: RoleKind::EntraRole,
+            name: "Global Reader".into(),
+            scope: None,
+            tenant_id: "t".into(),
+            state: RoleState::Eligible,
+        }]));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = tauri::test::mock_builder()
+            .manage(AppState::new(engine.clone(), dir.path().to_owned(), true))
+            .build(tauri::test::mock_context(tauri::test::noop_assets()))
+            .expect("app");
+        let h = app.handle();
+        let form = tauri::async_runtime::block_on(dispatch(
+            h,
+            "get_activation_form",
+            json!({"roleKey": "gr"}),
+        ))
+        .expect("form");
+        assert_eq!(form["role"]["title"], "Global Reader");
+        let err = tauri::async_runtime::block_on(dispatch(
+            h,
+            "activate_role",
+            json!({"request": {"roleKey": "gr", "durationMinutes": 60, "extra": 1}}),
+        ))
+        .expect_err("unknown field");
+        assert_eq!(err.code, "invalidInput");
+        let ok = tauri::async_runtime::block_on(dispatch(
+            h,
+            "activate_role",
+            json!({"request": {"roleKey": "gr", "justification": "x", "durationMinutes": 60}}),
+        ))
+        .expect("activated");
+        assert_eq!(ok["state"], "active");
+        let err = tauri::async_runtime::block_on(dispatch(h, "delete_everything", json!({})))
+            .expect_err("unknown command");
+        assert_eq!(err.code, "invalidInput");
+    }
 }

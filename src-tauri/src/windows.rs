@@ -12,7 +12,7 @@ use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 use crate::window_host::{self, WindowArgs, WindowKind};
 
 /// Inner size of the activation window.
-pub const ACTIVATE_SIZE: (f64, f64) = (460.0, 440.0);
+pub const ACTIVATE_SIZE: (f64, f64) = (460.0, 560.0);
 /// Inner size of the settings window.
 pub const SETTINGS_SIZE: (f64, f64) = (480.0, 730.0);
 

@@ -214,14 +214,30 @@ pub struct DeviceCodePrompt {
     pub expires_in: Duration,
 }
 
-/// The stored refresh token of one account, guarded by its account lock.
+/// The stored refresh token of one account.
 #[derive(Debug, Default)]
 struct RtState {
     /// Sequence number of the refresh response whose token is stored (0: none by refresh).
     saved_seq: u64,
+    /// Sequence number of the newest rotated token handed to a background save.
+    newest: u64,
     /// Bumped by sign-in and sign-out: a refresh that started before must not store its
     /// rotated token afterwards.
     epoch: u64,
+}
+
+/// Per account: `write` serialises keychain writes and deletes of its refresh token;
+/// `state` (never held across an await) orders them.
+#[derive(Debug, Default)]
+struct AccountLock {
+    write: tokio::sync::Mutex<()>,
+    state: Mutex<RtState>,
+}
+
+impl AccountLock {
+    fn state(&self) -> std::sync::MutexGuard<'_, RtState> {
+        lock(&self.state)
+    }
 }
 
 /// Single flight of one access-token refresh: callers of the same key queue on `lock`; a
@@ -381,7 +397,7 @@ struct Inner {
     login_timeout: Duration,
     cache: Mutex<HashMap<CacheKey, AccessToken>>,
     /// Per account: serialises changes of the stored refresh token (save, delete).
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<RtState>>>>,
+    locks: Mutex<HashMap<String, Arc<AccountLock>>>,
     /// Per (account, tenant, scope, claims): single flight of its refresh.
     flights: Mutex<HashMap<CacheKey, Arc<Flight>>>,
     /// Orders refresh responses by arrival, so the newest rotated refresh token wins.
@@ -610,8 +626,8 @@ impl Auth {
     /// access tokens and removes it from `accounts.json`. Returns whether anything was there.
     pub async fn logout(&self, account: &Account) -> Result<bool> {
         let lock = self.inner.account_lock(&account.key());
-        let mut guard = lock.lock().await;
-        guard.epoch += 1;
+        let _write = lock.write.lock().await;
+        lock.state().epoch += 1;
         let had_token = self
             .inner
             .vault
@@ -717,7 +733,7 @@ impl Inner {
         Ok(())
     }
 
-    fn account_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<RtState>> {
+    fn account_lock(&self, key: &str) -> Arc<AccountLock> {
         lock(&self.locks).entry(key.to_owned()).or_default().clone()
     }
 
@@ -731,25 +747,36 @@ impl Inner {
     /// account signed in or out meanwhile (the caller then keeps nothing).
     async fn save_rotated(&self, account: &Account, epoch: u64, seq: u64, rt: &str) -> bool {
         let account_lock = self.account_lock(&account.key());
-        if account_lock.lock().await.epoch != epoch {
-            tracing::debug!("signed in or out during the refresh; its refresh token is dropped");
-            return false;
+        {
+            let mut state = account_lock.state();
+            if state.epoch != epoch {
+                tracing::debug!(
+                    "signed in or out during the refresh; its refresh token is dropped"
+                );
+                return false;
+            }
+            state.newest = state.newest.max(seq);
         }
         let vault = self.vault.clone();
         let user = account.keychain_user();
         let rt = Secret::new(rt.to_owned());
         let task = tokio::spawn(async move {
-            let mut state = account_lock.lock().await;
-            if state.epoch != epoch {
-                tracing::debug!(
-                    "signed in or out during the refresh; its refresh token is dropped"
-                );
-            } else if state.saved_seq > seq {
-                tracing::debug!("a newer refresh token is already saved");
-            } else {
+            let _write = account_lock.write.lock().await;
+            {
+                let mut state = account_lock.state();
+                if state.epoch != epoch {
+                    tracing::debug!(
+                        "signed in or out during the refresh; its refresh token is dropped"
+                    );
+                    return;
+                }
+                if state.saved_seq > seq || state.newest > seq {
+                    tracing::debug!("a newer refresh token is saved or about to be");
+                    return;
+                }
                 state.saved_seq = seq;
-                vault.save(&user, &rt).await;
             }
+            vault.save(&user, &rt).await;
         });
         let mut saves = lock(&self.saves);
         saves.retain(|h| !h.is_finished());
@@ -913,9 +940,12 @@ impl Inner {
         };
         {
             let lock = self.account_lock(&account.key());
-            let mut guard = lock.lock().await;
-            guard.epoch += 1;
-            guard.saved_seq = self.rt_seq.fetch_add(1, Ordering::SeqCst) + 1;
+            let _write = lock.write.lock().await;
+            {
+                let mut state = lock.state();
+                state.epoch += 1;
+                state.saved_seq = self.rt_seq.fetch_add(1, Ordering::SeqCst) + 1;
+            }
             self.vault
                 .save(&account.keychain_user(), &Secret::new(rt))
                 .await;
@@ -969,7 +999,7 @@ impl Inner {
         } else if let Some(t) = self.cached(&key) {
             return Ok(t);
         }
-        let epoch = self.account_lock(&account.key()).lock().await.epoch;
+        let epoch = self.account_lock(&account.key()).state().epoch;
         let user = account.keychain_user();
         let scope = format!("{} offline_access", req.scope);
         let mut retried = false;
@@ -1026,7 +1056,7 @@ impl Inner {
                     tracing::warn!(upn = %account.upn, error = %e, "refresh token rejected");
                     {
                         let lock = self.account_lock(&account.key());
-                        let _state = lock.lock().await;
+                        let _write = lock.write.lock().await;
                         // Delete it unless a concurrent refresh or sign-in replaced it.
                         let stored = self.vault.load(&user).await.ok().flatten();
                         if stored.as_ref().is_none_or(|s| *s == used) {
@@ -1107,9 +1137,9 @@ impl Inner {
             )));
         }
         let lock = self.account_lock(&account.key());
-        let mut guard = lock.lock().await;
+        let _write = lock.write.lock().await;
         if let Some(rt) = &signed_in.response.refresh_token {
-            guard.saved_seq = self.rt_seq.fetch_add(1, Ordering::SeqCst) + 1;
+            lock.state().saved_seq = self.rt_seq.fetch_add(1, Ordering::SeqCst) + 1;
             self.vault
                 .save(&account.keychain_user(), &Secret::new(rt.clone()))
                 .await;

@@ -504,6 +504,13 @@ async fn concurrent_requests_share_one_refresh_per_key_and_rotation_holds() {
     use pim_auth::SecretStore;
     let saved_before = h.store.get(&account.keychain_user()).unwrap();
     let calls = h.token_calls().await;
+    // Slow token answers, so both callers of a key surely overlap with its refresh.
+    h.control(
+        "/_sim/faults",
+        serde_json::json!({"method": "POST", "path": "/oauth2/v2.0/token", "times": 2,
+            "fault": {"kind": "delay", "ms": 300}}),
+    )
+    .await;
     let reqs: Vec<_> = [Resource::Graph, Resource::Arm]
         .into_iter()
         .flat_map(|r| {

@@ -200,6 +200,9 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
         ))
         .invoke_handler(handler())
         .setup(move |app| {
+            // A menu-bar app: no Dock icon on macOS.
+            #[cfg(target_os = "macos")]
+            app.set_activation_policy(tauri::ActivationPolicy::Accessory);
             let handle = app.handle().clone();
             let settings = Settings::load(&config_dir).unwrap_or_default();
             let engine = tauri::async_runtime::block_on(core_engine::start(

@@ -1053,6 +1053,15 @@ impl Inner {
             }
             Err(TokenError::Entra(e)) => match e.kind() {
                 ErrorKind::SignInRequired => {
+                    // A tenant the user no longer belongs to (e.g. a guest tenant that
+                    // removed them, still in a cached tenant list) also answers
+                    // invalid_grant: keep the sign-in when the home tenant accepts it.
+                    if !req.tenant_id.eq_ignore_ascii_case(&account.home_tenant_id)
+                        && self.home_accepts(account, epoch, &used).await
+                    {
+                        tracing::info!(tenant = %req.tenant_id, error = %e, "this tenant refuses the sign-in; the home tenant accepts it");
+                        return Err(TokenError::Entra(e).into());
+                    }
                     tracing::warn!(upn = %account.upn, error = %e, "refresh token rejected");
                     {
                         let lock = self.account_lock(&account.key());
@@ -1097,6 +1106,41 @@ impl Inner {
             },
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Whether the home tenant still accepts `rt` (one Graph token refresh; its tokens are
+    /// kept on success).
+    async fn home_accepts(&self, account: &Account, epoch: u64, rt: &Secret) -> bool {
+        let graph = self.scope(Resource::Graph);
+        let scope = format!("{graph} offline_access");
+        let Ok(Ok(response)) = self
+            .client
+            .token(
+                &account.home_tenant_id,
+                Grant::RefreshToken(rt),
+                &scope,
+                None,
+            )
+            .await
+        else {
+            return false;
+        };
+        let seq = self.rt_seq.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some(new_rt) = &response.refresh_token
+            && !self.save_rotated(account, epoch, seq, new_rt).await
+        {
+            return true;
+        }
+        self.cache_token(
+            CacheKey {
+                account: account.key(),
+                tenant: account.home_tenant_id.clone(),
+                scope: graph,
+                claims: None,
+            },
+            &response,
+        );
+        true
     }
 
     /// Interactive sign-in for one token request (claims step-up), as the same user.

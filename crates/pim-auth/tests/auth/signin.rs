@@ -664,3 +664,55 @@ async fn authority_error_on_the_redirect_is_reported() {
     assert!(page.contains("Sign-in failed"), "{page}");
     assert!(h.auth.accounts().unwrap().is_empty());
 }
+
+/// A tenant that refuses the refresh token (e.g. the user was removed from a guest tenant
+/// that is still in a cached tenant list) does not end the sign-in while the home tenant
+/// accepts it.
+#[tokio::test]
+async fn a_guest_tenant_refusing_the_token_keeps_the_sign_in() {
+    let h = harness::start().await;
+    let account = h
+        .auth
+        .login_interactive(LoginOptions::default())
+        .await
+        .unwrap();
+    use pim_auth::SecretStore;
+    let ts = h.auth.token_source(&account);
+    h.control(
+        "/_sim/faults",
+        serde_json::json!({"method": "POST", "path": "fabrikam.onmicrosoft.com/oauth2/v2.0/token",
+            "times": 5, "fault": {"kind": "status", "status": 400, "code": "invalid_grant",
+            "message": "AADSTS50020: User account does not exist in tenant."}}),
+    )
+    .await;
+    let err = ts
+        .access_token(&h.request("fabrikam.onmicrosoft.com", Resource::Graph))
+        .await
+        .unwrap_err();
+    assert!(
+        !matches!(err, Error::SignInRequired { .. }),
+        "only that tenant fails: {err:?}"
+    );
+    h.auth.flush().await;
+    assert!(h.store.get(&account.keychain_user()).unwrap().is_some());
+    let mut req = h.request(&account.home_tenant_id, Resource::Arm);
+    req.force_refresh = true;
+    ts.access_token(&req).await.unwrap();
+
+    // A refresh token the home tenant refuses too is still a dead sign-in.
+    h.control(
+        "/_sim/faults",
+        serde_json::json!({"method": "POST",
+        "path": "fabrikam.onmicrosoft.com/oauth2/v2.0/token", "times": 5,
+        "fault": {"kind": "status", "status": 400, "code": "invalid_grant"}}),
+    )
+    .await;
+    h.control("/_sim/tokens/revoke", serde_json::json!({}))
+        .await;
+    let err = ts
+        .access_token(&h.request("fabrikam.onmicrosoft.com", Resource::Arm))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::SignInRequired { .. }), "{err:?}");
+    assert!(h.store.get(&account.keychain_user()).unwrap().is_none());
+}

@@ -119,6 +119,7 @@ pub struct CoreEngine {
     demo: bool,
     current: Mutex<Option<Current>>,
     tx: watch::Sender<TrayModel>,
+    warning: Option<String>,
     _sim: Option<pim_sim::SimHandle>,
 }
 
@@ -167,6 +168,7 @@ impl CoreEngine {
         demo: bool,
         sim: Option<pim_sim::SimHandle>,
     ) -> Arc<CoreEngine> {
+        let warning = auth.keychain_warning();
         Arc::new(CoreEngine {
             auth,
             endpoints,
@@ -177,7 +179,9 @@ impl CoreEngine {
                 status: Status::Loading,
                 accounts: Vec::new(),
                 skew_seconds: 0,
+                warning: warning.clone(),
             }),
+            warning,
             _sim: sim,
         })
     }
@@ -213,6 +217,7 @@ impl CoreEngine {
         }));
         let session = Session::new(opts);
         let forward = Forwarder::spawn(
+            self.warning.clone(),
             session.clone(),
             account.upn.clone(),
             self.demo,
@@ -293,6 +298,7 @@ pub fn view_of(snapshot: &Snapshot, upn: &str, demo: bool, skew_seconds: i64) ->
             tenants,
         }],
         skew_seconds,
+        warning: None,
     }
 }
 
@@ -371,7 +377,13 @@ impl Drop for Forwarder {
 }
 
 impl Forwarder {
-    fn spawn(session: Session, upn: String, demo: bool, tx: watch::Sender<TrayModel>) -> Forwarder {
+    fn spawn(
+        warning: Option<String>,
+        session: Session,
+        upn: String,
+        demo: bool,
+        tx: watch::Sender<TrayModel>,
+    ) -> Forwarder {
         let cancel = CancellationToken::new();
         let token = cancel.clone();
         let mut rx = session.subscribe();
@@ -382,7 +394,9 @@ impl Forwarder {
                         let snapshot = rx.borrow_and_update().clone();
                         if snapshot.taken_at.is_some() {
                             let skew = (session.now() - OffsetDateTime::now_utc()).whole_seconds();
-                            tx.send_replace(view_of(&snapshot, &upn, demo, skew));
+                            let mut model = view_of(&snapshot, &upn, demo, skew);
+                            model.warning = warning.clone();
+                            tx.send_replace(model);
                         }
                         let now = session.now();
                         let due = next_reread(&snapshot, now);
@@ -498,6 +512,7 @@ impl Engine for CoreEngine {
             status: Status::SignedOut,
             accounts: Vec::new(),
             skew_seconds: 0,
+            warning: self.warning.clone(),
         });
         Ok(())
     }

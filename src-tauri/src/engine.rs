@@ -73,6 +73,7 @@ mod fake {
                 demo: true,
                 status: Status::Ready,
                 skew_seconds: 0,
+                warning: None,
                 accounts: vec![AccountView {
                     upn: "adele@contoso.onmicrosoft.com".into(),
                     tenants: vec![TenantView {

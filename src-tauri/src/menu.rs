@@ -162,6 +162,9 @@ pub fn build(model: &TrayModel, now: OffsetDateTime) -> Vec<MenuNode> {
         Status::Error(msg) => out.push(MenuNode::info(&mut n, format!("⚠ {}", shorten(msg, 90)))),
         Status::Ready => {}
     }
+    if let Some(w) = &model.warning {
+        out.push(MenuNode::info(&mut n, format!("⚠ {}", shorten(w, 90))));
+    }
     let many_sections =
         model.accounts.len() > 1 || model.accounts.iter().any(|a| a.tenants.len() > 1);
     for account in &model.accounts {
@@ -338,6 +341,7 @@ mod tests {
         TrayModel {
             demo,
             skew_seconds: 0,
+            warning: None,
             status: Status::Ready,
             accounts: vec![AccountView {
                 upn: "adele@contoso.onmicrosoft.com".into(),
@@ -574,6 +578,19 @@ mod tests {
             "1 h 35 min left"
         );
         assert_eq!(time_left(NOW - Duration::minutes(1), NOW), "ending");
+    }
+
+    #[test]
+    fn a_standing_warning_is_shown_under_the_title() {
+        let m = TrayModel {
+            warning: Some("keychain unavailable: the sign-in is kept in memory only".into()),
+            ..TrayModel::default()
+        };
+        let l = labels(&build(&m, NOW));
+        assert_eq!(
+            l[2],
+            "⚠ keychain unavailable: the sign-in is kept in memory only"
+        );
     }
 
     #[test]

@@ -283,6 +283,7 @@ mod tests {
             demo: false,
             status: Status::Ready,
             skew_seconds: 0,
+            warning: None,
             accounts: vec![AccountView {
                 upn: "u".into(),
                 tenants: vec![TenantView {

@@ -167,6 +167,9 @@ pub struct TrayModel {
     /// The service's clock minus the local clock, in seconds (0 unless the local clock is off
     /// by over a minute); time left and the deactivation guard follow the service's clock.
     pub skew_seconds: i64,
+    /// A standing problem the user should know about (e.g. no keychain: the sign-in is kept
+    /// in memory only).
+    pub warning: Option<String>,
 }
 
 impl TrayModel {

@@ -615,8 +615,13 @@ fn purge(st: &mut State, now: time::OffsetDateTime) {
     st.auth
         .codes
         .retain(|_, c| now <= c.expires + Duration::days(1));
+    let grace = st.config.rotated_refresh_token_lifetime;
     st.auth.refresh.retain(|_, g| {
-        now <= g.expires && g.superseded_at.is_none_or(|s| now - s < Duration::days(1))
+        now <= g.expires
+            && match (g.superseded_at, grace) {
+                (Some(s), Some(grace)) => now - s <= Duration::seconds(grace) + Duration::days(1),
+                _ => true,
+            }
     });
     st.auth
         .devices
@@ -776,8 +781,9 @@ fn token(st: &mut State, ctx: &Ctx, tenant_seg: &str, f: &Query) -> Reply {
                     "The refresh token has expired due to inactivity.",
                 );
             }
-            if g.superseded_at
-                .is_some_and(|s| ctx.now > s + Duration::seconds(60))
+            if let (Some(s), Some(grace)) =
+                (g.superseded_at, st.config.rotated_refresh_token_lifetime)
+                && ctx.now > s + Duration::seconds(grace)
             {
                 return invalid_grant(
                     ctx,

@@ -363,6 +363,11 @@ pub struct SimConfig {
     /// Length (characters) of the refresh tokens issued from now on; `None`: about 1.1 KB.
     #[serde(default)]
     pub refresh_token_bytes: Option<usize>,
+    /// Seconds a refresh token stays usable after it was rotated (redeemed for a new one).
+    /// `None` (default): until it expires or is revoked, as Entra ID does; a number makes the
+    /// simulator a stricter server that rejects replaced tokens (`AADSTS70008`).
+    #[serde(default)]
+    pub rotated_refresh_token_lifetime: Option<i64>,
 }
 
 /// A configured authority error (`POST /_sim/config {"authorityError": {...}}`).
@@ -424,6 +429,7 @@ impl Default for SimConfig {
             authority_error: None,
             device_poll_script: Vec::new(),
             refresh_token_bytes: None,
+            rotated_refresh_token_lifetime: None,
         }
     }
 }

@@ -226,10 +226,23 @@ async fn refresh_rotates_and_spans_resources_and_tenants() {
         .expect("rotated")
         .to_owned();
     assert_ne!(rt1, rt2);
-    // the old token keeps a 60 s grace, then fails
-    sim.ctl().advance(61);
+    // as in Entra ID, the replaced token stays valid (until it expires or is revoked)...
+    sim.ctl().advance(3600);
     let old = sim.refresh(CONTOSO, &rt1, GRAPH_DEFAULT).await;
+    assert_eq!(old.status, 200, "{}", old.body);
+    // ...unless the simulator plays a stricter server that limits replaced tokens
+    sim.ctl()
+        .configure(&serde_json::json!({ "rotatedRefreshTokenLifetime": 60 }))
+        .expect("config");
+    let rt_fresh = sim.refresh(CONTOSO, &rt2, GRAPH_DEFAULT).await;
+    assert_eq!(rt_fresh.status, 200, "{}", rt_fresh.body);
+    sim.ctl().advance(61);
+    let old = sim.refresh(CONTOSO, &rt2, GRAPH_DEFAULT).await;
     assert_eq!(old.body["error"], "invalid_grant");
+    let rt2 = rt_fresh.body["refresh_token"]
+        .as_str()
+        .expect("rotated")
+        .to_owned();
     // the new one works for the guest tenant too
     let fab = sim
         .refresh("fabrikam.onmicrosoft.com", &rt2, GRAPH_DEFAULT)

@@ -861,6 +861,16 @@ impl Inner {
                 description,
                 subcode,
             }) => {
+                // An app the tenant refuses (consent, blocked, unknown, Conditional Access)
+                // gets the specific error that says what an administrator must do.
+                if let Some(refused) = crate::entra::redirect_refusal(
+                    &error,
+                    description.as_deref(),
+                    subcode.as_deref(),
+                    self.client.client_id(),
+                ) {
+                    return Err(refused);
+                }
                 let reason = if subcode.as_deref() == Some("cancel") {
                     "the sign-in was cancelled in the browser".to_owned()
                 } else {

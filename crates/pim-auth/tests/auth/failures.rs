@@ -541,21 +541,12 @@ async fn refusal_in_the_browser_redirect_is_reported_with_its_code() {
         .login_interactive(LoginOptions::default())
         .await
         .unwrap_err();
-    // auth.rs reports redirect errors itself (entra::redirect_refusal turns them into
-    // SignInRefused once it is called there); either way Entra's code reaches the user.
+    // The refusal comes back with what an administrator must do, naming the app.
+    assert_refused_text(&err, SignInRefusal::AppBlocked);
     assert!(err.to_string().contains("AADSTS7000112"), "{err}");
     assert!(h.browser.pages(1).await[0].contains("AADSTS7000112"));
     assert!(h.auth.accounts().unwrap().is_empty());
     assert!(h.store.memory().is_empty());
-    // The helper auth.rs can use gives the full advice for the same redirect.
-    let refused = pim_auth::entra::redirect_refusal(
-        "unauthorized_client",
-        Some("AADSTS7000112: Application is disabled."),
-        None,
-        CLIENT,
-    )
-    .unwrap();
-    assert_refused_text(&refused, SignInRefusal::AppBlocked);
 }
 
 fn assert_refused_text(err: &Error, reason: SignInRefusal) {

@@ -274,7 +274,9 @@ pub fn spawn<R: Runtime>(app: &AppHandle<R>, args: WindowArgs) -> std::io::Resul
         return Err(std::io::Error::other("no pipes to the window process"));
     };
     let pid = child.id();
-    let children = app.state::<Children>();
+    let Some(children) = app.try_state::<Children>() else {
+        return Err(std::io::Error::other("the tray is still starting"));
+    };
     // Replacing a window of the same kind drops (and kills) the previous process.
     lock(&children.procs).insert(slot, child);
     let app = app.clone();

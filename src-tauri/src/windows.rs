@@ -31,7 +31,8 @@ fn close_matching<R: Runtime>(app: &AppHandle<R>, prefix: &str) {
 }
 
 fn suffix<R: Runtime>(app: &AppHandle<R>) -> &'static str {
-    if app.state::<crate::AppState>().demo {
+    // try_state: a second launch can ask for a window while the tray is still starting.
+    if app.try_state::<crate::AppState>().is_some_and(|s| s.demo) {
         " — PIM Tray (Demo)"
     } else {
         " — PIM Tray"
@@ -41,10 +42,8 @@ fn suffix<R: Runtime>(app: &AppHandle<R>) -> &'static str {
 /// Opens the activation window for a role (replacing one already open).
 pub fn open_activation<R: Runtime>(app: &AppHandle<R>, key: &str) -> tauri::Result<()> {
     let role_title = app
-        .state::<crate::AppState>()
-        .model()
-        .role(key)
-        .map(|r| r.title())
+        .try_state::<crate::AppState>()
+        .and_then(|s| s.model().role(key).map(|r| r.title()))
         .unwrap_or_else(|| "a role".into());
     let title = format!("Activate {role_title}{}", suffix(app));
     if !in_process() {
@@ -78,7 +77,10 @@ pub fn open_activation<R: Runtime>(app: &AppHandle<R>, key: &str) -> tauri::Resu
 pub fn open_settings<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let title = format!("Settings{}", suffix(app));
     if !in_process() {
-        if app.state::<window_host::Children>().is_running("settings") {
+        if app
+            .try_state::<window_host::Children>()
+            .is_some_and(|c| c.is_running("settings"))
+        {
             return Ok(());
         }
         let args = WindowArgs {

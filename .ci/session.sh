@@ -20,7 +20,7 @@ done
 export PIM_TEST_SECRET_SERVICE=1
 
 # Ignored tests are the ones that need the real Secret Service: run them here, with the rest.
-cargo test --workspace --locked -- --include-ignored
+cargo test --workspace --locked --no-fail-fast -- --include-ignored
 
 # Nothing may have been written to the real user's keyring or config folder.
 if [ -n "${REAL_HOME:-}" ] && [ -e "$REAL_HOME/.config/pim-tray" ] && [ "$REAL_HOME/.config/pim-tray" -nt "$scratch" ]; then

@@ -8,7 +8,7 @@ set -euo pipefail
 # src-tauri/e2e/setup.sh, called at the end.
 PKGS=(
   build-essential pkg-config curl ca-certificates
-  dbus dbus-x11 gnome-keyring libsecret-tools python3 bc
+  dbus dbus-x11 gnome-keyring libsecret-tools python3
 )
 
 missing=()

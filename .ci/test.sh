@@ -25,16 +25,24 @@ echo "== build"
 cargo build --workspace --all-targets --locked
 log=$(mktemp -d)
 echo "== tests"
+set +e
 REAL_HOME="$HOME" dbus-run-session -- bash .ci/session.sh 2>&1 | tee "$log/cargo.txt"
-echo "== tray end to end (headless: Xvfb, D-Bus, tray watcher, notifications, keychain, WebDriver)"
-bash src-tauri/e2e/run.sh 2>&1 | tee "$log/tray.txt"
+cargo_rc=${PIPESTATUS[0]}
+tray_rc=1
+if [ "$cargo_rc" -eq 0 ]; then
+  echo "== tray end to end (headless: Xvfb, D-Bus, tray watcher, notifications, keychain, WebDriver)"
+  bash src-tauri/e2e/run.sh 2>&1 | tee "$log/tray.txt"
+  tray_rc=${PIPESTATUS[0]}
+fi
+set -e
 
 # One closing line for the whole suite: cargo's test binaries plus the tray's end-to-end run.
-passed=$(grep -E '^test result: ' "$log/cargo.txt" | sed -E 's/.* ([0-9]+) passed.*/\1/' | paste -sd+ | bc)
-failed=$(grep -E '^test result: ' "$log/cargo.txt" | sed -E 's/.* ([0-9]+) failed.*/\1/' | paste -sd+ | bc)
-tray=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log/tray.txt" | tail -n 1)
-passed=$((passed + ${tray%% passed*}))
-failed=$((failed + $(echo "$tray" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
+results=$(grep -hE '^test result: ' "$log/cargo.txt"; grep -hE '^[0-9]+ passed, [0-9]+ failed' "$log/tray.txt" 2>/dev/null | tail -n 1)
+passed=$(echo "$results" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(echo "$results" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+if [ "$cargo_rc" -ne 0 ] || [ "$tray_rc" -ne 0 ]; then
+  [ "$failed" -gt 0 ] || failed=1
+fi
 echo "== done in $(( $(date +%s) - start )) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

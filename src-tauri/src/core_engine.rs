@@ -433,6 +433,10 @@ fn outcome(o: &Outcome) -> ActivationOutcome {
 
 #[async_trait]
 impl Engine for CoreEngine {
+    async fn flush(&self) {
+        self.auth.flush().await;
+    }
+
     fn subscribe(&self) -> watch::Receiver<TrayModel> {
         self.tx.subscribe()
     }

@@ -43,6 +43,9 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     async fn sign_in(&self) -> EngineResult<()>;
     /// Sign out: forget the account and its refresh token.
     async fn sign_out(&self) -> EngineResult<()>;
+    /// Waits for pending writes (a rotated refresh token on its way to the keychain) before
+    /// the process exits.
+    async fn flush(&self) {}
 }
 
 #[cfg(test)]

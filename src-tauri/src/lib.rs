@@ -238,14 +238,24 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
         })
         .build(context())?;
 
-    app.run(|_app, event| {
-        if let RunEvent::ExitRequested {
+    app.run(|app, event| match event {
+        RunEvent::ExitRequested {
             code: None, api, ..
-        } = event
-        {
+        } => {
             // The last window closed: the tray keeps running.
             api.prevent_exit();
         }
+        RunEvent::Exit => {
+            // Quit or a signal: let a rotated refresh token reach the keychain first.
+            if let Some(state) = app.try_state::<AppState>() {
+                let engine = state.engine.clone();
+                tauri::async_runtime::block_on(async move {
+                    let wait = std::time::Duration::from_secs(5);
+                    let _ = tokio::time::timeout(wait, engine.flush()).await;
+                });
+            }
+        }
+        _ => {}
     });
     Ok(())
 }

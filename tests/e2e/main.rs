@@ -10,3 +10,4 @@ mod clock;
 mod faults;
 mod first_run;
 mod paging;
+mod signin;

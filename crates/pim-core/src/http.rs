@@ -143,7 +143,7 @@ pub(crate) struct Http {
 }
 
 impl Http {
-    fn scope(&self, r: Resource) -> String {
+    pub(crate) fn scope(&self, r: Resource) -> String {
         match r {
             Resource::Graph => self.endpoints.graph_scope.clone(),
             Resource::Arm => self.endpoints.arm_scope.clone(),

@@ -1450,8 +1450,49 @@ impl Session {
         let duration = req
             .duration
             .unwrap_or_else(|| default_duration(policy.known()));
-        let outcome = self.activate_checked(role, &req, duration).await?;
+        let claims = self.proactive_step_up(role, policy.known()).await?;
+        let outcome = self.activate_checked(role, &req, duration, claims).await?;
         Ok(self.settle(role, outcome).await)
+    }
+
+    /// Proactive step-up: when the role's known policy names an authentication context or
+    /// MFA, obtains once a token carrying exactly those claims before the write is sent
+    /// (silently when the sign-in already satisfies them; otherwise through the token source's
+    /// interactive sign-in or the [`StepUpHook`]). Returns the claims the write must be sent
+    /// with, or `None` (nothing required, or it could not be obtained ahead: the service's
+    /// answer then drives the reactive step-up).
+    async fn proactive_step_up(
+        &self,
+        role: &Role,
+        policy: Option<&Policy>,
+    ) -> Result<Option<String>> {
+        let Some(claims) = policy.and_then(policy_claims) else {
+            return Ok(None);
+        };
+        let resource = resource_of(role);
+        let http = &self.inner.graph.http;
+        let req = TokenRequest {
+            tenant_id: role.tenant_id.clone(),
+            resource,
+            scope: http.scope(resource),
+            claims: Some(claims.clone()),
+            force_refresh: false,
+        };
+        match http.tokens.access_token(&req).await {
+            Ok(_) => Ok(Some(claims)),
+            Err(Error::StepUpRequired { .. }) => match &self.inner.step_up {
+                Some(h) => {
+                    tracing::info!(role = %role.describe(), "policy asks for a step-up before activation");
+                    h.step_up(&role.tenant_id, resource, &claims).await?;
+                    Ok(Some(claims))
+                }
+                None => Ok(None),
+            },
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot obtain the step-up token ahead; sending without it");
+                Ok(None)
+            }
+        }
     }
 
     async fn activate_checked(
@@ -1459,8 +1500,8 @@ impl Session {
         role: &Role,
         req: &ActivationRequest,
         duration: PimDuration,
+        mut claims: Option<String>,
     ) -> Result<Outcome> {
-        let mut claims: Option<String> = None;
         for attempt in 0..2 {
             match self
                 .send_activation(role, req, duration, Action::SelfActivate, claims.clone())
@@ -1852,10 +1893,15 @@ impl Session {
             let duration = req
                 .duration
                 .unwrap_or_else(|| default_duration(policy.known()));
+            // Step up before deactivating, so a declined step-up loses nothing.
+            let claims = self.proactive_step_up(role, policy.known()).await?;
             self.deactivate_checked(role).await?;
             let mut last_err = None;
             for _ in 0..5 {
-                match self.activate_checked(role, &req, duration).await {
+                match self
+                    .activate_checked(role, &req, duration, claims.clone())
+                    .await
+                {
                     Ok(o) => return Ok(self.settle(role, o).await),
                     Err(e) if is_code(&e, "RoleAssignmentExists") => {
                         // The deactivation is still being processed.
@@ -1907,7 +1953,7 @@ impl Session {
                 ..req.clone()
             },
         )?;
-        let mut claims = None;
+        let mut claims = self.proactive_step_up(role, policy.known()).await?;
         for attempt in 0..2 {
             match self
                 .send_activation(role, &req, duration, Action::SelfExtend, claims.clone())
@@ -2011,6 +2057,27 @@ impl Session {
 /// A request the service accepted without telling us about it.
 /// Home tenant first (added when missing), then by name; no duplicate ids; `is_home` set
 /// from the home tenant id.
+/// The API a role's writes go to.
+fn resource_of(role: &Role) -> Resource {
+    match role.kind {
+        RoleKind::EntraRole | RoleKind::Group => Resource::Graph,
+        RoleKind::AzureResource => Resource::Arm,
+    }
+}
+
+/// The claims request a policy implies for activation: its authentication context
+/// (`acrs`, only the one the policy names) and/or MFA (`amr`). `None` when it needs neither.
+pub fn policy_claims(p: &Policy) -> Option<String> {
+    let mut at = serde_json::Map::new();
+    if let Some(c) = &p.authentication_context {
+        at.insert("acrs".into(), json!({"essential": true, "value": c}));
+    }
+    if p.mfa_required {
+        at.insert("amr".into(), json!({"values": ["mfa"]}));
+    }
+    (!at.is_empty()).then(|| json!({ "access_token": at }).to_string())
+}
+
 fn normalise_tenants(home: &str, mut list: Vec<Tenant>) -> Vec<Tenant> {
     for t in &mut list {
         t.is_home = t.id.eq_ignore_ascii_case(home);
@@ -2458,6 +2525,24 @@ fn arm_body(
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn policy_claims_ask_only_what_the_policy_names() {
+        let mut p = Policy::default();
+        assert_eq!(policy_claims(&p), None);
+        p.mfa_required = true;
+        assert_eq!(policy_claims(&p).as_deref(), Some(crate::http::MFA_CLAIMS));
+        p.mfa_required = false;
+        p.authentication_context = Some("c7".into());
+        assert_eq!(
+            policy_claims(&p).as_deref(),
+            Some(r#"{"access_token":{"acrs":{"essential":true,"value":"c7"}}}"#)
+        );
+        p.mfa_required = true;
+        let v: Value = serde_json::from_str(&policy_claims(&p).unwrap()).unwrap();
+        assert_eq!(v["access_token"]["acrs"]["value"], "c7");
+        assert_eq!(v["access_token"]["amr"]["values"][0], "mfa");
+    }
 
     fn sr(status: &str, start: Option<OffsetDateTime>) -> ScheduleRequest {
         ScheduleRequest {

@@ -19,6 +19,8 @@ pub struct Harness {
     pub home: String,
     /// Options `session` was built with (to build another session on the same sign-in).
     pub options: SessionOptions,
+    /// The token source behind `session`.
+    pub tokens: Arc<TestTokens>,
 }
 
 #[derive(Debug)]
@@ -45,53 +47,7 @@ impl TestTokens {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let verifier = "v".repeat(50);
-        let challenge = b64(&sha2::Sha256::digest(verifier.as_bytes()));
-        let resp = client
-            .get(format!("{base}/organizations/oauth2/v2.0/authorize"))
-            .query(&[
-                ("client_id", CLIENT_ID),
-                ("response_type", "code"),
-                ("redirect_uri", REDIRECT),
-                ("code_challenge", challenge.as_str()),
-                ("code_challenge_method", "S256"),
-                ("state", "st"),
-                (
-                    "scope",
-                    "https://graph.microsoft.com/.default openid profile offline_access",
-                ),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 302, "authorize should redirect");
-        let loc = resp.headers()["location"].to_str().unwrap().to_owned();
-        let url = url::Url::parse(&loc).unwrap();
-        let code = url
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .unwrap()
-            .1
-            .to_string();
-        let v: serde_json::Value = client
-            .post(format!("{base}/organizations/oauth2/v2.0/token"))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("client_id", CLIENT_ID),
-                ("code", code.as_str()),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", verifier.as_str()),
-                (
-                    "scope",
-                    "https://graph.microsoft.com/.default openid profile offline_access",
-                ),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = authorize(&client, base, "organizations", None).await;
         let access = v["access_token"].as_str().unwrap();
         let payload = access.split('.').nth(1).unwrap();
         let claims: serde_json::Value = serde_json::from_slice(
@@ -109,6 +65,73 @@ impl TestTokens {
         };
         (Arc::new(src), tid)
     }
+
+    /// The "browser" step-up: an interactive sign-in in `tenant` with `claims`; the new
+    /// refresh token (whose session now carries the claims) replaces the old one.
+    pub async fn interactive(&self, tenant: &str, claims: &str) {
+        let v = authorize(&self.client, &self.base, tenant, Some(claims)).await;
+        *self.refresh.lock().await = v["refresh_token"].as_str().unwrap().to_owned();
+    }
+}
+
+/// Auth code + PKCE against the sim (reqwest plays the browser); the token response.
+async fn authorize(
+    client: &reqwest::Client,
+    base: &str,
+    tenant: &str,
+    claims: Option<&str>,
+) -> serde_json::Value {
+    let verifier = "v".repeat(50);
+    let challenge = b64(&sha2::Sha256::digest(verifier.as_bytes()));
+    let mut query = vec![
+        ("client_id", CLIENT_ID),
+        ("response_type", "code"),
+        ("redirect_uri", REDIRECT),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("state", "st"),
+        (
+            "scope",
+            "https://graph.microsoft.com/.default openid profile offline_access",
+        ),
+    ];
+    if let Some(c) = claims {
+        query.push(("claims", c));
+    }
+    let resp = client
+        .get(format!("{base}/{tenant}/oauth2/v2.0/authorize"))
+        .query(&query)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 302, "authorize should redirect");
+    let loc = resp.headers()["location"].to_str().unwrap().to_owned();
+    let url = url::Url::parse(&loc).unwrap();
+    let code = url
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .to_string();
+    client
+        .post(format!("{base}/{tenant}/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", CLIENT_ID),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.as_str()),
+            (
+                "scope",
+                "https://graph.microsoft.com/.default openid profile offline_access",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 #[async_trait]
@@ -183,7 +206,7 @@ pub async fn start_with(opts: SimOptions) -> Harness {
     );
     let endpoints = Endpoints::from_env(&env).unwrap();
     let (tokens, home) = TestTokens::sign_in(&base).await;
-    let mut opts = SessionOptions::new(endpoints, tokens, home.clone());
+    let mut opts = SessionOptions::new(endpoints, tokens.clone(), home.clone());
     opts.retry.base_backoff = std::time::Duration::from_millis(50);
     opts.settle = std::time::Duration::from_millis(200);
     let session = Session::new(opts.clone());
@@ -192,5 +215,6 @@ pub async fn start_with(opts: SimOptions) -> Harness {
         session,
         home,
         options: opts,
+        tokens,
     }
 }

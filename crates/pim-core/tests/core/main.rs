@@ -4,4 +4,5 @@
 mod harness;
 mod refresh;
 mod standin;
+mod stepup;
 mod writes;

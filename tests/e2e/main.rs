@@ -4,6 +4,7 @@
 //! because they need a D-Bus session with an unlocked keyring).
 #![allow(clippy::unwrap_used)]
 
+mod accounts;
 mod activation;
 mod approval;
 mod clock;

@@ -9,7 +9,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use pim_core::config::Cloud;
+use pim_core::config::{Cloud, Endpoints, parse_base_url};
 use serde::{Deserialize, Serialize};
 
 /// File name inside the config folder.
@@ -52,6 +52,13 @@ pub struct Account {
     /// How tokens are obtained.
     #[serde(default)]
     pub kind: CredentialKind,
+    /// Graph base URL used at sign-in (custom endpoints, e.g. `PIM_GRAPH_ENDPOINT`); `None`
+    /// in files written before it was stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_endpoint: Option<String>,
+    /// ARM base URL used at sign-in; `None` in files written before it was stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arm_endpoint: Option<String>,
 }
 
 impl Account {
@@ -64,6 +71,30 @@ impl Account {
             self.oid,
             self.home_tenant_id
         )
+    }
+
+    /// The endpoints this account signs in and works with: its cloud's, with the authority,
+    /// Graph and ARM base URLs stored at sign-in. `fallback` (e.g. the environment's
+    /// endpoints) supplies Graph and ARM for accounts saved before those were stored, when it
+    /// is of the same cloud and authority.
+    pub fn endpoints(&self, fallback: Option<&Endpoints>) -> pim_core::Result<Endpoints> {
+        let mut e = Endpoints::for_cloud(self.cloud);
+        e.authority_host = parse_base_url("authority host", &self.authority_host)?;
+        if let Some(f) = fallback.filter(|f| {
+            f.cloud == self.cloud
+                && f.authority_host.as_str().trim_end_matches('/')
+                    == self.authority_host.trim_end_matches('/')
+        }) {
+            e.graph = f.graph.clone();
+            e.arm = f.arm.clone();
+        }
+        if let Some(g) = &self.graph_endpoint {
+            e.graph = parse_base_url("Graph endpoint", g)?;
+        }
+        if let Some(a) = &self.arm_endpoint {
+            e.arm = parse_base_url("ARM endpoint", a)?;
+        }
+        Ok(e)
     }
 
     /// The keychain user of the account's refresh token: `rt:{key}`.
@@ -262,7 +293,31 @@ mod tests {
             client_id: "cid".into(),
             authority_host: "https://login.microsoftonline.com".into(),
             kind: CredentialKind::Browser,
+            graph_endpoint: None,
+            arm_endpoint: None,
         }
+    }
+
+    #[test]
+    fn endpoints_are_the_stored_ones() {
+        let mut a = account("a@x", "oid1");
+        let e = a.endpoints(None).unwrap();
+        assert_eq!(e.graph.as_str(), "https://graph.microsoft.com/");
+        a.cloud = Cloud::UsGovernment;
+        a.authority_host = "http://127.0.0.1:7".into();
+        a.graph_endpoint = Some("http://127.0.0.1:8".into());
+        a.arm_endpoint = Some("http://127.0.0.1:9".into());
+        let e = a
+            .endpoints(Some(&Endpoints::for_cloud(Cloud::Public)))
+            .unwrap();
+        assert_eq!(e.cloud, Cloud::UsGovernment);
+        assert_eq!(e.authority_host.port(), Some(7));
+        assert_eq!(e.graph.port(), Some(8));
+        assert_eq!(e.arm.port(), Some(9));
+        assert_eq!(e.arm_scope, "https://management.usgovcloudapi.net/.default");
+        let json = serde_json::to_string(&a).unwrap();
+        let back: Account = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, a);
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub struct AuthOptions {
     pub login_timeout: Duration,
     /// HTTP client for the authority; `None` builds one (no redirects, 30 s timeout).
     pub http: Option<reqwest::Client>,
+    /// Runs `az` for [`CredentialKind::AzureCli`] accounts; `None` runs the real `az` through
+    /// the shell (tests and the tray set their own).
+    pub az_executor: Option<Arc<dyn azure_identity::Executor>>,
 }
 
 impl fmt::Debug for AuthOptions {
@@ -120,6 +123,7 @@ impl AuthOptions {
             clock: Arc::new(SystemClock),
             login_timeout: DEFAULT_LOGIN_TIMEOUT,
             http: None,
+            az_executor: None,
         }
     }
 
@@ -404,6 +408,7 @@ struct Inner {
     rt_seq: AtomicU64,
     /// One browser step-up at a time.
     interactive: tokio::sync::Mutex<()>,
+    az_executor: Option<Arc<dyn azure_identity::Executor>>,
 }
 
 impl fmt::Debug for Inner {
@@ -461,6 +466,7 @@ impl Auth {
                 flights: Mutex::new(HashMap::new()),
                 rt_seq: AtomicU64::new(0),
                 interactive: tokio::sync::Mutex::new(()),
+                az_executor: options.az_executor,
             }),
         })
     }
@@ -587,6 +593,53 @@ impl Auth {
             .await
     }
 
+    /// Adds an account whose tokens come from the Azure CLI (the user ran `az login`): asks
+    /// `az` for an ARM token (in `tenant`, else az's default tenant), reads who it belongs to,
+    /// and saves the account ([`CredentialKind::AzureCli`], client id of the Azure CLI app,
+    /// this configuration's cloud and endpoints) as the default. Nothing secret is stored.
+    /// Only Azure resource roles work through it (see [`crate::azure_cli`]).
+    pub async fn login_azure_cli(&self, tenant: Option<String>) -> Result<Account> {
+        self.inner.accounts.load()?;
+        let e = self.inner.client.endpoints().clone();
+        let token = self
+            .inner
+            .az_source()
+            .access_token(&TokenRequest {
+                tenant_id: tenant.unwrap_or_default(),
+                resource: Resource::Arm,
+                scope: e.arm_scope.clone(),
+                claims: None,
+                force_refresh: true,
+            })
+            .await?;
+        let id = entra::decode_jwt_claims::<IdClaims>(token.token.expose()).unwrap_or_default();
+        let (Some(oid), Some(tid)) = (id.oid, id.tid) else {
+            return Err(Error::InvalidResponse(
+                "the Azure CLI's token does not say who is signed in (no oid or tid)".into(),
+            ));
+        };
+        let upn = id
+            .preferred_username
+            .or(id.upn)
+            .unwrap_or_else(|| oid.clone());
+        let account = Account {
+            name: id.name.unwrap_or_else(|| upn.clone()),
+            upn,
+            oid,
+            home_tenant_id: tid,
+            cloud: e.cloud,
+            client_id: crate::azure_cli::AZURE_CLI_CLIENT_ID.to_owned(),
+            authority_host: self.inner.authority_host(),
+            kind: CredentialKind::AzureCli,
+            graph_endpoint: Some(base(&e.graph)),
+            arm_endpoint: Some(base(&e.arm)),
+        };
+        let a = account.clone();
+        self.inner.accounts.update(move |f| f.upsert(a))?;
+        tracing::info!(upn = %account.upn, "added an Azure CLI account");
+        Ok(account)
+    }
+
     /// All accounts in `accounts.json`, sorted by key (including accounts of other clouds or
     /// client ids, which this configuration cannot use).
     pub fn accounts(&self) -> Result<Vec<Account>> {
@@ -662,7 +715,7 @@ impl Auth {
     /// `az`, nothing stored).
     pub fn token_source(&self, account: &Account) -> Arc<dyn TokenSource> {
         if account.kind == CredentialKind::AzureCli {
-            return Arc::new(AzureCliTokenSource::with_clock(self.inner.clock.clone()));
+            return Arc::new(self.inner.az_source());
         }
         Arc::new(AccountTokenSource {
             inner: self.inner.clone(),
@@ -684,6 +737,11 @@ impl Auth {
     }
 }
 
+/// A base URL without its trailing slash.
+fn base(u: &url::Url) -> String {
+    u.as_str().trim_end_matches('/').to_owned()
+}
+
 fn login_scope(resource_scope: &str) -> String {
     format!("{resource_scope} openid profile offline_access")
 }
@@ -699,6 +757,13 @@ fn id_claims(response: &TokenResponse) -> Result<IdClaims> {
 }
 
 impl Inner {
+    fn az_source(&self) -> AzureCliTokenSource {
+        match &self.az_executor {
+            Some(x) => AzureCliTokenSource::with_executor(x.clone(), self.clock.clone()),
+            None => AzureCliTokenSource::with_clock(self.clock.clone()),
+        }
+    }
+
     fn scope(&self, resource: Resource) -> String {
         let e = self.client.endpoints();
         match resource {
@@ -942,6 +1007,8 @@ impl Inner {
             client_id: self.client.client_id().to_owned(),
             authority_host: self.authority_host(),
             kind,
+            graph_endpoint: Some(base(&self.client.endpoints().graph)),
+            arm_endpoint: Some(base(&self.client.endpoints().arm)),
         };
         let Some(rt) = response.refresh_token.clone() else {
             return Err(Error::InvalidResponse(
@@ -1254,6 +1321,8 @@ mod tests {
             client_id: client_id.into(),
             authority_host: "http://127.0.0.1:9".into(),
             kind: CredentialKind::Browser,
+            graph_endpoint: None,
+            arm_endpoint: None,
         }
     }
 
@@ -1368,5 +1437,68 @@ mod tests {
         assert!(matches!(err, Error::Transport(_)), "{err:?}");
         assert!(!err.to_string().contains("0.rt"));
         assert_eq!(store.len(), 1, "a network error keeps the refresh token");
+    }
+
+    #[cfg(unix)]
+    #[derive(Debug)]
+    struct JwtAz;
+
+    #[cfg(unix)]
+    #[async_trait]
+    impl azure_identity::Executor for JwtAz {
+        async fn run(
+            &self,
+            _program: &std::ffi::OsStr,
+            _args: &[&std::ffi::OsStr],
+        ) -> std::io::Result<std::process::Output> {
+            use base64::Engine as _;
+            use std::os::unix::process::ExitStatusExt;
+            let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+            let jwt = format!(
+                "{}.{}.",
+                b64(r#"{"alg":"none","typ":"JWT"}"#),
+                b64(r#"{"tid":"t1","oid":"o1","upn":"az@x","name":"Az User"}"#)
+            );
+            let exp = (time::OffsetDateTime::now_utc() + time::Duration::hours(1)).unix_timestamp();
+            Ok(std::process::Output {
+                status: std::process::ExitStatus::from_raw(0),
+                stdout: format!(
+                    r#"{{"accessToken":"{jwt}","expires_on":{exp},"tokenType":"Bearer"}}"#
+                )
+                .into_bytes(),
+                stderr: vec![],
+            })
+        }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn azure_cli_account_is_added_from_the_token_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = options(dir.path(), Arc::new(MemoryStore::new()));
+        o.az_executor = Some(Arc::new(JwtAz));
+        let auth = Auth::new(o).unwrap();
+        let a = auth.login_azure_cli(None).await.unwrap();
+        assert_eq!(a.kind, CredentialKind::AzureCli);
+        assert_eq!(
+            (a.upn.as_str(), a.oid.as_str(), a.home_tenant_id.as_str()),
+            ("az@x", "o1", "t1")
+        );
+        assert_eq!(a.client_id, crate::azure_cli::AZURE_CLI_CLIENT_ID);
+        assert_eq!(auth.accounts().unwrap(), vec![a.clone()]);
+        let t = auth
+            .token_source(&a)
+            .access_token(&TokenRequest {
+                tenant_id: "t1".into(),
+                resource: Resource::Arm,
+                scope: "https://management.azure.com/.default".into(),
+                claims: None,
+                force_refresh: false,
+            })
+            .await
+            .unwrap();
+        assert!(t.token.expose().contains('.'));
+        assert!(auth.logout(&a).await.unwrap());
+        assert!(auth.accounts().unwrap().is_empty());
     }
 }

@@ -21,6 +21,9 @@ use pim_core::{Error, Result};
 use crate::auth::REFRESH_MARGIN;
 use crate::clock::{Clock, SystemClock};
 
+/// The Azure CLI's public client id (the app its tokens are issued to).
+pub const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+
 /// A [`TokenSource`] backed by the Azure CLI, one `AzureCliCredential` per tenant.
 pub struct AzureCliTokenSource {
     executor: Option<Arc<dyn Executor>>,
@@ -82,8 +85,9 @@ impl AzureCliTokenSource {
         if let Some(c) = lock(&self.credentials).get(tenant) {
             return Ok(c.clone());
         }
+        // An empty tenant: az's default tenant (first sign-in, before the tenant is known).
         let c = AzureCliCredential::new(Some(AzureCliCredentialOptions {
-            tenant_id: Some(tenant.to_owned()),
+            tenant_id: (!tenant.is_empty()).then(|| tenant.to_owned()),
             executor: self.executor.clone(),
             ..Default::default()
         }))

@@ -16,8 +16,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use clap::{Args, Parser, Subcommand};
-use pim_auth::{Account, Auth, AuthOptions, DeviceCodeOptions, LoginOptions};
-use pim_core::config::{Endpoints, Env, ProcessEnv};
+use pim_auth::accounts::{AccountStore, AccountsFile};
+use pim_auth::{Account, Auth, AuthOptions, CredentialKind, DeviceCodeOptions, LoginOptions};
+use pim_core::config::{Cloud, Endpoints, Env, ProcessEnv};
 use pim_core::token::Resource;
 use pim_core::{
     ActivationRequest, Error, PimDuration, Role, RoleQuery, RoleState, Session, SessionOptions,
@@ -33,26 +34,57 @@ use crate::tenant_cache::TenantCache;
     name = "pim",
     version,
     about = "Activate Microsoft Entra ID PIM roles, groups and Azure roles from the command line",
-    after_help = "Exit codes: 0 done, 2 usage, 3 refused by policy or validation, 4 sign-in or step-up needed, 1 other errors.\nEnvironment: PIM_CLOUD, PIM_CLIENT_ID, PIM_CONFIG_DIR, PIM_AUTHORITY_HOST, PIM_GRAPH_ENDPOINT, PIM_ARM_ENDPOINT, BROWSER, RUST_LOG."
+    after_help = "Exit codes: 0 done, 2 usage, 3 refused by policy or validation, 4 sign-in or step-up needed, 1 other errors.\nEnvironment: PIM_CLOUD, PIM_CLIENT_ID, PIM_CONFIG_DIR, PIM_AUTHORITY_HOST, PIM_GRAPH_ENDPOINT, PIM_ARM_ENDPOINT (read at `pim login` and stored with the account), BROWSER, RUST_LOG."
 )]
 struct Cli {
     /// Tenant to work in: name, domain or id (default: all tenants; for login: your home tenant).
     #[arg(long, global = true)]
     tenant: Option<String>,
+    /// Account to use: its user name or its number in `pim accounts` (default: the default
+    /// account).
+    #[arg(long, global = true, value_name = "UPN")]
+    account: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Sign in with the browser (or a device code) and keep the sign-in in the OS keychain.
+    /// Add an account: sign in with the browser (or a device code) and keep the sign-in in the
+    /// OS keychain, or use the Azure CLI's sign-in. The new account becomes the default.
     Login {
-        /// Use the device-code flow instead of a browser on this machine.
-        #[arg(long)]
+        /// Use the device-code flow instead of a browser on this machine (no browser, SSH).
+        #[arg(long, conflicts_with = "azure_cli")]
         device_code: bool,
+        /// Use the Azure CLI's sign-in (`az login` first): Azure resource roles only.
+        #[arg(long)]
+        azure_cli: bool,
+        /// Cloud of the account: public, usgov or china (default: PIM_CLOUD, else public).
+        #[arg(long, value_parser = parse_cloud)]
+        cloud: Option<Cloud>,
     },
-    /// Sign out: forget every saved sign-in.
-    Logout,
+    /// Sign out one account (by user name or number; default: the selected account) or all.
+    Logout {
+        /// User name or number in `pim accounts`.
+        account: Option<String>,
+        /// Sign out every account.
+        #[arg(long, conflicts_with = "account")]
+        all: bool,
+    },
+    /// List the accounts (the default is marked), or switch the default.
+    Accounts {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<AccountsAction>,
+    },
+    /// List the tenants the account can reach (from Azure Resource Manager).
+    Tenants {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List eligible and active roles, groups and Azure roles in every tenant.
     Roles {
         /// Print JSON.
@@ -112,6 +144,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountsAction {
+    /// Make an account the default (user name or number in `pim accounts`).
+    Use {
+        /// User name or number.
+        account: String,
+    },
+}
+
+fn parse_cloud(s: &str) -> Result<Cloud, String> {
+    Cloud::parse(s).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Args)]
@@ -238,18 +283,132 @@ fn init_logging() {
         .try_init();
 }
 
-fn auth() -> pim_core::Result<Auth> {
-    let env: Arc<dyn Env> = Arc::new(ProcessEnv);
-    let mut options = AuthOptions::from_env(env)?;
-    options.on_url = Some(Arc::new(|url: &str| {
-        eprintln!("Opening the sign-in page. If no browser opens, visit:\n  {url}");
-    }));
-    options.allow_interactive = true;
-    let auth = Auth::new(options)?;
-    if let Some(w) = auth.keychain_warning() {
-        eprintln!("warning: {w}");
+/// Per-process context: the options from the environment (one keychain store for all
+/// accounts), the accounts file, and every `Auth` made (flushed before exiting).
+struct Ctx {
+    base: AuthOptions,
+    env_endpoints: Endpoints,
+    store: AccountStore,
+    auths: std::sync::Mutex<Vec<Auth>>,
+}
+
+impl Ctx {
+    fn new() -> pim_core::Result<Ctx> {
+        let env: Arc<dyn Env> = Arc::new(ProcessEnv);
+        let mut base = AuthOptions::from_env(env)?;
+        base.on_url = Some(Arc::new(|url: &str| {
+            eprintln!("Opening the sign-in page. If no browser opens, visit:\n  {url}");
+        }));
+        base.allow_interactive = true;
+        if let Some(w) = &base.keychain_warning {
+            eprintln!("warning: {w}");
+        }
+        // Printed once above; the `Auth`s made below must not log it again.
+        base.keychain_warning = None;
+        Ok(Ctx {
+            env_endpoints: base.endpoints.clone(),
+            store: AccountStore::new(base.config_dir.clone()),
+            base,
+            auths: std::sync::Mutex::new(Vec::new()),
+        })
     }
-    Ok(auth)
+
+    fn make(&self, opts: AuthOptions) -> pim_core::Result<Auth> {
+        let auth = Auth::new(opts)?;
+        self.auths
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(auth.clone());
+        Ok(auth)
+    }
+
+    /// An `Auth` for new sign-ins in `cloud` (its hosts, overridden by PIM_* as always).
+    fn login_auth(&self, cloud: Option<Cloud>) -> pim_core::Result<Auth> {
+        let mut opts = self.base.clone();
+        if let Some(c) = cloud {
+            opts.endpoints = Endpoints::from_env(&CloudEnv(c))?;
+        }
+        self.make(opts)
+    }
+
+    /// An `Auth` that works with `account`: its stored cloud, endpoints and app registration.
+    fn auth_for(&self, account: &Account) -> pim_core::Result<Auth> {
+        let mut opts = self.base.clone();
+        opts.endpoints = account.endpoints(Some(&self.env_endpoints))?;
+        opts.client_id = account.client_id.clone();
+        self.make(opts)
+    }
+
+    fn accounts(&self) -> pim_core::Result<AccountsFile> {
+        self.store.load()
+    }
+
+    /// The account named by `--account` (user name or number), else the default one.
+    fn select(&self, which: &Option<String>) -> pim_core::Result<Account> {
+        let file = self.accounts()?;
+        match which {
+            Some(q) => pick(&file, q),
+            None => file
+                .default_account(|_| true)
+                .cloned()
+                .ok_or_else(|| Error::SignInRequired {
+                    reason: "nobody is signed in; run `pim login`".into(),
+                }),
+        }
+    }
+
+    async fn flush(&self) {
+        let auths: Vec<Auth> = self.auths.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for a in auths {
+            a.flush().await;
+        }
+    }
+
+    fn tenant_cache(&self) -> TenantCache {
+        TenantCache::new(&self.base.config_dir)
+    }
+}
+
+/// The process environment with `PIM_CLOUD` replaced by `--cloud`.
+#[derive(Debug)]
+struct CloudEnv(Cloud);
+
+impl Env for CloudEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        if name == "PIM_CLOUD" {
+            return Some(self.0.as_str().to_owned());
+        }
+        ProcessEnv.var(name)
+    }
+}
+
+/// An account by user name (case-insensitive) or by its number (1-based, `pim accounts` order).
+fn pick(file: &AccountsFile, q: &str) -> pim_core::Result<Account> {
+    if let Ok(n) = q.trim().parse::<usize>() {
+        return n
+            .checked_sub(1)
+            .and_then(|i| file.accounts.get(i))
+            .cloned()
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "there is no account number {n}; see `pim accounts`"
+                ))
+            });
+    }
+    let found: Vec<&Account> = file
+        .accounts
+        .iter()
+        .filter(|a| a.upn.eq_ignore_ascii_case(q.trim()))
+        .collect();
+    match found.as_slice() {
+        [a] => Ok((*a).clone()),
+        [] => Err(Error::InvalidInput(format!(
+            "no account `{q}`; see `pim accounts`"
+        ))),
+        _ => Err(Error::InvalidInput(format!(
+            "several accounts are `{q}` (other clouds or sign-in kinds); use the number from `pim accounts`"
+        ))),
+    }
 }
 
 /// Lets the session retry a write with claims; the token source (interactive allowed) then
@@ -270,42 +429,61 @@ impl StepUpHook for BrowserStepUp {
     }
 }
 
-/// The tenant cache beside `accounts.json`.
-fn tenant_cache(auth: &Auth) -> TenantCache {
-    let accounts = auth.accounts_path();
-    TenantCache::new(accounts.parent().unwrap_or(std::path::Path::new(".")))
-}
-
-/// The default account's session, starting from the cached tenant list (if any) so the
+/// The selected account's session, starting from the cached tenant list (if any) so the
 /// first refresh reads every tenant at once.
-async fn session(auth: &Auth) -> pim_core::Result<(Account, Session)> {
-    let (account, tokens) = auth.default_token_source()?;
-    let endpoints = Endpoints::from_env(&ProcessEnv)?;
+async fn session(ctx: &Ctx, which: &Option<String>) -> pim_core::Result<(Account, Session)> {
+    let account = ctx.select(which)?;
+    let auth = ctx.auth_for(&account)?;
+    let tokens = auth.token_source(&account);
+    let endpoints = account.endpoints(Some(&ctx.env_endpoints))?;
     let mut opts = SessionOptions::new(endpoints, tokens, account.home_tenant_id.clone());
-    opts.step_up = Some(Arc::new(BrowserStepUp));
-    opts.known_tenants = tenant_cache(auth).load(&account.key());
+    if account.kind != CredentialKind::AzureCli {
+        opts.step_up = Some(Arc::new(BrowserStepUp));
+    }
+    opts.known_tenants = ctx.tenant_cache().load(&account.key());
     Ok((account, Session::new(opts)))
 }
 
 /// Refreshes, then updates the tenant cache when the session found a different tenant list.
-async fn refresh(auth: &Auth, account: &Account, session: &Session) -> pim_core::Result<Snapshot> {
+async fn refresh(ctx: &Ctx, account: &Account, session: &Session) -> pim_core::Result<Snapshot> {
     let snap = session.refresh().await?;
     if let Some(tenants) = session.tenants_changed()
-        && let Err(e) = tenant_cache(auth).save(&account.key(), &tenants)
+        && let Err(e) = ctx.tenant_cache().save(&account.key(), &tenants)
     {
         tracing::debug!(error = %e, "cannot save the tenant list");
     }
     Ok(snap)
 }
 
+/// For an Azure CLI account whose Graph reads were refused: which app registration is needed.
+fn azure_cli_note(account: &Account, snap: &Snapshot) {
+    if account.kind != CredentialKind::AzureCli {
+        return;
+    }
+    let graph_refused = snap.tenants.iter().any(|t| {
+        t.warnings
+            .iter()
+            .any(|w| w.starts_with("Entra roles and groups could not be read"))
+    });
+    if graph_refused {
+        eprintln!(
+            "note: {} signs in through the Azure CLI, whose app registration has no Microsoft Graph \
+             PIM permissions, so only Azure resource roles are listed. For Entra roles and groups, \
+             sign in with an app registration that has the delegated Graph PIM permissions \
+             (README, App registration; PIM_CLIENT_ID): `pim login`.",
+            account.upn
+        );
+    }
+}
+
 async fn find(
-    auth: &Auth,
+    ctx: &Ctx,
     (account, session): &(Account, Session),
     cli_tenant: &Option<String>,
     t: &Target,
     prefer: &dyn Fn(&Role) -> bool,
 ) -> pim_core::Result<Role> {
-    refresh(auth, account, session).await?;
+    refresh(ctx, account, session).await?;
     session
         .find(
             &RoleQuery {
@@ -319,17 +497,39 @@ async fn find(
 }
 
 async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
-    let auth = auth()?;
-    let result = command(cli, out, &auth).await;
+    let ctx = Ctx::new()?;
+    let result = command(cli, out, &ctx).await;
     // Refreshes save rotated refresh tokens in the background: wait for them before exiting.
-    auth.flush().await;
+    ctx.flush().await;
     result
 }
 
-async fn command(cli: Cli, out: &Out, auth: &Auth) -> pim_core::Result<()> {
+async fn logout(ctx: &Ctx, accounts: Vec<Account>) -> pim_core::Result<()> {
+    if accounts.is_empty() {
+        outln!("Nobody was signed in.");
+        return Ok(());
+    }
+    for a in accounts {
+        ctx.auth_for(&a)?.logout(&a).await?;
+        if let Err(e) = ctx.tenant_cache().remove(&a.key()) {
+            tracing::debug!(error = %e, "cannot update the tenant list");
+        }
+        outln!("Signed out {}.", a.upn);
+    }
+    Ok(())
+}
+
+async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
     match cli.command {
-        Command::Login { device_code } => {
-            let account = if device_code {
+        Command::Login {
+            device_code,
+            azure_cli,
+            cloud,
+        } => {
+            let auth = ctx.login_auth(cloud)?;
+            let account = if azure_cli {
+                auth.login_azure_cli(cli.tenant.clone()).await?
+            } else if device_code {
                 auth.login_device_code(DeviceCodeOptions {
                     tenant: cli.tenant.clone(),
                     on_prompt: Some(Arc::new(|p: &pim_auth::DeviceCodePrompt| {
@@ -346,33 +546,62 @@ async fn command(cli: Cli, out: &Out, auth: &Auth) -> pim_core::Result<()> {
                 .await?
             };
             outln!(
-                "Signed in as {} ({}), tenant {}.",
+                "Signed in as {} ({}), tenant {}{}.",
                 account.name,
                 account.upn,
-                account.home_tenant_id
+                account.home_tenant_id,
+                match account.kind {
+                    CredentialKind::AzureCli =>
+                        " through the Azure CLI (Azure resource roles only)",
+                    _ => "",
+                }
             );
             Ok(())
         }
-        Command::Logout => {
-            let gone = auth.logout_all().await?;
-            for a in &gone {
-                if let Err(e) = tenant_cache(auth).remove(&a.key()) {
-                    tracing::debug!(error = %e, "cannot update the tenant list");
-                }
-            }
-            if gone.is_empty() {
-                outln!("Nobody was signed in.");
+        Command::Logout { account, all } => {
+            let gone = if all {
+                ctx.accounts()?.accounts
             } else {
-                for a in gone {
-                    outln!("Signed out {}.", a.upn);
+                match account.or(cli.account.clone()) {
+                    Some(q) => vec![pick(&ctx.accounts()?, &q)?],
+                    None => ctx
+                        .accounts()?
+                        .default_account(|_| true)
+                        .cloned()
+                        .into_iter()
+                        .collect(),
                 }
+            };
+            logout(ctx, gone).await
+        }
+        Command::Accounts { json, action } => {
+            if let Some(AccountsAction::Use { account }) = action {
+                let a = pick(&ctx.accounts()?, &account)?;
+                let key = a.key();
+                ctx.store.update(|f| f.default_account = Some(key))?;
+                outln!("{} is now the default account.", a.upn);
+                return Ok(());
             }
+            let file = ctx.accounts()?;
+            let default = file.default_account(|_| true).map(Account::key);
+            out.accounts(&file.accounts, default.as_deref(), json);
+            Ok(())
+        }
+        Command::Tenants { json } => {
+            let (account, s) = session(ctx, &cli.account).await?;
+            let tenants: Vec<pim_core::Tenant> = s
+                .tenants()
+                .await?
+                .into_iter()
+                .filter(|t| cli.tenant.as_deref().is_none_or(|q| t.matches(q)))
+                .collect();
+            out.tenants(&account, &tenants, json);
             Ok(())
         }
         Command::Roles { json } => {
-            let (account, s) = session(auth).await?;
+            let (account, s) = session(ctx, &cli.account).await?;
             // Policies of groups and Azure roles are read lazily (`pim policy NAME`).
-            let snap = refresh(auth, &account, &s).await?;
+            let snap = refresh(ctx, &account, &s).await?;
             let roles: Vec<&Role> = snap
                 .roles()
                 .filter(|r| tenant_ok(&snap, r, &cli.tenant))
@@ -381,14 +610,15 @@ async fn command(cli: Cli, out: &Out, auth: &Auth) -> pim_core::Result<()> {
                 out.print_json(&roles.iter().map(|r| out.role_json(r)).collect::<Vec<_>>());
             } else {
                 out.warnings(&snap);
+                azure_cli_note(&account, &snap);
                 out.roles_table(&roles, s.now());
             }
             Ok(())
         }
         Command::Status { json } => {
-            let accounts = auth.accounts()?;
-            let (account, s) = session(auth).await?;
-            let snap = refresh(auth, &account, &s).await?;
+            let accounts = ctx.accounts()?.accounts;
+            let (account, s) = session(ctx, &cli.account).await?;
+            let snap = refresh(ctx, &account, &s).await?;
             out.status(&account, &accounts, &snap, &cli.tenant, s.now(), json);
             Ok(())
         }
@@ -402,9 +632,9 @@ async fn command(cli: Cli, out: &Out, auth: &Auth) -> pim_core::Result<()> {
             if let Some(st) = &start {
                 req.start = Some(parse_start(st, out.local)?);
             }
-            let se = session(auth).await?;
+            let se = session(ctx, &cli.account).await?;
             let s = &se.1;
-            let role = find(auth, &se, &cli.tenant, &target, &|r| {
+            let role = find(ctx, &se, &cli.tenant, &target, &|r| {
                 r.state == RoleState::Eligible
             })
             .await?;
@@ -426,9 +656,9 @@ async fn command(cli: Cli, out: &Out, auth: &Auth) -> pim_core::Result<()> {
             Ok(())
         }
         Command::Deactivate { target, json } => {
-            let se = session(auth).await?;
+            let se = session(ctx, &cli.account).await?;
             let s = &se.1;
-            let role = find(auth, &se, &cli.tenant, &target, &|r| {
+            let role = find(ctx, &se, &cli.tenant, &target, &|r| {
                 r.assignment.as_ref().is_some_and(|a| a.is_activation())
             })
             .await?;
@@ -441,9 +671,9 @@ async fn command(cli: Cli, out: &Out, auth: &Auth) -> pim_core::Result<()> {
             request,
             json,
         } => {
-            let se = session(auth).await?;
+            let se = session(ctx, &cli.account).await?;
             let s = &se.1;
-            let role = find(auth, &se, &cli.tenant, &target, &|r| {
+            let role = find(ctx, &se, &cli.tenant, &target, &|r| {
                 r.state == RoleState::Active
             })
             .await?;
@@ -452,9 +682,9 @@ async fn command(cli: Cli, out: &Out, auth: &Auth) -> pim_core::Result<()> {
             Ok(())
         }
         Command::Cancel { target, json } => {
-            let se = session(auth).await?;
+            let se = session(ctx, &cli.account).await?;
             let s = &se.1;
-            let role = find(auth, &se, &cli.tenant, &target, &|r| {
+            let role = find(ctx, &se, &cli.tenant, &target, &|r| {
                 matches!(r.state, RoleState::Pending | RoleState::Scheduled)
             })
             .await?;
@@ -463,9 +693,9 @@ async fn command(cli: Cli, out: &Out, auth: &Auth) -> pim_core::Result<()> {
             Ok(())
         }
         Command::Policy { target, json } => {
-            let se = session(auth).await?;
+            let se = session(ctx, &cli.account).await?;
             let s = &se.1;
-            let role = find(auth, &se, &cli.tenant, &target, &|_| false).await?;
+            let role = find(ctx, &se, &cli.tenant, &target, &|_| false).await?;
             let mut role = role;
             role.policy = s.policy(&role).await;
             out.policy(&role, &role.policy, json);

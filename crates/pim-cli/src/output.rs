@@ -33,6 +33,14 @@ fn rfc3339(t: Option<OffsetDateTime>) -> Value {
     }
 }
 
+fn kind_name(a: &Account) -> &'static str {
+    match a.kind {
+        pim_auth::CredentialKind::AzureCli => "azure-cli",
+        pim_auth::CredentialKind::DeviceCode => "device-code",
+        _ => "browser",
+    }
+}
+
 fn kind_short(k: RoleKind) -> &'static str {
     match k {
         RoleKind::EntraRole => "Entra",
@@ -58,6 +66,90 @@ impl Out {
         } else {
             base
         }
+    }
+
+    /// `pim accounts`: number, default mark, user, kind, cloud, home tenant.
+    pub fn accounts(&self, accounts: &[Account], default: Option<&str>, json: bool) {
+        if json {
+            let v: Vec<Value> = accounts
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    json!({
+                        "index": i + 1,
+                        "default": Some(a.key().as_str()) == default,
+                        "upn": a.upn,
+                        "name": a.name,
+                        "oid": a.oid,
+                        "homeTenantId": a.home_tenant_id,
+                        "cloud": a.cloud.as_str(),
+                        "kind": kind_name(a),
+                        "clientId": a.client_id,
+                        "authorityHost": a.authority_host,
+                    })
+                })
+                .collect();
+            self.print_json(&v);
+            return;
+        }
+        if accounts.is_empty() {
+            outln!("No accounts. Add one with `pim login`.");
+            return;
+        }
+        let mut rows = vec![vec![
+            "#".to_owned(),
+            "".into(),
+            "ACCOUNT".into(),
+            "NAME".into(),
+            "SIGN-IN".into(),
+            "CLOUD".into(),
+            "HOME TENANT".into(),
+        ]];
+        for (i, a) in accounts.iter().enumerate() {
+            rows.push(vec![
+                (i + 1).to_string(),
+                if Some(a.key().as_str()) == default {
+                    "*".into()
+                } else {
+                    String::new()
+                },
+                a.upn.clone(),
+                a.name.clone(),
+                kind_name(a).into(),
+                a.cloud.as_str().into(),
+                a.home_tenant_id.clone(),
+            ]);
+        }
+        Self::table(&rows);
+        outln!("* default account (change it with `pim accounts use <account>`)");
+    }
+
+    /// `pim tenants`: the tenants the account can reach.
+    pub fn tenants(&self, account: &Account, tenants: &[pim_core::Tenant], json: bool) {
+        if json {
+            self.print_json(&tenants);
+            return;
+        }
+        outln!("Tenants of {}:", account.upn);
+        let mut rows = vec![vec![
+            "NAME".to_owned(),
+            "DOMAIN".into(),
+            "ID".into(),
+            "".into(),
+        ]];
+        for t in tenants {
+            rows.push(vec![
+                t.display_name.clone(),
+                t.default_domain.clone().unwrap_or_default(),
+                t.id.clone(),
+                if t.is_home {
+                    "home".into()
+                } else {
+                    "guest".into()
+                },
+            ]);
+        }
+        Self::table(&rows);
     }
 
     pub fn print_json<T: serde::Serialize>(&self, v: &T) {

@@ -267,6 +267,14 @@ fn is_arm_scope(s: &str) -> bool {
         || l.starts_with("797f4846-ba00-4fd7-ba43-dac1f8f63013")
 }
 
+/// The scope without its Graph host, for every cloud's Graph (`graph.microsoft.com`,
+/// `graph.microsoft.us`, `dod-graph.microsoft.us`, `microsoftgraph.chinacloudapi.cn`).
+fn strip_graph_host(s: &str) -> Option<&str> {
+    let rest = s.strip_prefix("https://")?;
+    let (host, path) = rest.split_once('/')?;
+    host.to_ascii_lowercase().contains("graph").then_some(path)
+}
+
 fn pick_resource(scope: &str) -> Result<Resource, String> {
     let res: Vec<&str> = scope
         .split_whitespace()
@@ -281,8 +289,7 @@ fn pick_resource(scope: &str) -> Result<Resource, String> {
     }
     let mut scp = Vec::new();
     for s in &res {
-        let short = s
-            .strip_prefix("https://graph.microsoft.com/")
+        let short = strip_graph_host(s)
             .or_else(|| s.strip_prefix("00000003-0000-0000-c000-000000000000/"))
             .unwrap_or(s);
         if short == ".default" {
@@ -1132,6 +1139,19 @@ mod tests {
             pick_resource("https://management.azure.com/.default offline_access"),
             Ok(Resource::Arm)
         );
+        for sovereign in [
+            "https://graph.microsoft.us/.default",
+            "https://microsoftgraph.chinacloudapi.cn/.default",
+        ] {
+            match pick_resource(sovereign) {
+                Ok(Resource::Graph(scp)) => assert!(scp.len() > 1, "{scp:?}"),
+                _ => panic!("{sovereign} is a Graph scope"),
+            }
+        }
+        assert!(matches!(
+            pick_resource("https://management.usgovcloudapi.net/.default"),
+            Ok(Resource::Arm)
+        ));
         match pick_resource("https://graph.microsoft.com/.default openid") {
             Ok(Resource::Graph(s)) => assert_eq!(s.len(), DEFAULT_GRAPH_SCOPES.len()),
             other => panic!("unexpected {other:?}"),

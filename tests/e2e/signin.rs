@@ -101,3 +101,26 @@ async fn proactive_step_up_for_an_azure_role() {
     .await;
     assert_eq!(role(&env.roles().await, "Reader")["state"], "active");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Secret Service: run via .ci/test.sh"]
+async fn missing_pim_licence_is_named_per_tenant() {
+    let env = TestEnv::demo().await;
+    env.login().await;
+    env.fault(serde_json::json!({
+        "path": "/v1.0/", "times": 1000,
+        "fault": {"kind": "status", "status": 403, "code": "AadPremiumLicenseRequired",
+                  "message": "The tenant needs an AAD Premium 2 license."}
+    }))
+    .await;
+    let run = env.pim(&["roles"]).await;
+    run.expect_code(0);
+    assert!(run.stderr.contains("tenant Contoso"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Microsoft Entra ID P2"),
+        "{}",
+        run.stderr
+    );
+    // Azure roles are still listed.
+    assert!(run.stdout.contains("Contributor"), "{}", run.stdout);
+}

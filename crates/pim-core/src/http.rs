@@ -617,6 +617,25 @@ impl ApiError {
                 ),
             };
         }
+        let msg_l = self.message.to_ascii_lowercase();
+        let licence = code_l.contains("licenserequired")
+            || code_l.contains("licencerequired")
+            || ((msg_l.contains("license") || msg_l.contains("licence"))
+                && (msg_l.contains("p2")
+                    || msg_l.contains("premium")
+                    || msg_l.contains("governance")));
+        if licence {
+            return Error::Api {
+                status: self.status,
+                code: self.code,
+                message: format!(
+                    "this tenant has no licence for Privileged Identity Management: it needs \
+                     Microsoft Entra ID P2 or Microsoft Entra ID Governance; ask an administrator ({})",
+                    self.message
+                ),
+                request_id: self.request_id,
+            };
+        }
         let advice = match code_l.as_str() {
             "roleassignmentexists" => "the role is already active; refresh to see it",
             "roleassignmentdoesnotexist" => "the role is not active (any more); refresh the list",
@@ -830,6 +849,26 @@ mod tests {
             parse_rules("rules failed: JustificationRule and ExpirationRule"),
             ["JustificationRule", "ExpirationRule"]
         );
+    }
+
+    #[test]
+    fn missing_licence_is_named() {
+        for body in [
+            br#"{"error":{"code":"AadPremiumLicenseRequired","message":"The tenant needs an AAD Premium 2 license."}}"#.as_slice(),
+            br#"{"error":{"code":"Forbidden","message":"The tenant needs to have Microsoft Entra ID P2 or Microsoft Entra ID Governance license."}}"#.as_slice(),
+        ] {
+            let e = ApiError::parse(403, body, None).into_error(Resource::Graph);
+            let text = e.to_string();
+            assert!(text.contains("Microsoft Entra ID P2"), "{text}");
+            assert!(text.contains("administrator"), "{text}");
+        }
+        let e = ApiError::parse(
+            403,
+            br#"{"error":{"code":"AuthorizationFailed","message":"no"}}"#,
+            None,
+        )
+        .into_error(Resource::Arm);
+        assert!(!e.to_string().contains("P2"));
     }
 
     #[test]

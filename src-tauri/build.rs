@@ -4,6 +4,7 @@ fn main() {
     let manifest = tauri_build::AppManifest::new().commands(&[
         "get_activation_form",
         "activate_role",
+        "activation_progress",
         "get_settings",
         "save_settings",
         "close_window",

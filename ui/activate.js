@@ -1,4 +1,4 @@
-import { activateRole, closeWindow, errorText, getActivationForm } from './ipc.js';
+import { activateRole, activationProgress, closeWindow, errorText, getActivationForm } from './ipc.js';
 
 const $ = (id) => document.getElementById(id);
 const roleKey = new URLSearchParams(location.search).get('role') || '';
@@ -59,6 +59,27 @@ function render(f) {
   $('justification').focus();
 }
 
+// While the activation runs, the tray says what it waits for (an MFA or authentication-context
+// step-up in the browser). Each call returns when that changes, so this does not poll.
+async function followProgress(run) {
+  let seen = null;
+  const lines = [];
+  while (!run.done) {
+    let m;
+    try {
+      m = await activationProgress(seen);
+    } catch {
+      return;
+    }
+    if (run.done) return;
+    if (m && m !== seen) {
+      lines.push(m);
+      $('progress').textContent = lines.join(' ');
+    }
+    seen = m;
+  }
+}
+
 async function submit(ev) {
   ev.preventDefault();
   if (!form) return;
@@ -73,8 +94,11 @@ async function submit(ev) {
   };
   $('submit').disabled = true;
   setStatus('Sending…');
+  $('progress').textContent = '';
+  const run = { done: false };
+  followProgress(run);
   try {
-    const r = await activateRole(request);
+    const r = await activateRole(request).finally(() => { run.done = true; });
     setStatus(r.message, 'ok');
     document.title = `Done: ${form.role.title}`;
     $('submit').classList.add('hidden');

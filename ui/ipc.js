@@ -21,6 +21,9 @@ function invoke(cmd, args) {
 export const getActivationForm = (roleKey) => invoke('get_activation_form', { roleKey });
 /** @returns {Promise<ActivateRoleResponse>} */
 export const activateRole = (request) => invoke('activate_role', { request });
+/** What the running activation waits for (e.g. a step-up in the browser), or null; answers
+ * when it differs from `seen`. @returns {Promise<?string>} */
+export const activationProgress = (seen) => invoke('activation_progress', { seen });
 /** @returns {Promise<SettingsDto>} */
 export const getSettings = () => invoke('get_settings', {});
 /** @returns {Promise<SettingsDto>} */
@@ -41,6 +44,15 @@ export function advice(err) {
     case 'api': return 'If it keeps happening, ask your PIM administrator and quote the request-id.';
     case 'keychain': return 'Unlock your keychain (or sign in again), then retry.';
     case 'config': return 'Check the endpoints and client ID in Settings.';
+    case 'consentRequired':
+    case 'adminConsentRequired':
+    case 'appBlocked':
+    case 'appNotFound':
+    case 'invalidClient':
+      return 'An administrator of your tenant must allow this app (see the README, App registration).';
+    case 'conditionalAccessBlocked': return 'Your organisation\'s Conditional Access blocks this sign-in; try the browser sign-in or ask an administrator.';
+    case 'signInDeclined': return 'The sign-in was declined; sign in again from the tray menu to retry.';
+    case 'uncertain': return 'Refresh the tray menu to see whether it took effect before trying again.';
     default: return '';
   }
 }

@@ -691,6 +691,36 @@ def phase_webview(args, res):
             assert "Quarterly access review (INC-4711)" in cfg, cfg
         res.run("justification remembered per role in the settings file", justification_remembered)
 
+        def step_up_shown_then_active():
+            # Security Administrator needs MFA: the demo sign-in has none, so the activation
+            # runs one browser step-up (the demo's loopback "browser"), which the window names
+            # while it happens, and then the role is active: one click, no error.
+            key = "entraRole|cab01047-8ad9-4792-8e42-569340767f1b|194ae4cb-b126-40b2-bd5b-6091b380977d||"
+            wd("POST", s + "/execute/sync", {"args": [key], "script":
+                "location.href = 'activate.html?role=' + encodeURIComponent(arguments[0]); return true;"})
+            wait_for(lambda: text("#role").startswith("Security Administrator"), 20, "the Security Administrator form")
+            assert "Multi-factor authentication" in text("#policy"), text("#policy")
+            for css, value in (("#justification", "Incident INC-4712 containment"),
+                               ("#ticketNumber", "INC-4712"), ("#ticketSystem", "ServiceNow")):
+                el = find(css)
+                wd("POST", s + f"/element/{el}/clear", {})
+                wd("POST", s + f"/element/{el}/value", {"text": value})
+            wd("POST", s + f"/element/{find('#submit')}/click", {})
+            wait_for(lambda: wd("GET", s + "/title") == "Done: Security Administrator", 60,
+                     "the step-up activation to finish")
+            progress, status = text("#progress"), text("#status")
+            print(f"  progress: {progress!r}; status: {status!r}", flush=True)
+            assert "Additional verification: complete the sign-in in your browser" in progress, progress
+            assert "Verified in the browser." in progress, progress
+            assert status == "Security Administrator is active.", status
+            assert "error" not in (wd("GET", s + f"/element/{find('#status')}/attribute/class") or "")
+            png = base64.b64decode(wd("GET", s + "/screenshot"))
+            save(shots, "activation-step-up.png", png)
+            wait_for(lambda: Tray.find(tray.layout(), "Security Administrator — "), 20,
+                     "Security Administrator in the Active section")
+        res.run("an MFA role (Security Administrator): the window says 'Additional verification…' during the "
+                "browser step-up, then the role is active", step_up_shown_then_active)
+
         def notification_screenshot():
             wid = wait_for(lambda: sh("xdotool", "search", "--class", "Dunst", check=False).stdout.split(), 15,
                            "a dunst window")

@@ -93,6 +93,34 @@ pub async fn activate(
     })
 }
 
+/// How long [`activation_progress`] waits for news before answering with the current state.
+pub const PROGRESS_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What an activation in flight is waiting for (e.g. "Additional verification: complete the
+/// sign-in in your browser…"), or `null`. Answers at once when that differs from `seen` (what
+/// the window shows now), else when it changes (or after [`PROGRESS_WAIT`]): the window calls
+/// it again while its activation runs, so it is told without polling.
+#[tauri::command]
+pub async fn activation_progress(
+    state: State<'_, AppState>,
+    seen: Option<String>,
+) -> Result<Option<String>, IpcError> {
+    progress(&state, seen).await
+}
+
+/// Body of [`activation_progress`].
+pub async fn progress(state: &AppState, seen: Option<String>) -> Result<Option<String>, IpcError> {
+    if seen.as_ref().is_some_and(|s| s.chars().count() > 500) {
+        return Err(IpcError::invalid("`seen` is longer than 500 characters."));
+    }
+    let mut rx = state.engine.progress();
+    if *rx.borrow_and_update() != seen {
+        return Ok(rx.borrow().clone());
+    }
+    let _ = tokio::time::timeout(PROGRESS_WAIT, rx.changed()).await;
+    Ok(rx.borrow().clone())
+}
+
 /// The settings window's data.
 #[tauri::command]
 pub fn get_settings(state: State<'_, AppState>) -> SettingsDto {
@@ -258,5 +286,47 @@ mod tests {
         s["reminderMinutes"] = json!([0]);
         let err = invoke(&app, "save_settings", json!({"settings": s})).expect_err("bad minutes");
         assert_eq!(err["code"], "invalidInput");
+    }
+
+    #[test]
+    fn progress_tells_a_waiting_window_about_the_step_up_then_the_end() {
+        let mut fake = FakeEngine::new(vec![RoleView {
+            key: "sa".into(),
+            kind: RoleKind::EntraRole,
+            name: "Security Administrator".into(),
+            scope: None,
+            tenant_id: "t".into(),
+            state: RoleState::Eligible,
+        }]);
+        fake.step_up = Some(crate::core_engine::STEP_UP_MESSAGE.into());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = crate::AppState::new(Arc::new(fake), dir.path().to_owned(), true);
+        let request: crate::dto::ActivateRoleRequest = serde_json::from_value(
+            json!({"roleKey":"sa","justification":"Incident 7","durationMinutes":60}),
+        )
+        .expect("request");
+        let (seen, done) = tauri::async_runtime::block_on(async {
+            tokio::join!(
+                super::progress(&state, None),
+                super::activate(&state, request)
+            )
+        });
+        assert_eq!(
+            seen.expect("progress").as_deref(),
+            Some("Additional verification: complete the sign-in in your browser…")
+        );
+        assert_eq!(done.expect("activated").state, "active");
+        // After the activation the news is "nothing running", at once for a window that
+        // still shows the step-up.
+        let after = tauri::async_runtime::block_on(super::progress(
+            &state,
+            Some(crate::core_engine::STEP_UP_MESSAGE.into()),
+        ))
+        .expect("progress");
+        assert_eq!(after, None);
+        // Input from the page is checked.
+        let err = tauri::async_runtime::block_on(super::progress(&state, Some("x".repeat(501))))
+            .expect_err("too long");
+        assert_eq!(err.code, "invalidInput");
     }
 }

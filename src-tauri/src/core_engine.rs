@@ -119,6 +119,7 @@ pub struct CoreEngine {
     demo: bool,
     current: Mutex<Option<Current>>,
     tx: watch::Sender<TrayModel>,
+    progress: watch::Sender<Option<String>>,
     warning: Option<String>,
     _sim: Option<pim_sim::SimHandle>,
 }
@@ -136,7 +137,11 @@ impl std::fmt::Debug for CoreEngine {
 struct BrowserStepUp {
     auth: Auth,
     upn: String,
+    progress: watch::Sender<Option<String>>,
 }
+
+/// What the activation window says while the browser asks for more verification.
+pub const STEP_UP_MESSAGE: &str = "Additional verification: complete the sign-in in your browser…";
 
 #[async_trait]
 impl StepUpHook for BrowserStepUp {
@@ -146,7 +151,9 @@ impl StepUpHook for BrowserStepUp {
         resource: Resource,
         claims: &str,
     ) -> pim_core::Result<()> {
-        self.auth
+        self.progress.send_replace(Some(STEP_UP_MESSAGE.to_owned()));
+        let r = self
+            .auth
             .login_interactive(LoginOptions {
                 tenant: Some(tenant_id.to_owned()),
                 login_hint: Some(self.upn.clone()),
@@ -155,7 +162,12 @@ impl StepUpHook for BrowserStepUp {
                 ..LoginOptions::default()
             })
             .await
-            .map(|_| ())
+            .map(|_| ());
+        self.progress.send_replace(Some(match &r {
+            Ok(()) => "Verified in the browser.".to_owned(),
+            Err(_) => "The browser verification did not complete.".to_owned(),
+        }));
+        r
     }
 }
 
@@ -181,6 +193,7 @@ impl CoreEngine {
                 skew_seconds: 0,
                 warning: warning.clone(),
             }),
+            progress: watch::Sender::new(None),
             warning,
             _sim: sim,
         })
@@ -214,6 +227,7 @@ impl CoreEngine {
         opts.step_up = Some(Arc::new(BrowserStepUp {
             auth: self.auth.clone(),
             upn: account.upn.clone(),
+            progress: self.progress.clone(),
         }));
         let session = Session::new(opts);
         let forward = Forwarder::spawn(
@@ -437,6 +451,10 @@ impl Engine for CoreEngine {
         self.auth.flush().await;
     }
 
+    fn progress(&self) -> watch::Receiver<Option<String>> {
+        self.progress.subscribe()
+    }
+
     fn subscribe(&self) -> watch::Receiver<TrayModel> {
         self.tx.subscribe()
     }
@@ -469,7 +487,9 @@ impl Engine for CoreEngine {
             ))),
             start: input.start,
         };
-        Ok(outcome(&session.activate(&role, req).await?))
+        let r = session.activate(&role, req).await;
+        self.progress.send_replace(None);
+        Ok(outcome(&r?))
     }
 
     async fn deactivate(&self, key: &str) -> EngineResult<()> {

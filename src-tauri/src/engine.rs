@@ -43,6 +43,12 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     async fn sign_in(&self) -> EngineResult<()>;
     /// Sign out: forget the account and its refresh token.
     async fn sign_out(&self) -> EngineResult<()>;
+    /// What an activation in flight is waiting for, e.g. an interactive step-up in the
+    /// browser (`Some(message)`); `None` when nothing is or after the activation ended. Every
+    /// activation ends with a `None` sent, so a waiting window wakes up.
+    fn progress(&self) -> watch::Receiver<Option<String>> {
+        watch::Sender::new(None).subscribe()
+    }
     /// Waits for pending writes (a rotated refresh token on its way to the keychain) before
     /// the process exits.
     async fn flush(&self) {}
@@ -67,6 +73,10 @@ mod fake {
         pub calls: Mutex<Vec<String>>,
         /// Policy returned for every role.
         pub policy: PolicyView,
+        /// Progress of activations; with `step_up` set, activation announces a step-up.
+        pub progress: watch::Sender<Option<String>>,
+        /// Message sent as progress during every activation (a pretend step-up).
+        pub step_up: Option<String>,
     }
 
     impl FakeEngine {
@@ -96,6 +106,8 @@ mod fake {
                     justification: true,
                     ..PolicyView::default()
                 },
+                progress: watch::Sender::new(None),
+                step_up: None,
             }
         }
 
@@ -133,6 +145,9 @@ mod fake {
         fn subscribe(&self) -> watch::Receiver<TrayModel> {
             self.tx.subscribe()
         }
+        fn progress(&self) -> watch::Receiver<Option<String>> {
+            self.progress.subscribe()
+        }
         async fn refresh(&self) -> EngineResult<()> {
             self.record("refresh".into());
             Ok(())
@@ -148,14 +163,20 @@ mod fake {
         }
         async fn activate(&self, input: ActivationInput) -> EngineResult<ActivationOutcome> {
             self.record(format!("activate:{}:{}", input.key, input.duration_minutes));
+            if let Some(m) = &self.step_up {
+                self.progress.send_replace(Some(m.clone()));
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
             let now = time::OffsetDateTime::now_utc();
-            self.set_state(
+            let r = self.set_state(
                 &input.key,
                 RoleState::Active {
                     start: Some(now),
                     end: Some(now + time::Duration::minutes(i64::from(input.duration_minutes))),
                 },
-            )?;
+            );
+            self.progress.send_replace(None);
+            r?;
             Ok(ActivationOutcome::Active)
         }
         async fn deactivate(&self, key: &str) -> EngineResult<()> {

@@ -10,7 +10,10 @@ use serde::Serialize;
 pub struct IpcError {
     /// Machine-readable code: `signInRequired`, `stepUpRequired`, `policyViolation`,
     /// `invalidInput`, `notFound`, `ambiguous`, `throttled`, `api`, `transport`,
-    /// `invalidResponse`, `config`, `keychain`, `internal`.
+    /// `invalidResponse`, `config`, `keychain`, `notEligible`, `tooEarly`, `invalidState`,
+    /// `uncertain`, the sign-in refusals (`consentRequired`, `adminConsentRequired`,
+    /// `appBlocked`, `appNotFound`, `conditionalAccessBlocked`, `invalidClient`,
+    /// `signInDeclined`) and `internal` ([`pim_core::Error::code`]).
     pub code: &'static str,
     /// What happened and what to do, for the user.
     pub message: String,
@@ -36,24 +39,10 @@ impl IpcError {
 
 impl From<pim_core::Error> for IpcError {
     fn from(e: pim_core::Error) -> IpcError {
-        use pim_core::Error as E;
-        let code = match &e {
-            E::SignInRequired { .. } => "signInRequired",
-            E::StepUpRequired { .. } => "stepUpRequired",
-            E::PolicyViolation { .. } => "policyViolation",
-            E::InvalidInput(_) => "invalidInput",
-            E::Ambiguous { .. } => "ambiguous",
-            E::NotFound { .. } => "notFound",
-            E::Throttled { .. } => "throttled",
-            E::Api { .. } => "api",
-            E::Transport(_) => "transport",
-            E::InvalidResponse(_) => "invalidResponse",
-            E::Config(_) => "config",
-            E::Keychain(_) => "keychain",
-            _ => "internal",
-        };
+        // pim-core names every error (sign-in refusals by reason: `consentRequired`,
+        // `appBlocked`, `conditionalAccessBlocked`, ...); the UI branches on the same codes.
         IpcError {
-            code,
+            code: e.code(),
             message: e.to_string(),
         }
     }
@@ -87,5 +76,36 @@ mod tests {
         );
         let e: IpcError = pim_core::Error::Transport("connection refused".into()).into();
         assert_eq!(e.code, "transport");
+    }
+
+    #[test]
+    fn every_core_code_is_kept_and_known_to_the_window_relay() {
+        use pim_core::{Error as E, error::SignInRefusal as R};
+        let refused = |reason| E::SignInRefused {
+            reason,
+            client_id: "00000000-0000-0000-0000-000000000001".into(),
+            aadsts: vec![65001],
+            message: "The user or administrator has not consented; ask an administrator.".into(),
+            request_id: None,
+        };
+        let cases: Vec<(E, &str)> = vec![
+            (refused(R::ConsentRequired), "consentRequired"),
+            (refused(R::AdminConsentRequired), "adminConsentRequired"),
+            (refused(R::AppBlocked), "appBlocked"),
+            (refused(R::AppNotFound), "appNotFound"),
+            (refused(R::ConditionalAccess), "conditionalAccessBlocked"),
+            (refused(R::InvalidClient), "invalidClient"),
+            (refused(R::Declined), "signInDeclined"),
+            (E::Config("bad endpoint".into()), "config"),
+            (E::Keychain("locked".into()), "keychain"),
+        ];
+        for (e, code) in cases {
+            let text = e.to_string();
+            let ipc: IpcError = e.into();
+            assert_eq!(ipc.code, code);
+            assert_eq!(ipc.message, text);
+            // A window process maps the relayed code back to the same string.
+            assert_eq!(crate::window_host::error_code(code), code);
+        }
     }
 }

@@ -163,6 +163,7 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
     tauri::generate_handler![
         commands::get_activation_form,
         commands::activate_role,
+        commands::activation_progress,
         commands::get_settings,
         commands::save_settings,
         commands::close_window,

@@ -143,8 +143,8 @@ impl Bridge {
 }
 
 /// Maps a code received from the tray back to the static code strings the UI knows.
-fn error_code(code: &str) -> &'static str {
-    const CODES: [&str; 13] = [
+pub(crate) fn error_code(code: &str) -> &'static str {
+    const CODES: [&str; 24] = [
         "signInRequired",
         "stepUpRequired",
         "policyViolation",
@@ -157,6 +157,17 @@ fn error_code(code: &str) -> &'static str {
         "invalidResponse",
         "config",
         "keychain",
+        "notEligible",
+        "tooEarly",
+        "invalidState",
+        "uncertain",
+        "consentRequired",
+        "adminConsentRequired",
+        "appBlocked",
+        "appNotFound",
+        "conditionalAccessBlocked",
+        "invalidClient",
+        "signInDeclined",
         "internal",
     ];
     CODES
@@ -179,7 +190,11 @@ fn relay_handler<R: Runtime>(
                 invoke.resolver.resolve(());
                 true
             }
-            "get_activation_form" | "activate_role" | "get_settings" | "save_settings" => {
+            "get_activation_form"
+            | "activate_role"
+            | "activation_progress"
+            | "get_settings"
+            | "save_settings" => {
                 let args = match invoke.message.payload() {
                     tauri::ipc::InvokeBody::Json(v) => v.clone(),
                     tauri::ipc::InvokeBody::Raw(_) => Value::Null,
@@ -270,7 +285,7 @@ pub fn spawn<R: Runtime>(app: &AppHandle<R>, args: WindowArgs) -> std::io::Resul
         .stderr(std::process::Stdio::inherit())
         .kill_on_drop(true)
         .spawn()?;
-    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         return Err(std::io::Error::other("no pipes to the window process"));
     };
     let pid = child.id();
@@ -281,23 +296,30 @@ pub fn spawn<R: Runtime>(app: &AppHandle<R>, args: WindowArgs) -> std::io::Resul
     lock(&children.procs).insert(slot, child);
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
+        // Calls are answered concurrently (a window waits for progress while its activation
+        // runs); answers share the pipe, one line each.
+        let stdin = std::sync::Arc::new(tokio::sync::Mutex::new(stdin));
         let mut lines = tokio::io::BufReader::new(stdout).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             let Ok(req) = serde_json::from_str::<Value>(&line) else {
                 continue;
             };
-            let id = req.get("id").cloned().unwrap_or(Value::Null);
-            let cmd = req.get("cmd").and_then(Value::as_str).unwrap_or_default();
-            let args = req.get("args").cloned().unwrap_or(Value::Null);
-            let answer = match dispatch(&app, cmd, args).await {
-                Ok(v) => json!({"id": id, "ok": v}),
-                Err(e) => json!({"id": id, "err": e}),
-            };
-            let mut out = answer.to_string();
-            out.push('\n');
-            if stdin.write_all(out.as_bytes()).await.is_err() || stdin.flush().await.is_err() {
-                break;
-            }
+            let app = app.clone();
+            let stdin = stdin.clone();
+            tauri::async_runtime::spawn(async move {
+                let id = req.get("id").cloned().unwrap_or(Value::Null);
+                let cmd = req.get("cmd").and_then(Value::as_str).unwrap_or_default();
+                let args = req.get("args").cloned().unwrap_or(Value::Null);
+                let answer = match dispatch(&app, cmd, args).await {
+                    Ok(v) => json!({"id": id, "ok": v}),
+                    Err(e) => json!({"id": id, "err": e}),
+                };
+                let mut out = answer.to_string();
+                out.push('\n');
+                let mut stdin = stdin.lock().await;
+                let _ = stdin.write_all(out.as_bytes()).await;
+                let _ = stdin.flush().await;
+            });
         }
         // The window closed: reap its process (unless a newer one took the slot).
         let ended = {
@@ -339,6 +361,9 @@ pub async fn dispatch<R: Runtime>(
         "activate_role" => {
             to_value(crate::commands::activate(&state, arg(&args, "request")?).await?)
         }
+        "activation_progress" => to_value(
+            crate::commands::progress(&state, arg::<Option<String>>(&args, "seen")?).await?,
+        ),
         "get_settings" => to_value(crate::commands::settings_dto(&state)),
         "save_settings" => to_value(crate::commands::save(app, &state, arg(&args, "settings")?)?),
         other => Err(IpcError::invalid(format!("unknown command `{other}`"))),

@@ -838,6 +838,52 @@ def phase_signin(args, res):
             assert again.wait(timeout=15) == 0
         res.run("a restart signs in from the keychain alone; Sign out removes the keychain item",
                 restart_uses_keychain)
+
+        def device_code_from_menu():
+            # The browser cannot be used: "Sign in with a code…" shows the code in the menu and
+            # a notification while pim-auth polls; an approval at the simulator signs in, a
+            # decline is reported and leaves the tray signed out.
+            third = subprocess.Popen([args.bin], env=env.env, stdout=open(env.out, "a"), stderr=open(env.err, "a"))
+            procs.append(third)
+            t3 = Tray()
+            wait_for(t3.find_item, 20, "the tray item")
+            wait_for(lambda: Tray.find(t3.layout(), "Sign in with a code"), 20, "the signed-out menu")
+
+            def code_in_menu():
+                n = Tray.find(t3.layout(), "Sign-in code: ")
+                return n["label"].split(": ", 1)[1] if n else None
+
+            t3.click("Sign in with a code")
+            code = wait_for(code_in_menu, 20, "the user code in the menu")
+            where = Tray.find(t3.layout(), "Enter it at ")
+            assert where and base in where["label"] and not where["enabled"], where
+            wait_for(lambda: any(n["summary"] == f"Sign-in code: {code}" and code in n["body"]
+                                 for n in notifications(notify_log)), 10, "the code in a notification")
+            sim_post(base, f"/_sim/devicecode/{code}/approve", {})
+            wait_for(lambda: Tray.find(t3.layout(), "Entra roles", "Global Reader"), 30,
+                     "the roles after the device-code sign-in")
+            assert not Tray.find(t3.layout(), "Sign-in code: "), "the code stays in the menu after sign-in"
+            items = [a for a, _ in secret_items() if any(v.startswith("rt:") for v in a.values())]
+            assert items, "no refresh token in the Secret Service after the device-code sign-in"
+            print(f"  signed in with code {code}", flush=True)
+
+            t3.click("Sign out adele@contoso.onmicrosoft.com")
+            wait_for(lambda: Tray.find(t3.layout(), "Sign in with a code"), 20, "the signed-out menu")
+            t3.click("Sign in with a code")
+            code2 = wait_for(code_in_menu, 20, "a new user code in the menu")
+            sim_post(base, f"/_sim/devicecode/{code2}/decline", {})
+            wait_for(lambda: any(n["summary"] == "Could not sign in with a code" for n in notifications(notify_log)),
+                     30, "the decline to be reported")
+            msg = next(n for n in notifications(notify_log) if n["summary"] == "Could not sign in with a code")
+            print(f"  declined: {msg['body']}", flush=True)
+            assert "declin" in msg["body"].lower(), msg
+            layout = wait_for(lambda: (lambda l: l if not Tray.find(l, "Sign-in code: ") and Tray.find(l, "Not signed in")
+                                       else None)(t3.layout()), 20, "the signed-out menu after the decline")
+            assert Tray.find(layout, "Sign in with a code")["enabled"]
+            t3.click("Quit")
+            assert third.wait(timeout=15) == 0
+        res.run("Sign in with a code: the code is in the menu and a notification; approving it signs in, "
+                "declining is reported", device_code_from_menu)
     finally:
         if app.poll() is None:
             app.kill()

@@ -65,6 +65,33 @@ fn run<R: Runtime>(app: &AppHandle<R>, action: MenuAction) {
             ),
             MenuAction::Refresh => ("refresh".into(), engine.refresh().await),
             MenuAction::SignIn => ("sign in".into(), engine.sign_in().await),
+            MenuAction::SignInCode => {
+                // Tell the code in a notification too (the menu shows it while it is valid).
+                let mut rx = engine.subscribe();
+                let to = app.clone();
+                let shown = tauri::async_runtime::spawn(async move {
+                    loop {
+                        let dc = rx.borrow_and_update().device_code.clone();
+                        if let Some(dc) = dc {
+                            crate::notify::info(
+                                &to,
+                                &format!("Sign-in code: {}", dc.user_code),
+                                &format!(
+                                    "Open {} and enter the code {} (it is also in the tray menu).",
+                                    dc.verification_uri, dc.user_code
+                                ),
+                            );
+                            return;
+                        }
+                        if rx.changed().await.is_err() {
+                            return;
+                        }
+                    }
+                });
+                let r = engine.sign_in_with_code().await;
+                shown.abort();
+                ("sign in with a code".into(), r)
+            }
             MenuAction::SignOut => ("sign out".into(), engine.sign_out().await),
             _ => return,
         };

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use pim_auth::{Account, Auth, AuthOptions, LoginOptions};
+use pim_auth::{Account, Auth, AuthOptions, DeviceCodeOptions, DeviceCodePrompt, LoginOptions};
 use pim_core::config::{Endpoints, Env, ProcessEnv};
 use pim_core::token::Resource;
 use pim_core::{Outcome, Role, Session, SessionOptions, Snapshot, StepUpHook};
@@ -23,7 +23,8 @@ use crate::dto::ActivationInput;
 use crate::engine::{ActivationOutcome, Engine, EngineResult};
 use crate::settings::Settings;
 use crate::view::{
-    AccountView, PolicyView, RoleKind, RoleState, RoleView, Status, TenantView, TrayModel,
+    AccountView, DeviceCodeView, PolicyView, RoleKind, RoleState, RoleView, Status, TenantView,
+    TrayModel,
 };
 
 /// Starts the engine (in demo mode, the embedded simulator first, then an automatic sign-in).
@@ -192,6 +193,7 @@ impl CoreEngine {
                 accounts: Vec::new(),
                 skew_seconds: 0,
                 warning: warning.clone(),
+                device_code: None,
             }),
             progress: watch::Sender::new(None),
             warning,
@@ -313,6 +315,7 @@ pub fn view_of(snapshot: &Snapshot, upn: &str, demo: bool, skew_seconds: i64) ->
         }],
         skew_seconds,
         warning: None,
+        device_code: None,
     }
 }
 
@@ -526,6 +529,37 @@ impl Engine for CoreEngine {
         self.open(account).await
     }
 
+    async fn sign_in_with_code(&self) -> EngineResult<()> {
+        let before = self.tx.borrow().status.clone();
+        self.set_status(Status::Loading);
+        let tx = self.tx.clone();
+        let on_prompt: pim_auth::DeviceCodeCallback = Arc::new(move |p: &DeviceCodePrompt| {
+            let dc = DeviceCodeView {
+                verification_uri: p.verification_uri.clone(),
+                user_code: p.user_code.clone(),
+            };
+            tx.send_modify(|m| m.device_code = Some(dc));
+        });
+        let r = self
+            .auth
+            .login_device_code(DeviceCodeOptions {
+                on_prompt: Some(on_prompt),
+                ..DeviceCodeOptions::default()
+            })
+            .await;
+        self.tx.send_modify(|m| m.device_code = None);
+        match r {
+            Ok(account) => {
+                tracing::info!(upn = %account.upn, "signed in with a code");
+                self.open(account).await
+            }
+            Err(e) => {
+                self.set_status(before);
+                Err(e)
+            }
+        }
+    }
+
     async fn sign_out(&self) -> EngineResult<()> {
         let current = self.current.lock().await.take();
         if let Some(c) = current {
@@ -537,6 +571,7 @@ impl Engine for CoreEngine {
             accounts: Vec::new(),
             skew_seconds: 0,
             warning: self.warning.clone(),
+            device_code: None,
         });
         Ok(())
     }

@@ -41,6 +41,9 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     async fn cancel(&self, key: &str) -> EngineResult<()>;
     /// Interactive sign-in (system browser).
     async fn sign_in(&self) -> EngineResult<()>;
+    /// Device-code sign-in: the model shows the code ([`TrayModel::device_code`]) while the
+    /// engine polls; decline and expiry end it with an error.
+    async fn sign_in_with_code(&self) -> EngineResult<()>;
     /// Sign out: forget the account and its refresh token.
     async fn sign_out(&self) -> EngineResult<()>;
     /// What an activation in flight is waiting for, e.g. an interactive step-up in the
@@ -87,6 +90,7 @@ mod fake {
                 status: Status::Ready,
                 skew_seconds: 0,
                 warning: None,
+                device_code: None,
                 accounts: vec![AccountView {
                     upn: "adele@contoso.onmicrosoft.com".into(),
                     tenants: vec![TenantView {
@@ -193,6 +197,10 @@ mod fake {
         }
         async fn sign_in(&self) -> EngineResult<()> {
             self.record("sign-in".into());
+            Ok(())
+        }
+        async fn sign_in_with_code(&self) -> EngineResult<()> {
+            self.record("sign-in-code".into());
             Ok(())
         }
         async fn sign_out(&self) -> EngineResult<()> {

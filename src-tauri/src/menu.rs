@@ -76,6 +76,8 @@ pub enum MenuAction {
     Refresh,
     /// Sign in.
     SignIn,
+    /// Sign in with a device code (when the browser cannot be used here).
+    SignInCode,
     /// Sign out.
     SignOut,
     /// Open the settings window.
@@ -94,6 +96,7 @@ impl MenuAction {
             MenuAction::Cancel(k) => format!("cancel:{k}"),
             MenuAction::Refresh => "refresh".into(),
             MenuAction::SignIn => "sign-in".into(),
+            MenuAction::SignInCode => "sign-in-code".into(),
             MenuAction::SignOut => "sign-out".into(),
             MenuAction::Settings => "settings".into(),
             MenuAction::Quit => "quit".into(),
@@ -111,6 +114,7 @@ impl MenuAction {
             ("cancel", false) => MenuAction::Cancel(key),
             ("refresh", true) => MenuAction::Refresh,
             ("sign-in", true) => MenuAction::SignIn,
+            ("sign-in-code", true) => MenuAction::SignInCode,
             ("sign-out", true) => MenuAction::SignOut,
             ("settings", true) => MenuAction::Settings,
             ("quit", true) => MenuAction::Quit,
@@ -165,6 +169,16 @@ pub fn build(model: &TrayModel, now: OffsetDateTime) -> Vec<MenuNode> {
     if let Some(w) = &model.warning {
         out.push(MenuNode::info(&mut n, format!("⚠ {}", shorten(w, 90))));
     }
+    if let Some(dc) = &model.device_code {
+        out.push(MenuNode::info(
+            &mut n,
+            format!("Sign-in code: {}", dc.user_code),
+        ));
+        out.push(MenuNode::info(
+            &mut n,
+            format!("Enter it at {}", shorten(&dc.verification_uri, 90)),
+        ));
+    }
     let many_sections =
         model.accounts.len() > 1 || model.accounts.iter().any(|a| a.tenants.len() > 1);
     for account in &model.accounts {
@@ -195,6 +209,10 @@ pub fn build(model: &TrayModel, now: OffsetDateTime) -> Vec<MenuNode> {
         }
     } else {
         out.push(MenuNode::item(MenuAction::SignIn.id(), "Sign in…"));
+        out.push(MenuNode::item(
+            MenuAction::SignInCode.id(),
+            "Sign in with a code…",
+        ));
     }
     out.push(MenuNode::item(MenuAction::Settings.id(), "Settings…"));
     out.push(MenuNode::item(MenuAction::Quit.id(), "Quit"));
@@ -342,6 +360,7 @@ mod tests {
             demo,
             skew_seconds: 0,
             warning: None,
+            device_code: None,
             status: Status::Ready,
             accounts: vec![AccountView {
                 upn: "adele@contoso.onmicrosoft.com".into(),
@@ -540,10 +559,37 @@ mod tests {
                 "---",
                 "Refresh",
                 "Sign in…",
+                "Sign in with a code…",
                 "Settings…",
                 "Quit"
             ]
         );
+        assert_eq!(
+            MenuAction::parse("sign-in-code"),
+            Some(MenuAction::SignInCode)
+        );
+    }
+
+    #[test]
+    fn a_waiting_device_code_sign_in_shows_the_code_and_where_to_enter_it() {
+        let m = TrayModel {
+            device_code: Some(crate::view::DeviceCodeView {
+                verification_uri: "https://microsoft.com/devicelogin".into(),
+                user_code: "ABCD-EFGH".into(),
+            }),
+            ..TrayModel::default()
+        };
+        let menu = build(&m, NOW);
+        let l = labels(&menu);
+        assert!(l.contains(&"Sign-in code: ABCD-EFGH".to_owned()), "{l:?}");
+        assert!(
+            l.contains(&"Enter it at https://microsoft.com/devicelogin".to_owned()),
+            "{l:?}"
+        );
+        assert!(matches!(
+            find(&menu, "Sign-in code: ABCD-EFGH"),
+            Some(MenuNode::Item { enabled: false, .. })
+        ));
     }
 
     #[test]
@@ -584,6 +630,7 @@ mod tests {
     fn a_standing_warning_is_shown_under_the_title() {
         let m = TrayModel {
             warning: Some("keychain unavailable: the sign-in is kept in memory only".into()),
+            device_code: None,
             ..TrayModel::default()
         };
         let l = labels(&build(&m, NOW));

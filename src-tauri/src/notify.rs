@@ -72,6 +72,11 @@ fn show<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str, role_key: Optio
     }
 }
 
+/// Shows information (e.g. a device-code sign-in's code).
+pub fn info<R: Runtime>(app: &AppHandle<R>, title: &str, message: &str) {
+    show(app, title, message, None);
+}
+
 /// Shows an error.
 pub fn error<R: Runtime>(app: &AppHandle<R>, title: &str, message: &str) {
     show(app, title, message, None);

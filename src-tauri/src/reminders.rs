@@ -284,6 +284,7 @@ mod tests {
             status: Status::Ready,
             skew_seconds: 0,
             warning: None,
+            device_code: None,
             accounts: vec![AccountView {
                 upn: "u".into(),
                 tenants: vec![TenantView {

@@ -170,6 +170,18 @@ pub struct TrayModel {
     /// A standing problem the user should know about (e.g. no keychain: the sign-in is kept
     /// in memory only).
     pub warning: Option<String>,
+    /// A device-code sign-in waiting for the user: where to go and the code to enter.
+    pub device_code: Option<DeviceCodeView>,
+}
+
+/// The instructions of a device-code sign-in (no secret: the code only works with the
+/// device code that pim-auth keeps).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeviceCodeView {
+    /// Page to open, e.g. `https://microsoft.com/devicelogin`.
+    pub verification_uri: String,
+    /// Code to enter there.
+    pub user_code: String,
 }
 
 impl TrayModel {

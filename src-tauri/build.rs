@@ -7,6 +7,10 @@ fn main() {
         "activation_progress",
         "get_settings",
         "save_settings",
+        "get_accounts",
+        "use_account",
+        "remove_account",
+        "add_account",
         "close_window",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))

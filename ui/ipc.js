@@ -11,6 +11,7 @@
 // @typedef {{reminderMinutes:number[], defaultDurationMinutes:number, launchAtLogin:boolean, cloud:string,
 //            clientId:string, authorityHost:string, graphEndpoint:string, armEndpoint:string,
 //            iconTheme:'auto'|'dark'|'light', accounts:string[]}} SettingsDto
+// @typedef {{key:string, upn:string, cloud:'public'|'usgov'|'china', current:boolean}} AccountDto
 // @typedef {{code:string, message:string}} IpcError
 
 function invoke(cmd, args) {
@@ -28,6 +29,14 @@ export const activationProgress = (seen) => invoke('activation_progress', { seen
 export const getSettings = () => invoke('get_settings', {});
 /** @returns {Promise<SettingsDto>} */
 export const saveSettings = (settings) => invoke('save_settings', { settings });
+/** @returns {Promise<AccountDto[]>} */
+export const getAccounts = () => invoke('get_accounts', {});
+/** Makes the account the default (the tray shows it). @returns {Promise<AccountDto[]>} */
+export const useAccount = (key) => invoke('use_account', { key });
+/** Signs the account out. @returns {Promise<AccountDto[]>} */
+export const removeAccount = (key) => invoke('remove_account', { key });
+/** Adds an account through the browser; cloud: public|usgov|china|custom. @returns {Promise<AccountDto[]>} */
+export const addAccount = (cloud) => invoke('add_account', { cloud });
 export const closeWindow = () => invoke('close_window', {});
 
 /** What to do about an error, by code (never by message text). */

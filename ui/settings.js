@@ -1,4 +1,6 @@
-import { closeWindow, errorText, getSettings, saveSettings } from './ipc.js';
+import {
+  addAccount, closeWindow, errorText, getAccounts, getSettings, removeAccount, saveSettings, useAccount,
+} from './ipc.js';
 
 const $ = (id) => document.getElementById(id);
 const fields = ['clientId', 'authorityHost', 'graphEndpoint', 'armEndpoint'];
@@ -13,6 +15,58 @@ function show(s) {
   $('theme').value = s.iconTheme;
   $('cloud').value = s.cloud;
   for (const f of fields) $(f).value = s[f];
+}
+
+const clouds = { public: 'public cloud', usgov: 'US Government', china: 'China' };
+
+function accountStatus(msg, kind) {
+  $('account-status').textContent = msg;
+  $('account-status').className = kind || '';
+}
+
+function showAccounts(list) {
+  const ul = $('account-list');
+  ul.replaceChildren(...list.map((a) => {
+    const li = document.createElement('li');
+    li.dataset.upn = a.upn;
+    const name = document.createElement('span');
+    name.className = 'account-name';
+    name.textContent = `${a.upn} · ${clouds[a.cloud] || a.cloud}${a.current ? ' · default (shown in the tray)' : ''}`;
+    li.appendChild(name);
+    if (!a.current) {
+      const use = document.createElement('button');
+      use.type = 'button';
+      use.className = 'make-default';
+      use.textContent = 'Make default';
+      use.addEventListener('click', () => act(() => useAccount(a.key), `${a.upn} is the default account.`));
+      li.appendChild(use);
+    }
+    const rm = document.createElement('button');
+    rm.type = 'button';
+    rm.className = 'remove';
+    rm.textContent = 'Remove';
+    rm.addEventListener('click', () => act(() => removeAccount(a.key), `${a.upn} was signed out.`));
+    li.appendChild(rm);
+    return li;
+  }));
+  if (!list.length) {
+    const li = document.createElement('li');
+    li.textContent = 'No account yet.';
+    ul.appendChild(li);
+  }
+}
+
+async function act(call, done) {
+  accountStatus('Working…');
+  for (const b of document.querySelectorAll('#account-list button, #add-account')) b.disabled = true;
+  try {
+    showAccounts(await call());
+    accountStatus(done, 'ok');
+  } catch (e) {
+    accountStatus(errorText(e), 'error');
+  } finally {
+    for (const b of document.querySelectorAll('#account-list button, #add-account')) b.disabled = false;
+  }
 }
 
 async function save(ev) {
@@ -40,5 +94,10 @@ window.addEventListener('DOMContentLoaded', async () => {
   $('form').addEventListener('submit', save);
   $('close').addEventListener('click', () => closeWindow());
   document.addEventListener('keydown', (e) => { if (e.key === 'Escape') closeWindow(); });
+  $('add-account').addEventListener('click', () => {
+    accountStatus('Complete the sign-in in your browser…');
+    act(() => addAccount($('new-cloud').value), 'Account added.');
+  });
+  getAccounts().then(showAccounts, (e) => accountStatus(errorText(e), 'error'));
   try { show(await getSettings()); } catch (e) { $('status').textContent = errorText(e); $('status').className = 'error'; }
 });

@@ -734,6 +734,32 @@ def phase_webview(args, res):
             sh("convert", path, "-crop", f"{w}x{h}+{x}+{y}", "+repage", "-bordercolor", "#dddddd", "-border", "6", crop)
             save(shots, "notification.png", open(crop, "rb").read())
         res.run("screenshot of a notification rendered by dunst", notification_screenshot)
+
+        def accounts_in_settings():
+            # Settings lists the accounts with Make default / Remove, and adds one through the
+            # browser in a chosen cloud (custom: the demo simulator's endpoints).
+            wd("POST", s + "/execute/sync", {"args": [], "script": "location.href = 'settings.html'; return true;"})
+
+            def rows():
+                return wd("POST", s + "/execute/sync", {"args": [], "script":
+                          "return [...document.querySelectorAll('#account-list li')].map(l => l.textContent);"})
+            wait_for(lambda: any("adele@contoso.onmicrosoft.com" in r and "default" in r for r in rows()), 20,
+                     "the account in Settings")
+            wd("POST", s + f"/element/{find('#account-list li button.remove')}/click", {})
+            wait_for(lambda: "signed out" in text("#account-status"), 30, "the removal")
+            wait_for(lambda: Tray.find(tray.layout(), "Sign in with a code"), 20, "the signed-out menu")
+            assert any("No account" in r for r in rows()), rows()
+            wd("POST", s + "/execute/sync", {"args": [], "script":
+                "document.getElementById('new-cloud').value='custom'; return true;"})
+            wd("POST", s + f"/element/{find('#add-account')}/click", {})
+            wait_for(lambda: text("#account-status") == "Account added.", 60, "the account to be added")
+            assert any("adele@contoso.onmicrosoft.com" in r and "default" in r for r in rows()), rows()
+            wait_for(lambda: Tray.find(tray.layout(), "Sign out adele@contoso.onmicrosoft.com")
+                     and Tray.find(tray.layout(), "Entra roles", "Exchange Administrator"), 30, "the roles again")
+            png = base64.b64decode(wd("GET", s + "/screenshot"))
+            save(shots, "settings-accounts.png", png)
+        res.run("Settings lists accounts; Remove signs out; Add (custom endpoints, browser) signs in again",
+                accounts_in_settings)
     finally:
         if "id" in session:
             try:

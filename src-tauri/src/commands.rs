@@ -5,7 +5,8 @@ use tauri::{AppHandle, Runtime, State, WebviewWindow};
 
 use crate::AppState;
 use crate::dto::{
-    ActivateRoleRequest, ActivateRoleResponse, ActivationFormDto, PolicyDto, RoleDto, SettingsDto,
+    AccountDto, ActivateRoleRequest, ActivateRoleResponse, ActivationFormDto, PolicyDto, RoleDto,
+    SettingsDto,
 };
 use crate::engine::ActivationOutcome;
 use crate::error::IpcError;
@@ -119,6 +120,71 @@ pub async fn progress(state: &AppState, seen: Option<String>) -> Result<Option<S
     }
     let _ = tokio::time::timeout(PROGRESS_WAIT, rx.changed()).await;
     Ok(rx.borrow().clone())
+}
+
+/// The saved accounts (current one first).
+#[tauri::command]
+pub fn get_accounts(state: State<'_, AppState>) -> Result<Vec<AccountDto>, IpcError> {
+    accounts(&state)
+}
+
+/// Body of [`get_accounts`].
+pub fn accounts(state: &AppState) -> Result<Vec<AccountDto>, IpcError> {
+    Ok(state
+        .engine
+        .accounts()?
+        .into_iter()
+        .map(AccountDto::from)
+        .collect())
+}
+
+/// Makes an account the default and shows it in the tray; answers the new list.
+#[tauri::command]
+pub async fn use_account(
+    state: State<'_, AppState>,
+    key: String,
+) -> Result<Vec<AccountDto>, IpcError> {
+    account_action(&state, "use", key).await
+}
+
+/// Signs an account out (deletes its refresh token); answers the new list.
+#[tauri::command]
+pub async fn remove_account(
+    state: State<'_, AppState>,
+    key: String,
+) -> Result<Vec<AccountDto>, IpcError> {
+    account_action(&state, "remove", key).await
+}
+
+/// Body of [`use_account`] and [`remove_account`].
+pub async fn account_action(
+    state: &AppState,
+    action: &str,
+    key: String,
+) -> Result<Vec<AccountDto>, IpcError> {
+    let key = crate::dto::account_key(&key)?;
+    match action {
+        "use" => state.engine.use_account(key).await?,
+        _ => state.engine.remove_account(key).await?,
+    }
+    accounts(state)
+}
+
+/// Adds an account through the browser sign-in in the chosen cloud (`public`, `usgov`,
+/// `china`, or `custom`: the endpoints in the settings); answers the new list.
+#[tauri::command]
+pub async fn add_account(
+    state: State<'_, AppState>,
+    cloud: String,
+) -> Result<Vec<AccountDto>, IpcError> {
+    add(&state, cloud).await
+}
+
+/// Body of [`add_account`].
+pub async fn add(state: &AppState, cloud: String) -> Result<Vec<AccountDto>, IpcError> {
+    let cloud = crate::dto::new_account_cloud(&cloud)?;
+    state.engine.add_account(cloud).await?;
+    accounts(state)
 }
 
 /// The settings window's data.
@@ -328,5 +394,33 @@ mod tests {
         let err = tauri::async_runtime::block_on(super::progress(&state, Some("x".repeat(501))))
             .expect_err("too long");
         assert_eq!(err.code, "invalidInput");
+    }
+
+    #[test]
+    fn account_commands_through_ipc() {
+        let (app, engine, _dir) = app();
+        let list = invoke(&app, "get_accounts", json!({})).expect("accounts");
+        assert_eq!(list[0]["upn"], "adele@contoso.onmicrosoft.com");
+        assert_eq!(list[0]["current"], true);
+        let key = list[0]["key"].as_str().expect("key").to_owned();
+        let err = invoke(&app, "use_account", json!({"key": ""})).expect_err("empty key");
+        assert_eq!(err["code"], "invalidInput");
+        let err = invoke(&app, "use_account", json!({"key": "nobody"})).expect_err("unknown");
+        assert_eq!(err["code"], "notFound");
+        invoke(&app, "use_account", json!({"key": key})).expect("use");
+        let err = invoke(&app, "add_account", json!({"cloud": "mars"})).expect_err("cloud");
+        assert_eq!(err["code"], "invalidInput");
+        invoke(&app, "add_account", json!({"cloud": "usgov"})).expect("add");
+        let list = invoke(&app, "remove_account", json!({"key": key})).expect("remove");
+        assert_eq!(list, json!([]));
+        assert_eq!(
+            *engine.calls.lock().expect("lock"),
+            [
+                "use-account:nobody".to_owned(),
+                format!("use-account:{key}"),
+                "add-account:Cloud(UsGovernment)".to_owned(),
+                format!("remove-account:{key}"),
+            ]
+        );
     }
 }

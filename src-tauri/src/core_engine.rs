@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::RunOptions;
 use crate::dto::ActivationInput;
-use crate::engine::{ActivationOutcome, Engine, EngineResult};
+use crate::engine::{AccountEntry, ActivationOutcome, Engine, EngineResult, NewAccountCloud};
 use crate::settings::Settings;
 use crate::view::{
     AccountView, DeviceCodeView, PolicyView, RoleKind, RoleState, RoleView, Status, TenantView,
@@ -55,11 +55,12 @@ pub async fn start(
         o.browser = Arc::new(pim_auth::SystemBrowser::new());
         (e, None, o)
     };
-    let auth = Auth::new(auth_options)?;
+    let auth = Auth::new(auth_options.clone())?;
     if let Some(w) = auth.keychain_warning() {
         tracing::warn!("{w}");
     }
     let engine = CoreEngine::new(auth, endpoints, options.demo, sim);
+    let _ = engine.base.set(auth_options);
     let first = engine.clone();
     tauri::async_runtime::spawn(async move {
         let result = if first.demo {
@@ -109,6 +110,7 @@ fn endpoints_from(settings: &Settings, env: &dyn Env) -> pim_core::Result<Endpoi
 
 struct Current {
     account: Account,
+    auth: Auth,
     session: Session,
     _forward: Forwarder,
 }
@@ -121,6 +123,8 @@ pub struct CoreEngine {
     current: Mutex<Option<Current>>,
     tx: watch::Sender<TrayModel>,
     progress: watch::Sender<Option<String>>,
+    /// Options of `auth`, to make an `Auth` for accounts of other clouds or app registrations.
+    base: std::sync::OnceLock<AuthOptions>,
     warning: Option<String>,
     _sim: Option<pim_sim::SimHandle>,
 }
@@ -196,6 +200,7 @@ impl CoreEngine {
                 device_code: None,
             }),
             progress: watch::Sender::new(None),
+            base: std::sync::OnceLock::new(),
             warning,
             _sim: sim,
         })
@@ -219,15 +224,41 @@ impl CoreEngine {
         }
     }
 
+    /// An `Auth` for `account`'s cloud, endpoints and app registration.
+    fn auth_for(&self, account: &Account) -> EngineResult<(Auth, Endpoints)> {
+        let endpoints = account.endpoints(Some(&self.endpoints))?;
+        match self.base.get() {
+            Some(base) if endpoints != self.endpoints || account.client_id != base.client_id => {
+                let mut o = base.clone();
+                o.endpoints = endpoints.clone();
+                o.client_id = account.client_id.clone();
+                Ok((Auth::new(o)?, endpoints))
+            }
+            _ => Ok((self.auth.clone(), self.endpoints.clone())),
+        }
+    }
+
+    fn account(&self, key: &str) -> EngineResult<Account> {
+        self.auth
+            .accounts()?
+            .into_iter()
+            .find(|a| a.key() == key)
+            .ok_or_else(|| pim_core::Error::NotFound {
+                name: key.to_owned(),
+                hint: "; the account list changed, reopen Settings".into(),
+            })
+    }
+
     async fn open(&self, account: Account) -> EngineResult<()> {
         self.set_status(Status::Loading);
+        let (auth, endpoints) = self.auth_for(&account)?;
         let mut opts = SessionOptions::new(
-            self.endpoints.clone(),
-            self.auth.token_source(&account),
+            endpoints,
+            auth.token_source(&account),
             account.home_tenant_id.clone(),
         );
         opts.step_up = Some(Arc::new(BrowserStepUp {
-            auth: self.auth.clone(),
+            auth: auth.clone(),
             upn: account.upn.clone(),
             progress: self.progress.clone(),
         }));
@@ -241,6 +272,7 @@ impl CoreEngine {
         );
         *self.current.lock().await = Some(Current {
             account,
+            auth,
             session: session.clone(),
             _forward: forward,
         });
@@ -560,10 +592,97 @@ impl Engine for CoreEngine {
         }
     }
 
+    fn accounts(&self) -> EngineResult<Vec<AccountEntry>> {
+        let current = self
+            .current
+            .try_lock()
+            .ok()
+            .and_then(|c| c.as_ref().map(|c| c.account.key()));
+        let mut list: Vec<AccountEntry> = self
+            .auth
+            .accounts()?
+            .into_iter()
+            .map(|a| AccountEntry {
+                current: current.as_deref() == Some(a.key().as_str()),
+                key: a.key(),
+                upn: a.upn,
+                cloud: a.cloud.as_str().to_owned(),
+            })
+            .collect();
+        list.sort_by(|a, b| b.current.cmp(&a.current).then(a.upn.cmp(&b.upn)));
+        Ok(list)
+    }
+
+    async fn use_account(&self, key: &str) -> EngineResult<()> {
+        let account = self.account(key)?;
+        self.auth.set_default_account(&account)?;
+        self.open(account).await
+    }
+
+    async fn remove_account(&self, key: &str) -> EngineResult<()> {
+        let account = self.account(key)?;
+        let is_current = {
+            let mut current = self.current.lock().await;
+            let is = current.as_ref().is_some_and(|c| c.account.key() == key);
+            if is {
+                *current = None;
+            }
+            is
+        };
+        let (auth, _) = self.auth_for(&account)?;
+        auth.logout(&account).await?;
+        if is_current {
+            self.tx.send_replace(TrayModel {
+                demo: self.demo,
+                status: Status::SignedOut,
+                accounts: Vec::new(),
+                skew_seconds: 0,
+                warning: self.warning.clone(),
+                device_code: None,
+            });
+            // Show the next account, if one is left.
+            let next = self.auth.accounts()?.into_iter().next();
+            if let Some(next) = next {
+                self.auth.set_default_account(&next)?;
+                self.open(next).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn add_account(&self, cloud: NewAccountCloud) -> EngineResult<()> {
+        let auth = match (cloud, self.base.get()) {
+            (NewAccountCloud::Cloud(c), Some(base)) => {
+                let mut o = base.clone();
+                o.endpoints = Endpoints::for_cloud(c);
+                Auth::new(o)?
+            }
+            (NewAccountCloud::Cloud(c), None) if c != self.endpoints.cloud => {
+                return Err(pim_core::Error::Config(format!(
+                    "cannot add an account in the {} cloud here",
+                    c.as_str()
+                )));
+            }
+            _ => self.auth.clone(),
+        };
+        let before = self.tx.borrow().status.clone();
+        self.set_status(Status::Loading);
+        match auth.login_interactive(LoginOptions::default()).await {
+            Ok(account) => {
+                tracing::info!(upn = %account.upn, cloud = account.cloud.as_str(), "account added");
+                self.open(account).await
+            }
+            Err(e) => {
+                self.set_status(before);
+                Err(e)
+            }
+        }
+    }
+
     async fn sign_out(&self) -> EngineResult<()> {
         let current = self.current.lock().await.take();
         if let Some(c) = current {
-            self.auth.logout(&c.account).await?;
+            c.auth.logout(&c.account).await?;
         }
         self.tx.send_replace(TrayModel {
             demo: self.demo,

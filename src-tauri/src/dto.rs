@@ -253,6 +253,57 @@ pub struct SettingsDto {
     pub accounts: Vec<String>,
 }
 
+/// A saved account, as the settings window lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountDto {
+    /// Stable key (what `use_account` and `remove_account` take).
+    pub key: String,
+    /// Sign-in name.
+    pub upn: String,
+    /// `public`, `usgov` or `china`.
+    pub cloud: String,
+    /// Whether the tray shows this account now (the default one).
+    pub current: bool,
+}
+
+impl From<crate::engine::AccountEntry> for AccountDto {
+    fn from(a: crate::engine::AccountEntry) -> AccountDto {
+        AccountDto {
+            key: a.key,
+            upn: a.upn,
+            cloud: a.cloud,
+            current: a.current,
+        }
+    }
+}
+
+/// Checks an account key from the page (the engine then looks it up).
+pub fn account_key(key: &str) -> Result<&str, IpcError> {
+    if key.trim().is_empty() || key.len() > 400 || key.chars().any(char::is_control) {
+        return Err(IpcError::invalid(
+            "Pick an account from the list (its key is missing or malformed).",
+        ));
+    }
+    Ok(key)
+}
+
+/// Parses the cloud chosen for a new account: `public`, `usgov`, `china`, or `custom` (the
+/// endpoints in the settings).
+pub fn new_account_cloud(cloud: &str) -> Result<crate::engine::NewAccountCloud, IpcError> {
+    use crate::engine::NewAccountCloud;
+    use pim_core::config::Cloud;
+    match cloud {
+        "public" => Ok(NewAccountCloud::Cloud(Cloud::Public)),
+        "usgov" => Ok(NewAccountCloud::Cloud(Cloud::UsGovernment)),
+        "china" => Ok(NewAccountCloud::Cloud(Cloud::China)),
+        "custom" => Ok(NewAccountCloud::Custom),
+        _ => Err(IpcError::invalid(
+            "Choose the cloud: public, usgov, china or custom.",
+        )),
+    }
+}
+
 fn opt(s: &Option<String>) -> String {
     s.clone().unwrap_or_default()
 }
@@ -422,6 +473,36 @@ mod tests {
         assert!(json.get("reminderMinutes").is_some() && json.get("iconTheme").is_some());
     }
 
+    #[test]
+    fn account_commands_validate_their_input() {
+        use crate::engine::NewAccountCloud;
+        use pim_core::config::Cloud;
+        assert_eq!(account_key("public:c:o.t").expect("ok"), "public:c:o.t");
+        for bad in ["", "  ", "a\nb", &"k".repeat(401)] {
+            assert_eq!(account_key(bad).expect_err(bad).code, "invalidInput");
+        }
+        assert_eq!(
+            new_account_cloud("usgov").expect("usgov"),
+            NewAccountCloud::Cloud(Cloud::UsGovernment)
+        );
+        assert_eq!(
+            new_account_cloud("china").expect("china"),
+            NewAccountCloud::Cloud(Cloud::China)
+        );
+        assert_eq!(
+            new_account_cloud("public").expect("public"),
+            NewAccountCloud::Cloud(Cloud::Public)
+        );
+        assert_eq!(
+            new_account_cloud("custom").expect("custom"),
+            NewAccountCloud::Custom
+        );
+        assert_eq!(
+            new_account_cloud("mars").expect_err("unknown").code,
+            "invalidInput"
+        );
+    }
+
     /// `ui/ipc.js` mirrors these DTOs by hand; this fails when a field is added or renamed
     /// here and not there.
     #[test]
@@ -453,6 +534,13 @@ mod tests {
             })
             .expect("json"),
             serde_json::to_value(IpcError::invalid("x")).expect("json"),
+            serde_json::to_value(AccountDto {
+                key: "k".into(),
+                upn: "u".into(),
+                cloud: "public".into(),
+                current: true,
+            })
+            .expect("json"),
             serde_json::json!({"roleKey":0,"justification":0,"ticketNumber":0,"ticketSystem":0,"durationMinutes":0,"startAt":0}),
         ];
         fn keys(v: &serde_json::Value, out: &mut Vec<String>) {

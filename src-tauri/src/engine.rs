@@ -22,6 +22,28 @@ pub enum ActivationOutcome {
     Scheduled,
 }
 
+/// A saved account, for the settings window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountEntry {
+    /// Stable key (cloud, client id, user, home tenant).
+    pub key: String,
+    /// Sign-in name.
+    pub upn: String,
+    /// `public`, `usgov` or `china` (custom endpoints keep their cloud's name).
+    pub cloud: String,
+    /// Whether the tray shows this account now (the default one).
+    pub current: bool,
+}
+
+/// Where a new account signs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewAccountCloud {
+    /// A national cloud with its standard hosts.
+    Cloud(pim_core::config::Cloud),
+    /// The endpoints in the settings (or `PIM_*`), e.g. a simulator or a private host.
+    Custom,
+}
+
 /// What the shell needs from the engine.
 #[async_trait]
 pub trait Engine: Send + Sync + std::fmt::Debug {
@@ -44,6 +66,15 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     /// Device-code sign-in: the model shows the code ([`TrayModel::device_code`]) while the
     /// engine polls; decline and expiry end it with an error.
     async fn sign_in_with_code(&self) -> EngineResult<()>;
+    /// The saved accounts.
+    fn accounts(&self) -> EngineResult<Vec<AccountEntry>>;
+    /// Makes the account the default and shows it.
+    async fn use_account(&self, key: &str) -> EngineResult<()>;
+    /// Signs the account out (its refresh token is deleted); the tray then shows the next
+    /// default account, if any.
+    async fn remove_account(&self, key: &str) -> EngineResult<()>;
+    /// Adds an account through the browser sign-in in `cloud` and shows it.
+    async fn add_account(&self, cloud: NewAccountCloud) -> EngineResult<()>;
     /// Sign out: forget the account and its refresh token.
     async fn sign_out(&self) -> EngineResult<()>;
     /// What an activation in flight is waiting for, e.g. an interactive step-up in the
@@ -112,6 +143,17 @@ mod fake {
                 },
                 progress: watch::Sender::new(None),
                 step_up: None,
+            }
+        }
+
+        fn known(&self, key: &str) -> EngineResult<()> {
+            if self.accounts()?.iter().any(|a| a.key == key) {
+                Ok(())
+            } else {
+                Err(pim_core::Error::NotFound {
+                    name: key.into(),
+                    hint: String::new(),
+                })
             }
         }
 
@@ -201,6 +243,34 @@ mod fake {
         }
         async fn sign_in_with_code(&self) -> EngineResult<()> {
             self.record("sign-in-code".into());
+            Ok(())
+        }
+        fn accounts(&self) -> EngineResult<Vec<AccountEntry>> {
+            Ok(self
+                .tx
+                .borrow()
+                .accounts
+                .iter()
+                .map(|a| AccountEntry {
+                    key: format!("public:c:{}", a.upn),
+                    upn: a.upn.clone(),
+                    cloud: "public".into(),
+                    current: true,
+                })
+                .collect())
+        }
+        async fn use_account(&self, key: &str) -> EngineResult<()> {
+            self.record(format!("use-account:{key}"));
+            self.known(key)
+        }
+        async fn remove_account(&self, key: &str) -> EngineResult<()> {
+            self.record(format!("remove-account:{key}"));
+            self.known(key)?;
+            self.tx.send_modify(|m| m.accounts.clear());
+            Ok(())
+        }
+        async fn add_account(&self, cloud: NewAccountCloud) -> EngineResult<()> {
+            self.record(format!("add-account:{cloud:?}"));
             Ok(())
         }
         async fn sign_out(&self) -> EngineResult<()> {

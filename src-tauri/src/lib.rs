@@ -166,6 +166,10 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         commands::activation_progress,
         commands::get_settings,
         commands::save_settings,
+        commands::get_accounts,
+        commands::use_account,
+        commands::remove_account,
+        commands::add_account,
         commands::close_window,
     ]
 }

@@ -593,6 +593,28 @@ mod tests {
     }
 
     #[test]
+    fn each_account_gets_its_own_sections_and_sign_out() {
+        let mut m = model(vec![], false);
+        let mut other = m.accounts[0].clone();
+        other.upn = "megan@fabrikam.onmicrosoft.us".into();
+        other.tenants[0].name = "Fabrikam (US Gov)".into();
+        m.accounts.push(other);
+        let l = labels(&build(&m, NOW));
+        let contoso = l
+            .iter()
+            .position(|x| x == "Contoso · adele@contoso.onmicrosoft.com")
+            .expect("first account's section");
+        let fabrikam = l
+            .iter()
+            .position(|x| x == "Fabrikam (US Gov) · megan@fabrikam.onmicrosoft.us")
+            .expect("second account's section");
+        assert!(contoso < fabrikam, "{l:?}");
+        assert!(l.contains(&"Sign out adele@contoso.onmicrosoft.com".to_owned()));
+        assert!(l.contains(&"Sign out megan@fabrikam.onmicrosoft.us".to_owned()));
+        assert!(!l.contains(&"Sign in…".to_owned()));
+    }
+
+    #[test]
     fn tenants_get_headers_when_there_are_several() {
         let mut m = model(vec![], false);
         m.accounts[0].tenants.push(TenantView {

@@ -194,7 +194,11 @@ fn relay_handler<R: Runtime>(
             | "activate_role"
             | "activation_progress"
             | "get_settings"
-            | "save_settings" => {
+            | "save_settings"
+            | "get_accounts"
+            | "use_account"
+            | "remove_account"
+            | "add_account" => {
                 let args = match invoke.message.payload() {
                     tauri::ipc::InvokeBody::Json(v) => v.clone(),
                     tauri::ipc::InvokeBody::Raw(_) => Value::Null,
@@ -365,6 +369,14 @@ pub async fn dispatch<R: Runtime>(
             crate::commands::progress(&state, arg::<Option<String>>(&args, "seen")?).await?,
         ),
         "get_settings" => to_value(crate::commands::settings_dto(&state)),
+        "get_accounts" => to_value(crate::commands::accounts(&state)?),
+        "use_account" => {
+            to_value(crate::commands::account_action(&state, "use", arg(&args, "key")?).await?)
+        }
+        "remove_account" => {
+            to_value(crate::commands::account_action(&state, "remove", arg(&args, "key")?).await?)
+        }
+        "add_account" => to_value(crate::commands::add(&state, arg(&args, "cloud")?).await?),
         "save_settings" => to_value(crate::commands::save(app, &state, arg(&args, "settings")?)?),
         other => Err(IpcError::invalid(format!("unknown command `{other}`"))),
     }

@@ -484,6 +484,11 @@ fn outcome(o: &Outcome) -> ActivationOutcome {
 impl Engine for CoreEngine {
     async fn flush(&self) {
         self.auth.flush().await;
+        // An account of another cloud or app registration has its own Auth.
+        let other = self.current.lock().await.as_ref().map(|c| c.auth.clone());
+        if let Some(auth) = other {
+            auth.flush().await;
+        }
     }
 
     fn progress(&self) -> watch::Receiver<Option<String>> {

@@ -21,6 +21,57 @@ use pim_core::{Error, Result};
 use crate::auth::REFRESH_MARGIN;
 use crate::clock::{Clock, SystemClock};
 
+/// Runs `az` for a desktop app: no console window flashes up on Windows
+/// (`CREATE_NO_WINDOW`), and on macOS, where apps started from Finder get a minimal `PATH`,
+/// Homebrew's and the installer's folders are added so `az` is found. Elsewhere it runs the
+/// command as it is.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AzExecutor;
+
+/// Folders where `az` is installed on macOS (Homebrew on Apple silicon and Intel, the
+/// official installer), appended to `PATH` when missing.
+pub const MACOS_AZ_DIRS: [&str; 3] = ["/opt/homebrew/bin", "/usr/local/bin", "/usr/local/az/bin"];
+
+/// `path` with each of `dirs` appended unless it is already there.
+pub fn path_with_dirs(path: Option<&std::ffi::OsStr>, dirs: &[&str]) -> std::ffi::OsString {
+    let mut parts: Vec<std::path::PathBuf> = path
+        .map(|p| std::env::split_paths(p).collect())
+        .unwrap_or_default();
+    for d in dirs {
+        let d = std::path::PathBuf::from(d);
+        if !parts.contains(&d) {
+            parts.push(d);
+        }
+    }
+    std::env::join_paths(parts).unwrap_or_else(|_| path.map(ToOwned::to_owned).unwrap_or_default())
+}
+
+#[async_trait]
+impl Executor for AzExecutor {
+    async fn run(
+        &self,
+        program: &std::ffi::OsStr,
+        args: &[&std::ffi::OsStr],
+    ) -> std::io::Result<std::process::Output> {
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        #[cfg(windows)]
+        {
+            /// CREATE_NO_WINDOW: the child gets no console, so none flashes up over the tray.
+            const CREATE_NO_WINDOW: u32 = 0x0800_0000;
+            cmd.creation_flags(CREATE_NO_WINDOW);
+        }
+        #[cfg(target_os = "macos")]
+        cmd.env(
+            "PATH",
+            path_with_dirs(std::env::var_os("PATH").as_deref(), &MACOS_AZ_DIRS),
+        );
+        cmd.output().await
+    }
+}
+
 /// The Azure CLI's public client id (the app its tokens are issued to).
 pub const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 
@@ -52,10 +103,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl AzureCliTokenSource {
-    /// Runs the real `az` (through the shell, as azure_identity does).
+    /// Runs the real `az` (through the shell, as azure_identity does) with [`AzExecutor`].
     pub fn new() -> AzureCliTokenSource {
         AzureCliTokenSource {
-            executor: None,
+            executor: Some(Arc::new(AzExecutor)),
             clock: Arc::new(SystemClock),
             credentials: Mutex::new(HashMap::new()),
             cache: Mutex::new(HashMap::new()),
@@ -164,6 +215,40 @@ mod tests {
     use std::os::unix::process::ExitStatusExt;
     use std::process::{ExitStatus, Output};
     use time::OffsetDateTime;
+
+    #[test]
+    fn macos_folders_are_appended_once() {
+        let p = path_with_dirs(
+            Some(OsStr::new("/usr/bin:/opt/homebrew/bin")),
+            &MACOS_AZ_DIRS,
+        );
+        let parts: Vec<_> = std::env::split_paths(&p).collect();
+        assert_eq!(parts.len(), 4, "{parts:?}");
+        assert_eq!(parts[0], std::path::Path::new("/usr/bin"));
+        assert!(parts.contains(&std::path::PathBuf::from("/usr/local/az/bin")));
+        assert_eq!(
+            path_with_dirs(None, &["/x"]),
+            std::ffi::OsString::from("/x")
+        );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn az_executor_runs_the_program_with_its_arguments_and_no_stdin() {
+        let out = AzExecutor
+            .run(
+                OsStr::new("/bin/sh"),
+                &[
+                    OsStr::new("-c"),
+                    OsStr::new("read x || echo no-stdin; echo \"$0\""),
+                ],
+            )
+            .await
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("no-stdin"), "{text}");
+    }
 
     #[derive(Debug)]
     struct FakeAz {

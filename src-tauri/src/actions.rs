@@ -92,7 +92,7 @@ fn run<R: Runtime>(app: &AppHandle<R>, action: MenuAction) {
                 shown.abort();
                 ("sign in with a code".into(), r)
             }
-            MenuAction::SignOut => ("sign out".into(), engine.sign_out().await),
+            MenuAction::SignOut(k) => ("sign out".into(), engine.remove_account(k).await),
             _ => return,
         };
         match result {

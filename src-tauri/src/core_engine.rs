@@ -120,7 +120,8 @@ pub struct CoreEngine {
     auth: Auth,
     endpoints: Endpoints,
     demo: bool,
-    current: Mutex<Option<Current>>,
+    /// Open accounts, the default one first; each has its own session and menu sections.
+    current: Mutex<Vec<Current>>,
     tx: watch::Sender<TrayModel>,
     progress: watch::Sender<Option<String>>,
     /// Options of `auth`, to make an `Auth` for accounts of other clouds or app registrations.
@@ -190,7 +191,7 @@ impl CoreEngine {
             auth,
             endpoints,
             demo,
-            current: Mutex::new(None),
+            current: Mutex::new(Vec::new()),
             tx: watch::Sender::new(TrayModel {
                 demo,
                 status: Status::Loading,
@@ -215,13 +216,31 @@ impl CoreEngine {
     }
 
     async fn resume(&self) -> EngineResult<()> {
-        match self.auth.default_account()? {
-            Some(account) => self.open(account).await,
-            None => {
-                self.set_status(Status::SignedOut);
-                Ok(())
+        let Some(default) = self.auth.default_account()? else {
+            self.set_status(Status::SignedOut);
+            return Ok(());
+        };
+        let others: Vec<Account> = self
+            .auth
+            .accounts()?
+            .into_iter()
+            .filter(|a| a.key() != default.key())
+            .collect();
+        self.open(default).await?;
+        // The other saved accounts get their own sections; one that cannot be read says so
+        // in the log and stays listed in Settings.
+        for a in others {
+            let upn = a.upn.clone();
+            if let Err(e) = self.open_more(a).await {
+                tracing::warn!(%upn, "cannot open the account: {e}");
             }
         }
+        Ok(())
+    }
+
+    /// Opens an additional account after the default one (order kept).
+    async fn open_more(&self, account: Account) -> EngineResult<()> {
+        self.open_at(account, false).await
     }
 
     /// An `Auth` for `account`'s cloud, endpoints and app registration.
@@ -249,8 +268,15 @@ impl CoreEngine {
             })
     }
 
+    /// Opens `account` as the default (first) account.
     async fn open(&self, account: Account) -> EngineResult<()> {
-        self.set_status(Status::Loading);
+        self.open_at(account, true).await
+    }
+
+    async fn open_at(&self, account: Account, first: bool) -> EngineResult<()> {
+        if self.tx.borrow().accounts.is_empty() {
+            self.set_status(Status::Loading);
+        }
         let (auth, endpoints) = self.auth_for(&account)?;
         let mut opts = SessionOptions::new(
             endpoints,
@@ -263,46 +289,86 @@ impl CoreEngine {
             progress: self.progress.clone(),
         }));
         let session = Session::new(opts);
-        let forward = Forwarder::spawn(
-            self.warning.clone(),
-            session.clone(),
-            account.upn.clone(),
-            self.demo,
-            self.tx.clone(),
-        );
-        *self.current.lock().await = Some(Current {
-            account,
-            auth,
-            session: session.clone(),
-            _forward: forward,
-        });
+        let key = account.key();
+        {
+            let mut current = self.current.lock().await;
+            // Reopening an account replaces its session (and drops its forwarder).
+            current.retain(|c| c.account.key() != key);
+            let forward = Forwarder::spawn(
+                self.warning.clone(),
+                session.clone(),
+                key.clone(),
+                account.upn.clone(),
+                self.demo,
+                self.tx.clone(),
+            );
+            let c = Current {
+                account,
+                auth,
+                session: session.clone(),
+                _forward: forward,
+            };
+            if first {
+                current.insert(0, c);
+            } else {
+                current.push(c);
+            }
+            let order: Vec<String> = current.iter().map(|c| c.account.key()).collect();
+            self.tx.send_if_modified(|m| {
+                let before: Vec<String> = m.accounts.iter().map(|a| a.key.clone()).collect();
+                m.accounts
+                    .sort_by_key(|a| order.iter().position(|k| *k == a.key).unwrap_or(usize::MAX));
+                before != m.accounts.iter().map(|a| a.key.clone()).collect::<Vec<_>>()
+            });
+        }
         session.refresh().await?;
         Ok(())
     }
 
-    async fn session(&self) -> EngineResult<Session> {
-        self.current
-            .lock()
-            .await
-            .as_ref()
-            .map(|c| c.session.clone())
-            .ok_or_else(|| pim_core::Error::SignInRequired {
-                reason: "nobody is signed in".into(),
-            })
+    /// Drops an account's session and its menu sections; `SignedOut` when none is left.
+    async fn close(&self, key: &str) -> Option<Current> {
+        let mut current = self.current.lock().await;
+        let i = current.iter().position(|c| c.account.key() == key)?;
+        let c = current.remove(i);
+        let empty = current.is_empty();
+        self.tx.send_modify(|m| {
+            m.accounts.retain(|a| a.key != key);
+            if empty {
+                m.status = Status::SignedOut;
+                m.skew_seconds = 0;
+            }
+        });
+        Some(c)
     }
 
+    async fn sessions(&self) -> EngineResult<Vec<Session>> {
+        let sessions: Vec<Session> = self
+            .current
+            .lock()
+            .await
+            .iter()
+            .map(|c| c.session.clone())
+            .collect();
+        if sessions.is_empty() {
+            return Err(pim_core::Error::SignInRequired {
+                reason: "nobody is signed in".into(),
+            });
+        }
+        Ok(sessions)
+    }
+
+    /// The role with this key in whichever account has it.
     async fn role(&self, key: &str) -> EngineResult<(Session, Role)> {
-        let session = self.session().await?;
-        let role =
-            session
-                .snapshot()
-                .by_key(key)
-                .cloned()
-                .ok_or_else(|| pim_core::Error::NotFound {
-                    name: key.to_owned(),
-                    hint: "; refresh and try again".into(),
-                })?;
-        Ok((session, role))
+        for session in self.sessions().await? {
+            let role = session.snapshot().by_key(key).cloned();
+            if let Some(role) = role {
+                return Ok((session, role));
+            }
+        }
+        Err(pim_core::Error::NotFound {
+            name: key.to_owned(),
+            hint: "; refresh and try again".into(),
+        })
     }
 }
 
@@ -327,7 +393,13 @@ pub fn policy_view(info: &pim_core::PolicyInfo) -> PolicyView {
 }
 
 /// Maps a core snapshot to the view model.
-pub fn view_of(snapshot: &Snapshot, upn: &str, demo: bool, skew_seconds: i64) -> TrayModel {
+pub fn view_of(
+    snapshot: &Snapshot,
+    key: &str,
+    upn: &str,
+    demo: bool,
+    skew_seconds: i64,
+) -> TrayModel {
     let tenants = snapshot
         .tenants
         .iter()
@@ -342,6 +414,7 @@ pub fn view_of(snapshot: &Snapshot, upn: &str, demo: bool, skew_seconds: i64) ->
         demo,
         status: Status::Ready,
         accounts: vec![AccountView {
+            key: key.to_owned(),
             upn: upn.to_owned(),
             tenants,
         }],
@@ -429,6 +502,7 @@ impl Forwarder {
     fn spawn(
         warning: Option<String>,
         session: Session,
+        key: String,
         upn: String,
         demo: bool,
         tx: watch::Sender<TrayModel>,
@@ -443,9 +517,21 @@ impl Forwarder {
                         let snapshot = rx.borrow_and_update().clone();
                         if snapshot.taken_at.is_some() {
                             let skew = (session.now() - OffsetDateTime::now_utc()).whole_seconds();
-                            let mut model = view_of(&snapshot, &upn, demo, skew);
-                            model.warning = warning.clone();
-                            tx.send_replace(model);
+                            let model = view_of(&snapshot, &key, &upn, demo, skew);
+                            // This account's sections replace its previous ones; the other
+                            // accounts' stay.
+                            tx.send_modify(|m| {
+                                for a in model.accounts {
+                                    match m.accounts.iter_mut().find(|x| x.key == a.key) {
+                                        Some(x) => *x = a,
+                                        None => m.accounts.push(a),
+                                    }
+                                }
+                                m.demo = demo;
+                                m.status = Status::Ready;
+                                m.skew_seconds = skew;
+                                m.warning = warning.clone();
+                            });
                         }
                         let now = session.now();
                         let due = next_reread(&snapshot, now);
@@ -485,8 +571,14 @@ impl Engine for CoreEngine {
     async fn flush(&self) {
         self.auth.flush().await;
         // An account of another cloud or app registration has its own Auth.
-        let other = self.current.lock().await.as_ref().map(|c| c.auth.clone());
-        if let Some(auth) = other {
+        let others: Vec<Auth> = self
+            .current
+            .lock()
+            .await
+            .iter()
+            .map(|c| c.auth.clone())
+            .collect();
+        for auth in others {
             auth.flush().await;
         }
     }
@@ -500,10 +592,22 @@ impl Engine for CoreEngine {
     }
 
     async fn refresh(&self) -> EngineResult<()> {
-        let session = self.session().await?;
-        match session.refresh().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
+        let sessions = self.sessions().await?;
+        // Every account at once.
+        let mut set = tokio::task::JoinSet::new();
+        for s in sessions {
+            set.spawn(async move { s.refresh().await.map(|_| ()) });
+        }
+        let mut first_err = None;
+        while let Some(r) = set.join_next().await {
+            let r = r.unwrap_or_else(|e| Err(pim_core::Error::Transport(e.to_string())));
+            if let Err(e) = r {
+                first_err.get_or_insert(e);
+            }
+        }
+        match first_err {
+            None => Ok(()),
+            Some(e) => {
                 self.set_status(Status::Error(e.to_string()));
                 Err(e)
             }
@@ -598,11 +702,12 @@ impl Engine for CoreEngine {
     }
 
     fn accounts(&self) -> EngineResult<Vec<AccountEntry>> {
+        // The default account is the first open one.
         let current = self
             .current
             .try_lock()
             .ok()
-            .and_then(|c| c.as_ref().map(|c| c.account.key()));
+            .and_then(|c| c.first().map(|c| c.account.key()));
         let mut list: Vec<AccountEntry> = self
             .auth
             .accounts()?
@@ -626,30 +731,22 @@ impl Engine for CoreEngine {
 
     async fn remove_account(&self, key: &str) -> EngineResult<()> {
         let account = self.account(key)?;
-        let is_current = {
-            let mut current = self.current.lock().await;
-            let is = current.as_ref().is_some_and(|c| c.account.key() == key);
-            if is {
-                *current = None;
-            }
-            is
+        let was_default = self
+            .current
+            .lock()
+            .await
+            .first()
+            .is_some_and(|c| c.account.key() == key);
+        let auth = match self.close(key).await {
+            Some(c) => c.auth,
+            None => self.auth_for(&account)?.0,
         };
-        let (auth, _) = self.auth_for(&account)?;
         auth.logout(&account).await?;
-        if is_current {
-            self.tx.send_replace(TrayModel {
-                demo: self.demo,
-                status: Status::SignedOut,
-                accounts: Vec::new(),
-                skew_seconds: 0,
-                warning: self.warning.clone(),
-                device_code: None,
-            });
-            // Show the next account, if one is left.
-            let next = self.auth.accounts()?.into_iter().next();
+        if was_default {
+            // The next open account becomes the default.
+            let next = self.current.lock().await.first().map(|c| c.account.clone());
             if let Some(next) = next {
                 self.auth.set_default_account(&next)?;
-                self.open(next).await?;
             }
         }
         Ok(())
@@ -685,8 +782,8 @@ impl Engine for CoreEngine {
     }
 
     async fn sign_out(&self) -> EngineResult<()> {
-        let current = self.current.lock().await.take();
-        if let Some(c) = current {
+        let current = std::mem::take(&mut *self.current.lock().await);
+        for c in current {
             c.auth.logout(&c.account).await?;
         }
         self.tx.send_replace(TrayModel {

@@ -123,6 +123,7 @@ mod fake {
                 warning: None,
                 device_code: None,
                 accounts: vec![AccountView {
+                    key: "public:c:o.t".into(),
                     upn: "adele@contoso.onmicrosoft.com".into(),
                     tenants: vec![TenantView {
                         id: "t".into(),
@@ -252,7 +253,7 @@ mod fake {
                 .accounts
                 .iter()
                 .map(|a| AccountEntry {
-                    key: format!("public:c:{}", a.upn),
+                    key: a.key.clone(),
                     upn: a.upn.clone(),
                     cloud: "public".into(),
                     current: true,

@@ -78,8 +78,8 @@ pub enum MenuAction {
     SignIn,
     /// Sign in with a device code (when the browser cannot be used here).
     SignInCode,
-    /// Sign out.
-    SignOut,
+    /// Sign out this account (by key).
+    SignOut(String),
     /// Open the settings window.
     Settings,
     /// Quit the app.
@@ -97,7 +97,7 @@ impl MenuAction {
             MenuAction::Refresh => "refresh".into(),
             MenuAction::SignIn => "sign-in".into(),
             MenuAction::SignInCode => "sign-in-code".into(),
-            MenuAction::SignOut => "sign-out".into(),
+            MenuAction::SignOut(k) => format!("sign-out:{k}"),
             MenuAction::Settings => "settings".into(),
             MenuAction::Quit => "quit".into(),
         }
@@ -115,7 +115,7 @@ impl MenuAction {
             ("refresh", true) => MenuAction::Refresh,
             ("sign-in", true) => MenuAction::SignIn,
             ("sign-in-code", true) => MenuAction::SignInCode,
-            ("sign-out", true) => MenuAction::SignOut,
+            ("sign-out", false) => MenuAction::SignOut(key),
             ("settings", true) => MenuAction::Settings,
             ("quit", true) => MenuAction::Quit,
             _ => return None,
@@ -203,7 +203,7 @@ pub fn build(model: &TrayModel, now: OffsetDateTime) -> Vec<MenuNode> {
     if signed_in {
         for a in &model.accounts {
             out.push(MenuNode::item(
-                MenuAction::SignOut.id(),
+                MenuAction::SignOut(a.key.clone()).id(),
                 format!("Sign out {}", a.upn),
             ));
         }
@@ -363,6 +363,7 @@ mod tests {
             device_code: None,
             status: Status::Ready,
             accounts: vec![AccountView {
+                key: "public:c:o.t".into(),
                 upn: "adele@contoso.onmicrosoft.com".into(),
                 tenants: vec![TenantView {
                     id: "t1".into(),
@@ -597,6 +598,7 @@ mod tests {
         let mut m = model(vec![], false);
         let mut other = m.accounts[0].clone();
         other.upn = "megan@fabrikam.onmicrosoft.us".into();
+        other.key = "usgov:c:o2.t2".into();
         other.tenants[0].name = "Fabrikam (US Gov)".into();
         m.accounts.push(other);
         let l = labels(&build(&m, NOW));
@@ -612,6 +614,15 @@ mod tests {
         assert!(l.contains(&"Sign out adele@contoso.onmicrosoft.com".to_owned()));
         assert!(l.contains(&"Sign out megan@fabrikam.onmicrosoft.us".to_owned()));
         assert!(!l.contains(&"Sign in…".to_owned()));
+        // Each "Sign out" names its account, so the click signs out that one only.
+        let menu = build(&m, NOW);
+        match find(&menu, "Sign out megan@") {
+            Some(MenuNode::Item { id, .. }) => assert_eq!(
+                MenuAction::parse(id),
+                Some(MenuAction::SignOut("usgov:c:o2.t2".into()))
+            ),
+            other => panic!("no sign-out item: {other:?}"),
+        }
     }
 
     #[test]

@@ -286,6 +286,7 @@ mod tests {
             warning: None,
             device_code: None,
             accounts: vec![AccountView {
+                key: "public:c:o.t".into(),
                 upn: "u".into(),
                 tenants: vec![TenantView {
                     id: "t".into(),

@@ -135,6 +135,8 @@ pub struct TenantView {
 /// A signed-in account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountView {
+    /// Account key (`pim_auth::Account::key`): cloud, app, user and home tenant.
+    pub key: String,
     /// User principal name.
     pub upn: String,
     /// Tenants, home first.

@@ -31,7 +31,7 @@ function showAccounts(list) {
     li.dataset.upn = a.upn;
     const name = document.createElement('span');
     name.className = 'account-name';
-    name.textContent = `${a.upn} · ${clouds[a.cloud] || a.cloud}${a.current ? ' · default (shown in the tray)' : ''}`;
+    name.textContent = `${a.upn} · ${clouds[a.cloud] || a.cloud}${a.current ? ' · default' : ''}`;
     li.appendChild(name);
     if (!a.current) {
       const use = document.createElement('button');

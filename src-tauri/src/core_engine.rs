@@ -122,6 +122,8 @@ pub struct CoreEngine {
     demo: bool,
     /// Open accounts, the default one first; each has its own session and menu sections.
     current: Mutex<Vec<Current>>,
+    /// Keys of the open accounts in menu order (default first), shared with the forwarders.
+    order: Order,
     tx: watch::Sender<TrayModel>,
     progress: watch::Sender<Option<String>>,
     /// Options of `auth`, to make an `Auth` for accounts of other clouds or app registrations.
@@ -192,6 +194,7 @@ impl CoreEngine {
             endpoints,
             demo,
             current: Mutex::new(Vec::new()),
+            order: Order::default(),
             tx: watch::Sender::new(TrayModel {
                 demo,
                 status: Status::Loading,
@@ -205,6 +208,12 @@ impl CoreEngine {
             warning,
             _sim: sim,
         })
+    }
+
+    /// The options `auth` was made with: accounts of other clouds or app registrations get an
+    /// `Auth` made from them with the account's endpoints and client id (set by [`start`]).
+    pub fn set_auth_options(&self, options: AuthOptions) {
+        let _ = self.base.set(options);
     }
 
     fn set_status(&self, status: Status) {
@@ -295,6 +304,7 @@ impl CoreEngine {
             // Reopening an account replaces its session (and drops its forwarder).
             current.retain(|c| c.account.key() != key);
             let forward = Forwarder::spawn(
+                self.order.clone(),
                 self.warning.clone(),
                 session.clone(),
                 key.clone(),
@@ -313,11 +323,12 @@ impl CoreEngine {
             } else {
                 current.push(c);
             }
-            let order: Vec<String> = current.iter().map(|c| c.account.key()).collect();
+            *self.order.lock().unwrap_or_else(|p| p.into_inner()) =
+                current.iter().map(|c| c.account.key()).collect();
+            let order = self.order.clone();
             self.tx.send_if_modified(|m| {
                 let before: Vec<String> = m.accounts.iter().map(|a| a.key.clone()).collect();
-                m.accounts
-                    .sort_by_key(|a| order.iter().position(|k| *k == a.key).unwrap_or(usize::MAX));
+                sort_accounts(m, &order);
                 before != m.accounts.iter().map(|a| a.key.clone()).collect::<Vec<_>>()
             });
         }
@@ -331,6 +342,8 @@ impl CoreEngine {
         let i = current.iter().position(|c| c.account.key() == key)?;
         let c = current.remove(i);
         let empty = current.is_empty();
+        *self.order.lock().unwrap_or_else(|p| p.into_inner()) =
+            current.iter().map(|c| c.account.key()).collect();
         self.tx.send_modify(|m| {
             m.accounts.retain(|a| a.key != key);
             if empty {
@@ -488,6 +501,16 @@ fn next_reread(snapshot: &Snapshot, now: OffsetDateTime) -> Option<OffsetDateTim
 }
 
 /// Forwards session snapshots to the view model; cancelled on drop.
+/// Keys of the open accounts in menu order.
+type Order = Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Puts the accounts' sections in `order`.
+fn sort_accounts(m: &mut TrayModel, order: &Order) {
+    let order = order.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    m.accounts
+        .sort_by_key(|a| order.iter().position(|k| *k == a.key).unwrap_or(usize::MAX));
+}
+
 struct Forwarder {
     cancel: CancellationToken,
 }
@@ -500,6 +523,7 @@ impl Drop for Forwarder {
 
 impl Forwarder {
     fn spawn(
+        order: Order,
         warning: Option<String>,
         session: Session,
         key: String,
@@ -527,6 +551,7 @@ impl Forwarder {
                                         None => m.accounts.push(a),
                                     }
                                 }
+                                sort_accounts(m, &order);
                                 m.demo = demo;
                                 m.status = Status::Ready;
                                 m.skew_seconds = skew;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pim_auth::{Auth, AuthOptions, MemoryStore};
+use pim_auth::{Auth, AuthOptions, LoginOptions, MemoryStore};
 use pim_core::config::{Cloud, Endpoints, parse_base_url};
 use pim_tray::core_engine::CoreEngine;
 use pim_tray::demo::DemoBrowser;
@@ -169,4 +169,80 @@ async fn mfa_role_activates_through_step_up_and_approval_role_goes_pending_then_
     engine.sign_out().await.unwrap();
     let m = engine.subscribe().borrow().clone();
     assert!(m.accounts.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_accounts_in_two_clouds_show_side_by_side_and_are_removed_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let mut sims = Vec::new();
+    let mut endpoints = Vec::new();
+    for cloud in [Cloud::Public, Cloud::UsGovernment] {
+        let sim = pim_sim::Simulator::start(pim_sim::SimOptions::default())
+            .await
+            .expect("simulator");
+        let base = parse_base_url("sim", &sim.base_url()).unwrap();
+        let mut e = Endpoints::for_cloud(cloud);
+        e.authority_host = base.clone();
+        e.graph = base.clone();
+        e.arm = base;
+        endpoints.push(e);
+        sims.push(sim);
+    }
+    let options = |e: &Endpoints| {
+        let mut o = AuthOptions::with_secret_store(
+            e.clone(),
+            pim_core::config::DEFAULT_CLIENT_ID.to_owned(),
+            dir.path().to_owned(),
+            store.clone(),
+        );
+        o.browser = Arc::new(DemoBrowser::new());
+        o
+    };
+    // The US Government account, signed in as Settings → Add account (US Government) does.
+    let gov = Auth::new(options(&endpoints[1]))
+        .unwrap()
+        .login_interactive(LoginOptions::default())
+        .await
+        .expect("US Gov sign-in");
+    let engine = CoreEngine::new(
+        Auth::new(options(&endpoints[0])).unwrap(),
+        endpoints[0].clone(),
+        true,
+        None,
+    );
+    engine.set_auth_options(options(&endpoints[0]));
+    engine.sign_in().await.expect("public sign-in");
+    engine.use_account(&gov.key()).await.expect("make default");
+    let m = wait_model(&engine, "both accounts' roles", |m| {
+        m.accounts.len() == 2 && m.accounts.iter().all(|a| !a.tenants.is_empty())
+    })
+    .await;
+    assert_eq!(
+        m.accounts[0].key,
+        gov.key(),
+        "the default account comes first"
+    );
+    assert!(
+        m.accounts[1].key.starts_with("public:"),
+        "{:?}",
+        m.accounts[1].key
+    );
+    let listed = engine.accounts().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed[0].current && listed[0].cloud == "usgov",
+        "{listed:?}"
+    );
+    // Removing the US Gov account keeps the public one's sections.
+    engine.remove_account(&gov.key()).await.expect("remove");
+    let m = wait_model(&engine, "one account left", |m| m.accounts.len() == 1).await;
+    assert!(m.accounts[0].key.starts_with("public:"));
+    assert!(m.roles().count() > 10);
+    let listed = engine.accounts().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(
+        listed[0].current && listed[0].cloud == "public",
+        "{listed:?}"
+    );
 }

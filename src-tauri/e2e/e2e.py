@@ -910,6 +910,26 @@ def phase_signin(args, res):
             assert third.wait(timeout=15) == 0
         res.run("Sign in with a code: the code is in the menu and a notification; approving it signs in, "
                 "declining is reported", device_code_from_menu)
+
+        def browser_fails_falls_back_to_code():
+            # "Sign in…" with a BROWSER that cannot start: the tray offers a code instead.
+            fourth = subprocess.Popen([args.bin], env=dict(env.env, BROWSER="/nonexistent/browser"),
+                                      stdout=open(env.out, "a"), stderr=open(env.err, "a"))
+            procs.append(fourth)
+            t4 = Tray()
+            wait_for(t4.find_item, 20, "the tray item")
+            wait_for(lambda: Tray.find(t4.layout(), "Sign in…"), 20, "the signed-out menu")
+            t4.click("Sign in…")
+            code = wait_for(lambda: (lambda n: n["label"].split(": ", 1)[1] if n else None)(
+                Tray.find(t4.layout(), "Sign-in code: ")), 20, "a user code after the browser failed")
+            sim_post(base, f"/_sim/devicecode/{code}/approve", {})
+            wait_for(lambda: Tray.find(t4.layout(), "Sign out adele@contoso.onmicrosoft.com"), 30,
+                     "the sign-in through the code")
+            t4.click("Sign out adele@contoso.onmicrosoft.com")
+            wait_for(lambda: Tray.find(t4.layout(), "Sign in with a code"), 20, "the signed-out menu")
+            t4.click("Quit")
+            assert fourth.wait(timeout=15) == 0
+        res.run("Sign in… without a working browser falls back to a device code", browser_fails_falls_back_to_code)
     finally:
         if app.poll() is None:
             app.kill()

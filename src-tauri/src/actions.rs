@@ -64,9 +64,9 @@ fn run<R: Runtime>(app: &AppHandle<R>, action: MenuAction) {
                 engine.cancel(k).await,
             ),
             MenuAction::Refresh => ("refresh".into(), engine.refresh().await),
-            MenuAction::SignIn => ("sign in".into(), engine.sign_in().await),
-            MenuAction::SignInCode => {
-                // Tell the code in a notification too (the menu shows it while it is valid).
+            MenuAction::SignIn | MenuAction::SignInCode => {
+                // A device code is told in a notification too (the menu shows it while it is
+                // valid).
                 let mut rx = engine.subscribe();
                 let to = app.clone();
                 let shown = tauri::async_runtime::spawn(async move {
@@ -88,9 +88,14 @@ fn run<R: Runtime>(app: &AppHandle<R>, action: MenuAction) {
                         }
                     }
                 });
-                let r = engine.sign_in_with_code().await;
+                // "Sign in…" falls back to a code when no browser can be started.
+                let (what, r) = if action == MenuAction::SignIn {
+                    ("sign in", engine.sign_in().await)
+                } else {
+                    ("sign in with a code", engine.sign_in_with_code().await)
+                };
                 shown.abort();
-                ("sign in with a code".into(), r)
+                (what.into(), r)
             }
             MenuAction::SignOut(k) => ("sign out".into(), engine.remove_account(k).await),
             _ => return,

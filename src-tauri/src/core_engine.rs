@@ -689,8 +689,21 @@ impl Engine for CoreEngine {
     }
 
     async fn sign_in(&self) -> EngineResult<()> {
+        let before = self.tx.borrow().status.clone();
         self.set_status(Status::Loading);
-        let account = self.auth.login_interactive(LoginOptions::default()).await?;
+        let account = match self.auth.login_interactive(LoginOptions::default()).await {
+            Ok(a) => a,
+            // pim-auth reports a browser that cannot be started as this Config error (no
+            // variant of its own): fall back to a device code, shown in the menu.
+            Err(pim_core::Error::Config(m)) if m.starts_with("cannot open a browser") => {
+                tracing::warn!("{m}; signing in with a code instead");
+                return self.sign_in_with_code().await;
+            }
+            Err(e) => {
+                self.set_status(before);
+                return Err(e);
+            }
+        };
         tracing::info!(upn = %account.upn, "signed in");
         self.open(account).await
     }

@@ -53,6 +53,7 @@ export function advice(err) {
     case 'api': return 'If it keeps happening, ask your PIM administrator and quote the request-id.';
     case 'keychain': return 'Unlock your keychain (or sign in again), then retry.';
     case 'config': return 'Check the endpoints and client ID in Settings.';
+    case 'browserUnavailable': return 'No browser could be opened: use "Sign in with a code…" from the tray menu.';
     case 'consentRequired':
     case 'adminConsentRequired':
     case 'appBlocked':

@@ -693,10 +693,9 @@ impl Engine for CoreEngine {
         self.set_status(Status::Loading);
         let account = match self.auth.login_interactive(LoginOptions::default()).await {
             Ok(a) => a,
-            // pim-auth reports a browser that cannot be started as this Config error (no
-            // variant of its own): fall back to a device code, shown in the menu.
-            Err(pim_core::Error::Config(m)) if m.starts_with("cannot open a browser") => {
-                tracing::warn!("{m}; signing in with a code instead");
+            // No browser can be started here: fall back to a device code, shown in the menu.
+            Err(e @ pim_core::Error::BrowserUnavailable { .. }) => {
+                tracing::warn!("{e}; signing in with a code instead");
                 return self.sign_in_with_code().await;
             }
             Err(e) => {

@@ -10,7 +10,7 @@ use serde::Serialize;
 pub struct IpcError {
     /// Machine-readable code: `signInRequired`, `stepUpRequired`, `policyViolation`,
     /// `invalidInput`, `notFound`, `ambiguous`, `throttled`, `api`, `transport`,
-    /// `invalidResponse`, `config`, `keychain`, `notEligible`, `tooEarly`, `invalidState`,
+    /// `invalidResponse`, `config`, `keychain`, `browserUnavailable`, `notEligible`, `tooEarly`, `invalidState`,
     /// `uncertain`, the sign-in refusals (`consentRequired`, `adminConsentRequired`,
     /// `appBlocked`, `appNotFound`, `conditionalAccessBlocked`, `invalidClient`,
     /// `signInDeclined`) and `internal` ([`pim_core::Error::code`]).
@@ -98,6 +98,12 @@ mod tests {
             (refused(R::Declined), "signInDeclined"),
             (E::Config("bad endpoint".into()), "config"),
             (E::Keychain("locked".into()), "keychain"),
+            (
+                E::BrowserUnavailable {
+                    reason: "no launcher".into(),
+                },
+                "browserUnavailable",
+            ),
         ];
         for (e, code) in cases {
             let text = e.to_string();

@@ -144,7 +144,7 @@ impl Bridge {
 
 /// Maps a code received from the tray back to the static code strings the UI knows.
 pub(crate) fn error_code(code: &str) -> &'static str {
-    const CODES: [&str; 24] = [
+    const CODES: [&str; 25] = [
         "signInRequired",
         "stepUpRequired",
         "policyViolation",
@@ -157,6 +157,7 @@ pub(crate) fn error_code(code: &str) -> &'static str {
         "invalidResponse",
         "config",
         "keychain",
+        "browserUnavailable",
         "notEligible",
         "tooEarly",
         "invalidState",

@@ -914,9 +914,9 @@ impl Inner {
         if let Err(e) = self.browser.open(url.as_str()) {
             tracing::warn!(error = %e, "cannot open the browser");
             if self.on_url.is_none() {
-                return Err(Error::Config(format!(
-                    "cannot open a browser ({e}); set BROWSER to your browser's command"
-                )));
+                return Err(Error::BrowserUnavailable {
+                    reason: e.to_string(),
+                });
             }
         }
         let code = match loopback.wait(&state, self.login_timeout).await {
@@ -1364,6 +1364,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("BROWSER"), "{err}");
+        assert!(matches!(err, Error::BrowserUnavailable { .. }), "{err:?}");
         // With a URL callback the sign-in waits instead (here: until the timeout).
         let mut o = options(dir.path(), Arc::new(MemoryStore::new()));
         let shown = Arc::new(Mutex::new(Vec::<String>::new()));

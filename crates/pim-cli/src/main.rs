@@ -213,7 +213,9 @@ fn exit_code(e: &Error) -> u8 {
         | Error::TooEarly { .. }
         | Error::InvalidState { .. }
         | Error::NotEligible { .. } => 3,
-        Error::SignInRequired { .. } | Error::StepUpRequired { .. } => 4,
+        Error::SignInRequired { .. }
+        | Error::StepUpRequired { .. }
+        | Error::BrowserUnavailable { .. } => 4,
         Error::InvalidInput(_) | Error::Ambiguous { .. } | Error::NotFound { .. } => 2,
         _ => 1,
     }

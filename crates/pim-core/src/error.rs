@@ -84,6 +84,15 @@ pub enum Error {
     /// The OS keychain failed.
     #[error("keychain error: {0}")]
     Keychain(String),
+    /// No browser could be started for an interactive sign-in (the caller may offer a device
+    /// code instead).
+    #[error(
+        "cannot open a browser ({reason}); set BROWSER to your browser's command, or sign in with a device code"
+    )]
+    BrowserUnavailable {
+        /// Why (the launcher's error).
+        reason: String,
+    },
     /// The user is not (or no longer) eligible for this role at this scope.
     #[error("{message}")]
     NotEligible {
@@ -148,6 +157,7 @@ impl Error {
             Error::InvalidResponse(_) => "invalidResponse",
             Error::Config(_) => "config",
             Error::Keychain(_) => "keychain",
+            Error::BrowserUnavailable { .. } => "browserUnavailable",
             Error::NotEligible { .. } => "notEligible",
             Error::TooEarly { .. } => "tooEarly",
             Error::InvalidState { .. } => "invalidState",

@@ -37,7 +37,7 @@ fi
 set -e
 
 # One closing line for the whole suite: cargo's test binaries plus the tray's end-to-end run.
-results=$(grep -hE '^test result: ' "$log/cargo.txt"; grep -hE '^[0-9]+ passed, [0-9]+ failed' "$log/tray.txt" 2>/dev/null | tail -n 1)
+results=$(grep -hE '^test result: ' "$log/cargo.txt" || true; grep -hE '^[0-9]+ passed, [0-9]+ failed' "$log/tray.txt" 2>/dev/null | tail -n 1 || true)
 passed=$(echo "$results" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(echo "$results" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 if [ "$cargo_rc" -ne 0 ] || [ "$tray_rc" -ne 0 ]; then

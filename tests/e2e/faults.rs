@@ -250,7 +250,8 @@ async fn forbidden_policy_reads_degrade_to_unknown() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a Secret Service: run via .ci/test.sh"]
 async fn claims_challenge_is_answered_with_a_new_sign_in() {
-    let env = TestEnv::demo().await;
+    // One tenant, so the one challenged `$batch` is surely the home tenant's.
+    let env = TestEnv::start(pim_sim::Scenario::builtin("small").unwrap()).await;
     env.login().await;
     // A challenge a refresh cannot satisfy (authentication context c1): a browser sign-in.
     let claims = r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;

@@ -945,30 +945,18 @@ impl Session {
         if missing.is_empty() {
             return;
         }
-        let items: Vec<BatchItem> = missing
+        let urls = missing
             .iter()
-            .enumerate()
-            .map(|(n, id)| {
-                BatchItem::new(
-                    &format!("r{n}"),
-                    &[format!(
-                        "/roleManagement/directory/roleDefinitions/{}?$select=id,displayName",
-                        crate::graph::path_segment(id)
-                    )],
+            .map(|id| {
+                format!(
+                    "/roleManagement/directory/roleDefinitions/{}?$select=id,displayName",
+                    crate::graph::path_segment(id)
                 )
             })
             .collect();
-        let res = self.inner.graph.batch(tid, items).await;
+        let names = self.batch_display_names(tid, urls).await;
         let mut c = self.caches();
-        for (n, id) in missing.iter().enumerate() {
-            let name = match res.get(&format!("r{n}")) {
-                Some(Ok(ok)) => ok
-                    .body
-                    .get("displayName")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                _ => None,
-            };
+        for (id, name) in missing.iter().zip(names) {
             let name = name.unwrap_or_else(|| id.clone());
             c.role_names
                 .insert((tl.clone(), id.to_ascii_lowercase()), name.clone());
@@ -1109,12 +1097,11 @@ impl Session {
         if missing.is_empty() {
             return;
         }
-        let items: Vec<BatchItem> = missing
+        let urls = missing
             .iter()
-            .enumerate()
-            .map(|(n, id)| {
+            .map(|id| {
                 let bare = id.trim_start_matches('/');
-                let url = match bare.split_once('/') {
+                match bare.split_once('/') {
                     Some((coll, oid)) if coll.eq_ignore_ascii_case("administrativeUnits") => {
                         format!(
                             "/directory/administrativeUnits/{}?$select=id,displayName",
@@ -1125,21 +1112,12 @@ impl Session {
                         "/directoryObjects/{}?$select=id,displayName",
                         crate::graph::path_segment(bare.rsplit('/').next().unwrap_or(bare))
                     ),
-                };
-                BatchItem::new(&format!("s{n}"), &[url])
+                }
             })
             .collect();
-        let res = self.inner.graph.batch(tid, items).await;
+        let names = self.batch_display_names(tid, urls).await;
         let mut c = self.caches();
-        for (n, id) in missing.iter().enumerate() {
-            let name = match res.get(&format!("s{n}")) {
-                Some(Ok(ok)) => ok
-                    .body
-                    .get("displayName")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                _ => None,
-            };
+        for (id, name) in missing.iter().zip(names) {
             let name = name.unwrap_or_else(|| id.clone());
             c.scope_names
                 .insert((tl.clone(), id.to_ascii_lowercase()), name.clone());
@@ -1147,6 +1125,32 @@ impl Session {
                 r.scope.display_name = name.clone();
             }
         }
+    }
+
+    /// The `displayName` of each object at `urls` (Graph paths), read in one `$batch`, in
+    /// order; `None` where the service gave none (then the caller shows the id).
+    async fn batch_display_names(&self, tid: &str, urls: Vec<String>) -> Vec<Option<String>> {
+        let items: Vec<BatchItem> = urls
+            .iter()
+            .enumerate()
+            .map(|(n, url)| BatchItem::new(&format!("n{n}"), std::slice::from_ref(url)))
+            .collect();
+        let res = self.inner.graph.batch(tid, items).await;
+        urls.iter()
+            .enumerate()
+            .map(|(n, url)| match res.get(&format!("n{n}")) {
+                Some(Ok(ok)) => ok
+                    .body
+                    .get("displayName")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                Some(Err(e)) => {
+                    tracing::info!(%url, error = %e, "display name unavailable; showing the id");
+                    None
+                }
+                None => None,
+            })
+            .collect()
     }
 
     fn group_row(&self, tid: &str, i: &GraphGroupInstance) -> Option<Role> {
@@ -1207,34 +1211,18 @@ impl Session {
         if missing.is_empty() {
             return;
         }
-        let items: Vec<BatchItem> = missing
+        let urls = missing
             .iter()
-            .enumerate()
-            .map(|(n, gid)| {
-                BatchItem::new(
-                    &format!("g{n}"),
-                    &[format!(
-                        "/groups/{}?$select=id,displayName",
-                        crate::graph::path_segment(gid)
-                    )],
+            .map(|gid| {
+                format!(
+                    "/groups/{}?$select=id,displayName",
+                    crate::graph::path_segment(gid)
                 )
             })
             .collect();
-        let res = self.inner.graph.batch(tid, items).await;
+        let names = self.batch_display_names(tid, urls).await;
         let mut c = self.caches();
-        for (n, gid) in missing.iter().enumerate() {
-            let name = match res.get(&format!("g{n}")) {
-                Some(Ok(ok)) => ok
-                    .body
-                    .get("displayName")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                Some(Err(e)) => {
-                    tracing::info!(group = %gid, error = %e, "group name unavailable; showing its id");
-                    None
-                }
-                None => None,
-            };
+        for (gid, name) in missing.iter().zip(names) {
             c.group_names.insert(
                 (tid.to_ascii_lowercase(), gid.to_ascii_lowercase()),
                 name.unwrap_or_else(|| gid.clone()),

@@ -566,7 +566,9 @@ async fn concurrent_requests_share_one_refresh_per_key_and_rotation_holds() {
 /// requests take about one round trip, not three.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn different_keys_refresh_concurrently() {
-    let latency = Duration::from_millis(300);
+    // Each token answer takes 500 ms, so three serialised refreshes take at least 1.5 s;
+    // concurrent ones about 0.5 s. The bound sits well clear of both.
+    let latency = Duration::from_millis(500);
     let h = harness::start_with_latency(latency, |_| {}).await;
     let account = h
         .auth

@@ -2435,6 +2435,25 @@ fn graph_body(
             ROLE_REQUESTS
         }
     };
+    insert_justification_and_ticket(&mut body, req);
+    if let Some((start, duration)) = schedule {
+        body.insert(
+            "scheduleInfo".into(),
+            json!({
+                "startDateTime": format_datetime(start),
+                "expiration": {"type": "afterDuration", "duration": duration.to_iso8601()}
+            }),
+        );
+    }
+    (path, Value::Object(body))
+}
+
+/// Adds `justification` (when not blank) and `ticketInfo` (when given) to a request body:
+/// the same members on Graph and ARM.
+fn insert_justification_and_ticket(
+    body: &mut serde_json::Map<String, Value>,
+    req: &ActivationRequest,
+) {
     if let Some(j) = req
         .justification
         .as_deref()
@@ -2448,16 +2467,6 @@ fn graph_body(
             json!({"ticketNumber": t.number, "ticketSystem": t.system}),
         );
     }
-    if let Some((start, duration)) = schedule {
-        body.insert(
-            "scheduleInfo".into(),
-            json!({
-                "startDateTime": format_datetime(start),
-                "expiration": {"type": "afterDuration", "duration": duration.to_iso8601()}
-            }),
-        );
-    }
-    (path, Value::Object(body))
 }
 
 fn arm_body(
@@ -2484,19 +2493,7 @@ fn arm_body(
     {
         p.insert("targetRoleAssignmentScheduleId".into(), json!(s));
     }
-    if let Some(j) = req
-        .justification
-        .as_deref()
-        .filter(|j| !j.trim().is_empty())
-    {
-        p.insert("justification".into(), json!(j));
-    }
-    if let Some(t) = &req.ticket {
-        p.insert(
-            "ticketInfo".into(),
-            json!({"ticketNumber": t.number, "ticketSystem": t.system}),
-        );
-    }
+    insert_justification_and_ticket(&mut p, req);
     if let Some((start, duration)) = schedule {
         p.insert(
             "scheduleInfo".into(),

@@ -843,6 +843,25 @@ fn entra_request(q: &Request) -> Value {
     })
 }
 
+/// The `on` argument of `filterByCurrentUser(on='…')` (default `principal`): requests
+/// also accept `createdBy` and `approver`; anything else is a 400.
+fn filter_on(env: &Env<'_>, on: Option<String>, requests: bool) -> Result<String, Reply> {
+    let on = on.unwrap_or_else(|| "principal".into());
+    let valid_on: &[&str] = if requests {
+        &["principal", "createdby", "approver"]
+    } else {
+        &["principal"]
+    };
+    if valid_on.contains(&on.to_ascii_lowercase().as_str()) {
+        Ok(on)
+    } else {
+        Err(bad_request(
+            env.ctx,
+            &format!("The parameter 'on' has an invalid value '{on}'."),
+        ))
+    }
+}
+
 fn entra_list(st: &State, env: &Env<'_>, coll: &str, on: Option<String>) -> Reply {
     let scopes = match coll {
         "roleeligibilityscheduleinstances" | "roleeligibilityschedules" => ELIG_READ,
@@ -852,18 +871,10 @@ fn entra_list(st: &State, env: &Env<'_>, coll: &str, on: Option<String>) -> Repl
     if let Err(e) = env.require(st, scopes, false) {
         return e;
     }
-    let on = on.unwrap_or_else(|| "principal".into());
-    let valid_on: &[&str] = if coll == "roleassignmentschedulerequests" {
-        &["principal", "createdby", "approver"]
-    } else {
-        &["principal"]
+    let on = match filter_on(env, on, coll == "roleassignmentschedulerequests") {
+        Ok(on) => on,
+        Err(reply) => return reply,
     };
-    if !valid_on.contains(&on.to_ascii_lowercase().as_str()) {
-        return bad_request(
-            env.ctx,
-            &format!("The parameter 'on' has an invalid value '{on}'."),
-        );
-    }
     let mine = |p: &str, t: &Target| {
         p.eq_ignore_ascii_case(&env.claims.oid)
             && t.kind == Kind::EntraRole
@@ -1126,18 +1137,10 @@ fn group_list(st: &State, env: &Env<'_>, coll: &str, on: Option<String>) -> Repl
     if let Err(e) = env.require(st, scopes, true) {
         return e;
     }
-    let on = on.unwrap_or_else(|| "principal".into());
-    let valid_on: &[&str] = if coll == "assignmentschedulerequests" {
-        &["principal", "createdby", "approver"]
-    } else {
-        &["principal"]
+    let on = match filter_on(env, on, coll == "assignmentschedulerequests") {
+        Ok(on) => on,
+        Err(reply) => return reply,
     };
-    if !valid_on.contains(&on.to_ascii_lowercase().as_str()) {
-        return bad_request(
-            env.ctx,
-            &format!("The parameter 'on' has an invalid value '{on}'."),
-        );
-    }
     let approver = on.eq_ignore_ascii_case("approver");
     let mine = |p: &str, t: &Target| {
         p.eq_ignore_ascii_case(&env.claims.oid)

@@ -5,10 +5,17 @@ import {
 const $ = (id) => document.getElementById(id);
 const fields = ['clientId', 'authorityHost', 'graphEndpoint', 'armEndpoint'];
 let current = null;
+// Whether the header already follows the account list (getAccounts answered); getSettings'
+// names are then older and must not overwrite it.
+let listShown = false;
+
+function header(upns) {
+  $('accounts').textContent = upns.length ? `Signed in: ${upns.join(', ')}` : 'Not signed in';
+}
 
 function show(s) {
   current = s;
-  $('accounts').textContent = s.accounts.length ? `Signed in: ${s.accounts.join(', ')}` : 'Not signed in';
+  if (!listShown) header(s.accounts || []);
   $('reminders').value = s.reminderMinutes.join(', ');
   $('duration').value = String(s.defaultDurationMinutes);
   $('launch').checked = s.launchAtLogin;
@@ -25,6 +32,9 @@ function accountStatus(msg, kind) {
 }
 
 function showAccounts(list) {
+  listShown = true;
+  // The header follows the list: the default account first, then the others in list order.
+  header([...list.filter((a) => a.current), ...list.filter((a) => !a.current)].map((a) => a.upn));
   const ul = $('account-list');
   ul.replaceChildren(...list.map((a) => {
     const li = document.createElement('li');

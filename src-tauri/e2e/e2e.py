@@ -745,8 +745,13 @@ def phase_webview(args, res):
                           "return [...document.querySelectorAll('#account-list li')].map(l => l.textContent);"})
             wait_for(lambda: any("adele@contoso.onmicrosoft.com" in r and "default" in r for r in rows()), 20,
                      "the account in Settings")
+            head = text("#accounts")
+            assert head == "Signed in: adele@contoso.onmicrosoft.com", head
             wd("POST", s + f"/element/{find('#account-list li button.remove')}/click", {})
             wait_for(lambda: "signed out" in text("#account-status"), 30, "the removal")
+            # The header follows the list at once (same window, not reopened).
+            head = text("#accounts")
+            assert head == "Not signed in", f"header after Remove: {head!r}"
             wait_for(lambda: Tray.find(tray.layout(), "Sign in with a code"), 20, "the signed-out menu")
             assert any("No account" in r for r in rows()), rows()
             wd("POST", s + "/execute/sync", {"args": [], "script":
@@ -754,12 +759,14 @@ def phase_webview(args, res):
             wd("POST", s + f"/element/{find('#add-account')}/click", {})
             wait_for(lambda: text("#account-status") == "Account added.", 60, "the account to be added")
             assert any("adele@contoso.onmicrosoft.com" in r and "default" in r for r in rows()), rows()
+            head = text("#accounts")
+            assert head == "Signed in: adele@contoso.onmicrosoft.com", f"header after Add: {head!r}"
             wait_for(lambda: Tray.find(tray.layout(), "Sign out adele@contoso.onmicrosoft.com")
                      and Tray.find(tray.layout(), "Entra roles", "Exchange Administrator"), 30, "the roles again")
             png = base64.b64decode(wd("GET", s + "/screenshot"))
             save(shots, "settings-accounts.png", png)
-        res.run("Settings lists accounts; Remove signs out; Add (custom endpoints, browser) signs in again",
-                accounts_in_settings)
+        res.run("Settings lists accounts; Remove signs out; Add (custom endpoints, browser) signs in again; "
+                "the 'Signed in:' header follows both without reopening", accounts_in_settings)
     finally:
         if "id" in session:
             try:

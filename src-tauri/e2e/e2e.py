@@ -918,6 +918,37 @@ def phase_signin(args, res):
         res.run("Sign in with a code: the code is in the menu and a notification; approving it signs in, "
                 "declining is reported", device_code_from_menu)
 
+        def device_code_expires():
+            # Nobody enters the code: the simulator's clock moves past the code's 15 minutes
+            # (expires_in 900), its next poll answers expired_token, the tray says so in a
+            # notification and is signed out again with nothing of the code left in the menu.
+            fifth = subprocess.Popen([args.bin], env=env.env, stdout=open(env.out, "a"), stderr=open(env.err, "a"))
+            procs.append(fifth)
+            t5 = Tray()
+            wait_for(t5.find_item, 20, "the tray item")
+            wait_for(lambda: Tray.find(t5.layout(), "Sign in with a code"), 20, "the signed-out menu")
+
+            def failures():
+                return [n for n in notifications(notify_log) if n["summary"] == "Could not sign in with a code"]
+            before = len(failures())
+            t5.click("Sign in with a code")
+            code = wait_for(lambda: (lambda n: n["label"].split(": ", 1)[1] if n else None)(
+                Tray.find(t5.layout(), "Sign-in code: ")), 20, "the user code in the menu")
+            sim_post(base, "/_sim/clock/advance", {"seconds": 901})
+            wait_for(lambda: len(failures()) > before, 30, "the expired code to be reported")
+            msg = failures()[-1]
+            print(f"  expired ({code}): {msg['body']}", flush=True)
+            assert "expired" in msg["body"].lower(), msg
+            layout = wait_for(lambda: (lambda l: l if not Tray.find(l, "Sign-in code: ") and Tray.find(l, "Not signed in")
+                                       else None)(t5.layout()), 20, "the signed-out menu after the expiry")
+            assert not Tray.find(layout, "Enter it at "), Tray.labels(layout)
+            assert Tray.find(layout, "Sign in with a code")["enabled"], Tray.labels(layout)
+            assert not [a for a, _ in secret_items() if any(v.startswith("rt:") for v in a.values())]
+            t5.click("Quit")
+            assert fifth.wait(timeout=15) == 0
+        res.run("Sign in with a code: a code that expires (simulator clock past its 15 minutes) is reported; "
+                "the menu is signed out again", device_code_expires)
+
         def browser_fails_falls_back_to_code():
             # "Sign in…" with a BROWSER that cannot start: the tray offers a code instead.
             fourth = subprocess.Popen([args.bin], env=dict(env.env, BROWSER="/nonexistent/browser"),

@@ -11,6 +11,10 @@ notification server, and fresh HOME / XDG / TMPDIR / PIM_CONFIG_DIR folders:
   no webview at idle, Quit and SIGTERM.
 - phase "webview": the activation window driven through tauri-driver + WebKitWebDriver, then
   the role seen active in the tray menu; dunst renders the reminder for a screenshot.
+- phase "signin": the tray without --demo against a separate pim-sim (PIM_* variables): the
+  browser sign-in (BROWSER), device codes approved, declined and expired.
+- phase "accounts": two accounts from two simulators (tenants) side by side, one signed out,
+  the other back after a restart.
 
 Prints one line per test and finally `N passed, M failed`; exits non-zero on failure.
 Needs /usr/bin/python3 with python3-dbus (Debian), see setup.sh.
@@ -976,6 +980,146 @@ def phase_signin(args, res):
                 p.terminate()
 
 
+# ---------------------------------------------------------------- phase: accounts
+
+def menu_sections(layout):
+    """The menu's account/tenant sections: {"Tenant · upn": [labels below it, submenus flattened]}."""
+    out, cur = {}, None
+    for c in layout["children"]:
+        label = c["label"]
+        if label == "Refresh":
+            break
+        if " · " in label and "@" in label and not c["enabled"] and not c["children"]:
+            cur = out.setdefault(label, [])
+            continue
+        if cur is not None and label:
+            cur.append(label)
+            cur.extend(Tray.labels(c, label + " > "))
+    return out
+
+
+def refresh_tokens():
+    """The `rt:{key}` values of the refresh-token items in the Secret Service."""
+    return sorted(v for a, _ in secret_items() for v in a.values() if v.startswith("rt:"))
+
+
+def phase_accounts(args, res):
+    """Two accounts in the tray without --demo: Adele (pim-sim "demo": Contoso and Fabrikam),
+    signed in through the menu, and Test User of another tenant (a second pim-sim, scenario
+    "small": Tailspin), signed in with `pim login` into the tray's config folder and keychain.
+    Each gets its menu sections; signing one out removes only its sections and its keychain
+    item; a restart brings back the other from the keychain."""
+    bindir = os.path.dirname(args.bin)
+    sim_bin, pim = os.path.join(bindir, "pim-sim"), os.path.join(bindir, "pim")
+    if not (os.access(sim_bin, os.X_OK) and os.access(pim, os.X_OK)):
+        print("SKIP accounts phase (no pim-sim or pim binary next to pim-tray)", flush=True)
+        return
+    procs, _ = start_session_services(args.out, "fake")
+    env = Env(args.out, "accounts")
+
+    def start_sim(name, scenario):
+        out = os.path.join(env.dir, f"{name}.out")
+        procs.append(subprocess.Popen([sim_bin, "--listen", "127.0.0.1:0", "--scenario", scenario],
+                                      stdout=open(out, "w"), stderr=subprocess.DEVNULL))
+        return wait_for(lambda: (re.search(r"PIM_SIM_READY (\S+)", open(out).read()) or [None, None])[1], 20,
+                        f"pim-sim {scenario}")
+    base_a, base_b = start_sim("sim-a", "demo"), start_sim("sim-b", "small")
+    env.env.update(PIM_AUTHORITY_HOST=base_a, PIM_GRAPH_ENDPOINT=base_a, PIM_ARM_ENDPOINT=base_a,
+                   BROWSER="curl -s -o /dev/null -L")
+    adele, test = "adele@contoso.onmicrosoft.com", "test.user@tailspin.onmicrosoft.com"
+    contoso_tid, tailspin_tid = "cab01047-8ad9-4792-8e42-569340767f1b", "0b1e4d7c-5a29-4f83-9c6e-2d8a7f1b3e55"
+    state = {"app": subprocess.Popen([args.bin], env=env.env, stdout=open(env.out, "w"), stderr=open(env.err, "w"))}
+    procs.append(state["app"])
+
+    def restart(**extra):
+        tray = state["tray"]
+        tray.click("Quit")
+        assert state["app"].wait(timeout=15) == 0, "Quit did not exit 0"
+        state["app"] = subprocess.Popen([args.bin], env=dict(env.env, **extra), stdout=open(env.out, "a"),
+                                        stderr=open(env.err, "a"))
+        procs.append(state["app"])
+        state["tray"] = Tray()
+        wait_for(state["tray"].find_item, 20, "the tray item after the restart")
+        return state["tray"]
+
+    try:
+        def two_accounts():
+            tray = state["tray"] = Tray()
+            wait_for(tray.find_item, 20, "the tray item")
+            wait_for(lambda: Tray.find(tray.layout(), "Sign in…"), 20, "the signed-out menu")
+            tray.click("Sign in…")
+            wait_for(lambda: Tray.find(tray.layout(), f"Sign out {adele}"), 30, "Adele signed in from the menu")
+            cenv = dict(env.env, PIM_AUTHORITY_HOST=base_b, PIM_GRAPH_ENDPOINT=base_b, PIM_ARM_ENDPOINT=base_b)
+            r = subprocess.run([pim, "login"], env=cenv, capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, f"pim login (second simulator): {r.returncode} {r.stderr}"
+            saved = json.load(open(os.path.join(env.env["PIM_CONFIG_DIR"], "accounts.json")))
+            assert sorted(a["upn"] for a in saved["accounts"]) == [adele, test], saved
+            # The tray reads the saved accounts at start (from the keychain, no browser).
+            tray = restart(BROWSER="/nonexistent/browser")
+            wait_for(lambda: Tray.find(tray.layout(), f"Sign out {adele}") and Tray.find(tray.layout(), f"Sign out {test}"),
+                     30, "both accounts in the menu")
+        if not res.run("two accounts: one signed in from the menu, one with `pim login` (another simulator and "
+                       "tenant) in the tray's config folder; both open after a restart", two_accounts):
+            return
+
+        def section_per_account():
+            tray = state["tray"]
+            want = {f"Contoso · {adele}": ["Entra roles > Exchange Administrator", "Groups > SQL Prod Admins (owner)"],
+                    f"Fabrikam · {adele}": [],
+                    f"Tailspin · {test}": ["Entra roles > Global Reader", "Entra roles > Directory Readers",
+                                           "Entra roles > Teams Administrator", "Groups > Ops Oncall (member)"]}
+
+            def complete():
+                sec = menu_sections(tray.layout())
+                return sec if set(sec) == set(want) and all(sec[h] for h in want) else None
+            sec = wait_for(complete, 30, f"the sections {sorted(want)}")
+            with open(os.path.join(env.dir, "menu-two-accounts.txt"), "w") as f:
+                f.write("\n".join(Tray.labels(tray.layout())) + "\n")
+            for header, roles in want.items():
+                missing = [r for r in roles if r not in sec[header]]
+                assert not missing, f"{header}: missing {missing} in {sec[header]}"
+            assert "Entra roles > Exchange Administrator" not in sec[f"Tailspin · {test}"], sec
+            assert not any("Ops Oncall" in x for x in sec[f"Contoso · {adele}"]), sec
+        res.run("the menu has a section per account and tenant (Tenant · upn), each with that account's roles",
+                section_per_account)
+
+        def both_in_keychain():
+            rts = refresh_tokens()
+            assert len(rts) == 2, rts
+            assert any(tailspin_tid in k for k in rts) and any(contoso_tid in k for k in rts), rts
+        res.run("both refresh tokens are in the Secret Service (one item per account)", both_in_keychain)
+
+        def sign_out_one():
+            tray = state["tray"]
+            tray.click(f"Sign out {test}")
+            wait_for(lambda: not Tray.find(tray.layout(), f"Sign out {test}"), 20, "Test User's sign-out")
+            sec = wait_for(lambda: (lambda x: x if x.get(f"Contoso · {adele}") else None)(menu_sections(tray.layout())),
+                           20, "Adele's sections")
+            assert set(sec) == {f"Contoso · {adele}", f"Fabrikam · {adele}"}, sorted(sec)
+            assert "Entra roles > Exchange Administrator" in sec[f"Contoso · {adele}"], sec
+            assert Tray.find(tray.layout(), f"Sign out {adele}")
+            rts = refresh_tokens()
+            assert len(rts) == 1 and contoso_tid in rts[0], rts
+        res.run("signing one account out from the menu removes only its sections and its keychain item", sign_out_one)
+
+        def restart_keeps_other():
+            tray = restart(BROWSER="/nonexistent/browser")
+            sec = wait_for(lambda: (lambda x: x if x.get(f"Contoso · {adele}") else None)(menu_sections(tray.layout())),
+                           30, "Adele's sections after the restart")
+            assert set(sec) == {f"Contoso · {adele}", f"Fabrikam · {adele}"}, sorted(sec)
+            assert not Tray.find(tray.layout(), f"Sign out {test}")
+            assert not Tray.find(tray.layout(), "Sign-in code: ")
+            saved = json.load(open(os.path.join(env.env["PIM_CONFIG_DIR"], "accounts.json")))
+            assert [a["upn"] for a in saved["accounts"]] == [adele], saved
+            tray.click("Quit")
+            assert state["app"].wait(timeout=15) == 0
+        res.run("a restart brings back the remaining account from the keychain alone", restart_keeps_other)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+
+
 def save(folder, name, data):
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, name), "wb") as f:
@@ -990,7 +1134,7 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--phase", default=None, help="run one phase inside the current D-Bus session")
     ap.add_argument("--screenshots", default=None)
-    ap.add_argument("--phases", default="tray,webview,signin")
+    ap.add_argument("--phases", default="tray,webview,signin,accounts")
     args = ap.parse_args()
     args.bin = os.path.abspath(args.bin)
     if args.out is None:
@@ -1001,7 +1145,8 @@ def main():
     results_path = os.path.join(args.out, "results.jsonl")
     if args.phase:
         res = Results(results_path)
-        {"tray": phase_tray, "webview": phase_webview, "signin": phase_signin}[args.phase](args, res)
+        {"tray": phase_tray, "webview": phase_webview, "signin": phase_signin,
+         "accounts": phase_accounts}[args.phase](args, res)
         return 0
     # Outer: one private D-Bus session per phase.
     if os.path.exists(results_path):

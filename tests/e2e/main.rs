@@ -12,3 +12,4 @@ mod faults;
 mod first_run;
 mod paging;
 mod signin;
+mod tenants;

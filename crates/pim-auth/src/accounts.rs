@@ -59,6 +59,10 @@ pub struct Account {
     /// ARM base URL used at sign-in; `None` in files written before it was stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arm_endpoint: Option<String>,
+    /// Ids of the tenants the user chose not to see with this account (`pim tenants hide`,
+    /// the tray's Settings); kept when the account signs in again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden_tenants: Vec<String>,
 }
 
 impl Account {
@@ -132,13 +136,20 @@ impl AccountsFile {
             .min_by(|a, b| (a.upn.to_lowercase(), a.key()).cmp(&(b.upn.to_lowercase(), b.key())))
     }
 
-    /// Adds or replaces (same key) an account and makes it the default.
-    pub fn upsert(&mut self, account: Account) {
+    /// Adds or replaces (same key) an account and makes it the default; returns it as stored.
+    /// A new sign-in of a known account keeps the account's hidden tenants.
+    pub fn upsert(&mut self, mut account: Account) -> Account {
         let key = account.key();
+        if account.hidden_tenants.is_empty()
+            && let Some(old) = self.accounts.iter().find(|a| a.key() == key)
+        {
+            account.hidden_tenants = old.hidden_tenants.clone();
+        }
         self.accounts.retain(|a| a.key() != key);
-        self.accounts.push(account);
+        self.accounts.push(account.clone());
         self.accounts.sort_by_key(Account::key);
         self.default_account = Some(key);
+        account
     }
 
     /// Removes an account; returns whether it was there.
@@ -295,6 +306,7 @@ mod tests {
             kind: CredentialKind::Browser,
             graph_endpoint: None,
             arm_endpoint: None,
+            hidden_tenants: Vec::new(),
         }
     }
 
@@ -353,6 +365,34 @@ mod tests {
         }
         let text = fs::read_to_string(store.path()).unwrap();
         assert!(text.contains("\"homeTenantId\""), "{text}");
+    }
+
+    #[test]
+    fn hidden_tenants_survive_a_new_sign_in_and_old_files_read_without_them() {
+        let mut f = AccountsFile::default();
+        let mut a = account("a@x", "o1");
+        a.hidden_tenants = vec!["guest-tid".into()];
+        f.upsert(a);
+        // Signing in again yields an account without the preference: it is kept.
+        let again = f.upsert(account("a@x", "o1"));
+        assert_eq!(again.hidden_tenants, vec!["guest-tid".to_owned()]);
+        assert_eq!(f.accounts[0].hidden_tenants, vec!["guest-tid".to_owned()]);
+        let json = serde_json::to_string(&f).unwrap();
+        assert!(json.contains("\"hiddenTenants\":[\"guest-tid\"]"), "{json}");
+        // Written without it (older versions, or nothing hidden): reads as none hidden, and
+        // an empty list is not written.
+        let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+        old["accounts"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("hiddenTenants");
+        let back: AccountsFile = serde_json::from_value(old).unwrap();
+        assert!(back.accounts[0].hidden_tenants.is_empty());
+        assert!(
+            !serde_json::to_string(&back)
+                .unwrap()
+                .contains("hiddenTenants")
+        );
     }
 
     #[test]

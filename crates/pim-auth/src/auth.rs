@@ -633,9 +633,9 @@ impl Auth {
             kind: CredentialKind::AzureCli,
             graph_endpoint: Some(base(&e.graph)),
             arm_endpoint: Some(base(&e.arm)),
+            hidden_tenants: Vec::new(),
         };
-        let a = account.clone();
-        self.inner.accounts.update(move |f| f.upsert(a))?;
+        let account = self.inner.accounts.update(move |f| f.upsert(account))?;
         tracing::info!(upn = %account.upn, "added an Azure CLI account");
         Ok(account)
     }
@@ -673,6 +673,25 @@ impl Auth {
                 account.upn
             )))
         }
+    }
+
+    /// Saves which tenants `account` hides (ids; see [`Account::hidden_tenants`]) and returns
+    /// the account as saved. Ids are stored trimmed and in lower case, without duplicates.
+    pub fn set_hidden_tenants(&self, account: &Account, ids: Vec<String>) -> Result<Account> {
+        let key = account.key();
+        let mut ids: Vec<String> = ids
+            .into_iter()
+            .map(|i| i.trim().to_ascii_lowercase())
+            .filter(|i| !i.is_empty())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let saved = self.inner.accounts.update(|f| {
+            let a = f.accounts.iter_mut().find(|a| a.key() == key)?;
+            a.hidden_tenants = ids;
+            Some(a.clone())
+        })?;
+        saved.ok_or_else(|| Error::InvalidInput(format!("{} is not signed in", account.upn)))
     }
 
     /// Signs `account` out: deletes its refresh token (every keychain part), forgets its
@@ -1009,6 +1028,7 @@ impl Inner {
             kind,
             graph_endpoint: Some(base(&self.client.endpoints().graph)),
             arm_endpoint: Some(base(&self.client.endpoints().arm)),
+            hidden_tenants: Vec::new(),
         };
         let Some(rt) = response.refresh_token.clone() else {
             return Err(Error::InvalidResponse(
@@ -1037,8 +1057,7 @@ impl Inner {
                 &response,
             );
         }
-        let a = account.clone();
-        self.accounts.update(move |f| f.upsert(a))?;
+        let account = self.accounts.update(move |f| f.upsert(account))?;
         tracing::info!(upn = %account.upn, tenant = %account.home_tenant_id, "signed in");
         Ok(account)
     }
@@ -1323,6 +1342,7 @@ mod tests {
             kind: CredentialKind::Browser,
             graph_endpoint: None,
             arm_endpoint: None,
+            hidden_tenants: Vec::new(),
         }
     }
 

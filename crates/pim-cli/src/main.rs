@@ -79,11 +79,14 @@ enum Command {
         #[command(subcommand)]
         action: Option<AccountsAction>,
     },
-    /// List the tenants the account can reach (from Azure Resource Manager).
+    /// List the tenants the account can reach (from Azure Resource Manager), or choose which
+    /// of them the CLI and the tray show.
     Tenants {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        action: Option<TenantsAction>,
     },
     /// List eligible and active roles, groups and Azure roles in every tenant.
     Roles {
@@ -152,6 +155,26 @@ enum AccountsAction {
     Use {
         /// User name or number.
         account: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantsAction {
+    /// Stop showing tenants (name, domain or id): their roles are no longer read or listed,
+    /// here and in the tray. `--tenant NAME` still reaches a hidden tenant.
+    Hide {
+        /// Tenant names, domains or ids.
+        #[arg(required = true)]
+        tenants: Vec<String>,
+    },
+    /// Show hidden tenants again (or all of them with --all).
+    Show {
+        /// Tenant names, domains or ids.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        tenants: Vec<String>,
+        /// Show every tenant.
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -432,8 +455,13 @@ impl StepUpHook for BrowserStepUp {
 }
 
 /// The selected account's session, starting from the cached tenant list (if any) so the
-/// first refresh reads every tenant at once.
-async fn session(ctx: &Ctx, which: &Option<String>) -> pim_core::Result<(Account, Session)> {
+/// first refresh reads every tenant at once. The account's hidden tenants are not read,
+/// unless `--tenant` names a tenant explicitly.
+async fn session(
+    ctx: &Ctx,
+    which: &Option<String>,
+    tenant: &Option<String>,
+) -> pim_core::Result<(Account, Session)> {
     let account = ctx.select(which)?;
     let auth = ctx.auth_for(&account)?;
     let tokens = auth.token_source(&account);
@@ -443,6 +471,9 @@ async fn session(ctx: &Ctx, which: &Option<String>) -> pim_core::Result<(Account
         opts.step_up = Some(Arc::new(BrowserStepUp));
     }
     opts.known_tenants = ctx.tenant_cache().load(&account.key());
+    if tenant.is_none() {
+        opts.hidden_tenants = account.hidden_tenants.clone();
+    }
     Ok((account, Session::new(opts)))
 }
 
@@ -486,7 +517,7 @@ async fn find(
     prefer: &dyn Fn(&Role) -> bool,
 ) -> pim_core::Result<Role> {
     refresh(ctx, account, session).await?;
-    session
+    let found = session
         .find(
             &RoleQuery {
                 name: t.name.clone(),
@@ -495,7 +526,26 @@ async fn find(
             },
             prefer,
         )
-        .await
+        .await;
+    match found {
+        // Say which tenants were not searched, and how to reach them.
+        Err(Error::NotFound { name, hint }) if !session.snapshot().hidden.is_empty() => {
+            let hidden: Vec<String> = session
+                .snapshot()
+                .hidden
+                .iter()
+                .map(|t| t.display_name.clone())
+                .collect();
+            Err(Error::NotFound {
+                name,
+                hint: format!(
+                    "{hint} (hidden tenants were not searched: {}; add --tenant NAME, or                      `pim tenants show NAME`)",
+                    hidden.join(", ")
+                ),
+            })
+        }
+        other => other,
+    }
 }
 
 async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
@@ -589,19 +639,26 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             out.accounts(&file.accounts, default.as_deref(), json);
             Ok(())
         }
-        Command::Tenants { json } => {
-            let (account, s) = session(ctx, &cli.account).await?;
-            let tenants: Vec<pim_core::Tenant> = s
-                .tenants()
-                .await?
+        Command::Tenants { json, action } => {
+            let (account, s) = session(ctx, &cli.account, &None).await?;
+            let all = s.tenants().await?;
+            if let Some(action) = action {
+                let hidden = choose_hidden(&all, &account.hidden_tenants, &action)?;
+                let saved = ctx
+                    .auth_for(&account)?
+                    .set_hidden_tenants(&account, hidden)?;
+                out.tenants(&saved, &all, &saved.hidden_tenants, json);
+                return Ok(());
+            }
+            let tenants: Vec<pim_core::Tenant> = all
                 .into_iter()
                 .filter(|t| cli.tenant.as_deref().is_none_or(|q| t.matches(q)))
                 .collect();
-            out.tenants(&account, &tenants, json);
+            out.tenants(&account, &tenants, &account.hidden_tenants, json);
             Ok(())
         }
         Command::Roles { json } => {
-            let (account, s) = session(ctx, &cli.account).await?;
+            let (account, s) = session(ctx, &cli.account, &cli.tenant).await?;
             // Policies of groups and Azure roles are read lazily (`pim policy NAME`).
             let snap = refresh(ctx, &account, &s).await?;
             let roles: Vec<&Role> = snap
@@ -619,7 +676,7 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
         }
         Command::Status { json } => {
             let accounts = ctx.accounts()?.accounts;
-            let (account, s) = session(ctx, &cli.account).await?;
+            let (account, s) = session(ctx, &cli.account, &cli.tenant).await?;
             let snap = refresh(ctx, &account, &s).await?;
             out.status(&account, &accounts, &snap, &cli.tenant, s.now(), json);
             Ok(())
@@ -634,7 +691,7 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             if let Some(st) = &start {
                 req.start = Some(parse_start(st, out.local)?);
             }
-            let se = session(ctx, &cli.account).await?;
+            let se = session(ctx, &cli.account, &cli.tenant).await?;
             let s = &se.1;
             let role = find(ctx, &se, &cli.tenant, &target, &|r| {
                 r.state == RoleState::Eligible
@@ -658,7 +715,7 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             Ok(())
         }
         Command::Deactivate { target, json } => {
-            let se = session(ctx, &cli.account).await?;
+            let se = session(ctx, &cli.account, &cli.tenant).await?;
             let s = &se.1;
             let role = find(ctx, &se, &cli.tenant, &target, &|r| {
                 r.assignment.as_ref().is_some_and(|a| a.is_activation())
@@ -673,7 +730,7 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             request,
             json,
         } => {
-            let se = session(ctx, &cli.account).await?;
+            let se = session(ctx, &cli.account, &cli.tenant).await?;
             let s = &se.1;
             let role = find(ctx, &se, &cli.tenant, &target, &|r| {
                 r.state == RoleState::Active
@@ -684,7 +741,7 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             Ok(())
         }
         Command::Cancel { target, json } => {
-            let se = session(ctx, &cli.account).await?;
+            let se = session(ctx, &cli.account, &cli.tenant).await?;
             let s = &se.1;
             let role = find(ctx, &se, &cli.tenant, &target, &|r| {
                 matches!(r.state, RoleState::Pending | RoleState::Scheduled)
@@ -695,13 +752,57 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             Ok(())
         }
         Command::Policy { target, json } => {
-            let se = session(ctx, &cli.account).await?;
+            let se = session(ctx, &cli.account, &cli.tenant).await?;
             let s = &se.1;
             let role = find(ctx, &se, &cli.tenant, &target, &|_| false).await?;
             let mut role = role;
             role.policy = s.policy(&role).await;
             out.policy(&role, &role.policy, json);
             Ok(())
+        }
+    }
+}
+
+/// The hidden tenant ids after `action`. Names are matched like `--tenant` (name, domain or
+/// id); a name that matches no tenant or several is refused, and so is hiding every tenant.
+fn choose_hidden(
+    all: &[pim_core::Tenant],
+    hidden: &[String],
+    action: &TenantsAction,
+) -> pim_core::Result<Vec<String>> {
+    let names = |list: &[&pim_core::Tenant]| {
+        list.iter()
+            .map(|t| format!("{} ({})", t.display_name, t.id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let resolve = |qs: &[String]| -> pim_core::Result<Vec<String>> {
+        qs.iter()
+            .map(|q| {
+                let found: Vec<&pim_core::Tenant> = all.iter().filter(|t| t.matches(q)).collect();
+                match found.as_slice() {
+                    [t] => Ok(t.id.clone()),
+                    [] => Err(Error::InvalidInput(format!(
+                        "no tenant `{}` among {}; see `pim tenants`",
+                        q.trim(),
+                        names(&all.iter().collect::<Vec<_>>())
+                    ))),
+                    several => Err(Error::InvalidInput(format!(
+                        "several tenants match `{}`: {}; use the id",
+                        q.trim(),
+                        names(several)
+                    ))),
+                }
+            })
+            .collect()
+    };
+    match action {
+        TenantsAction::Hide { tenants } => {
+            pim_core::hidden_tenants_after(all, hidden, &resolve(tenants)?, &[])
+        }
+        TenantsAction::Show { all: true, .. } => Ok(Vec::new()),
+        TenantsAction::Show { tenants, .. } => {
+            pim_core::hidden_tenants_after(all, hidden, &[], &resolve(tenants)?)
         }
     }
 }

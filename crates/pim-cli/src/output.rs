@@ -125,9 +125,25 @@ impl Out {
     }
 
     /// `pim tenants`: the tenants the account can reach.
-    pub fn tenants(&self, account: &Account, tenants: &[pim_core::Tenant], json: bool) {
+    /// The account's tenants; `hidden` holds the ids (lower case) the user hid.
+    pub fn tenants(
+        &self,
+        account: &Account,
+        tenants: &[pim_core::Tenant],
+        hidden: &[String],
+        json: bool,
+    ) {
+        let is_hidden = |t: &pim_core::Tenant| hidden.contains(&t.id.to_ascii_lowercase());
         if json {
-            self.print_json(&tenants);
+            let v: Vec<Value> = tenants
+                .iter()
+                .map(|t| {
+                    let mut v = serde_json::to_value(t).unwrap_or(Value::Null);
+                    v["shown"] = json!(!is_hidden(t));
+                    v
+                })
+                .collect();
+            self.print_json(&v);
             return;
         }
         outln!("Tenants of {}:", account.upn);
@@ -136,6 +152,7 @@ impl Out {
             "DOMAIN".into(),
             "ID".into(),
             "".into(),
+            "SHOWN".into(),
         ]];
         for t in tenants {
             rows.push(vec![
@@ -147,9 +164,17 @@ impl Out {
                 } else {
                     "guest".into()
                 },
+                if is_hidden(t) {
+                    "hidden".into()
+                } else {
+                    "yes".into()
+                },
             ]);
         }
         Self::table(&rows);
+        if tenants.iter().any(is_hidden) {
+            outln!("Hidden tenants are not read; `pim tenants show NAME` shows one again.");
+        }
     }
 
     pub fn print_json<T: serde::Serialize>(&self, v: &T) {
@@ -338,6 +363,9 @@ impl Out {
                     "id": t.tenant.id, "name": t.tenant.display_name, "defaultDomain": t.tenant.default_domain,
                     "isHome": t.tenant.is_home, "error": t.error, "warnings": t.warnings,
                 })).collect::<Vec<_>>(),
+                "hiddenTenants": snap.hidden.iter().map(|t| json!({
+                    "id": t.id, "name": t.display_name, "defaultDomain": t.default_domain, "isHome": t.is_home,
+                })).collect::<Vec<_>>(),
                 "active": active.iter().map(|r| {
                     let mut v = self.role_json(r);
                     v["timeLeftSeconds"] = r.ends_at().map(|e| json!((e - now).whole_seconds().max(0))).unwrap_or(Value::Null);
@@ -380,6 +408,16 @@ impl Out {
             for w in &t.warnings {
                 outln!("    warning: {w}");
             }
+        }
+        if !snap.hidden.is_empty() {
+            outln!(
+                "  Hidden: {} (`pim tenants show NAME`)",
+                snap.hidden
+                    .iter()
+                    .map(|t| t.display_name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
         }
         outln!();
         if active.is_empty() {

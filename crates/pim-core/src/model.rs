@@ -655,8 +655,12 @@ pub struct Snapshot {
     pub taken_at: Option<OffsetDateTime>,
     /// The signed-in user, when known.
     pub account: Option<Account>,
-    /// Per tenant, home first.
+    /// Per tenant, home first (the tenants the user chose to hide are left out).
     pub tenants: Vec<TenantSnapshot>,
+    /// Tenants the account can reach that were not read because the user hid them
+    /// ([`crate::SessionOptions::hidden_tenants`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<Tenant>,
 }
 
 impl Snapshot {

@@ -80,6 +80,11 @@ pub struct SessionOptions {
     /// that is gone is dropped. [`Session::tenants_changed`] then tells whether to update
     /// the cache. `None`: discover the tenants first (one more round trip).
     pub known_tenants: Option<Vec<Tenant>>,
+    /// Ids of tenants the user chose not to see: [`Session::refresh`] does not read them
+    /// (they are listed in [`Snapshot::hidden`]), though [`Session::tenants`] still lists
+    /// them and [`Session::refresh_tenant`] reads one when asked by id. Change it later with
+    /// [`Session::set_hidden_tenants`].
+    pub hidden_tenants: Vec<String>,
 }
 
 impl SessionOptions {
@@ -101,6 +106,7 @@ impl SessionOptions {
             timeout: Duration::from_secs(60),
             settle: Duration::from_secs(10),
             known_tenants: None,
+            hidden_tenants: Vec::new(),
         }
     }
 }
@@ -136,6 +142,8 @@ struct Caches {
     role_names: HashMap<(String, String), String>,
     /// The signed-in user (home tenant), from `/me`.
     account: Option<Account>,
+    /// Ids (lower case) of the tenants the user hid.
+    hidden: Vec<String>,
 }
 
 /// The facade over Graph and ARM for one signed-in account.
@@ -174,6 +182,7 @@ impl Session {
             known_tenants: opts
                 .known_tenants
                 .map(|k| normalise_tenants(&opts.home_tenant_id, k)),
+            hidden: normalise_ids(opts.hidden_tenants),
             ..Caches::default()
         };
         Session {
@@ -296,7 +305,10 @@ impl Session {
             Some(known) => self.load_known_tenants(known).await?,
             None => {
                 let tenants = self.tenants().await?;
-                let futs = tenants.iter().map(|t| self.load_tenant(t));
+                let futs = tenants
+                    .iter()
+                    .filter(|t| !self.is_hidden(&t.id))
+                    .map(|t| self.load_tenant(t));
                 futures::future::join_all(futs).await
             }
         };
@@ -321,13 +333,53 @@ impl Session {
         if all_failed && let Some(e) = fatal {
             return Err(e);
         }
+        let hidden = self.hidden_of_list();
+        let account = self.caches().account.clone();
         let snapshot = Snapshot {
             taken_at: Some(self.now()),
-            account: self.caches().account.clone(),
+            account,
             tenants: snaps,
+            hidden,
         };
         self.inner.tx.send_replace(snapshot.clone());
         Ok(snapshot)
+    }
+
+    /// Ids (lower case) of the tenants the user hid.
+    pub fn hidden_tenants(&self) -> Vec<String> {
+        self.caches().hidden.clone()
+    }
+
+    /// Changes which tenants are hidden (ids; case does not matter). The latest snapshot is
+    /// republished at once without the newly hidden tenants; a tenant shown again is read by
+    /// the next [`Session::refresh`], which the caller runs.
+    pub fn set_hidden_tenants(&self, ids: Vec<String>) {
+        let hidden = normalise_ids(ids);
+        self.caches().hidden = hidden;
+        let mut s = self.snapshot();
+        if s.taken_at.is_none() {
+            return;
+        }
+        s.tenants.retain(|t| !self.is_hidden(&t.tenant.id));
+        s.hidden = self.hidden_of_list();
+        self.inner.tx.send_replace(s);
+    }
+
+    fn is_hidden(&self, tenant_id: &str) -> bool {
+        let id = tenant_id.to_ascii_lowercase();
+        self.caches().hidden.contains(&id)
+    }
+
+    /// The hidden tenants of the settled tenant list (ids alone for hidden ids not in it are
+    /// left out: a tenant that is gone is not reported).
+    fn hidden_of_list(&self) -> Vec<Tenant> {
+        let c = self.caches();
+        c.tenants
+            .iter()
+            .flatten()
+            .filter(|t| c.hidden.contains(&t.id.to_ascii_lowercase()))
+            .cloned()
+            .collect()
     }
 
     /// The known tenants, when the tenant list is not settled yet (first refresh).
@@ -346,12 +398,18 @@ impl Session {
         &self,
         known: Vec<Tenant>,
     ) -> Result<Vec<(TenantSnapshot, Option<Error>)>> {
-        let loads = futures::future::join_all(known.iter().map(|t| self.load_tenant(t)));
+        let loads = futures::future::join_all(
+            known
+                .iter()
+                .filter(|t| !self.is_hidden(&t.id))
+                .map(|t| self.load_tenant(t)),
+        );
         let (discovered, mut loaded) = tokio::join!(self.discover_tenants(), loads);
         let list = self.settle_tenants(discovered?);
         let new: Vec<&Tenant> = list
             .iter()
             .filter(|t| !known.iter().any(|k| k.id.eq_ignore_ascii_case(&t.id)))
+            .filter(|t| !self.is_hidden(&t.id))
             .collect();
         if !new.is_empty() {
             tracing::debug!(count = new.len(), "new tenants since the last run");
@@ -2066,6 +2124,42 @@ pub fn policy_claims(p: &Policy) -> Option<String> {
     (!at.is_empty()).then(|| json!({ "access_token": at }).to_string())
 }
 
+/// The hidden tenant ids (lower case) after hiding the tenants `hide` and showing `show`
+/// (ids, any case), starting from `hidden`. Ids of tenants that are not in `all` (gone) are
+/// dropped. Refused with [`Error::InvalidInput`] when no tenant of `all` would stay shown.
+pub fn hidden_tenants_after(
+    all: &[Tenant],
+    hidden: &[String],
+    hide: &[String],
+    show: &[String],
+) -> Result<Vec<String>> {
+    let has = |list: &[String], id: &str| list.iter().any(|h| h.trim().eq_ignore_ascii_case(id));
+    let next: Vec<String> = all
+        .iter()
+        .map(|t| t.id.to_ascii_lowercase())
+        .filter(|id| (has(hidden, id) || has(hide, id)) && !has(show, id))
+        .collect();
+    if !all.is_empty() && next.len() == all.len() {
+        return Err(Error::InvalidInput(
+            "at least one tenant must stay shown; hide fewer tenants, or sign the account out"
+                .into(),
+        ));
+    }
+    Ok(normalise_ids(next))
+}
+
+/// Tenant ids, trimmed, lower case, without blanks or duplicates.
+fn normalise_ids(ids: Vec<String>) -> Vec<String> {
+    let mut ids: Vec<String> = ids
+        .into_iter()
+        .map(|i| i.trim().to_ascii_lowercase())
+        .filter(|i| !i.is_empty())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
 fn normalise_tenants(home: &str, mut list: Vec<Tenant>) -> Vec<Tenant> {
     for t in &mut list {
         t.is_home = t.id.eq_ignore_ascii_case(home);
@@ -2510,6 +2604,39 @@ fn arm_body(
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn hidden_tenants_after_hides_shows_and_keeps_one_shown() {
+        let all = vec![
+            Tenant::from_id("AAAA", true),
+            Tenant::from_id("bbbb", false),
+            Tenant::from_id("cccc", false),
+        ];
+        let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+        // Hiding: ids in any case, duplicates merged; a gone tenant's id is dropped.
+        assert_eq!(
+            hidden_tenants_after(&all, &s(&["gone", "BBBB"]), &s(&[" cccc ", "bbbb"]), &[])
+                .unwrap(),
+            s(&["bbbb", "cccc"])
+        );
+        // Showing wins over hiding the same tenant.
+        assert_eq!(
+            hidden_tenants_after(&all, &s(&["bbbb", "cccc"]), &[], &s(&["CCCC"])).unwrap(),
+            s(&["bbbb"])
+        );
+        // The home tenant may be hidden, but not every tenant.
+        assert_eq!(
+            hidden_tenants_after(&all, &[], &s(&["aaaa"]), &[]).unwrap(),
+            s(&["aaaa"])
+        );
+        let e = hidden_tenants_after(&all, &s(&["bbbb", "cccc"]), &s(&["aaaa"]), &[]).unwrap_err();
+        assert!(matches!(e, Error::InvalidInput(m) if m.contains("at least one tenant")));
+        // An empty list (not discovered yet): nothing to refuse.
+        assert_eq!(
+            hidden_tenants_after(&[], &[], &s(&["x"]), &[]).unwrap(),
+            Vec::<String>::new()
+        );
+    }
 
     #[test]
     fn policy_claims_ask_only_what_the_policy_names() {

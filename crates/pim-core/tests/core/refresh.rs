@@ -426,3 +426,87 @@ async fn cold_refresh_with_known_tenants_sends_only_the_hot_path() {
     }
     assert_eq!(reqs.len(), 1 + n + 3 * n, "nothing else: {reqs:#?}");
 }
+
+/// Hidden tenants are listed but not read: no `$batch` and no ARM reads for them, they are
+/// named in `Snapshot::hidden`, and showing one again makes the next refresh read it.
+#[tokio::test]
+async fn hidden_tenants_are_not_read_until_shown_again() {
+    let h = harness::start().await;
+    let live = h.session.tenants().await.unwrap();
+    let guest = live.iter().find(|t| !t.is_home).unwrap().clone();
+    let c = h.sim.control();
+    let batches = |c: &pim_sim::SimControl| {
+        c.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == "/v1.0/$batch")
+            .count()
+    };
+    let arm_lists = |c: &pim_sim::SimControl| {
+        c.requests()
+            .iter()
+            .filter(|r| r.resource == "arm" && r.path.contains("roleEligibilityScheduleInstances"))
+            .count()
+    };
+
+    // From the options, with the id in another case and the cold path (known tenants).
+    let mut opts = h.options.clone();
+    opts.known_tenants = Some(live.clone());
+    opts.hidden_tenants = vec![format!(" {} ", guest.id.to_ascii_uppercase())];
+    let s = pim_core::Session::new(opts);
+    c.clear_requests();
+    let snap = s.refresh().await.unwrap();
+    assert_eq!(
+        snap.tenants
+            .iter()
+            .map(|t| t.tenant.id.as_str())
+            .collect::<Vec<_>>(),
+        vec![h.home.as_str()]
+    );
+    assert_eq!(snap.hidden, vec![guest.clone()]);
+    assert!(snap.roles().all(|r| r.tenant_id == h.home));
+    assert_eq!(batches(&c), 1, "one batch: the home tenant's");
+    assert_eq!(arm_lists(&c), 1);
+    assert_eq!(
+        s.tenants().await.unwrap(),
+        live,
+        "the list still has every tenant"
+    );
+    assert_eq!(s.hidden_tenants(), vec![guest.id.to_ascii_lowercase()]);
+
+    // Shown again: the next refresh reads it.
+    s.set_hidden_tenants(Vec::new());
+    c.clear_requests();
+    let snap = s.refresh().await.unwrap();
+    assert_eq!(snap.tenants.len(), live.len());
+    assert!(snap.hidden.is_empty());
+    assert!(
+        snap.roles()
+            .any(|r| r.tenant_id == guest.id && r.name == "Teams Administrator")
+    );
+    assert_eq!(batches(&c), live.len());
+
+    // Hidden while running: the published snapshot drops it at once, without a request.
+    let mut rx = s.subscribe();
+    rx.borrow_and_update();
+    c.clear_requests();
+    s.set_hidden_tenants(vec![guest.id.clone()]);
+    assert!(rx.has_changed().unwrap());
+    let now = s.snapshot();
+    assert_eq!(now.tenants.len(), live.len() - 1);
+    assert_eq!(now.hidden, vec![guest.clone()]);
+    assert!(
+        c.requests()
+            .iter()
+            .all(|r| r.resource != "graph" && r.resource != "arm")
+    );
+    // The warm path (settled list) skips it too.
+    let snap = s.refresh().await.unwrap();
+    assert_eq!(snap.tenants.len(), live.len() - 1);
+    assert_eq!(batches(&c), 1);
+
+    // Hiding every tenant gives an empty snapshot, not an error.
+    s.set_hidden_tenants(live.iter().map(|t| t.id.clone()).collect());
+    let snap = s.refresh().await.unwrap();
+    assert!(snap.tenants.is_empty());
+    assert_eq!(snap.hidden, live);
+}

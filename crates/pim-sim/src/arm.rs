@@ -15,8 +15,8 @@ use crate::odata::{self, Query};
 use crate::policy::{self, Dialect};
 use crate::server::Shared;
 use crate::state::{
-    Action, Assignment, AssignmentType, Eligibility, Kind, Request, State, Target, Tenant,
-    norm_scope, seeded_guid,
+    Action, Assignment, AssignmentType, Eligibility, Kind, Listed, Listing, Request, State, Target,
+    Tenant, norm_scope, seeded_guid,
 };
 use crate::wire::{self, TokenProblem};
 
@@ -524,38 +524,17 @@ fn list(st: &State, env: &Env<'_>, scope: &str, coll: &str) -> Reply {
             && p.eq_ignore_ascii_case(&oid)
             && related(&t.scope, scope, at_only)
     };
-    let items: Vec<Value> = match coll {
-        "roleeligibilityscheduleinstances" => st
-            .eligibilities
-            .iter()
-            .filter(|e| mine(&e.principal, &e.target) && e.current(now))
-            .map(|e| elig_instance(st, tn, e))
-            .collect(),
-        "roleeligibilityschedules" => st
-            .eligibilities
-            .iter()
-            .filter(|e| mine(&e.principal, &e.target) && e.scheduled(now))
-            .map(|e| elig_schedule(st, tn, e))
-            .collect(),
-        "roleassignmentscheduleinstances" => st
-            .assignments
-            .iter()
-            .filter(|a| mine(&a.principal, &a.target) && a.current(now))
-            .map(|a| assign_instance(st, tn, a))
-            .collect(),
-        "roleassignmentschedules" => st
-            .assignments
-            .iter()
-            .filter(|a| mine(&a.principal, &a.target) && a.scheduled(now))
-            .map(|a| assign_schedule(st, tn, a, now))
-            .collect(),
-        _ => st
-            .requests
-            .iter()
-            .filter(|q| mine(&q.principal, &q.target))
-            .map(|q| request_json(st, tn, q))
-            .collect(),
-    };
+    let items: Vec<Value> = st
+        .listed(Listing::from_coll(coll), now, mine)
+        .into_iter()
+        .map(|item| match item {
+            Listed::EligibilityInstance(e) => elig_instance(st, tn, e),
+            Listed::EligibilitySchedule(e) => elig_schedule(st, tn, e),
+            Listed::AssignmentInstance(a) => assign_instance(st, tn, a),
+            Listed::AssignmentSchedule(a) => assign_schedule(st, tn, a, now),
+            Listed::Request(q) => request_json(st, tn, q),
+        })
+        .collect();
     let items = match filter {
         Some(f) => items
             .into_iter()

@@ -15,8 +15,8 @@ use crate::odata::{self, Expand, Query};
 use crate::policy::{self, Dialect};
 use crate::server::Shared;
 use crate::state::{
-    Action, Assignment, AssignmentType, Eligibility, Kind, Request, State, Target, Tenant,
-    new_guid, seeded_guid,
+    Action, Assignment, AssignmentType, Eligibility, Kind, Listed, Listing, Request, State, Target,
+    Tenant, new_guid, seeded_guid,
 };
 use crate::wire::{self, TokenProblem};
 
@@ -264,12 +264,12 @@ pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &GraphReq<'_>) -> Reply {
         }
         ("GET", ["groups", _]) => group_object(&st, &env, &segs[1]),
         ("GET", ["rolemanagement", "directory", coll]) if is_entra_coll(coll) => {
-            entra_list(&st, &env, coll, None)
+            pim_list(&st, &env, &ENTRA, coll, None)
         }
         ("GET", ["rolemanagement", "directory", coll, f])
             if is_entra_coll(coll) && function_on(f).is_some() =>
         {
-            entra_list(&st, &env, coll, function_on(&segs[3]).flatten())
+            pim_list(&st, &env, &ENTRA, coll, function_on(&segs[3]).flatten())
         }
         (
             "POST",
@@ -301,12 +301,12 @@ pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &GraphReq<'_>) -> Reply {
         ("GET", ["identitygovernance", "privilegedaccess", "group", coll])
             if is_group_coll(coll) =>
         {
-            group_list(&st, &env, coll, None)
+            pim_list(&st, &env, &GROUP, coll, None)
         }
         ("GET", ["identitygovernance", "privilegedaccess", "group", coll, f])
             if is_group_coll(coll) && function_on(f).is_some() =>
         {
-            group_list(&st, &env, coll, function_on(&segs[4]).flatten())
+            pim_list(&st, &env, &GROUP, coll, function_on(&segs[4]).flatten())
         }
         (
             "POST",
@@ -862,68 +862,137 @@ fn filter_on(env: &Env<'_>, on: Option<String>, requests: bool) -> Result<String
     }
 }
 
-fn entra_list(st: &State, env: &Env<'_>, coll: &str, on: Option<String>) -> Reply {
-    let scopes = match coll {
-        "roleeligibilityscheduleinstances" | "roleeligibilityschedules" => ELIG_READ,
-        "roleassignmentschedulerequests" => REQ_WRITE,
-        _ => ASSIGN_READ,
-    };
-    if let Err(e) = env.require(st, scopes, false) {
+/// How Graph serves the PIM items of one kind, Entra roles ([`ENTRA`]) or groups
+/// ([`GROUP`]): the scopes it asks for, where requests live, and how items render.
+struct Flavour {
+    kind: Kind,
+    elig_read: &'static [&'static str],
+    assign_read: &'static [&'static str],
+    /// Also what reading and cancelling requests asks for.
+    req_write: &'static [&'static str],
+    /// The request entity set, as in `@odata.context` and `Location`.
+    requests_set: &'static str,
+    /// Type names are this and the listing's: `unifiedRole`, `privilegedAccessGroup`.
+    type_prefix: &'static str,
+    elig_instance: fn(&Eligibility) -> Value,
+    elig_schedule: fn(&Eligibility) -> Value,
+    assign_instance: fn(&Assignment) -> Value,
+    assign_schedule: fn(&Assignment, OffsetDateTime) -> Value,
+    request: fn(&Request) -> Value,
+}
+
+const ENTRA: Flavour = Flavour {
+    kind: Kind::EntraRole,
+    elig_read: ELIG_READ,
+    assign_read: ASSIGN_READ,
+    req_write: REQ_WRITE,
+    requests_set: "roleManagement/directory/roleAssignmentScheduleRequests",
+    type_prefix: "unifiedRole",
+    elig_instance: entra_elig_instance,
+    elig_schedule: entra_elig_schedule,
+    assign_instance: entra_assign_instance,
+    assign_schedule: entra_assign_schedule,
+    request: entra_request,
+};
+
+const GROUP: Flavour = Flavour {
+    kind: Kind::Group,
+    elig_read: GROUP_ELIG_READ,
+    assign_read: GROUP_ASSIGN_READ,
+    req_write: GROUP_REQ_WRITE,
+    requests_set: "identityGovernance/privilegedAccess/group/assignmentScheduleRequests",
+    type_prefix: "privilegedAccessGroup",
+    elig_instance: group_elig_instance,
+    elig_schedule: group_elig_schedule,
+    assign_instance: group_assign_instance,
+    assign_schedule: group_assign_schedule,
+    request: group_request,
+};
+
+/// [`GROUP`] for groups, [`ENTRA`] otherwise.
+fn flavour(kind: Kind) -> &'static Flavour {
+    if kind == Kind::Group { &GROUP } else { &ENTRA }
+}
+
+impl Flavour {
+    /// The scopes that let a caller read `listing`.
+    fn list_scopes(&self, listing: Listing) -> &'static [&'static str] {
+        match listing {
+            Listing::EligibilityInstances | Listing::EligibilitySchedules => self.elig_read,
+            Listing::AssignmentInstances | Listing::AssignmentSchedules => self.assign_read,
+            Listing::Requests => self.req_write,
+        }
+    }
+
+    /// The `@odata.type` name (without namespace) of `listing`'s items.
+    fn type_name(&self, listing: Listing) -> String {
+        let item = match listing {
+            Listing::EligibilityInstances => "EligibilityScheduleInstance",
+            Listing::EligibilitySchedules => "EligibilitySchedule",
+            Listing::AssignmentInstances => "AssignmentScheduleInstance",
+            Listing::AssignmentSchedules => "AssignmentSchedule",
+            Listing::Requests => "AssignmentScheduleRequest",
+        };
+        format!("{}{item}", self.type_prefix)
+    }
+
+    /// A listed record as Graph shows it.
+    fn render(&self, item: Listed<'_>, now: OffsetDateTime) -> Value {
+        match item {
+            Listed::EligibilityInstance(e) => (self.elig_instance)(e),
+            Listed::EligibilitySchedule(e) => (self.elig_schedule)(e),
+            Listed::AssignmentInstance(a) => (self.assign_instance)(a),
+            Listed::AssignmentSchedule(a) => (self.assign_schedule)(a, now),
+            Listed::Request(q) => (self.request)(q),
+        }
+    }
+
+    /// Adds the `$expand`ed navigation properties of an item about `t`; returns their names.
+    fn expand(
+        &self,
+        st: &State,
+        env: &Env<'_>,
+        v: &mut Value,
+        t: &Target,
+        exp: &[Expand],
+    ) -> Vec<&'static str> {
+        if self.kind == Kind::Group {
+            expand_group(st, env, v, &t.scope, exp)
+        } else {
+            expand_entra(st, env, v, &t.role, &t.scope, exp)
+        }
+    }
+}
+
+/// Lists one of the caller's PIM collections (`coll`, a known lower-case name) of
+/// `f`'s kind in the caller's tenant, as `filterByCurrentUser(on=…)` asks where given.
+fn pim_list(st: &State, env: &Env<'_>, f: &Flavour, coll: &str, on: Option<String>) -> Reply {
+    let listing = Listing::from_coll(coll);
+    if let Err(e) = env.require(st, f.list_scopes(listing), f.kind == Kind::Group) {
         return e;
     }
-    let on = match filter_on(env, on, coll == "roleassignmentschedulerequests") {
+    let on = match filter_on(env, on, listing == Listing::Requests) {
         Ok(on) => on,
         Err(reply) => return reply,
     };
+    // only requests accept `approver`; nobody here has any to approve
+    let approver = on.eq_ignore_ascii_case("approver");
     let mine = |p: &str, t: &Target| {
-        p.eq_ignore_ascii_case(&env.claims.oid)
-            && t.kind == Kind::EntraRole
+        !approver
+            && p.eq_ignore_ascii_case(&env.claims.oid)
+            && t.kind == f.kind
             && t.tenant == env.tenant.id
     };
-    let approver = on.eq_ignore_ascii_case("approver");
     let exp = env.expand();
     let mut keep: Vec<&'static str> = Vec::new();
     let mut items = Vec::new();
-    let mut add = |mut v: Value, t: &Target| {
-        keep = expand_entra(st, env, &mut v, &t.role, &t.scope, &exp);
+    for item in st.listed(listing, env.now, mine) {
+        let mut v = f.render(item, env.now);
+        keep = f.expand(st, env, &mut v, item.target(), &exp);
         items.push(v);
-    };
-    let (context, now) = (coll, env.now);
-    match coll {
-        "roleeligibilityscheduleinstances" => st
-            .eligibilities
-            .iter()
-            .filter(|e| mine(&e.principal, &e.target) && e.current(now))
-            .for_each(|e| add(entra_elig_instance(e), &e.target)),
-        "roleeligibilityschedules" => st
-            .eligibilities
-            .iter()
-            .filter(|e| mine(&e.principal, &e.target) && e.scheduled(now))
-            .for_each(|e| add(entra_elig_schedule(e), &e.target)),
-        "roleassignmentscheduleinstances" => st
-            .assignments
-            .iter()
-            .filter(|a| mine(&a.principal, &a.target) && a.current(now))
-            .for_each(|a| add(entra_assign_instance(a), &a.target)),
-        "roleassignmentschedules" => st
-            .assignments
-            .iter()
-            .filter(|a| mine(&a.principal, &a.target) && a.scheduled(now))
-            .for_each(|a| add(entra_assign_schedule(a, now), &a.target)),
-        _ => st
-            .requests
-            .iter()
-            .filter(|q| !approver && mine(&q.principal, &q.target))
-            .for_each(|q| add(entra_request(q), &q.target)),
     }
-    let type_name = match context {
-        "roleeligibilityscheduleinstances" => "unifiedRoleEligibilityScheduleInstance",
-        "roleeligibilityschedules" => "unifiedRoleEligibilitySchedule",
-        "roleassignmentscheduleinstances" => "unifiedRoleAssignmentScheduleInstance",
-        "roleassignmentschedules" => "unifiedRoleAssignmentSchedule",
-        _ => "unifiedRoleAssignmentScheduleRequest",
-    };
-    collection(env, st, &format!("Collection({type_name})"), items, &keep)
+    let context = format!("Collection({})", f.type_name(listing));
+    collection(env, st, &context, items, &keep)
 }
 
 fn parse_body(env: &Env<'_>) -> Result<Value, Reply> {
@@ -962,40 +1031,42 @@ fn common_request(v: &Value, target: Target) -> Result<NewRequest, PimError> {
 }
 
 fn entra_post(st: &mut State, env: &Env<'_>) -> Reply {
-    if let Err(e) = env.require(st, REQ_WRITE, false) {
+    post_request(st, env, &ENTRA, |v| {
+        let role = wire::req_str(v, "roleDefinitionId")?;
+        let scope = match wire::opt_str(v, "directoryScopeId")? {
+            Some(s) => s,
+            None => wire::opt_str(v, "appScopeId")?.ok_or_else(PimError::invalid)?,
+        };
+        Ok(Target {
+            kind: Kind::EntraRole,
+            tenant: env.tenant.id.clone(),
+            role,
+            scope,
+        })
+    })
+}
+
+/// Submits a schedule request POSTed for `f`'s kind: the body's kind-specific
+/// `target` (read first, so its errors come first), then what all requests share.
+fn post_request(
+    st: &mut State,
+    env: &Env<'_>,
+    f: &Flavour,
+    target: impl FnOnce(&Value) -> Result<Target, PimError>,
+) -> Reply {
+    if let Err(e) = env.require(st, f.req_write, f.kind == Kind::Group) {
         return e;
     }
     let v = match parse_body(env) {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let parsed = (|| {
-        let role = wire::req_str(&v, "roleDefinitionId")?;
-        let scope = match wire::opt_str(&v, "directoryScopeId")? {
-            Some(s) => s,
-            None => wire::opt_str(&v, "appScopeId")?.ok_or_else(PimError::invalid)?,
-        };
-        common_request(
-            &v,
-            Target {
-                kind: Kind::EntraRole,
-                tenant: env.tenant.id.clone(),
-                role,
-                scope,
-            },
-        )
-    })();
-    let req = match parsed {
+    let req = match target(&v).and_then(|t| common_request(&v, t)) {
         Ok(r) => r,
         Err(e) => return errors::graph_pim(env.ctx, &e),
     };
     match engine::submit(st, env.now, &env.caller(), req) {
-        Ok(q) => created(
-            env,
-            "roleManagement/directory/roleAssignmentScheduleRequests",
-            entra_request(&q),
-            &q.id,
-        ),
+        Ok(q) => created(env, f.requests_set, (f.request)(&q), &q.id),
         Err(e) => errors::graph_pim(env.ctx, &e),
     }
 }
@@ -1013,12 +1084,8 @@ fn created(env: &Env<'_>, set: &str, mut v: Value, id: &str) -> Reply {
 }
 
 fn get_request(st: &State, env: &Env<'_>, kind: Kind, id: &str) -> Reply {
-    let scopes = if kind == Kind::Group {
-        GROUP_REQ_WRITE
-    } else {
-        REQ_WRITE
-    };
-    if let Err(e) = env.require(st, scopes, kind == Kind::Group) {
+    let f = flavour(kind);
+    if let Err(e) = env.require(st, f.req_write, kind == Kind::Group) {
         return e;
     }
     let found = st.requests.iter().find(|q| {
@@ -1027,18 +1094,13 @@ fn get_request(st: &State, env: &Env<'_>, kind: Kind, id: &str) -> Reply {
             && q.id.eq_ignore_ascii_case(id)
             && q.principal.eq_ignore_ascii_case(&env.claims.oid)
     });
-    match (found, kind) {
-        (Some(q), Kind::EntraRole) => entity(
+    match found {
+        Some(q) => entity(
             env,
-            "roleManagement/directory/roleAssignmentScheduleRequests/$entity",
-            strip_type(entra_request(q)),
+            &format!("{}/$entity", f.requests_set),
+            strip_type((f.request)(q)),
         ),
-        (Some(q), _) => entity(
-            env,
-            "identityGovernance/privilegedAccess/group/assignmentScheduleRequests/$entity",
-            strip_type(group_request(q)),
-        ),
-        (None, _) => errors::graph(
+        None => errors::graph(
             env.ctx,
             404,
             "ResourceNotFound",
@@ -1055,12 +1117,7 @@ fn strip_type(mut v: Value) -> Value {
 }
 
 fn cancel(st: &mut State, env: &Env<'_>, kind: Kind, id: &str) -> Reply {
-    let scopes = if kind == Kind::Group {
-        GROUP_REQ_WRITE
-    } else {
-        REQ_WRITE
-    };
-    if let Err(e) = env.require(st, scopes, kind == Kind::Group) {
+    if let Err(e) = env.require(st, flavour(kind).req_write, kind == Kind::Group) {
         return e;
     }
     match engine::cancel(st, env.now, &env.claims.oid, kind, id) {
@@ -1128,110 +1185,20 @@ fn group_request(q: &Request) -> Value {
     })
 }
 
-fn group_list(st: &State, env: &Env<'_>, coll: &str, on: Option<String>) -> Reply {
-    let scopes = match coll {
-        "eligibilityscheduleinstances" | "eligibilityschedules" => GROUP_ELIG_READ,
-        "assignmentschedulerequests" => GROUP_REQ_WRITE,
-        _ => GROUP_ASSIGN_READ,
-    };
-    if let Err(e) = env.require(st, scopes, true) {
-        return e;
-    }
-    let on = match filter_on(env, on, coll == "assignmentschedulerequests") {
-        Ok(on) => on,
-        Err(reply) => return reply,
-    };
-    let approver = on.eq_ignore_ascii_case("approver");
-    let mine = |p: &str, t: &Target| {
-        p.eq_ignore_ascii_case(&env.claims.oid)
-            && t.kind == Kind::Group
-            && t.tenant == env.tenant.id
-    };
-    let exp = env.expand();
-    let now = env.now;
-    let mut keep: Vec<&'static str> = Vec::new();
-    let mut items = Vec::new();
-    let mut add = |mut v: Value, t: &Target| {
-        keep = expand_group(st, env, &mut v, &t.scope, &exp);
-        items.push(v);
-    };
-    let type_name = match coll {
-        "eligibilityscheduleinstances" => {
-            st.eligibilities
-                .iter()
-                .filter(|e| mine(&e.principal, &e.target) && e.current(now))
-                .for_each(|e| add(group_elig_instance(e), &e.target));
-            "privilegedAccessGroupEligibilityScheduleInstance"
-        }
-        "eligibilityschedules" => {
-            st.eligibilities
-                .iter()
-                .filter(|e| mine(&e.principal, &e.target) && e.scheduled(now))
-                .for_each(|e| add(group_elig_schedule(e), &e.target));
-            "privilegedAccessGroupEligibilitySchedule"
-        }
-        "assignmentscheduleinstances" => {
-            st.assignments
-                .iter()
-                .filter(|a| mine(&a.principal, &a.target) && a.current(now))
-                .for_each(|a| add(group_assign_instance(a), &a.target));
-            "privilegedAccessGroupAssignmentScheduleInstance"
-        }
-        "assignmentschedules" => {
-            st.assignments
-                .iter()
-                .filter(|a| mine(&a.principal, &a.target) && a.scheduled(now))
-                .for_each(|a| add(group_assign_schedule(a, now), &a.target));
-            "privilegedAccessGroupAssignmentSchedule"
-        }
-        _ => {
-            st.requests
-                .iter()
-                .filter(|q| !approver && mine(&q.principal, &q.target))
-                .for_each(|q| add(group_request(q), &q.target));
-            "privilegedAccessGroupAssignmentScheduleRequest"
-        }
-    };
-    collection(env, st, &format!("Collection({type_name})"), items, &keep)
-}
-
 fn group_post(st: &mut State, env: &Env<'_>) -> Reply {
-    if let Err(e) = env.require(st, GROUP_REQ_WRITE, true) {
-        return e;
-    }
-    let v = match parse_body(env) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let parsed = (|| {
-        let group = wire::req_str(&v, "groupId")?;
-        let access = wire::req_str(&v, "accessId")?.to_ascii_lowercase();
+    post_request(st, env, &GROUP, |v| {
+        let group = wire::req_str(v, "groupId")?;
+        let access = wire::req_str(v, "accessId")?.to_ascii_lowercase();
         if access != "member" && access != "owner" {
             return Err(PimError::invalid());
         }
-        common_request(
-            &v,
-            Target {
-                kind: Kind::Group,
-                tenant: env.tenant.id.clone(),
-                role: access,
-                scope: group,
-            },
-        )
-    })();
-    let req = match parsed {
-        Ok(r) => r,
-        Err(e) => return errors::graph_pim(env.ctx, &e),
-    };
-    match engine::submit(st, env.now, &env.caller(), req) {
-        Ok(q) => created(
-            env,
-            "identityGovernance/privilegedAccess/group/assignmentScheduleRequests",
-            group_request(&q),
-            &q.id,
-        ),
-        Err(e) => errors::graph_pim(env.ctx, &e),
-    }
+        Ok(Target {
+            kind: Kind::Group,
+            tenant: env.tenant.id.clone(),
+            role: access,
+            scope: group,
+        })
+    })
 }
 
 // ---------- policies ----------

@@ -11,6 +11,7 @@ fn main() {
         "use_account",
         "remove_account",
         "add_account",
+        "set_tenant_shown",
         "close_window",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))

@@ -11,7 +11,9 @@
 // @typedef {{reminderMinutes:number[], defaultDurationMinutes:number, launchAtLogin:boolean, cloud:string,
 //            clientId:string, authorityHost:string, graphEndpoint:string, armEndpoint:string,
 //            iconTheme:'auto'|'dark'|'light', accounts:string[]}} SettingsDto
-// @typedef {{key:string, upn:string, cloud:'public'|'usgov'|'china', current:boolean}} AccountDto
+// @typedef {{id:string, name:string, domain:?string, home:boolean, shown:boolean}} TenantChoiceDto
+// @typedef {{key:string, upn:string, cloud:'public'|'usgov'|'china', current:boolean,
+//            tenants:TenantChoiceDto[]}} AccountDto
 // @typedef {{code:string, message:string}} IpcError
 
 function invoke(cmd, args) {
@@ -37,6 +39,8 @@ export const useAccount = (key) => invoke('use_account', { key });
 export const removeAccount = (key) => invoke('remove_account', { key });
 /** Adds an account through the browser; cloud: public|usgov|china|custom. @returns {Promise<AccountDto[]>} */
 export const addAccount = (cloud) => invoke('add_account', { cloud });
+/** Shows or hides a tenant of an account in the tray. @returns {Promise<AccountDto[]>} */
+export const setTenantShown = (key, tenantId, shown) => invoke('set_tenant_shown', { key, tenantId, shown });
 export const closeWindow = () => invoke('close_window', {});
 
 /** What to do about an error, by code (never by message text). */

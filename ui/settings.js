@@ -1,5 +1,6 @@
 import {
-  addAccount, closeWindow, errorText, getAccounts, getSettings, removeAccount, saveSettings, useAccount,
+  addAccount, closeWindow, errorText, getAccounts, getSettings, removeAccount, saveSettings, setTenantShown,
+  useAccount,
 } from './ipc.js';
 
 const $ = (id) => document.getElementById(id);
@@ -39,24 +40,28 @@ function showAccounts(list) {
   ul.replaceChildren(...list.map((a) => {
     const li = document.createElement('li');
     li.dataset.upn = a.upn;
+    const row = document.createElement('div');
+    row.className = 'account-row';
+    li.appendChild(row);
     const name = document.createElement('span');
     name.className = 'account-name';
     name.textContent = `${a.upn} · ${clouds[a.cloud] || a.cloud}${a.current ? ' · default' : ''}`;
-    li.appendChild(name);
+    row.appendChild(name);
     if (!a.current) {
       const use = document.createElement('button');
       use.type = 'button';
       use.className = 'make-default';
       use.textContent = 'Make default';
       use.addEventListener('click', () => act(() => useAccount(a.key), `${a.upn} is the default account.`));
-      li.appendChild(use);
+      row.appendChild(use);
     }
     const rm = document.createElement('button');
     rm.type = 'button';
     rm.className = 'remove';
     rm.textContent = 'Remove';
     rm.addEventListener('click', () => act(() => removeAccount(a.key), `${a.upn} was signed out.`));
-    li.appendChild(rm);
+    row.appendChild(rm);
+    if (a.tenants.length) li.appendChild(tenantChoice(a));
     return li;
   }));
   if (!list.length) {
@@ -66,16 +71,51 @@ function showAccounts(list) {
   }
 }
 
+// The account's tenants, each with a check box: checked tenants are read and shown in the
+// tray, unchecked ones are hidden (saved with the account; `pim tenants` shares the choice).
+function tenantChoice(a) {
+  const box = document.createElement('div');
+  box.className = 'tenants';
+  const caption = document.createElement('span');
+  caption.className = 'hint';
+  caption.textContent = 'Tenants shown in the tray:';
+  box.appendChild(caption);
+  const ul = document.createElement('ul');
+  for (const t of a.tenants) {
+    const li = document.createElement('li');
+    const label = document.createElement('label');
+    const input = document.createElement('input');
+    input.type = 'checkbox';
+    input.className = 'inline tenant-shown';
+    input.checked = t.shown;
+    input.dataset.tenant = t.id;
+    input.addEventListener('change', () => {
+      const shown = input.checked;
+      act(() => setTenantShown(a.key, t.id, shown),
+        shown ? `${t.name} is shown in the tray.` : `${t.name} is hidden from the tray.`);
+    });
+    label.append(input, `${t.name}${t.domain ? ` · ${t.domain}` : ''}${t.home ? ' · home' : ''}`);
+    li.appendChild(label);
+    ul.appendChild(li);
+  }
+  box.appendChild(ul);
+  return box;
+}
+
+const controls = '#account-list button, #account-list input, #add-account';
+
 async function act(call, done) {
   accountStatus('Working…');
-  for (const b of document.querySelectorAll('#account-list button, #add-account')) b.disabled = true;
+  for (const b of document.querySelectorAll(controls)) b.disabled = true;
   try {
     showAccounts(await call());
     accountStatus(done, 'ok');
   } catch (e) {
     accountStatus(errorText(e), 'error');
+    // Show the list as it really is (e.g. a check box the engine refused to change).
+    getAccounts().then(showAccounts, () => {});
   } finally {
-    for (const b of document.querySelectorAll('#account-list button, #add-account')) b.disabled = false;
+    for (const b of document.querySelectorAll(controls)) b.disabled = false;
   }
 }
 

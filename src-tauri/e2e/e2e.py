@@ -746,7 +746,7 @@ def phase_webview(args, res):
 
             def rows():
                 return wd("POST", s + "/execute/sync", {"args": [], "script":
-                          "return [...document.querySelectorAll('#account-list li')].map(l => l.textContent);"})
+                          "return [...document.querySelectorAll('#account-list > li')].map(l => l.textContent);"})
             wait_for(lambda: any("adele@contoso.onmicrosoft.com" in r and "default" in r for r in rows()), 20,
                      "the account in Settings")
             head = text("#accounts")
@@ -771,6 +771,53 @@ def phase_webview(args, res):
             save(shots, "settings-accounts.png", png)
         res.run("Settings lists accounts; Remove signs out; Add (custom endpoints, browser) signs in again; "
                 "the 'Signed in:' header follows both without reopening", accounts_in_settings)
+
+        def tenants_in_settings():
+            # Each account lists its tenants with a check box: unchecking one hides it from the
+            # tray (its section leaves the menu; the choice is saved with the account, where the
+            # CLI reads it), checking it again brings its roles back.
+            fab = "Fabrikam · adele@contoso.onmicrosoft.com"
+            wd("POST", s + "/execute/sync", {"args": [], "script": "location.reload(); return true;"})
+
+            def boxes():
+                return wd("POST", s + "/execute/sync", {"args": [], "script":
+                          "return [...document.querySelectorAll('#account-list input.tenant-shown')]"
+                          ".map(i => [i.parentElement.textContent, i.checked]);"})
+            wait_for(lambda: len(boxes()) == 2, 20, "the account's two tenants in Settings")
+            b = boxes()
+            assert b[0][0].startswith("Contoso") and "home" in b[0][0] and b[0][1], b
+            assert b[1][0].startswith("Fabrikam") and b[1][1], b
+            assert Tray.find(tray.layout(), fab), "the Fabrikam section before hiding it"
+
+            def click_box(name):
+                wd("POST", s + "/execute/sync", {"args": [name], "script":
+                   "const i = [...document.querySelectorAll('#account-list input.tenant-shown')]"
+                   ".find(i => i.parentElement.textContent.startsWith(arguments[0])); i.click(); return true;"})
+            click_box("Fabrikam")
+            wait_for(lambda: text("#account-status") == "Fabrikam is hidden from the tray.", 20, "the hide")
+            # One tenant left: the menu drops the section headers and nothing of Fabrikam is left.
+            wait_for(lambda: not any("Fabrikam" in x for x in Tray.labels(tray.layout())), 20,
+                     "the Fabrikam section to leave the menu")
+            assert Tray.find(tray.layout(), "Entra roles", "Exchange Administrator"), Tray.labels(tray.layout())
+            assert [x[1] for x in boxes()] == [True, False], boxes()
+            saved = json.load(open(os.path.join(env.env["PIM_CONFIG_DIR"], "accounts.json")))
+            hidden = [a.get("hiddenTenants") for a in saved["accounts"]]
+            assert hidden and hidden[0] and len(hidden[0]) == 1, saved
+            png = base64.b64decode(wd("GET", s + "/screenshot"))
+            save(shots, "settings-tenants.png", png)
+            # The last shown tenant cannot be hidden: the engine refuses, the box stays checked.
+            click_box("Contoso")
+            wait_for(lambda: "at least one tenant must stay shown" in text("#account-status"), 20, "the refusal")
+            wait_for(lambda: [x[1] for x in boxes()] == [True, False], 10, "the list as it is")
+            assert Tray.find(tray.layout(), "Entra roles", "Exchange Administrator"), Tray.labels(tray.layout())
+            click_box("Fabrikam")
+            wait_for(lambda: text("#account-status") == "Fabrikam is shown in the tray.", 30, "the show")
+            wait_for(lambda: "Entra roles > Teams Administrator" in menu_sections(tray.layout()).get(fab, []), 30,
+                     "the Fabrikam roles back in the menu")
+            saved = json.load(open(os.path.join(env.env["PIM_CONFIG_DIR"], "accounts.json")))
+            assert not any(a.get("hiddenTenants") for a in saved["accounts"]), saved
+        res.run("Settings shows each account's tenants: unchecking one hides it from the menu (saved with the "
+                "account), the last one cannot be hidden, checking it brings its roles back", tenants_in_settings)
     finally:
         if "id" in session:
             try:
@@ -1078,6 +1125,9 @@ def phase_accounts(args, res):
             for header, roles in want.items():
                 missing = [r for r in roles if r not in sec[header]]
                 assert not missing, f"{header}: missing {missing} in {sec[header]}"
+            # `pim login` made Test User the default (another simulator, so another authority):
+            # the tray opens the saved default first, as the CLI does.
+            assert list(sec)[0] == f"Tailspin · {test}", list(sec)
             assert "Entra roles > Exchange Administrator" not in sec[f"Tailspin · {test}"], sec
             assert not any("Ops Oncall" in x for x in sec[f"Contoso · {adele}"]), sec
         res.run("the menu has a section per account and tenant (Tenant · upn), each with that account's roles",

@@ -187,6 +187,30 @@ pub async fn add(state: &AppState, cloud: String) -> Result<Vec<AccountDto>, Ipc
     accounts(state)
 }
 
+/// Shows or hides one tenant of an account in the tray; answers the new list.
+#[tauri::command]
+pub async fn set_tenant_shown(
+    state: State<'_, AppState>,
+    key: String,
+    tenant_id: String,
+    shown: bool,
+) -> Result<Vec<AccountDto>, IpcError> {
+    tenant_shown(&state, key, tenant_id, shown).await
+}
+
+/// Body of [`set_tenant_shown`].
+pub async fn tenant_shown(
+    state: &AppState,
+    key: String,
+    tenant_id: String,
+    shown: bool,
+) -> Result<Vec<AccountDto>, IpcError> {
+    let key = crate::dto::account_key(&key)?;
+    let tenant = crate::dto::tenant_id(&tenant_id)?;
+    state.engine.set_tenant_shown(key, tenant, shown).await?;
+    accounts(state)
+}
+
 /// The settings window's data.
 #[tauri::command]
 pub fn get_settings(state: State<'_, AppState>) -> SettingsDto {
@@ -411,6 +435,29 @@ mod tests {
         let err = invoke(&app, "add_account", json!({"cloud": "mars"})).expect_err("cloud");
         assert_eq!(err["code"], "invalidInput");
         invoke(&app, "add_account", json!({"cloud": "usgov"})).expect("add");
+        assert_eq!(list[0]["tenants"][0]["name"], "Contoso");
+        assert_eq!(list[0]["tenants"][0]["shown"], true);
+        let err = invoke(
+            &app,
+            "set_tenant_shown",
+            json!({"key": key, "tenantId": "a\nb", "shown": false}),
+        )
+        .expect_err("malformed tenant id");
+        assert_eq!(err["code"], "invalidInput");
+        // Tauri refuses a call without `shown` before the command runs.
+        let err = invoke(
+            &app,
+            "set_tenant_shown",
+            json!({"key": key, "tenantId": "t"}),
+        )
+        .expect_err("missing flag");
+        assert!(err.to_string().contains("shown"), "{err}");
+        invoke(
+            &app,
+            "set_tenant_shown",
+            json!({"key": key, "tenantId": " t ", "shown": false}),
+        )
+        .expect("hide");
         let list = invoke(&app, "remove_account", json!({"key": key})).expect("remove");
         assert_eq!(list, json!([]));
         assert_eq!(
@@ -419,6 +466,7 @@ mod tests {
                 "use-account:nobody".to_owned(),
                 format!("use-account:{key}"),
                 "add-account:Cloud(UsGovernment)".to_owned(),
+                format!("tenant-shown:{key}:t:false"),
                 format!("remove-account:{key}"),
             ]
         );

@@ -225,7 +225,9 @@ impl CoreEngine {
     }
 
     async fn resume(&self) -> EngineResult<()> {
-        let Some(default) = self.auth.default_account()? else {
+        // The saved default, whichever cloud or app registration it signs in with (as in the
+        // CLI); each account gets its own `Auth` in `open_at`.
+        let Some(default) = self.auth.saved_default_account()? else {
             self.set_status(Status::SignedOut);
             return Ok(());
         };
@@ -297,6 +299,7 @@ impl CoreEngine {
             upn: account.upn.clone(),
             progress: self.progress.clone(),
         }));
+        opts.hidden_tenants = account.hidden_tenants.clone();
         let session = Session::new(opts);
         let key = account.key();
         {
@@ -470,6 +473,19 @@ fn role_view(r: &Role) -> RoleView {
         tenant_id: r.tenant_id.clone(),
         state,
     }
+}
+
+/// The settings window's tenant entries of one account.
+fn tenant_entries(list: &[pim_core::Tenant], hidden: &[String]) -> Vec<crate::engine::TenantEntry> {
+    list.iter()
+        .map(|t| crate::engine::TenantEntry {
+            id: t.id.clone(),
+            name: t.display_name.clone(),
+            domain: t.default_domain.clone(),
+            home: t.is_home,
+            shown: !hidden.iter().any(|h| h.eq_ignore_ascii_case(&t.id)),
+        })
+        .collect()
 }
 
 /// When the session should re-read by itself: the next end or start time, or in two minutes
@@ -739,21 +755,40 @@ impl Engine for CoreEngine {
     }
 
     fn accounts(&self) -> EngineResult<Vec<AccountEntry>> {
-        // The default account is the first open one.
-        let current = self
+        // The default account is the first open one; open accounts know their tenants.
+        let open: Vec<(String, Option<Vec<pim_core::Tenant>>, Vec<String>)> = self
             .current
             .try_lock()
-            .ok()
-            .and_then(|c| c.first().map(|c| c.account.key()));
+            .map(|c| {
+                c.iter()
+                    .map(|c| {
+                        (
+                            c.account.key(),
+                            c.session.tenant_list(),
+                            c.session.hidden_tenants(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let current = open.first().map(|(k, _, _)| k.clone());
         let mut list: Vec<AccountEntry> = self
             .auth
             .accounts()?
             .into_iter()
-            .map(|a| AccountEntry {
-                current: current.as_deref() == Some(a.key().as_str()),
-                key: a.key(),
-                upn: a.upn,
-                cloud: a.cloud.as_str().to_owned(),
+            .map(|a| {
+                let key = a.key();
+                let tenants = match open.iter().find(|(k, _, _)| *k == key) {
+                    Some((_, Some(list), hidden)) => tenant_entries(list, hidden),
+                    _ => Vec::new(),
+                };
+                AccountEntry {
+                    current: current.as_deref() == Some(key.as_str()),
+                    key,
+                    upn: a.upn,
+                    cloud: a.cloud.as_str().to_owned(),
+                    tenants,
+                }
             })
             .collect();
         list.sort_by(|a, b| b.current.cmp(&a.current).then(a.upn.cmp(&b.upn)));
@@ -816,6 +851,49 @@ impl Engine for CoreEngine {
                 Err(e)
             }
         }
+    }
+
+    async fn set_tenant_shown(&self, key: &str, tenant_id: &str, shown: bool) -> EngineResult<()> {
+        let (auth, account, session) = {
+            let current = self.current.lock().await;
+            let c = current
+                .iter()
+                .find(|c| c.account.key() == key)
+                .ok_or_else(|| pim_core::Error::NotFound {
+                    name: key.to_owned(),
+                    hint: "; the account is not open, reopen Settings".into(),
+                })?;
+            (c.auth.clone(), c.account.clone(), c.session.clone())
+        };
+        let all = session.tenants().await?;
+        if !all.iter().any(|t| t.id.eq_ignore_ascii_case(tenant_id)) {
+            return Err(pim_core::Error::InvalidInput(format!(
+                "{} does not reach the tenant {tenant_id}; reopen Settings",
+                account.upn
+            )));
+        }
+        let id = vec![tenant_id.to_owned()];
+        let (hide, show) = if shown {
+            (Vec::new(), id)
+        } else {
+            (id, Vec::new())
+        };
+        let hidden = pim_core::hidden_tenants_after(&all, &session.hidden_tenants(), &hide, &show)?;
+        let saved = auth.set_hidden_tenants(&account, hidden)?;
+        session.set_hidden_tenants(saved.hidden_tenants.clone());
+        if let Some(c) = self
+            .current
+            .lock()
+            .await
+            .iter_mut()
+            .find(|c| c.account.key() == key)
+        {
+            c.account = saved;
+        }
+        if shown {
+            session.refresh().await?;
+        }
+        Ok(())
     }
 
     async fn sign_out(&self) -> EngineResult<()> {

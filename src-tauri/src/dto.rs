@@ -265,6 +265,24 @@ pub struct AccountDto {
     pub cloud: String,
     /// Whether the tray shows this account now (the default one).
     pub current: bool,
+    /// Its tenants, home first (empty until the account's first refresh).
+    pub tenants: Vec<TenantChoiceDto>,
+}
+
+/// A tenant of an account, with whether the tray shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantChoiceDto {
+    /// Tenant id (what `set_tenant_shown` takes).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Default domain, when known.
+    pub domain: Option<String>,
+    /// The account's home tenant.
+    pub home: bool,
+    /// Shown in the tray (not hidden by the user).
+    pub shown: bool,
 }
 
 impl From<crate::engine::AccountEntry> for AccountDto {
@@ -274,8 +292,29 @@ impl From<crate::engine::AccountEntry> for AccountDto {
             upn: a.upn,
             cloud: a.cloud,
             current: a.current,
+            tenants: a
+                .tenants
+                .into_iter()
+                .map(|t| TenantChoiceDto {
+                    id: t.id,
+                    name: t.name,
+                    domain: t.domain,
+                    home: t.home,
+                    shown: t.shown,
+                })
+                .collect(),
         }
     }
+}
+
+/// Checks a tenant id from the page (the engine then checks that the account reaches it).
+pub fn tenant_id(id: &str) -> Result<&str, IpcError> {
+    if id.trim().is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
+        return Err(IpcError::invalid(
+            "Pick a tenant from the list (its id is missing or malformed).",
+        ));
+    }
+    Ok(id.trim())
 }
 
 /// Checks an account key from the page (the engine then looks it up).
@@ -539,6 +578,15 @@ mod tests {
                 upn: "u".into(),
                 cloud: "public".into(),
                 current: true,
+                tenants: vec![],
+            })
+            .expect("json"),
+            serde_json::to_value(TenantChoiceDto {
+                id: "t".into(),
+                name: "n".into(),
+                domain: None,
+                home: true,
+                shown: true,
             })
             .expect("json"),
             serde_json::json!({"roleKey":0,"justification":0,"ticketNumber":0,"ticketSystem":0,"durationMinutes":0,"startAt":0}),

@@ -33,6 +33,24 @@ pub struct AccountEntry {
     pub cloud: String,
     /// Whether the tray shows this account now (the default one).
     pub current: bool,
+    /// The tenants the account reaches, home first (empty until its first refresh), each
+    /// shown in the tray or hidden by the user.
+    pub tenants: Vec<TenantEntry>,
+}
+
+/// A tenant of an account, for the settings window's choice of tenants to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantEntry {
+    /// Tenant id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Default domain, when known.
+    pub domain: Option<String>,
+    /// The account's home tenant.
+    pub home: bool,
+    /// Whether its roles are read and shown (not hidden by the user).
+    pub shown: bool,
 }
 
 /// Where a new account signs in.
@@ -75,6 +93,9 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     async fn remove_account(&self, key: &str) -> EngineResult<()>;
     /// Adds an account through the browser sign-in in `cloud` and shows it.
     async fn add_account(&self, cloud: NewAccountCloud) -> EngineResult<()>;
+    /// Shows or hides one tenant of an account (saved with the account; a hidden tenant is
+    /// not read). Hiding the last shown tenant is refused.
+    async fn set_tenant_shown(&self, key: &str, tenant_id: &str, shown: bool) -> EngineResult<()>;
     /// Sign out: forget the account and its refresh token.
     async fn sign_out(&self) -> EngineResult<()>;
     /// What an activation in flight is waiting for, e.g. an interactive step-up in the
@@ -257,6 +278,17 @@ mod fake {
                     upn: a.upn.clone(),
                     cloud: "public".into(),
                     current: true,
+                    tenants: a
+                        .tenants
+                        .iter()
+                        .map(|t| TenantEntry {
+                            id: t.id.clone(),
+                            name: t.name.clone(),
+                            domain: None,
+                            home: true,
+                            shown: true,
+                        })
+                        .collect(),
                 })
                 .collect())
         }
@@ -273,6 +305,15 @@ mod fake {
         async fn add_account(&self, cloud: NewAccountCloud) -> EngineResult<()> {
             self.record(format!("add-account:{cloud:?}"));
             Ok(())
+        }
+        async fn set_tenant_shown(
+            &self,
+            key: &str,
+            tenant_id: &str,
+            shown: bool,
+        ) -> EngineResult<()> {
+            self.record(format!("tenant-shown:{key}:{tenant_id}:{shown}"));
+            self.known(key)
         }
         async fn sign_out(&self) -> EngineResult<()> {
             self.record("sign-out".into());

@@ -170,6 +170,7 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         commands::use_account,
         commands::remove_account,
         commands::add_account,
+        commands::set_tenant_shown,
         commands::close_window,
     ]
 }

@@ -199,7 +199,8 @@ fn relay_handler<R: Runtime>(
             | "get_accounts"
             | "use_account"
             | "remove_account"
-            | "add_account" => {
+            | "add_account"
+            | "set_tenant_shown" => {
                 let args = match invoke.message.payload() {
                     tauri::ipc::InvokeBody::Json(v) => v.clone(),
                     tauri::ipc::InvokeBody::Raw(_) => Value::Null,
@@ -378,6 +379,15 @@ pub async fn dispatch<R: Runtime>(
             to_value(crate::commands::account_action(&state, "remove", arg(&args, "key")?).await?)
         }
         "add_account" => to_value(crate::commands::add(&state, arg(&args, "cloud")?).await?),
+        "set_tenant_shown" => to_value(
+            crate::commands::tenant_shown(
+                &state,
+                arg(&args, "key")?,
+                arg(&args, "tenantId")?,
+                arg(&args, "shown")?,
+            )
+            .await?,
+        ),
         "save_settings" => to_value(crate::commands::save(app, &state, arg(&args, "settings")?)?),
         other => Err(IpcError::invalid(format!("unknown command `{other}`"))),
     }

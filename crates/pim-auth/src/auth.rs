@@ -655,6 +655,17 @@ impl Auth {
             .cloned())
     }
 
+    /// The default account of the accounts file, whichever cloud, authority or app
+    /// registration it uses (a host that opens every account, like the tray, starts with it).
+    pub fn saved_default_account(&self) -> Result<Option<Account>> {
+        Ok(self
+            .inner
+            .accounts
+            .load()?
+            .default_account(|_| true)
+            .cloned())
+    }
+
     /// Makes `account` the default.
     pub fn set_default_account(&self, account: &Account) -> Result<()> {
         let key = account.key();

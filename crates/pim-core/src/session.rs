@@ -233,6 +233,13 @@ impl Session {
         Ok(self.settle_tenants(discovered))
     }
 
+    /// The tenant list as far as it is known without a request: the discovered one, else
+    /// the [`SessionOptions::known_tenants`]; `None` before either.
+    pub fn tenant_list(&self) -> Option<Vec<Tenant>> {
+        let c = self.caches();
+        c.tenants.clone().or_else(|| c.known_tenants.clone())
+    }
+
     /// The discovered tenant list when it differs from [`SessionOptions::known_tenants`]
     /// (new or removed tenants, changed names or domains), or when no known list was given;
     /// `None` before discovery, when nothing changed, or when ARM could not list the

@@ -784,20 +784,67 @@ fn policy_guid(tenant: &Tenant, scope: &str, role: &str) -> String {
     ))
 }
 
-fn policy_assignments(st: &State, env: &Env<'_>, scope: &str, name: Option<&str>) -> Reply {
+/// What ARM checks before it lists or reads a policy collection (`resource`, as in
+/// `roleManagementPolicies`; `what`, its name in words): a scope is required, and
+/// reading may be configured to be forbidden.
+fn policy_read_guard(
+    st: &State,
+    env: &Env<'_>,
+    scope: &str,
+    resource: &str,
+    what: &str,
+) -> Result<(), Reply> {
     if scope.is_empty() {
-        return errors::arm(
+        return Err(errors::arm(
             400,
             "InvalidScope",
-            "A scope is required to list role management policy assignments.",
-        );
+            &format!("A scope is required to list {what}."),
+        ));
     }
     if st.config.arm_policy_read_forbidden {
-        return forbidden(
-            env,
-            scope,
-            "Microsoft.Authorization/roleManagementPolicyAssignments/read",
-        );
+        let action = format!("Microsoft.Authorization/{resource}/read");
+        return Err(forbidden(env, scope, &action));
+    }
+    Ok(())
+}
+
+/// The Azure role `role` at `scope` in `tn`, as a policy is looked up for it.
+fn azure_target(tn: &Tenant, role: &str, scope: &str) -> Target {
+    Target {
+        kind: Kind::AzureResource,
+        tenant: tn.id.clone(),
+        role: role.to_owned(),
+        scope: scope.to_owned(),
+    }
+}
+
+/// With a `name`, the one of `items` so named (case-insensitively), else a 404 whose
+/// `(code, what)` are the error code and the item's name in words; without, a page of
+/// all `items`.
+fn named_or_page(
+    st: &State,
+    env: &Env<'_>,
+    items: Vec<Value>,
+    name: Option<&str>,
+    (code, what): (&str, &str),
+) -> Reply {
+    let Some(n) = name else {
+        return page(st, env, items);
+    };
+    match items.into_iter().find(|i| {
+        i["name"]
+            .as_str()
+            .is_some_and(|x| x.eq_ignore_ascii_case(n))
+    }) {
+        Some(v) => Reply::json(200, v, ARM_JSON),
+        None => errors::arm(404, code, &format!("The {what} '{n}' was not found.")),
+    }
+}
+
+fn policy_assignments(st: &State, env: &Env<'_>, scope: &str, name: Option<&str>) -> Reply {
+    let what = "role management policy assignments";
+    if let Err(e) = policy_read_guard(st, env, scope, "roleManagementPolicyAssignments", what) {
+        return e;
     }
     let tn = &env.tenant;
     let role_filter = env
@@ -810,8 +857,7 @@ fn policy_assignments(st: &State, env: &Env<'_>, scope: &str, name: Option<&str>
         .iter()
         .filter(|r| role_filter.as_deref().is_none_or(|f| f.rsplit('/').next().unwrap_or(f).eq_ignore_ascii_case(&r.id)))
         .map(|r| {
-            let target = Target { kind: Kind::AzureResource, tenant: tn.id.clone(), role: r.id.clone(), scope: scope.to_owned() };
-            let pol = st.policy_for(&target);
+            let pol = st.policy_for(&azure_target(tn, &r.id, scope));
             let pg = policy_guid(tn, scope, &r.id);
             let policy_id = format!("{scope}{PROVIDER}/roleManagementPolicies/{pg}");
             let rd = role_def_id(scope, &r.id);
@@ -826,45 +872,24 @@ fn policy_assignments(st: &State, env: &Env<'_>, scope: &str, name: Option<&str>
             }))
         })
         .collect();
-    match name {
-        Some(n) => match items.into_iter().find(|i| {
-            i["name"]
-                .as_str()
-                .is_some_and(|x| x.eq_ignore_ascii_case(n))
-        }) {
-            Some(v) => Reply::json(200, v, ARM_JSON),
-            None => errors::arm(
-                404,
-                "RoleManagementPolicyAssignmentNotFound",
-                &format!("The role management policy assignment '{n}' was not found."),
-            ),
-        },
-        None => page(st, env, items),
-    }
+    let not_found = (
+        "RoleManagementPolicyAssignmentNotFound",
+        "role management policy assignment",
+    );
+    named_or_page(st, env, items, name, not_found)
 }
 
 fn policies(st: &State, env: &Env<'_>, scope: &str, name: Option<&str>) -> Reply {
-    if scope.is_empty() {
-        return errors::arm(
-            400,
-            "InvalidScope",
-            "A scope is required to list role management policies.",
-        );
-    }
-    if st.config.arm_policy_read_forbidden {
-        return forbidden(
-            env,
-            scope,
-            "Microsoft.Authorization/roleManagementPolicies/read",
-        );
+    let what = "role management policies";
+    if let Err(e) = policy_read_guard(st, env, scope, "roleManagementPolicies", what) {
+        return e;
     }
     let tn = &env.tenant;
     let items: Vec<Value> = tn
         .azure_roles
         .iter()
         .map(|r| {
-            let target = Target { kind: Kind::AzureResource, tenant: tn.id.clone(), role: r.id.clone(), scope: scope.to_owned() };
-            let pol = st.policy_for(&target);
+            let pol = st.policy_for(&azure_target(tn, &r.id, scope));
             let rules = policy::rules(&pol, &tn.approvers, Dialect::Arm);
             res(scope, "roleManagementPolicies", &policy_guid(tn, scope, &r.id), json!({
                 "scope": scope, "displayName": "Default", "description": "",
@@ -876,21 +901,13 @@ fn policies(st: &State, env: &Env<'_>, scope: &str, name: Option<&str>) -> Reply
             }))
         })
         .collect();
-    match name {
-        Some(n) => match items.into_iter().find(|i| {
-            i["name"]
-                .as_str()
-                .is_some_and(|x| x.eq_ignore_ascii_case(n))
-        }) {
-            Some(v) => Reply::json(200, v, ARM_JSON),
-            None => errors::arm(
-                404,
-                "RoleManagementPolicyNotFound",
-                &format!("The role management policy '{n}' was not found."),
-            ),
-        },
-        None => page(st, env, items),
-    }
+    named_or_page(
+        st,
+        env,
+        items,
+        name,
+        ("RoleManagementPolicyNotFound", "role management policy"),
+    )
 }
 
 fn tenants(st: &State, env: &Env<'_>) -> Reply {

@@ -1282,6 +1282,61 @@ fn policy_read_guard(st: &State, env: &Env<'_>, group: bool) -> Result<(), Reply
     Ok(())
 }
 
+/// The `$filter` that policy and policy-assignment lists require: the filter with
+/// its `scopeId` and `scopeType` values.
+fn scope_filter(env: &Env<'_>) -> Result<(odata::Filter, String, String), Reply> {
+    let Some(filter) = env.q.get("$filter").and_then(odata::parse_filter) else {
+        return Err(bad_request(
+            env.ctx,
+            "The $filter query parameter with scopeId and scopeType is required.",
+        ));
+    };
+    let (Some(scope_id), Some(scope_type)) =
+        (filter.eq_value("scopeId"), filter.eq_value("scopeType"))
+    else {
+        return Err(bad_request(
+            env.ctx,
+            "The $filter query parameter must specify scopeId and scopeType.",
+        ));
+    };
+    Ok((filter, scope_id, scope_type))
+}
+
+/// Reading policy assignments of groups (or directory roles): [`policy_read_guard`],
+/// then the configured failure of `$expand=policy($expand=rules)`.
+fn assignments_read_guard(
+    st: &State,
+    env: &Env<'_>,
+    group: bool,
+    with_rules: bool,
+) -> Result<(), Reply> {
+    policy_read_guard(st, env, group)?;
+    if with_rules && st.config.expand_policy_fails {
+        return Err(errors::graph(
+            env.ctx,
+            500,
+            "UnknownError",
+            "An error has occurred.",
+        ));
+    }
+    Ok(())
+}
+
+/// A policy assignment, with its `policy` (and that one's `rules`) where expanded.
+fn assignment_item(
+    st: &State,
+    env: &Env<'_>,
+    p: &GraphPolicy,
+    expand_policy: bool,
+    with_rules: bool,
+) -> Value {
+    let mut v = assignment_json(p);
+    if expand_policy {
+        v["policy"] = policy_json(st, env, p, with_rules);
+    }
+    v
+}
+
 fn policy_assignments(st: &State, env: &Env<'_>, id: Option<&str>) -> Reply {
     let all = graph_policies(&env.tenant);
     let exp = env.expand();
@@ -1299,31 +1354,15 @@ fn policy_assignments(st: &State, env: &Env<'_>, id: Option<&str>) -> Reply {
                 &format!("The policy assignment '{id}' was not found."),
             );
         };
-        if let Err(e) = policy_read_guard(st, env, p.scope_type == "Group") {
+        if let Err(e) = assignments_read_guard(st, env, p.scope_type == "Group", with_rules) {
             return e;
         }
-        if with_rules && st.config.expand_policy_fails {
-            return errors::graph(env.ctx, 500, "UnknownError", "An error has occurred.");
-        }
-        let mut v = assignment_json(p);
-        if policy_exp.is_some() {
-            v["policy"] = policy_json(st, env, p, with_rules);
-        }
+        let v = assignment_item(st, env, p, policy_exp.is_some(), with_rules);
         return entity(env, "policies/roleManagementPolicyAssignments/$entity", v);
     }
-    let Some(filter) = env.q.get("$filter").and_then(odata::parse_filter) else {
-        return bad_request(
-            env.ctx,
-            "The $filter query parameter with scopeId and scopeType is required.",
-        );
-    };
-    let (Some(scope_id), Some(scope_type)) =
-        (filter.eq_value("scopeId"), filter.eq_value("scopeType"))
-    else {
-        return bad_request(
-            env.ctx,
-            "The $filter query parameter must specify scopeId and scopeType.",
-        );
+    let (filter, scope_id, scope_type) = match scope_filter(env) {
+        Ok(f) => f,
+        Err(reply) => return reply,
     };
     let group = scope_type.eq_ignore_ascii_case("Group");
     let directory = scope_type.eq_ignore_ascii_case("Directory")
@@ -1337,11 +1376,8 @@ fn policy_assignments(st: &State, env: &Env<'_>, id: Option<&str>) -> Reply {
     if directory && scope_id != "/" {
         return bad_request(env.ctx, "The scopeId must be '/' for directory roles.");
     }
-    if let Err(e) = policy_read_guard(st, env, group) {
+    if let Err(e) = assignments_read_guard(st, env, group, with_rules) {
         return e;
-    }
-    if with_rules && st.config.expand_policy_fails {
-        return errors::graph(env.ctx, 500, "UnknownError", "An error has occurred.");
     }
     let role = filter.eq_value("roleDefinitionId");
     let items: Vec<Value> = all
@@ -1352,13 +1388,7 @@ fn policy_assignments(st: &State, env: &Env<'_>, id: Option<&str>) -> Reply {
             role.as_deref()
                 .is_none_or(|r| p.role.eq_ignore_ascii_case(r))
         })
-        .map(|p| {
-            let mut v = assignment_json(p);
-            if policy_exp.is_some() {
-                v["policy"] = policy_json(st, env, p, with_rules);
-            }
-            v
-        })
+        .map(|p| assignment_item(st, env, p, policy_exp.is_some(), with_rules))
         .collect();
     let context = if with_rules {
         "policies/roleManagementPolicyAssignments(policy(rules()))"
@@ -1394,19 +1424,9 @@ fn page_only(env: &Env<'_>, st: &State, context: &str, items: Vec<Value>) -> Rep
 }
 
 fn policies(st: &State, env: &Env<'_>) -> Reply {
-    let Some(filter) = env.q.get("$filter").and_then(odata::parse_filter) else {
-        return bad_request(
-            env.ctx,
-            "The $filter query parameter with scopeId and scopeType is required.",
-        );
-    };
-    let (Some(scope_id), Some(scope_type)) =
-        (filter.eq_value("scopeId"), filter.eq_value("scopeType"))
-    else {
-        return bad_request(
-            env.ctx,
-            "The $filter query parameter must specify scopeId and scopeType.",
-        );
+    let (_, scope_id, scope_type) = match scope_filter(env) {
+        Ok(f) => f,
+        Err(reply) => return reply,
     };
     let group = scope_type.eq_ignore_ascii_case("Group");
     if let Err(e) = policy_read_guard(st, env, group) {

@@ -85,6 +85,25 @@ fn oauth_error(
     Reply::json(status, body, JSON)
 }
 
+/// The OAuth error for a form parameter `name` that is missing (or empty).
+fn missing_parameter(ctx: &Ctx, name: &str) -> Reply {
+    oauth_error(
+        ctx,
+        400,
+        "invalid_request",
+        900144,
+        &format!("The request body must contain the following parameter: '{name}'."),
+        None,
+    )
+}
+
+/// The form parameter `name`, which must be there and not empty.
+fn required<'f>(ctx: &Ctx, f: &'f Query, name: &str) -> Result<&'f str, Reply> {
+    f.get(name)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| missing_parameter(ctx, name))
+}
+
 /// Standard texts for the AADSTS codes tests configure most (paraphrased from Microsoft's
 /// AADSTS list).
 fn default_text(code: Option<u32>) -> &'static str {
@@ -637,19 +656,9 @@ fn purge(st: &mut State, now: time::OffsetDateTime) {
 
 fn token(st: &mut State, ctx: &Ctx, tenant_seg: &str, f: &Query) -> Reply {
     purge(st, ctx.now);
-    let Some(client_id) = f
-        .get("client_id")
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned)
-    else {
-        return oauth_error(
-            ctx,
-            400,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'client_id'.",
-            None,
-        );
+    let client_id = match required(ctx, f, "client_id") {
+        Ok(c) => c.to_owned(),
+        Err(e) => return e,
     };
     if uuid::Uuid::parse_str(&client_id).is_err() {
         return oauth_error(
@@ -725,14 +734,7 @@ fn token(st: &mut State, ctx: &Ctx, tenant_seg: &str, f: &Query) -> Reply {
                 );
             }
             let Some(verifier) = f.get("code_verifier").filter(|v| !v.is_empty()) else {
-                return oauth_error(
-                    ctx,
-                    400,
-                    "invalid_request",
-                    900144,
-                    "The request body must contain the following parameter: 'code_verifier'.",
-                    None,
-                );
+                return missing_parameter(ctx, "code_verifier");
             };
             let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
             if computed != c.challenge {
@@ -980,14 +982,7 @@ fn token(st: &mut State, ctx: &Ctx, tenant_seg: &str, f: &Query) -> Reply {
                 }
             }
         }
-        "" => oauth_error(
-            ctx,
-            400,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'grant_type'.",
-            None,
-        ),
+        "" => missing_parameter(ctx, "grant_type"),
         other => oauth_error(
             ctx,
             400,
@@ -1000,19 +995,9 @@ fn token(st: &mut State, ctx: &Ctx, tenant_seg: &str, f: &Query) -> Reply {
 }
 
 fn devicecode(st: &mut State, ctx: &Ctx, tenant_seg: &str, f: &Query) -> Reply {
-    let Some(client_id) = f
-        .get("client_id")
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned)
-    else {
-        return oauth_error(
-            ctx,
-            400,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'client_id'.",
-            None,
-        );
+    let client_id = match required(ctx, f, "client_id") {
+        Ok(c) => c.to_owned(),
+        Err(e) => return e,
     };
     if let Some(e) = configured_error(st, "devicecode", None) {
         return configured_reply(ctx, &e);

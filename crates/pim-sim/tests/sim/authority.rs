@@ -4,16 +4,6 @@ use serde_json::Value;
 
 use crate::harness::*;
 
-fn location(r: &reqwest::Response) -> url::Url {
-    url::Url::parse(r.headers()["location"].to_str().expect("location")).expect("url")
-}
-
-fn param(u: &url::Url, k: &str) -> Option<String> {
-    u.query_pairs()
-        .find(|(a, _)| a == k)
-        .map(|(_, v)| v.into_owned())
-}
-
 #[tokio::test]
 async fn pkce_sign_in_issues_graph_tokens() {
     let sim = start("demo").await;
@@ -111,16 +101,12 @@ async fn pkce_failures() {
     let u = location(&sim.authorize("organizations", &base).await);
     let code = param(&u, "code").expect("code");
     let wrong = sim
-        .token(
+        .redeem(
             "organizations",
-            &[
-                ("client_id", CLIENT),
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", "not-the-verifier-at-all-0123456789012345"),
-                ("scope", GRAPH_DEFAULT),
-            ],
+            &code,
+            REDIRECT,
+            "not-the-verifier-at-all-0123456789012345",
+            GRAPH_DEFAULT,
         )
         .await;
     assert_eq!(wrong.status, 400);
@@ -138,45 +124,21 @@ async fn pkce_failures() {
             && wrong.body["timestamp"].is_string()
     );
     let other_redirect = sim
-        .token(
+        .redeem(
             "organizations",
-            &[
-                ("client_id", CLIENT),
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", "http://localhost:1/other"),
-                ("code_verifier", &verifier),
-                ("scope", GRAPH_DEFAULT),
-            ],
+            &code,
+            "http://localhost:1/other",
+            &verifier,
+            GRAPH_DEFAULT,
         )
         .await;
     assert_eq!(other_redirect.body["error"], "invalid_grant");
     let ok = sim
-        .token(
-            "organizations",
-            &[
-                ("client_id", CLIENT),
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", &verifier),
-                ("scope", GRAPH_DEFAULT),
-            ],
-        )
+        .redeem("organizations", &code, REDIRECT, &verifier, GRAPH_DEFAULT)
         .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     let reuse = sim
-        .token(
-            "organizations",
-            &[
-                ("client_id", CLIENT),
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", &verifier),
-                ("scope", GRAPH_DEFAULT),
-            ],
-        )
+        .redeem("organizations", &code, REDIRECT, &verifier, GRAPH_DEFAULT)
         .await;
     assert_eq!(reuse.body["error"], "invalid_grant", "codes are single use");
     // expired code (10 minutes on the virtual clock)
@@ -190,17 +152,7 @@ async fn pkce_failures() {
     .expect("code");
     sim.ctl().advance(11 * 60);
     let late = sim
-        .token(
-            "organizations",
-            &[
-                ("client_id", CLIENT),
-                ("grant_type", "authorization_code"),
-                ("code", &code2),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", &v2),
-                ("scope", GRAPH_DEFAULT),
-            ],
-        )
+        .redeem("organizations", &code2, REDIRECT, &v2, GRAPH_DEFAULT)
         .await;
     assert_eq!(late.body["error"], "invalid_grant");
     assert!(
@@ -335,15 +287,9 @@ async fn claims_step_up_and_interaction_required() {
 }
 
 async fn dc(sim: &Sim) -> Value {
-    let r = sim
-        .http
-        .post(sim.url("/organizations/oauth2/v2.0/devicecode"))
-        .form(&[("client_id", CLIENT), ("scope", ARM_DEFAULT)])
-        .send()
-        .await
-        .expect("devicecode");
-    assert_eq!(r.status().as_u16(), 200);
-    r.json::<Value>().await.expect("json")
+    let r = sim.device_code().await;
+    assert_eq!(r.status, 200);
+    r.body
 }
 
 async fn poll(sim: &Sim, device: String) -> Resp {

@@ -9,22 +9,6 @@ async fn config(sim: &Sim, patch: Value) -> Resp {
     sim.control_post("/_sim/config", &patch).await
 }
 
-async fn devicecode(sim: &Sim) -> Resp {
-    let r = sim
-        .http
-        .post(sim.url("/organizations/oauth2/v2.0/devicecode"))
-        .form(&[("client_id", CLIENT), ("scope", ARM_DEFAULT)])
-        .send()
-        .await
-        .expect("devicecode");
-    let status = r.status().as_u16();
-    Resp {
-        status,
-        headers: r.headers().clone(),
-        body: r.json().await.expect("json"),
-    }
-}
-
 async fn poll(sim: &Sim, device: &str) -> Resp {
     sim.token(
         "organizations",
@@ -79,28 +63,16 @@ async fn consent_required_at_code_redemption_then_cleared_by_times() {
         )
         .await;
     assert_eq!(a.status().as_u16(), 302, "authorize is not affected");
-    let loc = url::Url::parse(a.headers()["location"].to_str().expect("loc")).expect("url");
-    let code = loc
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("code");
-    let redeem = [
-        ("client_id", CLIENT),
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", verifier.as_str()),
-        ("scope", GRAPH_DEFAULT),
-    ];
-    let t = sim.token("organizations", &redeem).await;
+    let code = param(&location(&a), "code").expect("code");
+    let redeem = || sim.redeem("organizations", &code, REDIRECT, &verifier, GRAPH_DEFAULT);
+    let t = redeem().await;
     assert_eq!(t.status, 400);
     let b = entra_shape(&t, "invalid_grant", 65001);
     assert_eq!(b["suberror"], "consent_required");
     assert!(b.get("claims").is_none());
     // times: 1 → consumed; the config shows it cleared and the next redemption works.
     assert_eq!(sim.ctl().config().authority_error, None);
-    let t = sim.token("organizations", &redeem).await;
+    let t = redeem().await;
     assert_eq!(t.status, 200, "{}", t.body);
 }
 
@@ -132,7 +104,7 @@ async fn grant_filter_and_other_endpoints() {
             "codes": [700016], "description": "Application with identifier 'x' was not found in the directory 'Contoso'.", "times": 1}}),
     )
     .await;
-    let r = devicecode(&sim).await;
+    let r = sim.device_code().await;
     assert_eq!(r.status, 400);
     let b = entra_shape(&r, "unauthorized_client", 700016);
     assert!(
@@ -141,10 +113,10 @@ async fn grant_filter_and_other_endpoints() {
             .expect("d")
             .starts_with("AADSTS700016: Application with identifier 'x'")
     );
-    assert_eq!(devicecode(&sim).await.status, 200);
+    assert_eq!(sim.device_code().await.status, 200);
 
     // Device-code poll: Conditional Access, with claims echoed.
-    let d = devicecode(&sim).await;
+    let d = sim.device_code().await;
     let device = d.body["device_code"].as_str().expect("dc").to_owned();
     config(
         &sim,
@@ -205,7 +177,7 @@ async fn device_poll_script_then_real_state() {
         json!({"devicePollScript": ["authorization_pending", "slow_down"]}),
     )
     .await;
-    let d = devicecode(&sim).await;
+    let d = sim.device_code().await;
     let device = d.body["device_code"].as_str().expect("dc").to_owned();
     let user = d.body["user_code"].as_str().expect("uc").to_owned();
     sim.ctl().approve_device_code(&user).expect("approve");
@@ -224,7 +196,7 @@ async fn device_poll_script_then_real_state() {
         "bad_verification_code",
     ] {
         config(&sim, json!({ "devicePollScript": [answer] })).await;
-        let d = devicecode(&sim).await;
+        let d = sim.device_code().await;
         let r = poll(&sim, d.body["device_code"].as_str().expect("dc")).await;
         assert_eq!(r.status, 400);
         assert_eq!(r.body["error"], answer);

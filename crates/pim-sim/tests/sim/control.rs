@@ -145,15 +145,12 @@ async fn arm_tenants_and_cross_tenant_rules() {
     );
     // activating with the wrong principal id (the home oid) is invalid in the guest tenant
     let r = sim
-        .post(
-            ROLE_REQUESTS,
+        .activate(
             &gt,
-            &activate_body(
-                "69091246-20e8-4a56-aa4d-066075b2a7a8",
-                "/",
-                "PT1H",
-                Some("x"),
-            ),
+            "69091246-20e8-4a56-aa4d-066075b2a7a8",
+            "/",
+            "PT1H",
+            Some("x"),
         )
         .await;
     assert_eq!(r.code(), "InvalidRoleAssignmentRequest");

@@ -59,11 +59,7 @@ async fn graph_entra_reads_validate() {
             &t,
         )
         .await;
-    let ua = r
-        .values()
-        .into_iter()
-        .find(|v| v["roleDefinitionId"] == USER_ADMIN)
-        .expect("user admin");
+    let ua = r.find_role(USER_ADMIN).expect("user admin");
     assert_eq!(ua["directoryScopeId"], AU_EUROPE);
     assert_eq!(ua["directoryScope"]["displayName"], "Europe");
     assert_eq!(ua["roleDefinition"]["displayName"], "User Administrator");
@@ -84,11 +80,7 @@ async fn graph_entra_writes_validate() {
     let sim = start("demo").await;
     let t = sim.graph_token().await;
     let r = sim
-        .post(
-            ROLE_REQUESTS,
-            &t,
-            &activate_body(GLOBAL_READER, "/", "PT1H", Some("schema test")),
-        )
+        .activate(&t, GLOBAL_READER, "/", "PT1H", Some("schema test"))
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_graph("unifiedRoleAssignmentScheduleRequest", &r.body);
@@ -96,31 +88,19 @@ async fn graph_entra_writes_validate() {
         r.header("location")
             .is_some_and(|l| l.contains("roleAssignmentScheduleRequests('"))
     );
-    let id = r.body["id"].as_str().expect("id").to_owned();
-    let g = sim.get(&format!("{ROLE_REQUESTS}/{id}"), &t).await;
+    let id = r.id();
+    let g = sim.role_request(&t, &id).await;
     assert_eq!(g.status, 200);
     assert_graph("unifiedRoleAssignmentScheduleRequest", &g.body);
     let k = sim.get(&format!("{ROLE_REQUESTS}('{id}')"), &t).await;
     assert_eq!(k.status, 200, "key syntax: {}", k.body);
     // pending request (approval) and its cancel
     let p = sim
-        .post(
-            ROLE_REQUESTS,
-            &t,
-            &activate_body(GLOBAL_ADMIN, "/", "PT1H", Some("needs approval")),
-        )
+        .activate(&t, GLOBAL_ADMIN, "/", "PT1H", Some("needs approval"))
         .await;
     assert_eq!(p.status, 201);
     assert_graph("unifiedRoleAssignmentScheduleRequest", &p.body);
-    let c = sim
-        .post_empty(
-            &format!(
-                "{ROLE_REQUESTS}/{}/cancel",
-                p.body["id"].as_str().expect("id")
-            ),
-            &t,
-        )
-        .await;
+    let c = sim.cancel_role_request(&t, &p.id()).await;
     assert_eq!(c.status, 204);
     assert_eq!(c.body, Value::Null);
 }

@@ -75,11 +75,7 @@ async fn connection_reset_and_uncertain_outcome() {
         .await;
     assert!(r.is_err());
     let again = sim
-        .post(
-            ROLE_REQUESTS,
-            &t,
-            &activate_body(GLOBAL_READER, "/", "PT1H", Some("x")),
-        )
+        .activate(&t, GLOBAL_READER, "/", "PT1H", Some("x"))
         .await;
     assert_eq!(
         again.code(),

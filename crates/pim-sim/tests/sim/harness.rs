@@ -62,6 +62,16 @@ impl Resp {
     pub fn values(&self) -> Vec<Value> {
         self.body["value"].as_array().cloned().unwrap_or_default()
     }
+    /// The `id` of the entity answered (panics "id" without one).
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().expect("id").to_owned()
+    }
+    /// The first listed item whose `roleDefinitionId` is `role`.
+    pub fn find_role(&self, role: &str) -> Option<Value> {
+        self.values()
+            .into_iter()
+            .find(|v| v["roleDefinitionId"] == role)
+    }
 }
 
 pub async fn start(scenario: &str) -> Sim {
@@ -92,6 +102,24 @@ pub fn pkce() -> (String, String) {
     );
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     (verifier, challenge)
+}
+
+/// The redirect `Location` of an answer.
+pub fn location(r: &reqwest::Response) -> url::Url {
+    url::Url::parse(r.headers()["location"].to_str().expect("location")).expect("url")
+}
+
+/// The query parameter `k` of a URL.
+pub fn param(u: &url::Url, k: &str) -> Option<String> {
+    u.query_pairs()
+        .find(|(a, _)| a == k)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A virtual-clock time as RFC 3339, as requests carry it.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("fmt")
 }
 
 pub fn claims_of(token: &str) -> Value {
@@ -151,31 +179,49 @@ impl Sim {
         }
         let r = self.authorize(tenant, &params).await;
         assert_eq!(r.status().as_u16(), 302, "authorize redirects");
-        let loc = r.headers()["location"]
-            .to_str()
-            .expect("location")
-            .to_owned();
-        let u = url::Url::parse(&loc).expect("redirect url");
-        let code = u
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .map(|(_, v)| v.into_owned())
-            .expect("code in redirect");
-        let t = self
-            .token(
-                tenant,
-                &[
-                    ("client_id", CLIENT),
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", REDIRECT),
-                    ("code_verifier", &verifier),
-                    ("scope", scope),
-                ],
-            )
-            .await;
+        let code = param(&location(&r), "code").expect("code in redirect");
+        let t = self.redeem(tenant, &code, REDIRECT, &verifier, scope).await;
         assert_eq!(t.status, 200, "token: {}", t.body);
         t.body
+    }
+
+    /// Redeems an authorization `code` at the token endpoint (grant `authorization_code`).
+    pub async fn redeem(
+        &self,
+        tenant: &str,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &str,
+        scope: &str,
+    ) -> Resp {
+        self.token(
+            tenant,
+            &[
+                ("client_id", CLIENT),
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect_uri),
+                ("code_verifier", verifier),
+                ("scope", scope),
+            ],
+        )
+        .await
+    }
+
+    /// Asks `organizations` for a device code for ARM (the body must be JSON).
+    pub async fn device_code(&self) -> Resp {
+        let r = self
+            .http
+            .post(self.url("/organizations/oauth2/v2.0/devicecode"))
+            .form(&[("client_id", CLIENT), ("scope", ARM_DEFAULT)])
+            .send()
+            .await
+            .expect("devicecode");
+        Resp {
+            status: r.status().as_u16(),
+            headers: r.headers().clone(),
+            body: r.json().await.expect("json"),
+        }
     }
 
     pub async fn token(&self, tenant: &str, form: &[(&str, &str)]) -> Resp {
@@ -294,6 +340,30 @@ impl Sim {
 
     pub async fn control_get(&self, path: &str) -> Resp {
         to_resp(self.http.get(self.url(path)).send().await.expect("control")).await
+    }
+
+    /// POSTs a Graph self-activation of `role` at `scope` (see [`activate_body`]).
+    pub async fn activate(
+        &self,
+        token: &str,
+        role: &str,
+        scope: &str,
+        duration: &str,
+        justification: Option<&str>,
+    ) -> Resp {
+        let body = activate_body(role, scope, duration, justification);
+        self.post(ROLE_REQUESTS, token, &body).await
+    }
+
+    /// GETs the Graph role request `id`.
+    pub async fn role_request(&self, token: &str, id: &str) -> Resp {
+        self.get(&format!("{ROLE_REQUESTS}/{id}"), token).await
+    }
+
+    /// POSTs `cancel` for the Graph role request `id`.
+    pub async fn cancel_role_request(&self, token: &str, id: &str) -> Resp {
+        self.post_empty(&format!("{ROLE_REQUESTS}/{id}/cancel"), token)
+            .await
     }
 }
 

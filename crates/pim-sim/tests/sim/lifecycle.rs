@@ -18,11 +18,7 @@ async fn approval_then_approve() {
     let sim = start("demo").await;
     let t = sim.graph_token().await;
     let r = sim
-        .post(
-            ROLE_REQUESTS,
-            &t,
-            &activate_body(GLOBAL_ADMIN, "/", "PT1H", Some("break glass")),
-        )
+        .activate(&t, GLOBAL_ADMIN, "/", "PT1H", Some("break glass"))
         .await;
     assert_eq!(r.status, 201);
     assert_eq!(r.body["status"], "PendingApproval");
@@ -30,7 +26,7 @@ async fn approval_then_approve() {
         .as_str()
         .expect("approvalId")
         .to_owned();
-    let id = r.body["id"].as_str().expect("id").to_owned();
+    let id = r.id();
     let pending = sim.control_get("/_sim/pending").await;
     let p = pending
         .body
@@ -57,7 +53,7 @@ async fn approval_then_approve() {
         )
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let g = sim.get(&format!("{ROLE_REQUESTS}/{id}"), &t).await;
+    let g = sim.role_request(&t, &id).await;
     assert_eq!(g.body["status"], "Provisioned");
     assert!(has_role(&sim.get(ACTIVE, &t).await, GLOBAL_ADMIN));
     // approving again is an error
@@ -79,60 +75,26 @@ async fn approval_then_approve() {
 async fn approval_then_deny_and_cancel_rules() {
     let sim = start("demo").await;
     let t = sim.graph_token().await;
-    let r = sim
-        .post(
-            ROLE_REQUESTS,
-            &t,
-            &activate_body(GLOBAL_ADMIN, "/", "PT1H", Some("x")),
-        )
-        .await;
-    let id = r.body["id"].as_str().expect("id").to_owned();
+    let r = sim.activate(&t, GLOBAL_ADMIN, "/", "PT1H", Some("x")).await;
+    let id = r.id();
     sim.ctl().deny(&id, None).expect("deny");
-    assert_eq!(
-        sim.get(&format!("{ROLE_REQUESTS}/{id}"), &t).await.body["status"],
-        "Denied"
-    );
+    assert_eq!(sim.role_request(&t, &id).await.body["status"], "Denied");
     assert!(!has_role(&sim.get(ACTIVE, &t).await, GLOBAL_ADMIN));
     // cancelling a denied (completed) request → 400
-    let c = sim
-        .post_empty(&format!("{ROLE_REQUESTS}/{id}/cancel"), &t)
-        .await;
+    let c = sim.cancel_role_request(&t, &id).await;
     assert_eq!(c.status, 400);
     assert_eq!(c.code(), "InvalidRoleAssignmentRequest");
     // pending → cancel → Canceled
-    let r = sim
-        .post(
-            ROLE_REQUESTS,
-            &t,
-            &activate_body(GLOBAL_ADMIN, "/", "PT1H", Some("x")),
-        )
-        .await;
-    let id2 = r.body["id"].as_str().expect("id").to_owned();
-    let c = sim
-        .post_empty(&format!("{ROLE_REQUESTS}/{id2}/cancel"), &t)
-        .await;
+    let r = sim.activate(&t, GLOBAL_ADMIN, "/", "PT1H", Some("x")).await;
+    let id2 = r.id();
+    let c = sim.cancel_role_request(&t, &id2).await;
     assert_eq!(c.status, 204);
-    assert_eq!(
-        sim.get(&format!("{ROLE_REQUESTS}/{id2}"), &t).await.body["status"],
-        "Canceled"
-    );
+    assert_eq!(sim.role_request(&t, &id2).await.body["status"], "Canceled");
     // a provisioned one cannot be cancelled; an unknown one is 404
     let p = sim
-        .post(
-            ROLE_REQUESTS,
-            &t,
-            &activate_body(GLOBAL_READER, "/", "PT1H", Some("x")),
-        )
+        .activate(&t, GLOBAL_READER, "/", "PT1H", Some("x"))
         .await;
-    let c = sim
-        .post_empty(
-            &format!(
-                "{ROLE_REQUESTS}/{}/cancel",
-                p.body["id"].as_str().expect("id")
-            ),
-            &t,
-        )
-        .await;
+    let c = sim.cancel_role_request(&t, &p.id()).await;
     assert_eq!(c.status, 400);
     let c = sim
         .post_empty(
@@ -149,21 +111,15 @@ async fn scheduled_start_appears_on_the_virtual_clock() {
     let t = sim.graph_token().await;
     let start_at = sim.ctl().now() + time::Duration::hours(2);
     let mut b = activate_body(GLOBAL_READER, "/", "PT1H", Some("later"));
-    b["scheduleInfo"]["startDateTime"] = json!(
-        start_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .expect("fmt")
-    );
+    b["scheduleInfo"]["startDateTime"] = json!(rfc3339(start_at));
     let r = sim.post(ROLE_REQUESTS, &t, &b).await;
     assert_eq!(r.status, 201);
     assert_eq!(r.body["status"], "Granted");
-    let id = r.body["id"].as_str().expect("id").to_owned();
+    let id = r.id();
     assert!(!has_role(&sim.get(ACTIVE, &t).await, GLOBAL_READER));
     let sched = sim.get(SCHEDULES, &t).await;
     let s = sched
-        .values()
-        .into_iter()
-        .find(|v| v["roleDefinitionId"] == GLOBAL_READER)
+        .find_role(GLOBAL_READER)
         .expect("future schedule listed");
     assert_eq!(s["status"], "Granted");
     // advance over HTTP
@@ -175,31 +131,19 @@ async fn scheduled_start_appears_on_the_virtual_clock() {
     let t = sim.graph_token().await;
     assert!(has_role(&sim.get(ACTIVE, &t).await, GLOBAL_READER));
     assert_eq!(
-        sim.get(&format!("{ROLE_REQUESTS}/{id}"), &t).await.body["status"],
+        sim.role_request(&t, &id).await.body["status"],
         "Provisioned"
     );
     // a Granted future request can be cancelled
     let mut b = activate_body(SECURITY_ADMIN, "/", "PT1H", Some("x"));
     b["ticketInfo"] = json!({"ticketNumber": "1", "ticketSystem": "x"});
-    b["scheduleInfo"]["startDateTime"] = json!(
-        (sim.ctl().now() + time::Duration::hours(1))
-            .format(&time::format_description::well_known::Rfc3339)
-            .expect("fmt")
-    );
+    b["scheduleInfo"]["startDateTime"] = json!(rfc3339(sim.ctl().now() + time::Duration::hours(1)));
     let mfa = sim
         .graph_token_with(r#"{"access_token":{"amr":{"values":["mfa"]}}}"#)
         .await;
     let g = sim.post(ROLE_REQUESTS, &mfa, &b).await;
     assert_eq!(g.body["status"], "Granted", "{}", g.body);
-    let c = sim
-        .post_empty(
-            &format!(
-                "{ROLE_REQUESTS}/{}/cancel",
-                g.body["id"].as_str().expect("id")
-            ),
-            &mfa,
-        )
-        .await;
+    let c = sim.cancel_role_request(&mfa, &g.id()).await;
     assert_eq!(c.status, 204);
     sim.ctl().advance(3 * 3600);
     let t = sim.graph_token().await;
@@ -211,18 +155,10 @@ async fn instances_expire_and_the_demo_activation_ends() {
     let sim = start("demo").await;
     let t = sim.graph_token().await;
     let a = sim.get(ACTIVE, &t).await;
-    let ua = a
-        .values()
-        .into_iter()
-        .find(|v| v["roleDefinitionId"] == USER_ADMIN)
-        .expect("User Administrator active");
+    let ua = a.find_role(USER_ADMIN).expect("User Administrator active");
     assert_eq!(ua["assignmentType"], "Activated");
     assert_eq!(ua["directoryScopeId"], AU_EUROPE);
-    let dr = a
-        .values()
-        .into_iter()
-        .find(|v| v["roleDefinitionId"] == DIRECTORY_READERS)
-        .expect("Directory Readers");
+    let dr = a.find_role(DIRECTORY_READERS).expect("Directory Readers");
     assert_eq!(dr["assignmentType"], "Assigned");
     assert_eq!(dr["endDateTime"], Value::Null);
     let end = time::OffsetDateTime::parse(
@@ -288,10 +224,10 @@ async fn self_extend_rules() {
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["status"], "PendingAdminDecision");
-    let id = r.body["id"].as_str().expect("id").to_owned();
+    let id = r.id();
     sim.ctl().approve(&id, None).expect("approve");
     assert_eq!(
-        sim.get(&format!("{ROLE_REQUESTS}/{id}"), &t).await.body["status"],
+        sim.role_request(&t, &id).await.body["status"],
         "Provisioned"
     );
     // on a permanent assignment: invalid; on nothing: does not exist
@@ -421,11 +357,8 @@ async fn arm_put_idempotency_cancel_and_deactivate() {
     assert_eq!(r.code(), "RoleAssignmentDoesNotExist");
     // scheduled, then cancelled → 200 with an empty body
     let mut later = arm_activate(PROD_SUB, CONTRIBUTOR, "PT1H", Some("j"), Some("CHG-9"));
-    later["properties"]["scheduleInfo"]["startDateTime"] = json!(
-        (sim.ctl().now() + time::Duration::hours(3))
-            .format(&time::format_description::well_known::Rfc3339)
-            .expect("fmt")
-    );
+    later["properties"]["scheduleInfo"]["startDateTime"] =
+        json!(rfc3339(sim.ctl().now() + time::Duration::hours(3)));
     let n2 = uuid::Uuid::new_v4().to_string();
     let g = sim.put(&arm_request_path(PROD_SUB, &n2), &t, &later).await;
     assert_eq!(g.body["properties"]["status"], "Granted");

@@ -5,6 +5,20 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
+/// Sends `body` as JSON, whatever it holds; answers the status and the body as JSON
+/// (`null` where it is not).
+async fn send_json(req: reqwest::RequestBuilder, token: &str, body: &[u8]) -> (u16, Value) {
+    let r = req
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("answered");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
 #[tokio::test]
 async fn malformed_bodies_get_error_shapes_everywhere() {
     let sim = start("demo").await;
@@ -33,17 +47,7 @@ async fn malformed_bodies_get_error_shapes_everywhere() {
     ];
     for body in &bodies {
         for path in &graph_posts {
-            let r = sim
-                .http
-                .post(sim.url(path))
-                .bearer_auth(&g)
-                .header("content-type", "application/json")
-                .body(body.clone())
-                .send()
-                .await
-                .expect("answered");
-            let status = r.status().as_u16();
-            let v: Value = r.json().await.unwrap_or(Value::Null);
+            let (status, v) = send_json(sim.http.post(sim.url(path)), &g, body).await;
             if path.ends_with("$batch") && status == 200 {
                 continue;
             }
@@ -54,20 +58,8 @@ async fn malformed_bodies_get_error_shapes_everywhere() {
                 "{path}: {v}"
             );
         }
-        let r = sim
-            .http
-            .put(sim.url(&arm_request_path(
-                PROD_SUB,
-                "b4c4e0f5-0000-4000-8000-000000000001",
-            )))
-            .bearer_auth(&a)
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .send()
-            .await
-            .expect("answered");
-        let status = r.status().as_u16();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
+        let path = arm_request_path(PROD_SUB, "b4c4e0f5-0000-4000-8000-000000000001");
+        let (status, v) = send_json(sim.http.put(sim.url(&path)), &a, body).await;
         assert!((400..500).contains(&status), "ARM {status} {v}");
         assert!(v["error"]["code"].is_string(), "ARM: {v}");
         for (path, form) in [

@@ -15,13 +15,7 @@ fn rules_msg(list: &str) -> String {
 async fn justification_ticket_mfa_and_expiration_rules() {
     let sim = start("demo").await;
     let t = sim.graph_token().await;
-    let r = sim
-        .post(
-            ROLE_REQUESTS,
-            &t,
-            &activate_body(GLOBAL_READER, "/", "PT1H", None),
-        )
-        .await;
+    let r = sim.activate(&t, GLOBAL_READER, "/", "PT1H", None).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.code(), "RoleAssignmentRequestPolicyValidationFailed");
     assert_eq!(r.message(), rules_msg(r#"["JustificationRule"]"#));
@@ -38,13 +32,7 @@ async fn justification_ticket_mfa_and_expiration_rules() {
     );
     assert!(inner["client-request-id"].is_string());
     // several at once, in the documented JSON-array form
-    let r = sim
-        .post(
-            ROLE_REQUESTS,
-            &t,
-            &activate_body(SECURITY_ADMIN, "/", "PT1H", None),
-        )
-        .await;
+    let r = sim.activate(&t, SECURITY_ADMIN, "/", "PT1H", None).await;
     assert_eq!(
         r.message(),
         rules_msg(r#"["JustificationRule","TicketingRule","MfaRule"]"#)
@@ -62,11 +50,7 @@ async fn justification_ticket_mfa_and_expiration_rules() {
     assert_eq!(r.body["status"], "Provisioned");
     // too long
     let r = sim
-        .post(
-            ROLE_REQUESTS,
-            &t,
-            &activate_body(GLOBAL_READER, "/", "PT9H", Some("x")),
-        )
+        .activate(&t, GLOBAL_READER, "/", "PT9H", Some("x"))
         .await;
     assert_eq!(r.message(), rules_msg(r#"["ExpirationRule"]"#));
     // noExpiration
@@ -88,39 +72,27 @@ async fn eligibility_rule_and_principal_check() {
     let t = sim.graph_token().await;
     // not eligible for Privileged Role Administrator
     let r = sim
-        .post(
-            ROLE_REQUESTS,
+        .activate(
             &t,
-            &activate_body(
-                "e8611ab8-c189-46e8-94e1-60213ab1f814",
-                "/",
-                "PT1H",
-                Some("x"),
-            ),
+            "e8611ab8-c189-46e8-94e1-60213ab1f814",
+            "/",
+            "PT1H",
+            Some("x"),
         )
         .await;
     assert_eq!(r.code(), "RoleAssignmentRequestPolicyValidationFailed");
     assert_eq!(r.message(), rules_msg(r#"["EligibilityRule"]"#));
     // eligible for User Administrator only at the AU scope
-    let r = sim
-        .post(
-            ROLE_REQUESTS,
-            &t,
-            &activate_body(USER_ADMIN, "/", "PT1H", Some("x")),
-        )
-        .await;
+    let r = sim.activate(&t, USER_ADMIN, "/", "PT1H", Some("x")).await;
     assert_eq!(r.message(), rules_msg(r#"["EligibilityRule"]"#));
     // not eligible and too long: both reported
     let r = sim
-        .post(
-            ROLE_REQUESTS,
+        .activate(
             &t,
-            &activate_body(
-                "e8611ab8-c189-46e8-94e1-60213ab1f814",
-                "/",
-                "PT30H",
-                Some("x"),
-            ),
+            "e8611ab8-c189-46e8-94e1-60213ab1f814",
+            "/",
+            "PT30H",
+            Some("x"),
         )
         .await;
     assert_eq!(
@@ -140,11 +112,7 @@ async fn authentication_context_rule() {
     let sim = start("demo").await;
     let t = sim.graph_token().await;
     let r = sim
-        .post(
-            ROLE_REQUESTS,
-            &t,
-            &activate_body(EXCHANGE_ADMIN, "/", "PT1H", Some("mail flow")),
-        )
+        .activate(&t, EXCHANGE_ADMIN, "/", "PT1H", Some("mail flow"))
         .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.code(), "RoleAssignmentRequestAcrsValidationFailed");
@@ -166,11 +134,7 @@ async fn authentication_context_rule() {
     );
     let up = sim.graph_token_with(&claims).await;
     let r = sim
-        .post(
-            ROLE_REQUESTS,
-            &up,
-            &activate_body(EXCHANGE_ADMIN, "/", "PT1H", Some("mail flow")),
-        )
+        .activate(&up, EXCHANGE_ADMIN, "/", "PT1H", Some("mail flow"))
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
 }
@@ -180,28 +144,16 @@ async fn durations_and_duplicates() {
     let sim = start("demo").await;
     let t = sim.graph_token().await;
     let r = sim
-        .post(
-            ROLE_REQUESTS,
-            &t,
-            &activate_body(GLOBAL_READER, "/", "PT4M", Some("x")),
-        )
+        .activate(&t, GLOBAL_READER, "/", "PT4M", Some("x"))
         .await;
     assert_eq!(r.code(), "ActiveDurationTooShort");
     assert_eq!(r.message(), SHORT);
     let ok = sim
-        .post(
-            ROLE_REQUESTS,
-            &t,
-            &activate_body(GLOBAL_READER, "/", "PT30M", Some("x")),
-        )
+        .activate(&t, GLOBAL_READER, "/", "PT30M", Some("x"))
         .await;
     assert_eq!(ok.status, 201);
     let dup = sim
-        .post(
-            ROLE_REQUESTS,
-            &t,
-            &activate_body(GLOBAL_READER, "/", "PT30M", Some("x")),
-        )
+        .activate(&t, GLOBAL_READER, "/", "PT30M", Some("x"))
         .await;
     assert_eq!(dup.code(), "RoleAssignmentExists");
     assert_eq!(dup.message(), "The Role assignment already exists.");
@@ -222,11 +174,7 @@ async fn durations_and_duplicates() {
     assert_eq!(r.message(), "The Role assignment does not exist.");
     // re-activation right after is accepted
     let again = sim
-        .post(
-            ROLE_REQUESTS,
-            &t,
-            &activate_body(GLOBAL_READER, "/", "PT30M", Some("x")),
-        )
+        .activate(&t, GLOBAL_READER, "/", "PT30M", Some("x"))
         .await;
     assert_eq!(again.status, 201);
 }

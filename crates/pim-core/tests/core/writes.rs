@@ -1,6 +1,9 @@
-use pim_core::{ActivationRequest, Error, Outcome, PimDuration, RoleQuery, RoleState, Ticket};
+use pim_core::{
+    ActivationRequest, Error, Outcome, PimDuration, Role, RoleQuery, RoleState, Ticket,
+};
+use pim_sim::{Fault, FaultSpec, RecordedRequest};
 
-use crate::harness;
+use crate::harness::{self, Harness};
 
 fn just(reason: &str) -> ActivationRequest {
     ActivationRequest {
@@ -9,15 +12,59 @@ fn just(reason: &str) -> ActivationRequest {
     }
 }
 
+/// The role called `name`, as `pim` finds it (no preference among namesakes).
+async fn find_role(h: &Harness, name: &str) -> Role {
+    h.session
+        .find(&RoleQuery::name(name), &|_| false)
+        .await
+        .unwrap()
+}
+
+/// `req` with the ticket `(number, system)` if `role`'s policy requires one.
+async fn with_ticket_if_required(
+    h: &Harness,
+    role: &Role,
+    mut req: ActivationRequest,
+    (number, system): (&str, &str),
+) -> ActivationRequest {
+    let policy = h.session.policy(role).await;
+    if policy.known().is_some_and(|p| p.ticket_required) {
+        req.ticket = Some(Ticket {
+            number: number.into(),
+            system: system.into(),
+        });
+    }
+    req
+}
+
+/// A fault that lets the first `method` to a schedule-request path reach the
+/// simulator, then resets the connection before the answer (an uncertain write).
+fn reset_after_first(method: &str) -> FaultSpec {
+    FaultSpec {
+        method: Some(method.into()),
+        path: Some("roleAssignmentScheduleRequests".into()),
+        times: 1,
+        fault: Fault::After {
+            then: Box::new(Fault::Reset),
+        },
+    }
+}
+
+/// How many of the requests the simulator recorded `keep` accepts.
+fn recorded(h: &Harness, keep: impl Fn(&RecordedRequest) -> bool) -> usize {
+    h.sim
+        .control()
+        .requests()
+        .into_iter()
+        .filter(|r| keep(r))
+        .count()
+}
+
 #[tokio::test]
 async fn activate_then_deactivate_after_five_minutes() {
     let h = harness::start().await;
     h.session.refresh().await.unwrap();
-    let role = h
-        .session
-        .find(&RoleQuery::name("Global Reader"), &|_| false)
-        .await
-        .unwrap();
+    let role = find_role(&h, "Global Reader").await;
     let out = h
         .session
         .activate(
@@ -40,28 +87,16 @@ async fn activate_then_deactivate_after_five_minutes() {
         left > time::Duration::minutes(85) && left <= time::Duration::minutes(91),
         "{left}"
     );
-    let role = h
-        .session
-        .find(&RoleQuery::name("Global Reader"), &|_| false)
-        .await
-        .unwrap();
+    let role = find_role(&h, "Global Reader").await;
     assert_eq!(role.state, RoleState::Active);
     let err = h.session.deactivate(&role).await.unwrap_err();
     assert!(matches!(err, Error::TooEarly { .. }), "{err:?}");
     h.sim.control().advance(6 * 60);
     h.session.refresh().await.unwrap();
-    let role = h
-        .session
-        .find(&RoleQuery::name("Global Reader"), &|_| false)
-        .await
-        .unwrap();
+    let role = find_role(&h, "Global Reader").await;
     let out = h.session.deactivate(&role).await.unwrap();
     assert!(matches!(out, Outcome::Deactivated { .. }), "{out:?}");
-    let role = h
-        .session
-        .find(&RoleQuery::name("Global Reader"), &|_| false)
-        .await
-        .unwrap();
+    let role = find_role(&h, "Global Reader").await;
     assert_eq!(role.state, RoleState::Eligible);
 }
 
@@ -69,11 +104,7 @@ async fn activate_then_deactivate_after_five_minutes() {
 async fn policy_is_checked_before_anything_is_sent() {
     let h = harness::start().await;
     h.session.refresh().await.unwrap();
-    let role = h
-        .session
-        .find(&RoleQuery::name("Global Reader"), &|_| false)
-        .await
-        .unwrap();
+    let role = find_role(&h, "Global Reader").await;
     h.sim.control().clear_requests();
     let err = h
         .session
@@ -94,13 +125,7 @@ async fn policy_is_checked_before_anything_is_sent() {
             && rules.contains(&"JustificationRule".to_owned())
     );
     assert!(message.contains("8h"), "{message}");
-    let posts = h
-        .sim
-        .control()
-        .requests()
-        .into_iter()
-        .filter(|r| r.method != "GET" && r.resource != "authority")
-        .count();
+    let posts = recorded(&h, |r| r.method != "GET" && r.resource != "authority");
     assert_eq!(posts, 0);
 }
 
@@ -108,30 +133,18 @@ async fn policy_is_checked_before_anything_is_sent() {
 async fn approval_goes_pending_and_can_be_cancelled() {
     let h = harness::start().await;
     h.session.refresh().await.unwrap();
-    let role = h
-        .session
-        .find(&RoleQuery::name("Global Administrator"), &|_| false)
-        .await
-        .unwrap();
+    let role = find_role(&h, "Global Administrator").await;
     let out = h
         .session
         .activate(&role, just("break glass"))
         .await
         .unwrap();
     assert!(matches!(out, Outcome::PendingApproval { .. }), "{out:?}");
-    let role = h
-        .session
-        .find(&RoleQuery::name("Global Administrator"), &|_| false)
-        .await
-        .unwrap();
+    let role = find_role(&h, "Global Administrator").await;
     assert_eq!(role.state, RoleState::Pending);
     let out = h.session.cancel(&role).await.unwrap();
     assert!(matches!(out, Outcome::Canceled { .. }));
-    let role = h
-        .session
-        .find(&RoleQuery::name("Global Administrator"), &|_| false)
-        .await
-        .unwrap();
+    let role = find_role(&h, "Global Administrator").await;
     assert_eq!(role.state, RoleState::Eligible);
 }
 
@@ -139,19 +152,8 @@ async fn approval_goes_pending_and_can_be_cancelled() {
 async fn azure_role_and_group_activation() {
     let h = harness::start().await;
     h.session.refresh().await.unwrap();
-    let role = h
-        .session
-        .find(&RoleQuery::name("Contributor"), &|_| false)
-        .await
-        .unwrap();
-    let policy = h.session.policy(&role).await;
-    let mut req = just("deploy");
-    if policy.known().is_some_and(|p| p.ticket_required) {
-        req.ticket = Some(Ticket {
-            number: "CHG-1".into(),
-            system: "Jira".into(),
-        });
-    }
+    let role = find_role(&h, "Contributor").await;
+    let req = with_ticket_if_required(&h, &role, just("deploy"), ("CHG-1", "Jira")).await;
     let out = h.session.activate(&role, req.clone()).await.unwrap();
     assert!(
         matches!(
@@ -160,11 +162,7 @@ async fn azure_role_and_group_activation() {
         ),
         "{out:?}"
     );
-    let role = h
-        .session
-        .find(&RoleQuery::name("SQL Prod Admins member"), &|_| false)
-        .await
-        .unwrap();
+    let role = find_role(&h, "SQL Prod Admins member").await;
     let out = h.session.activate(&role, req).await;
     assert!(
         matches!(
@@ -180,36 +178,19 @@ async fn azure_role_and_group_activation() {
 async fn uncertain_graph_activation_is_reconciled() {
     let h = harness::start().await;
     h.session.refresh().await.unwrap();
-    let role = h
-        .session
-        .find(&RoleQuery::name("Global Reader"), &|_| false)
-        .await
-        .unwrap();
-    h.sim.control().add_fault(pim_sim::FaultSpec {
-        method: Some("POST".into()),
-        path: Some("roleAssignmentScheduleRequests".into()),
-        times: 1,
-        fault: pim_sim::Fault::After {
-            then: Box::new(pim_sim::Fault::Reset),
-        },
-    });
+    let role = find_role(&h, "Global Reader").await;
+    h.sim.control().add_fault(reset_after_first("POST"));
     let out = h
         .session
         .activate(&role, just("flaky network"))
         .await
         .unwrap();
     assert!(matches!(out, Outcome::Active { .. }), "{out:?}");
-    let posts = h
-        .sim
-        .control()
-        .requests()
-        .into_iter()
-        .filter(|r| {
-            r.method == "POST"
-                && r.path.contains("roleAssignmentScheduleRequests")
-                && !r.path.contains("cancel")
-        })
-        .count();
+    let posts = recorded(&h, |r| {
+        r.method == "POST"
+            && r.path.contains("roleAssignmentScheduleRequests")
+            && !r.path.contains("cancel")
+    });
     assert_eq!(posts, 1, "the activation must not be sent twice");
 }
 
@@ -217,11 +198,7 @@ async fn uncertain_graph_activation_is_reconciled() {
 async fn step_up_required_for_mfa_role_without_hook() {
     let h = harness::start().await;
     h.session.refresh().await.unwrap();
-    let role = h
-        .session
-        .find(&RoleQuery::name("Security Administrator"), &|_| false)
-        .await
-        .unwrap();
+    let role = find_role(&h, "Security Administrator").await;
     let req = ActivationRequest {
         justification: Some("incident".into()),
         ticket: Some(Ticket {
@@ -243,11 +220,7 @@ async fn server_clock_is_used_when_the_local_clock_is_off() {
     h.session.refresh().await.unwrap();
     let skew = h.session.now() - time::OffsetDateTime::now_utc();
     assert!(skew > time::Duration::hours(2), "{skew}");
-    let role = h
-        .session
-        .find(&RoleQuery::name("Global Reader"), &|_| false)
-        .await
-        .unwrap();
+    let role = find_role(&h, "Global Reader").await;
     let out = h
         .session
         .activate(&role, just("skewed clock"))
@@ -289,11 +262,7 @@ async fn expand_failure_falls_back_to_policy_rules() {
 async fn extend_reactivates_for_the_new_duration() {
     let h = harness::start().await;
     h.session.refresh().await.unwrap();
-    let role = h
-        .session
-        .find(&RoleQuery::name("Global Reader"), &|_| false)
-        .await
-        .unwrap();
+    let role = find_role(&h, "Global Reader").await;
     h.session
         .activate(
             &role,
@@ -304,11 +273,7 @@ async fn extend_reactivates_for_the_new_duration() {
         )
         .await
         .unwrap();
-    let role = h
-        .session
-        .find(&RoleQuery::name("Global Reader"), &|_| false)
-        .await
-        .unwrap();
+    let role = find_role(&h, "Global Reader").await;
     let early = h
         .session
         .extend(&role, ActivationRequest::default())
@@ -317,11 +282,7 @@ async fn extend_reactivates_for_the_new_duration() {
     assert!(matches!(early, Error::TooEarly { .. }), "{early:?}");
     h.sim.control().advance(6 * 60);
     h.session.refresh().await.unwrap();
-    let role = h
-        .session
-        .find(&RoleQuery::name("Global Reader"), &|_| false)
-        .await
-        .unwrap();
+    let role = find_role(&h, "Global Reader").await;
     // Justification comes from the previous activation request.
     let out = h
         .session
@@ -347,27 +308,9 @@ async fn extend_reactivates_for_the_new_duration() {
 async fn uncertain_arm_put_is_checked_by_name() {
     let h = harness::start().await;
     h.session.refresh().await.unwrap();
-    let role = h
-        .session
-        .find(&RoleQuery::name("Reader"), &|_| false)
-        .await
-        .unwrap();
-    let policy = h.session.policy(&role).await;
-    let mut req = just("read logs");
-    if policy.known().is_some_and(|p| p.ticket_required) {
-        req.ticket = Some(Ticket {
-            number: "1".into(),
-            system: "J".into(),
-        });
-    }
-    h.sim.control().add_fault(pim_sim::FaultSpec {
-        method: Some("PUT".into()),
-        path: Some("roleAssignmentScheduleRequests".into()),
-        times: 1,
-        fault: pim_sim::Fault::After {
-            then: Box::new(pim_sim::Fault::Reset),
-        },
-    });
+    let role = find_role(&h, "Reader").await;
+    let req = with_ticket_if_required(&h, &role, just("read logs"), ("1", "J")).await;
+    h.sim.control().add_fault(reset_after_first("PUT"));
     let out = h.session.activate(&role, req).await.unwrap();
     assert!(
         matches!(
@@ -376,12 +319,6 @@ async fn uncertain_arm_put_is_checked_by_name() {
         ),
         "{out:?}"
     );
-    let puts = h
-        .sim
-        .control()
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "PUT")
-        .count();
+    let puts = recorded(&h, |r| r.method == "PUT");
     assert_eq!(puts, 1, "the request exists; no second PUT");
 }

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pim_auth::{DeviceCodeOptions, LoginOptions};
+use pim_auth::{Account, DeviceCodeOptions, LoginOptions};
 use pim_core::Error;
-use pim_core::token::Resource;
+use pim_core::token::{Resource, TokenRequest};
 use serde_json::Value;
 
 use crate::harness::{self, Mode, claims, query_param};
@@ -13,9 +13,29 @@ use crate::harness::{self, Mode, claims, query_param};
 const ADELE: &str = "adele@contoso.onmicrosoft.com";
 const ADELE_OID: &str = "071cc716-8147-4397-a5ba-b2105951cc0b";
 
+/// Adele signs in through the (fake) browser with the default options.
+async fn sign_in(h: &harness::Harness) -> Account {
+    h.auth
+        .login_interactive(LoginOptions::default())
+        .await
+        .unwrap()
+}
+
+/// A token request for `resource` in `tenant` that skips the access-token cache.
+fn forced(h: &harness::Harness, tenant: &str, resource: Resource) -> TokenRequest {
+    let mut req = h.request(tenant, resource);
+    req.force_refresh = true;
+    req
+}
+
+/// ARM `GET /tenants` with `arm_token`: the status and the body.
+async fn arm_tenants(h: &harness::Harness, arm_token: &str) -> (u16, Value) {
+    h.call("/tenants?api-version=2020-01-01", arm_token).await
+}
+
 /// The tenant ids Adele belongs to, from ARM `GET /tenants` (home first).
 async fn tenant_ids(h: &harness::Harness, arm_token: &str, home: &str) -> Vec<String> {
-    let (status, body) = h.call("/tenants?api-version=2020-01-01", arm_token).await;
+    let (status, body) = arm_tenants(h, arm_token).await;
     assert_eq!(status, 200, "{body}");
     let mut ids: Vec<String> = body["value"]
         .as_array()
@@ -30,11 +50,7 @@ async fn tenant_ids(h: &harness::Harness, arm_token: &str, home: &str) -> Vec<St
 #[tokio::test]
 async fn login_then_graph_and_arm_tokens_for_both_tenants() {
     let h = harness::start().await;
-    let account = h
-        .auth
-        .login_interactive(LoginOptions::default())
-        .await
-        .unwrap();
+    let account = sign_in(&h).await;
     assert_eq!(account.upn, ADELE);
     assert_eq!(account.oid, ADELE_OID);
     assert_eq!(account.name, "Adele Vance");
@@ -106,11 +122,7 @@ async fn login_then_graph_and_arm_tokens_for_both_tenants() {
 #[tokio::test]
 async fn access_tokens_are_cached_and_renewed_five_minutes_before_expiry() {
     let h = harness::start().await;
-    let account = h
-        .auth
-        .login_interactive(LoginOptions::default())
-        .await
-        .unwrap();
+    let account = sign_in(&h).await;
     let ts = h.auth.token_source(&account);
     let req = h.request(&account.home_tenant_id, Resource::Graph);
     // The login already cached the Graph token for the home tenant.
@@ -141,39 +153,25 @@ async fn access_tokens_are_cached_and_renewed_five_minutes_before_expiry() {
 #[tokio::test]
 async fn expiry_on_the_virtual_clock_leads_to_a_refresh() {
     let h = harness::start().await;
-    let account = h
-        .auth
-        .login_interactive(LoginOptions::default())
-        .await
-        .unwrap();
+    let account = sign_in(&h).await;
     let ts = h.auth.token_source(&account);
     let req = h.request(&account.home_tenant_id, Resource::Arm);
     let old = ts.access_token(&req).await.unwrap();
-    let (status, _) = h
-        .call("/tenants?api-version=2020-01-01", old.token.expose())
-        .await;
+    let (status, _) = arm_tenants(&h, old.token.expose()).await;
     assert_eq!(status, 200);
     h.advance(3700).await;
-    let (status, _) = h
-        .call("/tenants?api-version=2020-01-01", old.token.expose())
-        .await;
+    let (status, _) = arm_tenants(&h, old.token.expose()).await;
     assert_eq!(status, 401, "the sim expires tokens on its virtual clock");
     let new = ts.access_token(&req).await.unwrap();
     assert_ne!(new.token, old.token);
-    let (status, body) = h
-        .call("/tenants?api-version=2020-01-01", new.token.expose())
-        .await;
+    let (status, body) = arm_tenants(&h, new.token.expose()).await;
     assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test]
 async fn rotated_refresh_token_is_persisted_and_survives_a_restart() {
     let h = harness::start().await;
-    let account = h
-        .auth
-        .login_interactive(LoginOptions::default())
-        .await
-        .unwrap();
+    let account = sign_in(&h).await;
     let user = account.keychain_user();
     use pim_auth::SecretStore;
     let first = h.store.get(&user).unwrap().unwrap();
@@ -211,15 +209,10 @@ async fn rotated_refresh_token_is_persisted_and_survives_a_restart() {
 #[tokio::test]
 async fn revoked_refresh_token_means_sign_in_required_and_is_deleted() {
     let h = harness::start().await;
-    let account = h
-        .auth
-        .login_interactive(LoginOptions::default())
-        .await
-        .unwrap();
+    let account = sign_in(&h).await;
     let ts = h.auth.token_source(&account);
     h.control("/_sim/tokens/revoke", Value::Null).await;
-    let mut req = h.request(&account.home_tenant_id, Resource::Graph);
-    req.force_refresh = true;
+    let mut req = forced(&h, &account.home_tenant_id, Resource::Graph);
     let err = ts.access_token(&req).await.unwrap_err();
     assert!(matches!(err, Error::SignInRequired { .. }), "{err:?}");
     assert!(err.to_string().contains("pim login"), "{err}");
@@ -234,10 +227,7 @@ async fn revoked_refresh_token_means_sign_in_required_and_is_deleted() {
     assert!(err.to_string().contains("no saved sign-in"), "{err}");
     assert_eq!(h.token_calls().await, calls);
     // Signing in again fixes it.
-    h.auth
-        .login_interactive(LoginOptions::default())
-        .await
-        .unwrap();
+    sign_in(&h).await;
     ts.access_token(&h.request(&account.home_tenant_id, Resource::Arm))
         .await
         .unwrap();
@@ -313,11 +303,7 @@ const ACRS_C1: &str = r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}
 #[tokio::test]
 async fn claims_step_up_without_interaction_is_step_up_required() {
     let h = harness::start().await;
-    let account = h
-        .auth
-        .login_interactive(LoginOptions::default())
-        .await
-        .unwrap();
+    let account = sign_in(&h).await;
     let ts = h.auth.token_source(&account);
     let mut req = h.request(&account.home_tenant_id, Resource::Graph);
     req.claims = Some(ACRS_C1.into());
@@ -337,11 +323,7 @@ async fn claims_step_up_without_interaction_is_step_up_required() {
 #[tokio::test]
 async fn claims_step_up_with_interaction_opens_the_browser() {
     let h = harness::start_with(|o| o.allow_interactive = true).await;
-    let account = h
-        .auth
-        .login_interactive(LoginOptions::default())
-        .await
-        .unwrap();
+    let account = sign_in(&h).await;
     let ts = h.auth.token_source(&account);
     let mut req = h.request(&account.home_tenant_id, Resource::Graph);
     req.claims = Some(ACRS_C1.into());
@@ -368,17 +350,12 @@ async fn keychain_unavailable_keeps_the_token_in_memory_with_a_warning() {
     let h = harness::start().await;
     h.store.set_unavailable(Some("Secret Service is locked"));
     assert_eq!(h.auth.keychain_warning(), None);
-    let account = h
-        .auth
-        .login_interactive(LoginOptions::default())
-        .await
-        .unwrap();
+    let account = sign_in(&h).await;
     let warning = h.auth.keychain_warning().unwrap();
     assert!(warning.contains("memory"), "{warning}");
     assert!(h.store.memory().is_empty());
     let ts = h.auth.token_source(&account);
-    let mut req = h.request(&account.home_tenant_id, Resource::Arm);
-    req.force_refresh = true;
+    let req = forced(&h, &account.home_tenant_id, Resource::Arm);
     ts.access_token(&req).await.unwrap();
     ts.access_token(&req).await.unwrap();
     // No token file anywhere in the config folder.
@@ -391,11 +368,7 @@ async fn keychain_unavailable_keeps_the_token_in_memory_with_a_warning() {
 #[tokio::test]
 async fn logout_deletes_every_part_and_the_account() {
     let h = harness::start().await;
-    let account = h
-        .auth
-        .login_interactive(LoginOptions::default())
-        .await
-        .unwrap();
+    let account = sign_in(&h).await;
     // Simulate a long refresh token stored in parts earlier.
     pim_auth::store::write_chunked(&h.store, &account.keychain_user(), &[b'x'; 6000]).unwrap();
     assert_eq!(h.store.memory().len(), 4);
@@ -471,11 +444,7 @@ async fn device_code_declined() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_share_one_refresh_per_key_and_rotation_holds() {
     let h = harness::start().await;
-    let account = h
-        .auth
-        .login_interactive(LoginOptions::default())
-        .await
-        .unwrap();
+    let account = sign_in(&h).await;
     let ts = h.auth.token_source(&account);
     let arm = h.request(&account.home_tenant_id, Resource::Arm);
     let calls = h.token_calls().await;
@@ -557,8 +526,7 @@ async fn concurrent_requests_share_one_refresh_per_key_and_rotation_holds() {
     )
     .await;
     h.advance(120).await;
-    let mut req = h.request(&account.home_tenant_id, Resource::Graph);
-    req.force_refresh = true;
+    let req = forced(&h, &account.home_tenant_id, Resource::Graph);
     ts.access_token(&req).await.unwrap();
 }
 
@@ -570,11 +538,7 @@ async fn different_keys_refresh_concurrently() {
     // concurrent ones about 0.5 s. The bound sits well clear of both.
     let latency = Duration::from_millis(500);
     let h = harness::start_with_latency(latency, |_| {}).await;
-    let account = h
-        .auth
-        .login_interactive(LoginOptions::default())
-        .await
-        .unwrap();
+    let account = sign_in(&h).await;
     let ts = h.auth.token_source(&account);
     let calls = h.token_calls().await;
     // Graph for the home tenant came with the sign-in; these three are not cached.
@@ -619,19 +583,14 @@ async fn different_keys_refresh_concurrently() {
     );
     // Every refresh rotated the refresh token; the saved one still works later.
     h.advance(3600).await;
-    let mut req = h.request(&account.home_tenant_id, Resource::Graph);
-    req.force_refresh = true;
+    let req = forced(&h, &account.home_tenant_id, Resource::Graph);
     ts.access_token(&req).await.unwrap();
 }
 
 #[tokio::test]
 async fn several_accounts_and_default_choice() {
     let h = harness::start().await;
-    let adele = h
-        .auth
-        .login_interactive(LoginOptions::default())
-        .await
-        .unwrap();
+    let adele = sign_in(&h).await;
     // A second registration of the same user counts as another account but is not usable
     // with this configuration's client id.
     let mut other = adele.clone();
@@ -679,11 +638,7 @@ async fn authority_error_on_the_redirect_is_reported() {
 #[tokio::test]
 async fn a_guest_tenant_refusing_the_token_keeps_the_sign_in() {
     let h = harness::start().await;
-    let account = h
-        .auth
-        .login_interactive(LoginOptions::default())
-        .await
-        .unwrap();
+    let account = sign_in(&h).await;
     use pim_auth::SecretStore;
     let ts = h.auth.token_source(&account);
     h.control(
@@ -703,8 +658,7 @@ async fn a_guest_tenant_refusing_the_token_keeps_the_sign_in() {
     );
     h.auth.flush().await;
     assert!(h.store.get(&account.keychain_user()).unwrap().is_some());
-    let mut req = h.request(&account.home_tenant_id, Resource::Arm);
-    req.force_refresh = true;
+    let req = forced(&h, &account.home_tenant_id, Resource::Arm);
     ts.access_token(&req).await.unwrap();
 
     // A refresh token the home tenant refuses too is still a dead sign-in.

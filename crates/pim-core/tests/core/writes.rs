@@ -12,6 +12,14 @@ fn just(reason: &str) -> ActivationRequest {
     }
 }
 
+/// `req` for `duration`.
+fn lasting(duration: PimDuration, req: ActivationRequest) -> ActivationRequest {
+    ActivationRequest {
+        duration: Some(duration),
+        ..req
+    }
+}
+
 /// The role called `name`, as `pim` finds it (no preference among namesakes).
 async fn find_role(h: &Harness, name: &str) -> Role {
     h.session
@@ -50,6 +58,14 @@ fn reset_after_first(method: &str) -> FaultSpec {
     }
 }
 
+/// A fresh simulator and session, refreshed once, and the role called `name` in it.
+async fn start_at(name: &str) -> (Harness, Role) {
+    let h = harness::start().await;
+    h.session.refresh().await.unwrap();
+    let role = find_role(&h, name).await;
+    (h, role)
+}
+
 /// How many of the requests the simulator recorded `keep` accepts.
 fn recorded(h: &Harness, keep: impl Fn(&RecordedRequest) -> bool) -> usize {
     h.sim
@@ -62,17 +78,12 @@ fn recorded(h: &Harness, keep: impl Fn(&RecordedRequest) -> bool) -> usize {
 
 #[tokio::test]
 async fn activate_then_deactivate_after_five_minutes() {
-    let h = harness::start().await;
-    h.session.refresh().await.unwrap();
-    let role = find_role(&h, "Global Reader").await;
+    let (h, role) = start_at("Global Reader").await;
     let out = h
         .session
         .activate(
             &role,
-            ActivationRequest {
-                duration: Some(PimDuration::from_minutes(90)),
-                ..just("investigating")
-            },
+            lasting(PimDuration::from_minutes(90), just("investigating")),
         )
         .await
         .unwrap();
@@ -102,18 +113,13 @@ async fn activate_then_deactivate_after_five_minutes() {
 
 #[tokio::test]
 async fn policy_is_checked_before_anything_is_sent() {
-    let h = harness::start().await;
-    h.session.refresh().await.unwrap();
-    let role = find_role(&h, "Global Reader").await;
+    let (h, role) = start_at("Global Reader").await;
     h.sim.control().clear_requests();
     let err = h
         .session
         .activate(
             &role,
-            ActivationRequest {
-                duration: Some(PimDuration::from_hours(9)),
-                ..Default::default()
-            },
+            lasting(PimDuration::from_hours(9), ActivationRequest::default()),
         )
         .await
         .unwrap_err();
@@ -131,9 +137,7 @@ async fn policy_is_checked_before_anything_is_sent() {
 
 #[tokio::test]
 async fn approval_goes_pending_and_can_be_cancelled() {
-    let h = harness::start().await;
-    h.session.refresh().await.unwrap();
-    let role = find_role(&h, "Global Administrator").await;
+    let (h, role) = start_at("Global Administrator").await;
     let out = h
         .session
         .activate(&role, just("break glass"))
@@ -150,9 +154,7 @@ async fn approval_goes_pending_and_can_be_cancelled() {
 
 #[tokio::test]
 async fn azure_role_and_group_activation() {
-    let h = harness::start().await;
-    h.session.refresh().await.unwrap();
-    let role = find_role(&h, "Contributor").await;
+    let (h, role) = start_at("Contributor").await;
     let req = with_ticket_if_required(&h, &role, just("deploy"), ("CHG-1", "Jira")).await;
     let out = h.session.activate(&role, req.clone()).await.unwrap();
     assert!(
@@ -176,9 +178,7 @@ async fn azure_role_and_group_activation() {
 
 #[tokio::test]
 async fn uncertain_graph_activation_is_reconciled() {
-    let h = harness::start().await;
-    h.session.refresh().await.unwrap();
-    let role = find_role(&h, "Global Reader").await;
+    let (h, role) = start_at("Global Reader").await;
     h.sim.control().add_fault(reset_after_first("POST"));
     let out = h
         .session
@@ -196,9 +196,7 @@ async fn uncertain_graph_activation_is_reconciled() {
 
 #[tokio::test]
 async fn step_up_required_for_mfa_role_without_hook() {
-    let h = harness::start().await;
-    h.session.refresh().await.unwrap();
-    let role = find_role(&h, "Security Administrator").await;
+    let (h, role) = start_at("Security Administrator").await;
     let req = ActivationRequest {
         justification: Some("incident".into()),
         ticket: Some(Ticket {
@@ -260,17 +258,9 @@ async fn expand_failure_falls_back_to_policy_rules() {
 
 #[tokio::test]
 async fn extend_reactivates_for_the_new_duration() {
-    let h = harness::start().await;
-    h.session.refresh().await.unwrap();
-    let role = find_role(&h, "Global Reader").await;
+    let (h, role) = start_at("Global Reader").await;
     h.session
-        .activate(
-            &role,
-            ActivationRequest {
-                duration: Some(PimDuration::from_minutes(30)),
-                ..just("short")
-            },
-        )
+        .activate(&role, lasting(PimDuration::from_minutes(30), just("short")))
         .await
         .unwrap();
     let role = find_role(&h, "Global Reader").await;
@@ -288,10 +278,7 @@ async fn extend_reactivates_for_the_new_duration() {
         .session
         .extend(
             &role,
-            ActivationRequest {
-                duration: Some(PimDuration::from_hours(2)),
-                ..Default::default()
-            },
+            lasting(PimDuration::from_hours(2), ActivationRequest::default()),
         )
         .await
         .unwrap();
@@ -306,9 +293,7 @@ async fn extend_reactivates_for_the_new_duration() {
 
 #[tokio::test]
 async fn uncertain_arm_put_is_checked_by_name() {
-    let h = harness::start().await;
-    h.session.refresh().await.unwrap();
-    let role = find_role(&h, "Reader").await;
+    let (h, role) = start_at("Reader").await;
     let req = with_ticket_if_required(&h, &role, just("read logs"), ("1", "J")).await;
     h.sim.control().add_fault(reset_after_first("PUT"));
     let out = h.session.activate(&role, req).await.unwrap();

@@ -520,11 +520,16 @@ fn authorize(st: &mut State, ctx: &Ctx, tenant_seg: &str, q: &Query) -> Reply {
         }
         redirect(ru.clone(), &p)
     };
-    let Some(client_id) = q.get("client_id").filter(|c| !c.is_empty()) else {
-        return err(
+    let missing = |name: &str| {
+        err(
             "invalid_request",
-            "AADSTS900144: The request body must contain the following parameter: 'client_id'.",
-        );
+            &format!(
+                "AADSTS900144: The request body must contain the following parameter: '{name}'."
+            ),
+        )
+    };
+    let Some(client_id) = q.get("client_id").filter(|c| !c.is_empty()) else {
+        return missing("client_id");
     };
     if q.get("response_type") != Some("code") {
         return err(
@@ -533,10 +538,7 @@ fn authorize(st: &mut State, ctx: &Ctx, tenant_seg: &str, q: &Query) -> Reply {
         );
     }
     if state.is_empty() {
-        return err(
-            "invalid_request",
-            "AADSTS900144: The request body must contain the following parameter: 'state'.",
-        );
+        return missing("state");
     }
     let Some(challenge) = q.get("code_challenge").filter(|c| !c.is_empty()) else {
         return err(

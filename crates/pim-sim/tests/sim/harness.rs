@@ -355,6 +355,21 @@ impl Sim {
         self.post(ROLE_REQUESTS, token, &body).await
     }
 
+    /// PUTs the ARM schedule request `body` at [`PROD_SUB`] under a fresh name.
+    pub async fn arm_put_new(&self, token: &str, body: &Value) -> Resp {
+        let name = uuid::Uuid::new_v4().to_string();
+        self.put(&arm_request_path(PROD_SUB, &name), token, body)
+            .await
+    }
+
+    /// POSTs `cancel` for the ARM schedule request `name` at `scope`.
+    pub async fn arm_cancel(&self, token: &str, scope: &str, name: &str) -> Resp {
+        let path = format!(
+            "{scope}/providers/Microsoft.Authorization/roleAssignmentScheduleRequests/{name}/cancel?api-version=2020-10-01"
+        );
+        self.post_empty(&path, token).await
+    }
+
     /// GETs the Graph role request `id`.
     pub async fn role_request(&self, token: &str, id: &str) -> Resp {
         self.get(&format!("{ROLE_REQUESTS}/{id}"), token).await

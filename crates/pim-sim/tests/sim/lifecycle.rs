@@ -317,43 +317,19 @@ async fn arm_put_idempotency_cancel_and_deactivate() {
     assert_eq!(diff.status, 400);
     assert_eq!(diff.code(), "RoleAssignmentRequestExists");
     // duplicate activation with a fresh name
-    let dup = sim
-        .put(
-            &arm_request_path(PROD_SUB, &uuid::Uuid::new_v4().to_string()),
-            &t,
-            &body,
-        )
-        .await;
+    let dup = sim.arm_put_new(&t, &body).await;
     assert_eq!(dup.code(), "RoleAssignmentExists");
     // deactivate: guard, then Revoked
     let deact = json!({"properties": {"principalId": ADELE, "roleDefinitionId": arm_role(PROD_SUB, CONTRIBUTOR), "requestType": "SelfDeactivate"}});
-    let r = sim
-        .put(
-            &arm_request_path(PROD_SUB, &uuid::Uuid::new_v4().to_string()),
-            &t,
-            &deact,
-        )
-        .await;
+    let r = sim.arm_put_new(&t, &deact).await;
     assert_eq!(r.code(), "ActiveDurationTooShort");
     sim.ctl().advance(300);
     let t = sim.arm_token().await;
-    let r = sim
-        .put(
-            &arm_request_path(PROD_SUB, &uuid::Uuid::new_v4().to_string()),
-            &t,
-            &deact,
-        )
-        .await;
+    let r = sim.arm_put_new(&t, &deact).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["properties"]["status"], "Revoked");
     assert_eq!(r.body["properties"]["requestType"], "SelfDeactivate");
-    let r = sim
-        .put(
-            &arm_request_path(PROD_SUB, &uuid::Uuid::new_v4().to_string()),
-            &t,
-            &deact,
-        )
-        .await;
+    let r = sim.arm_put_new(&t, &deact).await;
     assert_eq!(r.code(), "RoleAssignmentDoesNotExist");
     // scheduled, then cancelled → 200 with an empty body
     let mut later = arm_activate(PROD_SUB, CONTRIBUTOR, "PT1H", Some("j"), Some("CHG-9"));
@@ -362,12 +338,12 @@ async fn arm_put_idempotency_cancel_and_deactivate() {
     let n2 = uuid::Uuid::new_v4().to_string();
     let g = sim.put(&arm_request_path(PROD_SUB, &n2), &t, &later).await;
     assert_eq!(g.body["properties"]["status"], "Granted");
-    let c = sim.post_empty(&format!("{PROD_SUB}/providers/Microsoft.Authorization/roleAssignmentScheduleRequests/{n2}/cancel?api-version=2020-10-01"), &t).await;
+    let c = sim.arm_cancel(&t, PROD_SUB, &n2).await;
     assert_eq!(c.status, 200);
     assert_eq!(
         sim.get(&arm_request_path(PROD_SUB, &n2), &t).await.body["properties"]["status"],
         "Canceled"
     );
-    let c = sim.post_empty(&format!("{PROD_SUB}/providers/Microsoft.Authorization/roleAssignmentScheduleRequests/{n2}/cancel?api-version=2020-10-01"), &t).await;
+    let c = sim.arm_cancel(&t, PROD_SUB, &n2).await;
     assert_eq!(c.status, 400, "cancelling twice");
 }

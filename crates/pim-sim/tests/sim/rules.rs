@@ -278,11 +278,7 @@ async fn group_and_arm_rules() {
     );
     let a = sim.arm_token().await;
     let r = sim
-        .put(
-            &arm_request_path(PROD_SUB, &uuid::Uuid::new_v4().to_string()),
-            &a,
-            &arm_activate(PROD_SUB, CONTRIBUTOR, "PT1H", None, None),
-        )
+        .arm_put_new(&a, &arm_activate(PROD_SUB, CONTRIBUTOR, "PT1H", None, None))
         .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.code(), "RoleAssignmentRequestPolicyValidationFailed");
@@ -295,8 +291,7 @@ async fn group_and_arm_rules() {
         "ARM errors have no innerError"
     );
     let r = sim
-        .put(
-            &arm_request_path(PROD_SUB, &uuid::Uuid::new_v4().to_string()),
+        .arm_put_new(
             &a,
             &arm_activate(PROD_SUB, CONTRIBUTOR, "PT2M", Some("j"), Some("t")),
         )
@@ -305,8 +300,7 @@ async fn group_and_arm_rules() {
     assert_eq!(r.message(), SHORT);
     // Owner: not eligible
     let r = sim
-        .put(
-            &arm_request_path(PROD_SUB, &uuid::Uuid::new_v4().to_string()),
+        .arm_put_new(
             &a,
             &arm_activate(
                 PROD_SUB,

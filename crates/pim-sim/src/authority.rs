@@ -97,6 +97,32 @@ fn missing_parameter(ctx: &Ctx, name: &str) -> Reply {
     )
 }
 
+/// The OAuth error for a scope that names `s`, a second resource.
+fn invalid_scope(ctx: &Ctx, s: &str) -> Reply {
+    oauth_error(
+        ctx,
+        400,
+        "invalid_scope",
+        28000,
+        &format!(
+            "Provided value for the input parameter scope is not valid because it contains more than one resource. Scope {s} is not valid."
+        ),
+        None,
+    )
+}
+
+/// The OAuth error for a tenant (id or domain) the simulator does not know.
+fn tenant_not_found(ctx: &Ctx, tenant: &str) -> Reply {
+    oauth_error(
+        ctx,
+        400,
+        "invalid_request",
+        90002,
+        &format!("Tenant '{tenant}' not found."),
+        None,
+    )
+}
+
 /// The form parameter `name`, which must be there and not empty.
 fn required<'f>(ctx: &Ctx, f: &'f Query, name: &str) -> Result<&'f str, Reply> {
     f.get(name)
@@ -337,18 +363,7 @@ struct Issue<'a> {
 fn issue(st: &mut State, ctx: &Ctx, i: Issue<'_>) -> Reply {
     let resource = match pick_resource(i.scope) {
         Ok(r) => r,
-        Err(s) => {
-            return oauth_error(
-                ctx,
-                400,
-                "invalid_scope",
-                28000,
-                &format!(
-                    "Provided value for the input parameter scope is not valid because it contains more than one resource. Scope {s} is not valid."
-                ),
-                None,
-            );
-        }
+        Err(s) => return invalid_scope(ctx, &s),
     };
     let now = ctx.now.unix_timestamp();
     let (aud, scp, scope_out) = match &resource {
@@ -687,16 +702,6 @@ fn token(st: &mut State, ctx: &Ctx, tenant_seg: &str, f: &Query) -> Reply {
         return configured_reply(ctx, &e);
     }
     let scope = f.get("scope").unwrap_or_default().to_owned();
-    let tenant_not_found = |t: String| {
-        oauth_error(
-            ctx,
-            400,
-            "invalid_request",
-            90002,
-            &format!("Tenant '{t}' not found."),
-            None,
-        )
-    };
     match grant.as_str() {
         "authorization_code" => {
             let code = f.get("code").unwrap_or_default();
@@ -751,7 +756,7 @@ fn token(st: &mut State, ctx: &Ctx, tenant_seg: &str, f: &Query) -> Reply {
             }
             let tenant = match token_tenant(st, tenant_seg, Some(&c.tenant)) {
                 Ok(t) => t,
-                Err(t) => return tenant_not_found(t),
+                Err(t) => return tenant_not_found(ctx, &t),
             };
             let acrs = c.signin.acrs.clone();
             let cp1 = c.signin.cp1;
@@ -811,7 +816,7 @@ fn token(st: &mut State, ctx: &Ctx, tenant_seg: &str, f: &Query) -> Reply {
             }
             let tenant = match token_tenant(st, tenant_seg, None) {
                 Ok(t) => t,
-                Err(t) => return tenant_not_found(t),
+                Err(t) => return tenant_not_found(ctx, &t),
             };
             let (acrs, cp1) = match f.get("claims").filter(|c| !c.trim().is_empty()) {
                 Some(c) => {
@@ -960,7 +965,7 @@ fn token(st: &mut State, ctx: &Ctx, tenant_seg: &str, f: &Query) -> Reply {
                     let d = d.clone();
                     let tenant = match token_tenant(st, tenant_seg, Some(&d.tenant)) {
                         Ok(t) => t,
-                        Err(t) => return tenant_not_found(t),
+                        Err(t) => return tenant_not_found(ctx, &t),
                     };
                     let scope = if scope.is_empty() {
                         d.scope.clone()
@@ -1005,27 +1010,11 @@ fn devicecode(st: &mut State, ctx: &Ctx, tenant_seg: &str, f: &Query) -> Reply {
         return configured_reply(ctx, &e);
     }
     let Some(tenant) = st.resolve_tenant(tenant_seg).cloned() else {
-        return oauth_error(
-            ctx,
-            400,
-            "invalid_request",
-            90002,
-            &format!("Tenant '{tenant_seg}' not found."),
-            None,
-        );
+        return tenant_not_found(ctx, tenant_seg);
     };
     let scope = f.get("scope").unwrap_or_default().to_owned();
     if let Err(s) = pick_resource(&scope) {
-        return oauth_error(
-            ctx,
-            400,
-            "invalid_scope",
-            28000,
-            &format!(
-                "Provided value for the input parameter scope is not valid because it contains more than one resource. Scope {s} is not valid."
-            ),
-            None,
-        );
+        return invalid_scope(ctx, &s);
     }
     let ask = f.get("claims").and_then(parse_claims).unwrap_or_default();
     let signin = interactive_signin(&ask, st.config.mfa_on_sign_in);

@@ -8,9 +8,8 @@ use time::OffsetDateTime;
 
 use crate::authority::ARM_AUD;
 use crate::clock::fmt_dt;
-use crate::engine::{self, Caller, NewRequest};
+use crate::engine::{self, NewRequest};
 use crate::errors::{self, ARM_JSON, Ctx, PimError, Reply};
-use crate::jwt::AccessClaims;
 use crate::odata::{self, Query};
 use crate::policy::{self, Dialect};
 use crate::server::Shared;
@@ -18,7 +17,7 @@ use crate::state::{
     Action, Assignment, AssignmentType, Eligibility, Kind, Listed, Listing, Request, State, Target,
     Tenant, norm_scope, seeded_guid,
 };
-use crate::wire::{self, TokenProblem};
+use crate::wire::{self, ApiReq, Env, TokenProblem};
 
 /// API versions accepted for the PIM resources.
 pub const PIM_API_VERSIONS: [&str; 5] = [
@@ -31,34 +30,8 @@ pub const PIM_API_VERSIONS: [&str; 5] = [
 
 const PROVIDER: &str = "/providers/Microsoft.Authorization";
 
-/// One ARM request.
-#[derive(Debug, Clone)]
-pub struct ArmReq<'a> {
-    /// HTTP method.
-    pub method: &'a str,
-    /// Percent-decoded path.
-    pub path: &'a str,
-    /// Path as received.
-    pub raw_path: &'a str,
-    /// Raw query.
-    pub raw_query: &'a str,
-    /// `Authorization` header.
-    pub auth: Option<&'a str>,
-    /// Body.
-    pub body: &'a [u8],
-}
-
-struct Env<'a> {
-    ctx: &'a Ctx,
-    r: &'a ArmReq<'a>,
-    q: Query,
-    claims: AccessClaims,
-    tenant: Tenant,
-    now: OffsetDateTime,
-}
-
 /// Handles one ARM request.
-pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ArmReq<'_>) -> Reply {
+pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ApiReq<'_>) -> Reply {
     let q = Query::parse(r.raw_query);
     let Some(api) = q
         .get("api-version")
@@ -72,25 +45,10 @@ pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ArmReq<'_>) -> Reply {
         );
     };
     let mut st = sh.lock();
-    let claims = match wire::check_token(
-        &st,
-        ctx.now,
-        r.auth,
-        &[ARM_AUD, "https://management.core.windows.net"],
-    ) {
-        Ok(c) => c,
+    let auds = [ARM_AUD, "https://management.core.windows.net"];
+    let env = match Env::check(&st, ctx, r, q, &auds) {
+        Ok(env) => env,
         Err(p) => return token_error(ctx, p),
-    };
-    let Some(tenant) = st.tenant(&claims.tid).cloned() else {
-        return token_error(ctx, TokenProblem::Invalid);
-    };
-    let env = Env {
-        ctx,
-        r,
-        q,
-        claims,
-        tenant,
-        now: ctx.now,
     };
     let path = r.path.trim_end_matches('/');
     let lower = path.to_ascii_lowercase();
@@ -741,11 +699,7 @@ fn put_request(st: &mut State, env: &Env<'_>, scope: &str, name: &str, validate:
         Ok(r) => r,
         Err(e) => return errors::arm_pim(&e),
     };
-    let caller = Caller {
-        oid: env.claims.oid.clone(),
-        mfa: env.claims.has_mfa(),
-        acrs: env.claims.acrs.clone(),
-    };
+    let caller = env.caller();
     match engine::submit(st, env.now, &caller, req) {
         Ok(q) => Reply::json(
             if validate { 200 } else { 201 },

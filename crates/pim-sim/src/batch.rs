@@ -9,10 +9,11 @@ use serde_json::{Map, Value, json};
 
 use crate::errors::{self, Body, Ctx, GRAPH_JSON, Reply};
 use crate::faults::{self, Fault, Service};
-use crate::graph::{self, GraphReq};
+use crate::graph;
 use crate::odata;
 use crate::server::Shared;
 use crate::state::new_guid;
+use crate::wire::ApiReq;
 
 /// Maximum requests per batch.
 pub const MAX_ITEMS: usize = 20;
@@ -261,7 +262,7 @@ async fn run_item(sh: &Arc<Shared>, outer: &Ctx, auth: Option<&str>, it: &Item) 
         }
     }
     let body = it.body.as_ref().map(|b| b.to_string()).unwrap_or_default();
-    let req = GraphReq {
+    let req = ApiReq {
         method: &it.method,
         path: &path,
         raw_path,

@@ -8,9 +8,8 @@ use time::OffsetDateTime;
 
 use crate::authority::GRAPH_AUD;
 use crate::clock::fmt_dt;
-use crate::engine::{self, Caller, NewRequest};
+use crate::engine::{self, NewRequest};
 use crate::errors::{self, Ctx, GRAPH_JSON, PimError, Reply};
-use crate::jwt::AccessClaims;
 use crate::odata::{self, Expand, Query};
 use crate::policy::{self, Dialect};
 use crate::server::Shared;
@@ -18,24 +17,7 @@ use crate::state::{
     Action, Assignment, AssignmentType, Eligibility, Kind, Listed, Listing, Request, State, Target,
     Tenant, new_guid, seeded_guid,
 };
-use crate::wire::{self, TokenProblem};
-
-/// One Graph request (top-level or a `$batch` item).
-#[derive(Debug, Clone)]
-pub struct GraphReq<'a> {
-    /// HTTP method (upper case).
-    pub method: &'a str,
-    /// Percent-decoded path relative to `/v1.0`, starting with `/`.
-    pub path: &'a str,
-    /// Path as received (for `@odata.nextLink`).
-    pub raw_path: &'a str,
-    /// Raw query string.
-    pub raw_query: &'a str,
-    /// `Authorization` header.
-    pub auth: Option<&'a str>,
-    /// Body bytes.
-    pub body: &'a [u8],
-}
+use crate::wire::{self, ApiReq, Env, TokenProblem};
 
 const ELIG_READ: &[&str] = &[
     "RoleEligibilitySchedule.Read.Directory",
@@ -102,15 +84,6 @@ const GROUP_READ: &[&str] = &[
     "Group.ReadWrite.All",
 ];
 
-struct Env<'a> {
-    ctx: &'a Ctx,
-    r: &'a GraphReq<'a>,
-    q: Query,
-    claims: AccessClaims,
-    tenant: Tenant,
-    now: OffsetDateTime,
-}
-
 impl Env<'_> {
     fn require(&self, st: &State, scopes: &[&str], group: bool) -> Result<(), Reply> {
         if self
@@ -128,13 +101,6 @@ impl Env<'_> {
             .get("$expand")
             .map(odata::parse_expand)
             .unwrap_or_default()
-    }
-    fn caller(&self) -> Caller {
-        Caller {
-            oid: self.claims.oid.clone(),
-            mfa: self.claims.has_mfa(),
-            acrs: self.claims.acrs.clone(),
-        }
     }
 }
 
@@ -200,28 +166,12 @@ fn key_syntax(seg: &str) -> Option<(&str, &str)> {
 }
 
 /// Handles one Graph request (not `$batch`).
-pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &GraphReq<'_>) -> Reply {
+pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ApiReq<'_>) -> Reply {
     let mut st = sh.lock();
-    let now = ctx.now;
-    let claims = match wire::check_token(
-        &st,
-        now,
-        r.auth,
-        &[GRAPH_AUD, "00000003-0000-0000-c000-000000000000"],
-    ) {
-        Ok(c) => c,
+    let auds = [GRAPH_AUD, "00000003-0000-0000-c000-000000000000"];
+    let env = match Env::check(&st, ctx, r, Query::parse(r.raw_query), &auds) {
+        Ok(env) => env,
         Err(p) => return token_error(ctx, p),
-    };
-    let Some(tenant) = st.tenant(&claims.tid).cloned() else {
-        return token_error(ctx, TokenProblem::Invalid);
-    };
-    let env = Env {
-        ctx,
-        r,
-        q: Query::parse(r.raw_query),
-        claims,
-        tenant,
-        now,
     };
     let mut segs: Vec<String> = r
         .path

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
-use crate::arm::{self, ArmReq};
+use crate::arm;
 use crate::authority;
 use crate::batch;
 use crate::clock::{Clock, fmt_http_date};
@@ -24,9 +24,10 @@ use crate::control::{self, SimControl};
 use crate::engine;
 use crate::errors::{self, Body, Ctx, Reply};
 use crate::faults::{self, Fault, Service};
-use crate::graph::{self, GraphReq};
+use crate::graph;
 use crate::odata::{self, Query};
 use crate::state::{RecordedRequest, State, new_guid};
+use crate::wire::ApiReq;
 
 /// The request log keeps at most this many entries (oldest dropped first).
 pub const MAX_LOG: usize = 10_000;
@@ -264,7 +265,7 @@ async fn handler(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
                         batch_items = n;
                         r
                     } else {
-                        let req = GraphReq {
+                        let req = ApiReq {
                             method: &method,
                             path: if rel.is_empty() { "/" } else { rel },
                             raw_path: raw_rel,
@@ -278,7 +279,7 @@ async fn handler(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
                 Resource::Arm => arm::dispatch(
                     &sh,
                     &ctx,
-                    &ArmReq {
+                    &ApiReq {
                         method: &method,
                         path: &path,
                         raw_path: &raw_path,

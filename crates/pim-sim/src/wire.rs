@@ -1,13 +1,78 @@
-//! Request-body parsing shared by Graph and ARM (schedule info, tickets) and the
-//! access-token check.
+//! What Graph and ARM share: the request and its checked caller ([`ApiReq`], [`Env`]),
+//! request-body parsing (schedule info, tickets) and the access-token check.
 
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::clock::parse_dt;
-use crate::errors::PimError;
+use crate::engine::Caller;
+use crate::errors::{Ctx, PimError};
 use crate::jwt::{self, AccessClaims};
-use crate::state::{ExpType, Expiration, State, Ticket};
+use crate::odata::Query;
+use crate::state::{ExpType, Expiration, State, Tenant, Ticket};
+
+/// One Graph or ARM request (for Graph, also a `$batch` item).
+#[derive(Debug, Clone)]
+pub struct ApiReq<'a> {
+    /// HTTP method (upper case).
+    pub method: &'a str,
+    /// Percent-decoded path; for Graph relative to `/v1.0`, starting with `/`.
+    pub path: &'a str,
+    /// Path as received (for next links).
+    pub raw_path: &'a str,
+    /// Raw query string.
+    pub raw_query: &'a str,
+    /// `Authorization` header.
+    pub auth: Option<&'a str>,
+    /// Body bytes.
+    pub body: &'a [u8],
+}
+
+/// A Graph or ARM request whose bearer token passed [`check_token`], with the tenant
+/// the token names and the virtual time it is handled at.
+pub struct Env<'a> {
+    pub ctx: &'a Ctx,
+    pub r: &'a ApiReq<'a>,
+    pub q: Query,
+    pub claims: AccessClaims,
+    pub tenant: Tenant,
+    pub now: OffsetDateTime,
+}
+
+impl<'a> Env<'a> {
+    /// Checks `r`'s bearer token for one of `auds` at `ctx.now` and finds its tenant
+    /// (unknown: [`TokenProblem::Invalid`]); `q` is `r`'s parsed query.
+    pub fn check(
+        st: &State,
+        ctx: &'a Ctx,
+        r: &'a ApiReq<'a>,
+        q: Query,
+        auds: &[&str],
+    ) -> Result<Self, TokenProblem> {
+        let claims = check_token(st, ctx.now, r.auth, auds)?;
+        let tenant = st
+            .tenant(&claims.tid)
+            .cloned()
+            .ok_or(TokenProblem::Invalid)?;
+        Ok(Env {
+            ctx,
+            r,
+            q,
+            claims,
+            tenant,
+            now: ctx.now,
+        })
+    }
+
+    /// The caller as the engine judges requests: who, and how they signed in.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            oid: self.claims.oid.clone(),
+            mfa: self.claims.has_mfa(),
+            acrs: self.claims.acrs.clone(),
+        }
+    }
+}
 
 /// Optional string member; `Err` when present with another type.
 pub fn opt_str(o: &Value, key: &str) -> Result<Option<String>, PimError> {

@@ -172,19 +172,26 @@ fn default_text(code: Option<u32>) -> &'static str {
     }
 }
 
-/// A configured error in the exact Entra v2 shape (`\r\n` before the trace lines, like
-/// Entra; `suberror` and `claims` only when set).
-fn configured_reply(ctx: &Ctx, e: &AuthorityError) -> Reply {
-    let ts = fmt_aad_timestamp(ctx.now);
+/// What a configured error says: its description (else the standard text for its
+/// first code), with `AADSTS<code>: ` in front unless it already starts so.
+fn configured_text(e: &AuthorityError) -> String {
     let code = e.codes.first().copied();
     let text = e
         .description
         .clone()
         .unwrap_or_else(|| default_text(code).to_owned());
-    let first = match code {
+    match code {
         Some(c) if !text.starts_with("AADSTS") => format!("AADSTS{c}: {text}"),
         _ => text,
-    };
+    }
+}
+
+/// A configured error in the exact Entra v2 shape (`\r\n` before the trace lines, like
+/// Entra; `suberror` and `claims` only when set).
+fn configured_reply(ctx: &Ctx, e: &AuthorityError) -> Reply {
+    let ts = fmt_aad_timestamp(ctx.now);
+    let code = e.codes.first().copied();
+    let first = configured_text(e);
     let mut body = json!({
         "error": e.error,
         "error_description": format!(
@@ -575,15 +582,7 @@ fn authorize(st: &mut State, ctx: &Ctx, tenant_seg: &str, q: &Query) -> Reply {
     };
     if let Some(e) = configured_error(st, "authorize", None) {
         // Entra's redirect carries error, error_description, error_uri (no codes).
-        let code = e.codes.first().copied();
-        let text = e
-            .description
-            .clone()
-            .unwrap_or_else(|| default_text(code).to_owned());
-        let desc = match code {
-            Some(c) if !text.starts_with("AADSTS") => format!("AADSTS{c}: {text}"),
-            _ => text,
-        };
+        let desc = configured_text(&e);
         let mut p: Vec<(&str, &str)> = vec![("error", &e.error), ("error_description", &desc)];
         if let Some(sub) = &e.suberror {
             p.push(("error_subcode", sub));

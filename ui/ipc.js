@@ -12,7 +12,7 @@
 //            clientId:string, authorityHost:string, graphEndpoint:string, armEndpoint:string,
 //            iconTheme:'auto'|'dark'|'light', accounts:string[]}} SettingsDto
 // @typedef {{id:string, name:string, domain:?string, home:boolean, shown:boolean}} TenantChoiceDto
-// @typedef {{key:string, upn:string, cloud:'public'|'usgov'|'china', current:boolean,
+// @typedef {{key:string, upn:string, cloud:'public'|'usgov'|'china', azureCli:boolean, current:boolean,
 //            tenants:TenantChoiceDto[]}} AccountDto
 // @typedef {{code:string, message:string}} IpcError
 
@@ -37,7 +37,8 @@ export const getAccounts = () => invoke('get_accounts', {});
 export const useAccount = (key) => invoke('use_account', { key });
 /** Signs the account out. @returns {Promise<AccountDto[]>} */
 export const removeAccount = (key) => invoke('remove_account', { key });
-/** Adds an account through the browser; cloud: public|usgov|china|custom. @returns {Promise<AccountDto[]>} */
+/** Adds an account through the browser (cloud: public|usgov|china|custom), or the Azure CLI's
+ * sign-in (azure-cli). @returns {Promise<AccountDto[]>} */
 export const addAccount = (cloud) => invoke('add_account', { cloud });
 /** Shows or hides a tenant of an account in the tray. @returns {Promise<AccountDto[]>} */
 export const setTenantShown = (key, tenantId, shown) => invoke('set_tenant_shown', { key, tenantId, shown });

@@ -45,7 +45,8 @@ function showAccounts(list) {
     li.appendChild(row);
     const name = document.createElement('span');
     name.className = 'account-name';
-    name.textContent = `${a.upn} · ${clouds[a.cloud] || a.cloud}${a.current ? ' · default' : ''}`;
+    name.textContent = `${a.upn} · ${clouds[a.cloud] || a.cloud}${a.azureCli ? ' · Azure CLI' : ''}`
+      + `${a.current ? ' · default' : ''}`;
     row.appendChild(name);
     if (!a.current) {
       const use = document.createElement('button');
@@ -145,8 +146,10 @@ window.addEventListener('DOMContentLoaded', async () => {
   $('close').addEventListener('click', () => closeWindow());
   document.addEventListener('keydown', (e) => { if (e.key === 'Escape') closeWindow(); });
   $('add-account').addEventListener('click', () => {
-    accountStatus('Complete the sign-in in your browser…');
-    act(() => addAccount($('new-cloud').value), 'Account added.');
+    const where = $('new-cloud').value;
+    accountStatus(where === 'azure-cli' ? 'Asking the Azure CLI who is signed in…'
+      : 'Complete the sign-in in your browser…');
+    act(() => addAccount(where), 'Account added.');
   });
   getAccounts().then(showAccounts, (e) => accountStatus(errorText(e), 'error'));
   try { show(await getSettings()); } catch (e) { $('status').textContent = errorText(e); $('status').className = 'error'; }

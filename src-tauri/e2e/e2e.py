@@ -565,6 +565,13 @@ def phase_tray(args, res):
 def phase_webview(args, res):
     procs, _ = start_session_services(args.out, "dunst")
     env = Env(args.out, "webview")
+    # An `az` that is installed but signed out, for Settings' "Azure CLI sign-in".
+    az_bin = os.path.join(env.dir, "az-bin")
+    os.makedirs(az_bin, exist_ok=True)
+    with open(os.path.join(az_bin, "az"), "w") as f:
+        f.write("#!/bin/sh\necho \"ERROR: Please run 'az login' to setup account.\" >&2\nexit 1\n")
+    os.chmod(os.path.join(az_bin, "az"), 0o755)
+    env.env["PATH"] = az_bin + ":" + env.env.get("PATH", os.environ.get("PATH", ""))
     env.env["PIM_TRAY_BIN"] = os.path.abspath(args.bin)
     env.env["PIM_E2E_APP_OUT"] = env.out
     env.env["PIM_E2E_APP_ERR"] = env.err
@@ -816,6 +823,27 @@ def phase_webview(args, res):
                      "the Fabrikam roles back in the menu")
             saved = json.load(open(os.path.join(env.env["PIM_CONFIG_DIR"], "accounts.json")))
             assert not any(a.get("hiddenTenants") for a in saved["accounts"]), saved
+        def azure_cli_signed_out():
+            # "Azure CLI sign-in" while `az` is signed out: the reason and the command to run,
+            # as an error; the accounts stay as they were.
+            before = wd("POST", s + "/execute/sync", {"args": [], "script":
+                        "return document.querySelectorAll('#account-list > li').length;"})
+            wd("POST", s + "/execute/sync", {"args": [], "script":
+                "document.getElementById('new-cloud').value='azure-cli'; return true;"})
+            wd("POST", s + f"/element/{find('#add-account')}/click", {})
+            wait_for(lambda: "az login" in text("#account-status"), 30, "the Azure CLI's refusal")
+            msg = text("#account-status")
+            print(f"  az signed out: {msg!r}", flush=True)
+            assert "Please run 'az login'" in msg and "Run `az login` in a terminal" in msg, msg
+            assert "pim login" not in msg and "tray menu" not in msg, msg
+            assert "error" in (wd("GET", s + f"/element/{find('#account-status')}/attribute/class") or "")
+            after = wd("POST", s + "/execute/sync", {"args": [], "script":
+                       "return document.querySelectorAll('#account-list > li').length;"})
+            assert after == before, (before, after)
+            assert Tray.find(tray.layout(), "Entra roles", "Exchange Administrator"), "the tray is unchanged"
+        res.run("Settings → Azure CLI sign-in with `az` signed out says to run `az login`; nothing changes",
+                azure_cli_signed_out)
+
         res.run("Settings shows each account's tenants: unchecking one hides it from the menu (saved with the "
                 "account), the last one cannot be hidden, checking it brings its roles back", tenants_in_settings)
     finally:

@@ -2,7 +2,7 @@
 # Headless end-to-end tests of the real tray binary (target/debug/pim-tray, built beforehand by
 # `cargo build --workspace` or `cargo build -p pim-tray`; this script never builds).
 #
-#   src-tauri/e2e/run.sh [--bin PATH] [--out DIR] [--screenshots DIR] [--phases tray,webview]
+#   src-tauri/e2e/run.sh [--bin PATH] [--out DIR] [--screenshots DIR] [--phases tray,webview,signin,accounts]
 #
 # Starts Xvfb on a free display; each phase then runs in its own dbus-run-session with a
 # throwaway gnome-keyring, status-notifier-watcher and a notification server (see e2e.py).

@@ -10,7 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use pim_auth::{Account, Auth, AuthOptions, DeviceCodeOptions, DeviceCodePrompt, LoginOptions};
+use pim_auth::{
+    Account, Auth, AuthOptions, CredentialKind, DeviceCodeOptions, DeviceCodePrompt, LoginOptions,
+};
 use pim_core::config::{Endpoints, Env, ProcessEnv};
 use pim_core::token::Resource;
 use pim_core::{Outcome, Role, Session, SessionOptions, Snapshot, StepUpHook};
@@ -294,11 +296,15 @@ impl CoreEngine {
             auth.token_source(&account),
             account.home_tenant_id.clone(),
         );
-        opts.step_up = Some(Arc::new(BrowserStepUp {
-            auth: auth.clone(),
-            upn: account.upn.clone(),
-            progress: self.progress.clone(),
-        }));
+        // The Azure CLI cannot take a claims request from us: its accounts get the step-up
+        // error with the `az login --claims-challenge` command instead of a browser prompt.
+        if account.kind != CredentialKind::AzureCli {
+            opts.step_up = Some(Arc::new(BrowserStepUp {
+                auth: auth.clone(),
+                upn: account.upn.clone(),
+                progress: self.progress.clone(),
+            }));
+        }
         opts.hidden_tenants = account.hidden_tenants.clone();
         let session = Session::new(opts);
         let key = account.key();
@@ -310,9 +316,12 @@ impl CoreEngine {
                 self.order.clone(),
                 self.warning.clone(),
                 session.clone(),
-                key.clone(),
-                account.upn.clone(),
-                self.demo,
+                ViewOf {
+                    key: key.clone(),
+                    upn: account.upn.clone(),
+                    azure_cli: account.kind == CredentialKind::AzureCli,
+                    demo: self.demo,
+                },
                 self.tx.clone(),
             );
             let c = Current {
@@ -408,35 +417,59 @@ pub fn policy_view(info: &pim_core::PolicyInfo) -> PolicyView {
     }
 }
 
-/// Maps a core snapshot to the view model.
-pub fn view_of(
-    snapshot: &Snapshot,
-    key: &str,
-    upn: &str,
-    demo: bool,
-    skew_seconds: i64,
-) -> TrayModel {
-    let tenants = snapshot
-        .tenants
-        .iter()
-        .map(|t| TenantView {
-            id: t.tenant.id.clone(),
-            name: t.tenant.display_name.clone(),
-            error: t.error.as_ref().map(|e| e.message.clone()),
-            roles: t.roles.iter().map(role_view).collect(),
-        })
-        .collect();
-    TrayModel {
-        demo,
-        status: Status::Ready,
-        accounts: vec![AccountView {
-            key: key.to_owned(),
-            upn: upn.to_owned(),
-            tenants,
-        }],
-        skew_seconds,
-        warning: None,
-        device_code: None,
+/// What the view of one account's snapshots needs to know about the account.
+#[derive(Debug, Clone)]
+pub struct ViewOf {
+    /// Account key.
+    pub key: String,
+    /// Sign-in name.
+    pub upn: String,
+    /// Tokens come from the Azure CLI (its app cannot read Entra roles and groups).
+    pub azure_cli: bool,
+    /// Demo mode.
+    pub demo: bool,
+}
+
+/// What the menu says for an Azure CLI account whose Graph reads were refused.
+pub const AZURE_CLI_GRAPH_NOTE: &str = "Azure CLI sign-in: Azure roles only. For Entra roles and \
+     groups, add this account with the browser (Settings).";
+
+impl ViewOf {
+    /// Maps a core snapshot of this account to the view model.
+    pub fn model(&self, snapshot: &Snapshot, skew_seconds: i64) -> TrayModel {
+        let tenants = snapshot
+            .tenants
+            .iter()
+            .map(|t| TenantView {
+                id: t.tenant.id.clone(),
+                name: t.tenant.display_name.clone(),
+                error: t.error.as_ref().map(|e| e.message.clone()),
+                warnings: t
+                    .warnings
+                    .iter()
+                    .map(|w| {
+                        if self.azure_cli && w.starts_with(pim_core::GRAPH_UNREADABLE) {
+                            AZURE_CLI_GRAPH_NOTE.to_owned()
+                        } else {
+                            w.clone()
+                        }
+                    })
+                    .collect(),
+                roles: t.roles.iter().map(role_view).collect(),
+            })
+            .collect();
+        TrayModel {
+            demo: self.demo,
+            status: Status::Ready,
+            accounts: vec![AccountView {
+                key: self.key.clone(),
+                upn: self.upn.clone(),
+                tenants,
+            }],
+            skew_seconds,
+            warning: None,
+            device_code: None,
+        }
     }
 }
 
@@ -542,9 +575,7 @@ impl Forwarder {
         order: Order,
         warning: Option<String>,
         session: Session,
-        key: String,
-        upn: String,
-        demo: bool,
+        view: ViewOf,
         tx: watch::Sender<TrayModel>,
     ) -> Forwarder {
         let cancel = CancellationToken::new();
@@ -557,7 +588,7 @@ impl Forwarder {
                         let snapshot = rx.borrow_and_update().clone();
                         if snapshot.taken_at.is_some() {
                             let skew = (session.now() - OffsetDateTime::now_utc()).whole_seconds();
-                            let model = view_of(&snapshot, &key, &upn, demo, skew);
+                            let model = view.model(&snapshot, skew);
                             // This account's sections replace its previous ones; the other
                             // accounts' stay.
                             tx.send_modify(|m| {
@@ -568,7 +599,7 @@ impl Forwarder {
                                     }
                                 }
                                 sort_accounts(m, &order);
-                                m.demo = demo;
+                                m.demo = view.demo;
                                 m.status = Status::Ready;
                                 m.skew_seconds = skew;
                                 m.warning = warning.clone();
@@ -787,6 +818,7 @@ impl Engine for CoreEngine {
                     key,
                     upn: a.upn,
                     cloud: a.cloud.as_str().to_owned(),
+                    azure_cli: a.kind == CredentialKind::AzureCli,
                     tenants,
                 }
             })
@@ -825,6 +857,20 @@ impl Engine for CoreEngine {
     }
 
     async fn add_account(&self, cloud: NewAccountCloud) -> EngineResult<()> {
+        if cloud == NewAccountCloud::AzureCli {
+            let before = self.tx.borrow().status.clone();
+            self.set_status(Status::Loading);
+            return match self.auth.login_azure_cli(None).await {
+                Ok(account) => {
+                    tracing::info!(upn = %account.upn, "Azure CLI account added");
+                    self.open(account).await
+                }
+                Err(e) => {
+                    self.set_status(before);
+                    Err(e)
+                }
+            };
+        }
         let auth = match (cloud, self.base.get()) {
             (NewAccountCloud::Cloud(c), Some(base)) => {
                 let mut o = base.clone();

@@ -263,6 +263,8 @@ pub struct AccountDto {
     pub upn: String,
     /// `public`, `usgov` or `china`.
     pub cloud: String,
+    /// Tokens come from the Azure CLI (Azure resource roles only).
+    pub azure_cli: bool,
     /// Whether the tray shows this account now (the default one).
     pub current: bool,
     /// Its tenants, home first (empty until the account's first refresh).
@@ -291,6 +293,7 @@ impl From<crate::engine::AccountEntry> for AccountDto {
             key: a.key,
             upn: a.upn,
             cloud: a.cloud,
+            azure_cli: a.azure_cli,
             current: a.current,
             tenants: a
                 .tenants
@@ -337,8 +340,9 @@ pub fn new_account_cloud(cloud: &str) -> Result<crate::engine::NewAccountCloud, 
         "usgov" => Ok(NewAccountCloud::Cloud(Cloud::UsGovernment)),
         "china" => Ok(NewAccountCloud::Cloud(Cloud::China)),
         "custom" => Ok(NewAccountCloud::Custom),
+        "azure-cli" => Ok(NewAccountCloud::AzureCli),
         _ => Err(IpcError::invalid(
-            "Choose the cloud: public, usgov, china or custom.",
+            "Choose the cloud: public, usgov, china, custom or azure-cli.",
         )),
     }
 }
@@ -537,6 +541,10 @@ mod tests {
             NewAccountCloud::Custom
         );
         assert_eq!(
+            new_account_cloud("azure-cli").expect("azure-cli"),
+            NewAccountCloud::AzureCli
+        );
+        assert_eq!(
             new_account_cloud("mars").expect_err("unknown").code,
             "invalidInput"
         );
@@ -577,6 +585,7 @@ mod tests {
                 key: "k".into(),
                 upn: "u".into(),
                 cloud: "public".into(),
+                azure_cli: false,
                 current: true,
                 tenants: vec![],
             })

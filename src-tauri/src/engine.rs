@@ -31,6 +31,8 @@ pub struct AccountEntry {
     pub upn: String,
     /// `public`, `usgov` or `china` (custom endpoints keep their cloud's name).
     pub cloud: String,
+    /// Tokens come from the Azure CLI (Azure resource roles only).
+    pub azure_cli: bool,
     /// Whether the tray shows this account now (the default one).
     pub current: bool,
     /// The tenants the account reaches, home first (empty until its first refresh), each
@@ -60,6 +62,9 @@ pub enum NewAccountCloud {
     Cloud(pim_core::config::Cloud),
     /// The endpoints in the settings (or `PIM_*`), e.g. a simulator or a private host.
     Custom,
+    /// The Azure CLI's sign-in (`az login` done beforehand), with the settings' endpoints:
+    /// Azure resource roles only.
+    AzureCli,
 }
 
 /// What the shell needs from the engine.
@@ -147,6 +152,7 @@ mod fake {
                     key: "public:c:o.t".into(),
                     upn: "adele@contoso.onmicrosoft.com".into(),
                     tenants: vec![TenantView {
+                        warnings: Vec::new(),
                         id: "t".into(),
                         name: "Contoso".into(),
                         roles,
@@ -277,6 +283,7 @@ mod fake {
                     key: a.key.clone(),
                     upn: a.upn.clone(),
                     cloud: "public".into(),
+                    azure_cli: false,
                     current: true,
                     tenants: a
                         .tenants

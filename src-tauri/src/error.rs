@@ -99,6 +99,13 @@ mod tests {
             (E::Config("bad endpoint".into()), "config"),
             (E::Keychain("locked".into()), "keychain"),
             (
+                E::AzureCliSignInRequired {
+                    reason: "Please run 'az login' to setup account.".into(),
+                    login: "az login".into(),
+                },
+                "azureCliSignInRequired",
+            ),
+            (
                 E::BrowserUnavailable {
                     reason: "no launcher".into(),
                 },

@@ -194,6 +194,10 @@ pub fn build(model: &TrayModel, now: OffsetDateTime) -> Vec<MenuNode> {
                 out.push(MenuNode::info(&mut n, format!("⚠ {}", shorten(err, 90))));
                 continue;
             }
+            // Partly read: say what is missing above the roles that could be read.
+            for w in &tenant.warnings {
+                out.push(MenuNode::info(&mut n, format!("⚠ {}", shorten(w, 90))));
+            }
             tenant_section(&mut out, &mut n, &tenant.roles, now);
         }
     }
@@ -366,6 +370,7 @@ mod tests {
                 key: "public:c:o.t".into(),
                 upn: "adele@contoso.onmicrosoft.com".into(),
                 tenants: vec![TenantView {
+                    warnings: Vec::new(),
                     id: "t1".into(),
                     name: "Contoso".into(),
                     roles,
@@ -629,6 +634,7 @@ mod tests {
     fn tenants_get_headers_when_there_are_several() {
         let mut m = model(vec![], false);
         m.accounts[0].tenants.push(TenantView {
+            warnings: Vec::new(),
             id: "t2".into(),
             name: "Fabrikam".into(),
             roles: vec![],
@@ -638,6 +644,31 @@ mod tests {
         assert!(l.contains(&"Contoso · adele@contoso.onmicrosoft.com".to_owned()));
         assert!(l.contains(&"Fabrikam · adele@contoso.onmicrosoft.com".to_owned()));
         assert!(l.contains(&"⚠ cannot read roles".to_owned()));
+    }
+
+    #[test]
+    fn a_partly_read_tenant_says_what_is_missing_above_its_roles() {
+        let mut m = model(
+            vec![role(
+                "a",
+                RoleKind::EntraRole,
+                "Global Reader",
+                None,
+                RoleState::Eligible,
+            )],
+            false,
+        );
+        m.accounts[0].tenants[0].warnings = vec!["Groups could not be read: forbidden".into()];
+        let l = labels(&build(&m, NOW));
+        let w = l
+            .iter()
+            .position(|x| x == "⚠ Groups could not be read: forbidden")
+            .expect("warning shown");
+        let r = l
+            .iter()
+            .position(|x| x.contains("Global Reader"))
+            .expect("role still shown");
+        assert!(w < r, "{l:?}");
     }
 
     #[test]

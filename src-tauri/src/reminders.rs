@@ -289,6 +289,7 @@ mod tests {
                 key: "public:c:o.t".into(),
                 upn: "u".into(),
                 tenants: vec![TenantView {
+                    warnings: Vec::new(),
                     id: "t".into(),
                     name: "T".into(),
                     roles,

@@ -130,6 +130,8 @@ pub struct TenantView {
     pub roles: Vec<RoleView>,
     /// A problem reading this tenant, shown instead of its roles.
     pub error: Option<String>,
+    /// Parts that could not be read (the roles listed are then incomplete), in words.
+    pub warnings: Vec<String>,
 }
 
 /// A signed-in account.

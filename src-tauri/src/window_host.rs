@@ -144,8 +144,9 @@ impl Bridge {
 
 /// Maps a code received from the tray back to the static code strings the UI knows.
 pub(crate) fn error_code(code: &str) -> &'static str {
-    const CODES: [&str; 25] = [
+    const CODES: [&str; 26] = [
         "signInRequired",
+        "azureCliSignInRequired",
         "stepUpRequired",
         "policyViolation",
         "invalidInput",

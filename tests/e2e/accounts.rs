@@ -318,5 +318,22 @@ async fn azure_cli_account_lists_azure_roles_and_explains_graph() {
         "an Azure CLI account never asks the authority itself"
     );
     assert!(env.keychain_items().is_empty(), "nothing stored for az");
+
+    // `az` signed out since: exit 4 with the Azure CLI's words and its command, not ours.
+    let out_dir = tempfile::tempdir().unwrap();
+    let signed_out = fake_az(
+        out_dir.path(),
+        &[("none".to_owned(), "none", "x".to_owned())],
+    );
+    let run = env
+        .pim_with(&["roles"], &[("PATH", signed_out.as_str())])
+        .await;
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("Please run 'az login'") && run.stderr.contains("Run `az login"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("pim login"), "{}", run.stderr);
     env.assert_no_leak(&[]);
 }

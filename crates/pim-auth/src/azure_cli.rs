@@ -190,11 +190,13 @@ impl TokenSource for AzureCliTokenSource {
             .map_err(|e| {
                 let msg = e.to_string();
                 let first = msg.lines().next().unwrap_or_default().to_owned();
-                Error::SignInRequired {
-                    reason: format!(
-                        "the Azure CLI gave no token ({first}); run `az login --tenant {}`",
-                        req.tenant_id
-                    ),
+                Error::AzureCliSignInRequired {
+                    reason: first.trim_end_matches('.').to_owned(),
+                    login: if req.tenant_id.is_empty() {
+                        "az login".to_owned()
+                    } else {
+                        format!("az login --tenant {}", req.tenant_id)
+                    },
                 }
             })?;
         let token = AccessToken {
@@ -345,7 +347,13 @@ mod tests {
         });
         let ts = AzureCliTokenSource::with_executor(az, Arc::new(SystemClock));
         let err = ts.access_token(&req(None)).await.unwrap_err();
-        assert!(matches!(err, Error::SignInRequired { .. }), "{err:?}");
+        assert!(
+            matches!(err, Error::AzureCliSignInRequired { .. }),
+            "{err:?}"
+        );
+        assert_eq!(err.code(), "azureCliSignInRequired");
+        assert!(err.is_sign_in_required());
         assert!(err.to_string().contains("az login"), "{err}");
+        assert!(!err.to_string().contains("pim login"), "{err}");
     }
 }

@@ -237,6 +237,7 @@ fn exit_code(e: &Error) -> u8 {
         | Error::InvalidState { .. }
         | Error::NotEligible { .. } => 3,
         Error::SignInRequired { .. }
+        | Error::AzureCliSignInRequired { .. }
         | Error::StepUpRequired { .. }
         | Error::BrowserUnavailable { .. } => 4,
         Error::InvalidInput(_) | Error::Ambiguous { .. } | Error::NotFound { .. } => 2,
@@ -496,7 +497,7 @@ fn azure_cli_note(account: &Account, snap: &Snapshot) {
     let graph_refused = snap.tenants.iter().any(|t| {
         t.warnings
             .iter()
-            .any(|w| w.starts_with("Entra roles and groups could not be read"))
+            .any(|w| w.starts_with(pim_core::GRAPH_UNREADABLE))
     });
     if graph_refused {
         eprintln!(

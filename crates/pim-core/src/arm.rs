@@ -93,6 +93,7 @@ impl Arm {
             Ok(items) => Ok(Some(parse_items("requests", items))),
             Err(
                 e @ (Error::SignInRequired { .. }
+                | Error::AzureCliSignInRequired { .. }
                 | Error::StepUpRequired { .. }
                 | Error::Transport(_)
                 | Error::Throttled { .. }),

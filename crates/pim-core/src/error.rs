@@ -18,6 +18,15 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// An Azure CLI account got no token from `az` (signed out, expired, not installed): the
+    /// user signs in with the Azure CLI, not with us.
+    #[error("the Azure CLI gave no token: {reason}. Run `{login}` in a terminal, then retry.")]
+    AzureCliSignInRequired {
+        /// What `az` said.
+        reason: String,
+        /// The command to run, e.g. `az login --tenant <id>`.
+        login: String,
+    },
     /// The resource demands claims (MFA, authentication context, CAE) that need an interactive
     /// sign-in.
     #[error("additional verification is required for {resource}; sign in again to satisfy it")]
@@ -142,10 +151,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the user must sign in again (with us or with the Azure CLI) before anything
+    /// else can be read or sent.
+    pub fn is_sign_in_required(&self) -> bool {
+        matches!(
+            self,
+            Error::SignInRequired { .. } | Error::AzureCliSignInRequired { .. }
+        )
+    }
+
     /// A stable machine code for UIs and scripts (STYLE rule 7): branch on this, not on text.
     pub fn code(&self) -> &'static str {
         match self {
             Error::SignInRequired { .. } => "signInRequired",
+            Error::AzureCliSignInRequired { .. } => "azureCliSignInRequired",
             Error::StepUpRequired { .. } => "stepUpRequired",
             Error::PolicyViolation { .. } => "policyViolation",
             Error::InvalidInput(_) => "invalidInput",

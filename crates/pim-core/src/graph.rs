@@ -433,6 +433,10 @@ pub(crate) fn clone_error(e: &Error, code: &str, msg: &str) -> Error {
         Error::SignInRequired { reason } => Error::SignInRequired {
             reason: reason.clone(),
         },
+        Error::AzureCliSignInRequired { reason, login } => Error::AzureCliSignInRequired {
+            reason: reason.clone(),
+            login: login.clone(),
+        },
         Error::StepUpRequired { resource, claims } => Error::StepUpRequired {
             resource: *resource,
             claims: claims.clone(),

@@ -76,4 +76,6 @@ pub use model::{
     Scope, ScopeKind, Snapshot, Tenant, TenantError, TenantSnapshot, Ticket,
 };
 pub use policy::Policy;
-pub use session::{Session, SessionOptions, StepUpHook, hidden_tenants_after, policy_claims};
+pub use session::{
+    GRAPH_UNREADABLE, Session, SessionOptions, StepUpHook, hidden_tenants_after, policy_claims,
+};

@@ -43,6 +43,11 @@ const ROLE_REQUESTS: &str = "/roleManagement/directory/roleAssignmentScheduleReq
 const GROUP_REQUESTS: &str =
     "/identityGovernance/privilegedAccess/group/assignmentScheduleRequests";
 
+/// How a tenant's warning starts when Microsoft Graph could not be read at all (Entra roles
+/// and groups missing, Azure roles listed), e.g. an Azure CLI sign-in whose app has no Graph
+/// PIM permissions.
+pub const GRAPH_UNREADABLE: &str = "Entra roles and groups could not be read";
+
 /// Called when a write needs an interactive step-up (MFA, authentication context, CAE).
 /// After it returns `Ok`, the session retries the write once, asking the token source for a
 /// token with the same claims.
@@ -274,7 +279,7 @@ impl Session {
                     })
                 })
                 .collect(),
-            Err(e @ (Error::SignInRequired { .. } | Error::StepUpRequired { .. })) => {
+            Err(e) if e.is_sign_in_required() || matches!(e, Error::StepUpRequired { .. }) => {
                 return Err(e);
             }
             Err(e) => {
@@ -628,7 +633,7 @@ impl Session {
             (Err(e), Ok((ar, aw))) => {
                 roles.extend(ar);
                 warnings.extend(aw);
-                warnings.push(format!("Entra roles and groups could not be read: {e}"));
+                warnings.push(format!("{GRAPH_UNREADABLE}: {e}"));
                 if t.is_home && matches!(e, Error::StepUpRequired { .. }) {
                     fatal = Some(e);
                 }
@@ -772,7 +777,9 @@ impl Session {
         let policies_alt = policies_r.as_ref().map(|o| o.alternative).unwrap_or(0);
         // Token-level failures make the whole Graph part fail.
         for r in [&eligible, &active] {
-            if let Err(e @ (Error::SignInRequired { .. } | Error::StepUpRequired { .. })) = r {
+            if let Err(e) = r
+                && (e.is_sign_in_required() || matches!(e, Error::StepUpRequired { .. }))
+            {
                 return Err(crate::graph::clone_error(e, e.code(), &e.to_string()));
             }
         }
@@ -2197,7 +2204,7 @@ fn unknown_request(id: &str) -> ScheduleRequest {
 
 fn reactivation_failed(role: &Role, e: Error) -> Error {
     match e {
-        Error::StepUpRequired { .. } | Error::SignInRequired { .. } => e,
+        e if e.is_sign_in_required() || matches!(e, Error::StepUpRequired { .. }) => e,
         other => Error::InvalidState {
             message: format!(
                 "{} was deactivated to extend it, but activating it again failed: {other}. Activate it again",

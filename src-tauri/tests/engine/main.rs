@@ -246,3 +246,191 @@ async fn two_accounts_in_two_clouds_show_side_by_side_and_are_removed_one_by_one
         "{listed:?}"
     );
 }
+
+/// A stand-in for `az` (test only): answers `az account get-access-token --scope S
+/// [--tenant T]` with tokens the simulator issues to its user, as the Azure CLI does after
+/// `az login` (home tenant when no `--tenant`).
+#[cfg(unix)]
+#[derive(Debug)]
+struct SimAz {
+    tokens: Arc<dyn pim_core::token::TokenSource>,
+    home: String,
+    arm_scope: String,
+    calls: std::sync::Mutex<Vec<String>>,
+}
+
+#[cfg(unix)]
+#[async_trait::async_trait]
+impl azure_identity::Executor for SimAz {
+    async fn run(
+        &self,
+        _program: &std::ffi::OsStr,
+        args: &[&std::ffi::OsStr],
+    ) -> std::io::Result<std::process::Output> {
+        use std::os::unix::process::ExitStatusExt;
+        let line: Vec<String> = args
+            .iter()
+            .flat_map(|a| {
+                a.to_string_lossy()
+                    .split_whitespace()
+                    .map(|w| w.trim_matches(['"', '\'']).to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        self.calls.lock().unwrap().push(line.join(" "));
+        let arg = |name: &str| {
+            line.iter()
+                .skip_while(|w| *w != name)
+                .nth(1)
+                .filter(|v| !v.is_empty())
+                .cloned()
+        };
+        let scope = arg("--scope").unwrap_or_default();
+        let tenant = arg("--tenant").unwrap_or_else(|| self.home.clone());
+        let resource = if scope == self.arm_scope {
+            pim_core::token::Resource::Arm
+        } else {
+            pim_core::token::Resource::Graph
+        };
+        let t = self
+            .tokens
+            .access_token(&pim_core::token::TokenRequest {
+                tenant_id: tenant,
+                resource,
+                scope,
+                claims: None,
+                force_refresh: false,
+            })
+            .await
+            .map_err(std::io::Error::other)?;
+        let exp = (time::OffsetDateTime::now_utc() + time::Duration::hours(1)).unix_timestamp();
+        Ok(std::process::Output {
+            status: std::process::ExitStatus::from_raw(0),
+            stdout: format!(
+                r#"{{"accessToken":"{}","expires_on":{exp},"tokenType":"Bearer"}}"#,
+                t.token.expose()
+            )
+            .into_bytes(),
+            stderr: Vec::new(),
+        })
+    }
+}
+
+/// Settings' "Azure CLI sign-in": the account comes from `az` (nothing stored in the
+/// keychain), lists and activates Azure resource roles with az's tokens, and when Graph
+/// refuses the Azure CLI's app, the menu says which sign-in Entra roles need.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_cli_account_from_settings_lists_and_activates_azure_roles() {
+    use pim_tray::engine::NewAccountCloud;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = pim_sim::Simulator::start(pim_sim::SimOptions::default())
+        .await
+        .expect("simulator");
+    let ctl = sim.control();
+    let base = parse_base_url("sim", &sim.base_url()).unwrap();
+    let mut e = Endpoints::for_cloud(Cloud::Public);
+    e.authority_host = base.clone();
+    e.graph = base.clone();
+    e.arm = base;
+    // What `az login` did beforehand: the user's tokens, in az's own cache (here: memory).
+    let mut az_login = AuthOptions::with_secret_store(
+        e.clone(),
+        "04b07795-8ddb-461a-bbee-02f9e1bf7b46".to_owned(),
+        dir.path().join("az"),
+        Arc::new(MemoryStore::new()),
+    );
+    az_login.browser = Arc::new(DemoBrowser::new());
+    let az_auth = Auth::new(az_login).unwrap();
+    let az_user = az_auth
+        .login_interactive(LoginOptions::default())
+        .await
+        .unwrap();
+    let az = Arc::new(SimAz {
+        tokens: az_auth.token_source(&az_user),
+        home: az_user.home_tenant_id.clone(),
+        arm_scope: e.arm_scope.clone(),
+        calls: std::sync::Mutex::new(Vec::new()),
+    });
+    let store = Arc::new(MemoryStore::new());
+    let mut o = AuthOptions::with_secret_store(
+        e.clone(),
+        pim_core::config::DEFAULT_CLIENT_ID.to_owned(),
+        dir.path().join("tray"),
+        store.clone(),
+    );
+    o.browser = Arc::new(DemoBrowser::new());
+    o.az_executor = Some(az.clone());
+    let engine = CoreEngine::new(Auth::new(o.clone()).unwrap(), e, false, Some(sim));
+    engine.set_auth_options(o);
+    // Graph refuses the Azure CLI's app, as Entra ID does.
+    ctl.add_fault(pim_sim::FaultSpec {
+        method: None,
+        path: Some("/v1.0/".into()),
+        times: 10_000,
+        fault: pim_sim::Fault::Status {
+            status: 403,
+            retry_after: None,
+            code: Some("PermissionScopeNotGranted".into()),
+            message: Some(
+                "Authorization failed due to missing permission scope \
+                 RoleAssignmentSchedule.ReadWrite.Directory."
+                    .into(),
+            ),
+            wrapped: false,
+        },
+    });
+
+    engine.add_account(NewAccountCloud::AzureCli).await.unwrap();
+    let m = wait_model(&engine, "the Azure CLI account's roles", |m| {
+        m.roles().any(|r| r.title() == "Reader — rg-web")
+    })
+    .await;
+    assert_eq!(m.accounts.len(), 1);
+    assert_eq!(m.accounts[0].upn, az_user.upn);
+    assert!(
+        m.roles()
+            .all(|r| r.kind == pim_tray::view::RoleKind::AzureResource),
+        "only Azure roles through the Azure CLI: {:?}",
+        m.roles().map(|r| r.title()).collect::<Vec<_>>()
+    );
+    let home = &m.accounts[0].tenants[0];
+    assert_eq!(
+        home.warnings,
+        vec![pim_tray::core_engine::AZURE_CLI_GRAPH_NOTE.to_owned()]
+    );
+    let list = engine.accounts().unwrap();
+    assert!(list[0].azure_cli && list[0].current, "{list:?}");
+    assert!(
+        store.is_empty(),
+        "nothing of an Azure CLI account goes to the keychain"
+    );
+    assert!(
+        az.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|c| c.contains("account get-access-token")),
+        "{:?}",
+        az.calls.lock().unwrap()
+    );
+
+    // A write with az's token: the role becomes active.
+    let key = role(&m, "Reader — rg-web").key.clone();
+    let outcome = engine
+        .activate(ActivationInput {
+            key: key.clone(),
+            justification: "Deploy fix CHG-881".into(),
+            ticket: None,
+            duration_minutes: 60,
+            start: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome, ActivationOutcome::Active);
+    wait_model(&engine, "Reader active", |m| {
+        m.roles()
+            .any(|r| r.key == key && matches!(r.state, RoleState::Active { .. }))
+    })
+    .await;
+}

@@ -9,6 +9,25 @@ const ENTRA: &str = "/v1.0/roleManagement/directory";
 const GROUP: &str = "/v1.0/identityGovernance/privilegedAccess/group";
 const FBCU: &str = "filterByCurrentUser(on='principal')";
 
+/// The rule `id` among a Graph policy's expanded `rules`.
+fn policy_rule(policy: &Value, id: &str) -> Option<Value> {
+    policy["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .find(|r| r["id"] == id)
+        .cloned()
+}
+
+/// GETs the ARM `path` and checks that it answers 200 with a `(file, definition)` of
+/// the ARM specs.
+async fn arm_valid(sim: &Sim, token: &str, path: &str, (file, definition): (&str, &str)) -> Resp {
+    let r = sim.get(path, token).await;
+    assert_eq!(r.status, 200, "{path}: {}", r.body);
+    assert_arm(file, definition, &r.body);
+    r
+}
+
 fn graph_rule_type(rule: &Value) -> String {
     rule["@odata.type"]
         .as_str()
@@ -155,7 +174,7 @@ async fn graph_group_endpoints_validate() {
     let v = &inst.values()[0];
     assert_eq!(v["assignmentType"], "activated");
     assert_eq!(v["memberType"], "direct");
-    let id = act.body["id"].as_str().expect("id");
+    let id = act.id();
     let g = sim.get(&format!("{GROUP_REQUESTS}/{id}"), &t).await;
     assert_eq!(g.status, 200);
     assert_graph("privilegedAccessGroupAssignmentScheduleRequest", &g.body);
@@ -177,13 +196,7 @@ async fn graph_group_endpoints_validate() {
         "afterDuration"
     );
     let c = sim
-        .post_empty(
-            &format!(
-                "{GROUP_REQUESTS}/{}/cancel",
-                own.body["id"].as_str().expect("id")
-            ),
-            &t,
-        )
+        .post_empty(&format!("{GROUP_REQUESTS}/{}/cancel", own.id()), &t)
         .await;
     assert_eq!(c.status, 204);
 }
@@ -217,13 +230,11 @@ async fn graph_policies_validate() {
         .await;
     let vals = one.values();
     assert_eq!(vals.len(), 1);
-    let ac = vals[0]["policy"]["rules"]
-        .as_array()
-        .expect("rules")
-        .iter()
-        .find(|r| r["id"] == "AuthenticationContext_EndUser_Assignment")
-        .cloned()
-        .expect("ac rule");
+    let ac = policy_rule(
+        &vals[0]["policy"],
+        "AuthenticationContext_EndUser_Assignment",
+    )
+    .expect("ac rule");
     assert_eq!(ac["isEnabled"], true);
     assert_eq!(ac["claimValue"], "c1");
     // group policy
@@ -239,13 +250,7 @@ async fn graph_policies_validate() {
             .unwrap_or_default()
             .starts_with(&format!("Group_{SQL_GROUP}_"))
     );
-    let approval = gv[0]["policy"]["rules"]
-        .as_array()
-        .expect("rules")
-        .iter()
-        .find(|r| r["id"] == "Approval_EndUser_Assignment")
-        .cloned()
-        .expect("approval");
+    let approval = policy_rule(&gv[0]["policy"], "Approval_EndUser_Assignment").expect("approval");
     assert_eq!(approval["setting"]["isApprovalRequired"], true);
     // rules endpoint and policy by id
     let pid = vals[0]["policyId"].as_str().expect("policyId");
@@ -289,16 +294,8 @@ async fn graph_role_definitions_validate() {
         r.status, 403,
         "the recommended scope set does not include RoleManagement.Read.Directory"
     );
-    let t = sim
-        .sign_in(
-            "organizations",
-            "https://graph.microsoft.com/RoleManagement.Read.Directory offline_access",
-            None,
-        )
-        .await["access_token"]
-        .as_str()
-        .expect("at")
-        .to_owned();
+    let scope = "https://graph.microsoft.com/RoleManagement.Read.Directory offline_access";
+    let t = sim.access_token(scope, None).await;
     let r = sim
         .get("/v1.0/roleManagement/directory/roleDefinitions", &t)
         .await;
@@ -403,69 +400,56 @@ async fn arm_endpoints_validate() {
         &list.body,
     );
     assert_eq!(list.values().len(), 1);
-    let active = sim
-        .get(
-            &format!(
-                "{p}/roleAssignmentScheduleInstances?api-version=2020-10-01&$filter=asTarget()"
-            ),
-            &t,
-        )
-        .await;
-    assert_eq!(active.status, 200);
-    assert_arm(
-        "RoleAssignmentScheduleInstance.json",
-        "RoleAssignmentScheduleInstanceListResult",
-        &active.body,
-    );
+    let active = arm_valid(
+        &sim,
+        &t,
+        &format!("{p}/roleAssignmentScheduleInstances?api-version=2020-10-01&$filter=asTarget()"),
+        (
+            "RoleAssignmentScheduleInstance.json",
+            "RoleAssignmentScheduleInstanceListResult",
+        ),
+    )
+    .await;
     assert_eq!(
         active.values()[0]["properties"]["assignmentType"],
         "Activated"
     );
     // policies
-    let pa = sim
-        .get(
-            &format!("{PROD_SUB}{p}/roleManagementPolicyAssignments?api-version=2020-10-01"),
-            &t,
-        )
-        .await;
-    assert_eq!(pa.status, 200, "{}", pa.body);
-    assert_arm(
-        "RoleManagementPolicyAssignment.json",
-        "RoleManagementPolicyAssignmentListResult",
-        &pa.body,
-    );
+    let pa = arm_valid(
+        &sim,
+        &t,
+        &format!("{PROD_SUB}{p}/roleManagementPolicyAssignments?api-version=2020-10-01"),
+        (
+            "RoleManagementPolicyAssignment.json",
+            "RoleManagementPolicyAssignmentListResult",
+        ),
+    )
+    .await;
     for a in pa.values() {
         assert_arm_rules(
             "RoleManagementPolicyAssignment.json",
             &a["properties"]["effectiveRules"],
         );
     }
-    let pol = sim
-        .get(
-            &format!("{PROD_SUB}{p}/roleManagementPolicies?api-version=2020-10-01"),
-            &t,
-        )
-        .await;
-    assert_eq!(pol.status, 200);
-    assert_arm(
-        "RoleManagementPolicy.json",
-        "RoleManagementPolicyListResult",
-        &pol.body,
-    );
+    let pol = arm_valid(
+        &sim,
+        &t,
+        &format!("{PROD_SUB}{p}/roleManagementPolicies?api-version=2020-10-01"),
+        (
+            "RoleManagementPolicy.json",
+            "RoleManagementPolicyListResult",
+        ),
+    )
+    .await;
     for x in pol.values() {
         assert_arm_rules("RoleManagementPolicy.json", &x["properties"]["rules"]);
     }
     let one_name = pol.values()[0]["name"].as_str().expect("name").to_owned();
-    let one = sim
-        .get(
-            &format!("{PROD_SUB}{p}/roleManagementPolicies/{one_name}?api-version=2020-10-01"),
-            &t,
-        )
-        .await;
-    assert_eq!(one.status, 200);
-    assert_arm(
-        "RoleManagementPolicy.json",
-        "RoleManagementPolicy",
-        &one.body,
-    );
+    arm_valid(
+        &sim,
+        &t,
+        &format!("{PROD_SUB}{p}/roleManagementPolicies/{one_name}?api-version=2020-10-01"),
+        ("RoleManagementPolicy.json", "RoleManagementPolicy"),
+    )
+    .await;
 }

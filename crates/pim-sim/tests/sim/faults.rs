@@ -137,14 +137,8 @@ async fn claims_challenge_delay_and_wrapped_errors() {
 async fn missing_scopes_and_forbidden_policy_reads() {
     let sim = start("demo").await;
     // a token with only User.Read
-    let narrow = sim
-        .sign_in(
-            "organizations",
-            "https://graph.microsoft.com/User.Read openid offline_access",
-            None,
-        )
-        .await;
-    let t = narrow["access_token"].as_str().expect("at").to_owned();
+    let scope = "https://graph.microsoft.com/User.Read openid offline_access";
+    let t = sim.access_token(scope, None).await;
     let r = sim.get(ELIG, &t).await;
     assert_eq!(r.status, 403);
     assert_eq!(r.code(), "PermissionScopeNotGranted");

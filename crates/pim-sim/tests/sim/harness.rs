@@ -127,6 +127,11 @@ pub fn claims_of(token: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("json")
 }
 
+/// Sends `req` (panicking with `what` when there is no answer) and reads the answer.
+async fn send(req: reqwest::RequestBuilder, what: &str) -> Resp {
+    to_resp(req.send().await.expect(what)).await
+}
+
 async fn to_resp(r: reqwest::Response) -> Resp {
     let status = r.status().as_u16();
     let headers = r.headers().clone();
@@ -225,37 +230,33 @@ impl Sim {
     }
 
     pub async fn token(&self, tenant: &str, form: &[(&str, &str)]) -> Resp {
-        to_resp(
+        send(
             self.http
                 .post(self.url(&format!("/{tenant}/oauth2/v2.0/token")))
-                .form(form)
-                .send()
-                .await
-                .expect("token"),
+                .form(form),
+            "token",
         )
         .await
     }
 
-    pub async fn graph_token(&self) -> String {
-        self.sign_in("organizations", GRAPH_DEFAULT, None).await["access_token"]
+    /// The access token of an interactive sign-in to `organizations` for `scope`.
+    pub async fn access_token(&self, scope: &str, claims: Option<&str>) -> String {
+        self.sign_in("organizations", scope, claims).await["access_token"]
             .as_str()
             .expect("at")
             .to_owned()
+    }
+
+    pub async fn graph_token(&self) -> String {
+        self.access_token(GRAPH_DEFAULT, None).await
     }
 
     pub async fn graph_token_with(&self, claims: &str) -> String {
-        self.sign_in("organizations", GRAPH_DEFAULT, Some(claims))
-            .await["access_token"]
-            .as_str()
-            .expect("at")
-            .to_owned()
+        self.access_token(GRAPH_DEFAULT, Some(claims)).await
     }
 
     pub async fn arm_token(&self) -> String {
-        self.sign_in("organizations", ARM_DEFAULT, None).await["access_token"]
-            .as_str()
-            .expect("at")
-            .to_owned()
+        self.access_token(ARM_DEFAULT, None).await
     }
 
     /// Access token for another resource/tenant via the refresh token.
@@ -277,69 +278,35 @@ impl Sim {
     }
 
     pub async fn get_abs(&self, url: &str, token: &str) -> Resp {
-        to_resp(
-            self.http
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("get"),
-        )
-        .await
+        send(self.http.get(url).bearer_auth(token), "get").await
     }
 
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Resp {
-        to_resp(
-            self.http
-                .post(self.url(path))
-                .bearer_auth(token)
-                .json(body)
-                .send()
-                .await
-                .expect("post"),
+        send(
+            self.http.post(self.url(path)).bearer_auth(token).json(body),
+            "post",
         )
         .await
     }
 
     pub async fn post_empty(&self, path: &str, token: &str) -> Resp {
-        to_resp(
-            self.http
-                .post(self.url(path))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("post"),
-        )
-        .await
+        send(self.http.post(self.url(path)).bearer_auth(token), "post").await
     }
 
     pub async fn put(&self, path: &str, token: &str, body: &Value) -> Resp {
-        to_resp(
-            self.http
-                .put(self.url(path))
-                .bearer_auth(token)
-                .json(body)
-                .send()
-                .await
-                .expect("put"),
+        send(
+            self.http.put(self.url(path)).bearer_auth(token).json(body),
+            "put",
         )
         .await
     }
 
     pub async fn control_post(&self, path: &str, body: &Value) -> Resp {
-        to_resp(
-            self.http
-                .post(self.url(path))
-                .json(body)
-                .send()
-                .await
-                .expect("control"),
-        )
-        .await
+        send(self.http.post(self.url(path)).json(body), "control").await
     }
 
     pub async fn control_get(&self, path: &str) -> Resp {
-        to_resp(self.http.get(self.url(path)).send().await.expect("control")).await
+        send(self.http.get(self.url(path)), "control").await
     }
 
     /// POSTs a Graph self-activation of `role` at `scope` (see [`activate_body`]).

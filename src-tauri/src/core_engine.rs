@@ -226,6 +226,38 @@ impl CoreEngine {
         });
     }
 
+    /// Runs a sign-in with the status on Loading, then opens the account it gives; a failed
+    /// sign-in puts the status back as it was.
+    async fn signing_in(
+        &self,
+        what: &str,
+        login: impl std::future::Future<Output = EngineResult<Account>>,
+    ) -> EngineResult<()> {
+        let before = self.tx.borrow().status.clone();
+        self.set_status(Status::Loading);
+        let r = login.await;
+        self.opened_or_restored(what, r, before).await
+    }
+
+    /// Opens the account of a sign-in that succeeded; otherwise restores `before`.
+    async fn opened_or_restored(
+        &self,
+        what: &str,
+        r: EngineResult<Account>,
+        before: Status,
+    ) -> EngineResult<()> {
+        match r {
+            Ok(account) => {
+                tracing::info!(upn = %account.upn, cloud = account.cloud.as_str(), "{what}");
+                self.open(account).await
+            }
+            Err(e) => {
+                self.set_status(before);
+                Err(e)
+            }
+        }
+    }
+
     async fn resume(&self) -> EngineResult<()> {
         // The saved default, whichever cloud or app registration it signs in with (as in the
         // CLI); each account gets its own `Auth` in `open_at`.
@@ -738,20 +770,14 @@ impl Engine for CoreEngine {
     async fn sign_in(&self) -> EngineResult<()> {
         let before = self.tx.borrow().status.clone();
         self.set_status(Status::Loading);
-        let account = match self.auth.login_interactive(LoginOptions::default()).await {
-            Ok(a) => a,
+        match self.auth.login_interactive(LoginOptions::default()).await {
             // No browser can be started here: fall back to a device code, shown in the menu.
             Err(e @ pim_core::Error::BrowserUnavailable { .. }) => {
                 tracing::warn!("{e}; signing in with a code instead");
-                return self.sign_in_with_code().await;
+                self.sign_in_with_code().await
             }
-            Err(e) => {
-                self.set_status(before);
-                return Err(e);
-            }
-        };
-        tracing::info!(upn = %account.upn, "signed in");
-        self.open(account).await
+            r => self.opened_or_restored("signed in", r, before).await,
+        }
     }
 
     async fn sign_in_with_code(&self) -> EngineResult<()> {
@@ -773,16 +799,8 @@ impl Engine for CoreEngine {
             })
             .await;
         self.tx.send_modify(|m| m.device_code = None);
-        match r {
-            Ok(account) => {
-                tracing::info!(upn = %account.upn, "signed in with a code");
-                self.open(account).await
-            }
-            Err(e) => {
-                self.set_status(before);
-                Err(e)
-            }
-        }
+        self.opened_or_restored("signed in with a code", r, before)
+            .await
     }
 
     fn accounts(&self) -> EngineResult<Vec<AccountEntry>> {
@@ -858,18 +876,9 @@ impl Engine for CoreEngine {
 
     async fn add_account(&self, cloud: NewAccountCloud) -> EngineResult<()> {
         if cloud == NewAccountCloud::AzureCli {
-            let before = self.tx.borrow().status.clone();
-            self.set_status(Status::Loading);
-            return match self.auth.login_azure_cli(None).await {
-                Ok(account) => {
-                    tracing::info!(upn = %account.upn, "Azure CLI account added");
-                    self.open(account).await
-                }
-                Err(e) => {
-                    self.set_status(before);
-                    Err(e)
-                }
-            };
+            return self
+                .signing_in("Azure CLI account added", self.auth.login_azure_cli(None))
+                .await;
         }
         let auth = match (cloud, self.base.get()) {
             (NewAccountCloud::Cloud(c), Some(base)) => {
@@ -885,18 +894,11 @@ impl Engine for CoreEngine {
             }
             _ => self.auth.clone(),
         };
-        let before = self.tx.borrow().status.clone();
-        self.set_status(Status::Loading);
-        match auth.login_interactive(LoginOptions::default()).await {
-            Ok(account) => {
-                tracing::info!(upn = %account.upn, cloud = account.cloud.as_str(), "account added");
-                self.open(account).await
-            }
-            Err(e) => {
-                self.set_status(before);
-                Err(e)
-            }
-        }
+        self.signing_in(
+            "account added",
+            auth.login_interactive(LoginOptions::default()),
+        )
+        .await
     }
 
     async fn set_tenant_shown(&self, key: &str, tenant_id: &str, shown: bool) -> EngineResult<()> {

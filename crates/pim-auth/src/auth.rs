@@ -690,13 +690,7 @@ impl Auth {
     /// the account as saved. Ids are stored trimmed and in lower case, without duplicates.
     pub fn set_hidden_tenants(&self, account: &Account, ids: Vec<String>) -> Result<Account> {
         let key = account.key();
-        let mut ids: Vec<String> = ids
-            .into_iter()
-            .map(|i| i.trim().to_ascii_lowercase())
-            .filter(|i| !i.is_empty())
-            .collect();
-        ids.sort();
-        ids.dedup();
+        let ids = pim_core::normalise_ids(ids);
         let saved = self.inner.accounts.update(|f| {
             let a = f.accounts.iter_mut().find(|a| a.key() == key)?;
             a.hidden_tenants = ids;

@@ -77,5 +77,6 @@ pub use model::{
 };
 pub use policy::Policy;
 pub use session::{
-    GRAPH_UNREADABLE, Session, SessionOptions, StepUpHook, hidden_tenants_after, policy_claims,
+    GRAPH_UNREADABLE, Session, SessionOptions, StepUpHook, hidden_tenants_after, normalise_ids,
+    policy_claims,
 };

@@ -2162,8 +2162,9 @@ pub fn hidden_tenants_after(
     Ok(normalise_ids(next))
 }
 
-/// Tenant ids, trimmed, lower case, without blanks or duplicates.
-fn normalise_ids(ids: Vec<String>) -> Vec<String> {
+/// Tenant ids, trimmed, lower case, sorted, without blanks or duplicates (how hidden tenants
+/// are stored and compared).
+pub fn normalise_ids(ids: Vec<String>) -> Vec<String> {
     let mut ids: Vec<String> = ids
         .into_iter()
         .map(|i| i.trim().to_ascii_lowercase())

@@ -14,15 +14,21 @@ use pim_tray::dto::ActivationInput;
 use pim_tray::engine::{ActivationOutcome, Engine};
 use pim_tray::view::{RoleState, RoleView, TrayModel};
 
-async fn demo_engine(dir: &std::path::Path) -> Arc<CoreEngine> {
+/// A demo simulator and endpoints of `cloud` pointing every service at it.
+async fn sim_in(cloud: Cloud) -> (pim_sim::SimHandle, Endpoints) {
     let sim = pim_sim::Simulator::start(pim_sim::SimOptions::default())
         .await
         .expect("simulator");
     let base = parse_base_url("sim", &sim.base_url()).unwrap();
-    let mut e = Endpoints::for_cloud(Cloud::Public);
+    let mut e = Endpoints::for_cloud(cloud);
     e.authority_host = base.clone();
     e.graph = base.clone();
     e.arm = base;
+    (sim, e)
+}
+
+async fn demo_engine(dir: &std::path::Path) -> Arc<CoreEngine> {
+    let (sim, e) = sim_in(Cloud::Public).await;
     let mut o = AuthOptions::with_secret_store(
         e.clone(),
         pim_core::config::DEFAULT_CLIENT_ID.to_owned(),
@@ -178,14 +184,7 @@ async fn two_accounts_in_two_clouds_show_side_by_side_and_are_removed_one_by_one
     let mut sims = Vec::new();
     let mut endpoints = Vec::new();
     for cloud in [Cloud::Public, Cloud::UsGovernment] {
-        let sim = pim_sim::Simulator::start(pim_sim::SimOptions::default())
-            .await
-            .expect("simulator");
-        let base = parse_base_url("sim", &sim.base_url()).unwrap();
-        let mut e = Endpoints::for_cloud(cloud);
-        e.authority_host = base.clone();
-        e.graph = base.clone();
-        e.arm = base;
+        let (sim, e) = sim_in(cloud).await;
         endpoints.push(e);
         sims.push(sim);
     }
@@ -324,15 +323,8 @@ impl azure_identity::Executor for SimAz {
 async fn azure_cli_account_from_settings_lists_and_activates_azure_roles() {
     use pim_tray::engine::NewAccountCloud;
     let dir = tempfile::tempdir().unwrap();
-    let sim = pim_sim::Simulator::start(pim_sim::SimOptions::default())
-        .await
-        .expect("simulator");
+    let (sim, e) = sim_in(Cloud::Public).await;
     let ctl = sim.control();
-    let base = parse_base_url("sim", &sim.base_url()).unwrap();
-    let mut e = Endpoints::for_cloud(Cloud::Public);
-    e.authority_host = base.clone();
-    e.graph = base.clone();
-    e.arm = base;
     // What `az login` did beforehand: the user's tokens, in az's own cache (here: memory).
     let mut az_login = AuthOptions::with_secret_store(
         e.clone(),

@@ -60,6 +60,11 @@ async fn hidden_tenants_are_skipped_everywhere_until_shown_again() {
     );
     let saved = std::fs::read_to_string(env.config_dir().join("accounts.json")).unwrap();
     assert!(saved.contains("\"hiddenTenants\""), "{saved}");
+    let accounts = env.pim(&["accounts", "--json"]).await.json();
+    assert_eq!(
+        accounts[0]["hiddenTenants"],
+        serde_json::json!(["f3b6c2d1-7a9e-4c58-b1d2-5e8f9a0b3c47"])
+    );
 
     // Not read at all: one $batch (the home tenant's) for `pim roles`.
     env.clear_requests().await;

@@ -86,6 +86,7 @@ impl Out {
                         "kind": kind_name(a),
                         "clientId": a.client_id,
                         "authorityHost": a.authority_host,
+                        "hiddenTenants": a.hidden_tenants,
                     })
                 })
                 .collect();

@@ -338,6 +338,10 @@ impl CoreEngine {
             }));
         }
         opts.hidden_tenants = account.hidden_tenants.clone();
+        // The tenants found last time (by the tray or the CLI): the first refresh reads them
+        // all at once while it re-checks the list.
+        let cache = auth.tenant_cache();
+        opts.known_tenants = cache.load(&account.key());
         let session = Session::new(opts);
         let key = account.key();
         {
@@ -377,6 +381,11 @@ impl CoreEngine {
             });
         }
         session.refresh().await?;
+        if let Some(tenants) = session.tenants_changed()
+            && let Err(e) = cache.save(&key, &tenants)
+        {
+            tracing::debug!(error = %e, "cannot save the tenant list");
+        }
         Ok(())
     }
 

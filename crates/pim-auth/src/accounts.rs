@@ -177,6 +177,11 @@ impl AccountStore {
         }
     }
 
+    /// The config folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Full path of the file.
     pub fn path(&self) -> PathBuf {
         self.dir.join(ACCOUNTS_FILE)

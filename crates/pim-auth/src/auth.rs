@@ -699,8 +699,15 @@ impl Auth {
         saved.ok_or_else(|| Error::InvalidInput(format!("{} is not signed in", account.upn)))
     }
 
+    /// The tenant lists cached per account in the config folder (`tenants.json`), so a new
+    /// process reads every tenant at once (see [`pim_core::SessionOptions::known_tenants`]).
+    pub fn tenant_cache(&self) -> crate::TenantCache {
+        crate::TenantCache::new(self.inner.accounts.dir())
+    }
+
     /// Signs `account` out: deletes its refresh token (every keychain part), forgets its
-    /// access tokens and removes it from `accounts.json`. Returns whether anything was there.
+    /// access tokens and removes it from `accounts.json` and its cached tenant list. Returns
+    /// whether anything was there.
     pub async fn logout(&self, account: &Account) -> Result<bool> {
         let lock = self.inner.account_lock(&account.key());
         let _write = lock.write.lock().await;
@@ -719,6 +726,9 @@ impl Auth {
         self.inner.forget_access_tokens(&account.key());
         let key = account.key();
         let had_account = self.inner.accounts.update(|f| f.remove(&key))?;
+        if let Err(e) = self.tenant_cache().remove(&key) {
+            tracing::debug!(error = %e, "cannot update the tenant list");
+        }
         tracing::info!(upn = %account.upn, "signed out");
         Ok(had_token || had_account)
     }

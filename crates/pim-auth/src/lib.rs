@@ -44,6 +44,7 @@ pub mod entra;
 pub mod loopback;
 pub mod pkce;
 pub mod store;
+pub mod tenant_cache;
 
 pub use accounts::{Account, CredentialKind};
 pub use auth::{
@@ -54,3 +55,4 @@ pub use azure_cli::AzureCliTokenSource;
 pub use browser::{BrowserOpener, SystemBrowser};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use store::{KeyringStore, LimitedStore, MemoryStore, SecretStore, StoreError};
+pub use tenant_cache::TenantCache;

@@ -9,7 +9,6 @@
 
 #[macro_use]
 mod output;
-mod tenant_cache;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -27,7 +26,6 @@ use pim_core::{
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::output::Out;
-use crate::tenant_cache::TenantCache;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -390,8 +388,8 @@ impl Ctx {
         }
     }
 
-    fn tenant_cache(&self) -> TenantCache {
-        TenantCache::new(&self.base.config_dir)
+    fn tenant_cache(&self) -> pim_auth::TenantCache {
+        pim_auth::TenantCache::new(&self.base.config_dir)
     }
 }
 
@@ -564,9 +562,6 @@ async fn logout(ctx: &Ctx, accounts: Vec<Account>) -> pim_core::Result<()> {
     }
     for a in accounts {
         ctx.auth_for(&a)?.logout(&a).await?;
-        if let Err(e) = ctx.tenant_cache().remove(&a.key()) {
-            tracing::debug!(error = %e, "cannot update the tenant list");
-        }
         outln!("Signed out {}.", a.upn);
     }
     Ok(())

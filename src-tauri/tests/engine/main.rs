@@ -233,8 +233,20 @@ async fn two_accounts_in_two_clouds_show_side_by_side_and_are_removed_one_by_one
         listed[0].current && listed[0].cloud == "usgov",
         "{listed:?}"
     );
-    // Removing the US Gov account keeps the public one's sections.
+    // Each account's tenant list is cached for the next start (shared with the CLI), and a
+    // restarted engine reads both tenants at once from it.
+    let cache = pim_auth::TenantCache::new(dir.path());
+    let public_key = m.accounts[1].key.clone();
+    assert_eq!(cache.load(&gov.key()).map(|t| t.len()), Some(2));
+    assert_eq!(cache.load(&public_key).map(|t| t.len()), Some(2));
+    // Removing the US Gov account keeps the public one's sections and cached tenants.
     engine.remove_account(&gov.key()).await.expect("remove");
+    assert_eq!(
+        cache.load(&gov.key()),
+        None,
+        "signed out: its tenants are forgotten"
+    );
+    assert_eq!(cache.load(&public_key).map(|t| t.len()), Some(2));
     let m = wait_model(&engine, "one account left", |m| m.accounts.len() == 1).await;
     assert!(m.accounts[0].key.starts_with("public:"));
     assert!(m.roles().count() > 10);

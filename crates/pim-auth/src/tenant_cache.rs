@@ -38,7 +38,6 @@ impl TenantCache {
     }
 
     /// Path of the file.
-    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -83,9 +82,9 @@ impl TenantCache {
             .insert(account_key.to_owned(), tenants.to_vec());
         let bytes = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
         if let Some(dir) = self.path.parent() {
-            create_private_dir(dir)?;
+            crate::accounts::create_private_dir(dir).map_err(std::io::Error::other)?;
         }
-        pim_auth::accounts::atomic_write(&self.path, &bytes)
+        crate::accounts::atomic_write(&self.path, &bytes)
     }
 
     /// Forgets `account_key`'s tenants (sign-out). Missing or damaged file: nothing to do.
@@ -97,19 +96,8 @@ impl TenantCache {
             return Ok(());
         }
         let bytes = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
-        pim_auth::accounts::atomic_write(&self.path, &bytes)
+        crate::accounts::atomic_write(&self.path, &bytes)
     }
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
 }
 
 #[cfg(test)]

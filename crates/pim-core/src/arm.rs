@@ -91,13 +91,11 @@ impl Arm {
             .await
         {
             Ok(items) => Ok(Some(parse_items("requests", items))),
-            Err(
-                e @ (Error::SignInRequired { .. }
-                | Error::AzureCliSignInRequired { .. }
-                | Error::StepUpRequired { .. }
-                | Error::Transport(_)
-                | Error::Throttled { .. }),
-            ) => Err(e),
+            Err(e)
+                if e.needs_user() || matches!(e, Error::Transport(_) | Error::Throttled { .. }) =>
+            {
+                Err(e)
+            }
             Err(e) => {
                 tracing::info!(error = %e, "provider-level request listing refused; listing per scope");
                 Ok(None)

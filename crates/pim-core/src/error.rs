@@ -160,6 +160,13 @@ impl Error {
         )
     }
 
+    /// Whether only the user can get past it: a sign-in (with us or the Azure CLI) or an
+    /// interactive step-up. Such errors end a read or a write instead of being worked
+    /// around (no fallback, no partial result).
+    pub fn needs_user(&self) -> bool {
+        self.is_sign_in_required() || matches!(self, Error::StepUpRequired { .. })
+    }
+
     /// A stable machine code for UIs and scripts (STYLE rule 7): branch on this, not on text.
     pub fn code(&self) -> &'static str {
         match self {

@@ -279,9 +279,7 @@ impl Session {
                     })
                 })
                 .collect(),
-            Err(e) if e.is_sign_in_required() || matches!(e, Error::StepUpRequired { .. }) => {
-                return Err(e);
-            }
+            Err(e) if e.needs_user() => return Err(e),
             Err(e) => {
                 tracing::warn!(error = %e, "could not list tenants; using the home tenant only");
                 return Ok(None);
@@ -778,7 +776,7 @@ impl Session {
         // Token-level failures make the whole Graph part fail.
         for r in [&eligible, &active] {
             if let Err(e) = r
-                && (e.is_sign_in_required() || matches!(e, Error::StepUpRequired { .. }))
+                && e.needs_user()
             {
                 return Err(crate::graph::clone_error(e, e.code(), &e.to_string()));
             }
@@ -2205,7 +2203,7 @@ fn unknown_request(id: &str) -> ScheduleRequest {
 
 fn reactivation_failed(role: &Role, e: Error) -> Error {
     match e {
-        e if e.is_sign_in_required() || matches!(e, Error::StepUpRequired { .. }) => e,
+        e if e.needs_user() => e,
         other => Error::InvalidState {
             message: format!(
                 "{} was deactivated to extend it, but activating it again failed: {other}. Activate it again",

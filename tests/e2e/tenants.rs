@@ -96,9 +96,10 @@ async fn hidden_tenants_are_skipped_everywhere_until_shown_again() {
         .await;
     act.expect_code(2);
     assert!(
-        act.stderr
-            .contains("hidden tenants were not searched: Fabrikam")
-            && act.stderr.contains("--tenant"),
+        act.stderr.contains(
+            "(hidden tenants were not searched: Fabrikam; add --tenant NAME, or `pim tenants show \
+             NAME`)"
+        ),
         "{}",
         act.stderr
     );

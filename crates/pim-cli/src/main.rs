@@ -538,7 +538,8 @@ async fn find(
             Err(Error::NotFound {
                 name,
                 hint: format!(
-                    "{hint} (hidden tenants were not searched: {}; add --tenant NAME, or                      `pim tenants show NAME`)",
+                    "{hint} (hidden tenants were not searched: {}; add --tenant NAME, or `pim tenants show \
+                     NAME`)",
                     hidden.join(", ")
                 ),
             })

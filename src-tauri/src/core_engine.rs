@@ -868,11 +868,21 @@ impl Engine for CoreEngine {
             .await
             .first()
             .is_some_and(|c| c.account.key() == key);
-        let auth = match self.close(key).await {
-            Some(c) => c.auth,
+        let open = self
+            .current
+            .lock()
+            .await
+            .iter()
+            .find(|c| c.account.key() == key)
+            .map(|c| c.auth.clone());
+        let auth = match open {
+            Some(auth) => auth,
             None => self.auth_for(&account)?.0,
         };
+        // The token goes first: the menu shows the account gone only once its refresh
+        // token is deleted (a keychain failure leaves the account open, with the error).
         auth.logout(&account).await?;
+        self.close(key).await;
         if was_default {
             // The next open account becomes the default.
             let next = self.current.lock().await.first().map(|c| c.account.clone());

@@ -39,6 +39,23 @@ async fn demo_engine(dir: &std::path::Path) -> Arc<CoreEngine> {
     CoreEngine::new(Auth::new(o).unwrap(), e, true, Some(sim))
 }
 
+/// A memory store whose deletes take 300 ms (test only).
+#[derive(Debug)]
+struct SlowDelete(MemoryStore);
+
+impl pim_auth::SecretStore for SlowDelete {
+    fn get(&self, user: &str) -> Result<Option<Vec<u8>>, pim_auth::StoreError> {
+        self.0.get(user)
+    }
+    fn set(&self, user: &str, secret: &[u8]) -> Result<(), pim_auth::StoreError> {
+        self.0.set(user, secret)
+    }
+    fn delete(&self, user: &str) -> Result<bool, pim_auth::StoreError> {
+        std::thread::sleep(Duration::from_millis(300));
+        self.0.delete(user)
+    }
+}
+
 async fn wait_model(
     engine: &CoreEngine,
     what: &str,
@@ -180,7 +197,9 @@ async fn mfa_role_activates_through_step_up_and_approval_role_goes_pending_then_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_accounts_in_two_clouds_show_side_by_side_and_are_removed_one_by_one() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(MemoryStore::new());
+    // Deleting a keychain entry takes a while (as a real keychain may), so the order of
+    // "token deleted" and "account gone from the menu" shows.
+    let store = Arc::new(SlowDelete(MemoryStore::new()));
     let mut sims = Vec::new();
     let mut endpoints = Vec::new();
     for cloud in [Cloud::Public, Cloud::UsGovernment] {
@@ -239,8 +258,28 @@ async fn two_accounts_in_two_clouds_show_side_by_side_and_are_removed_one_by_one
     let public_key = m.accounts[1].key.clone();
     assert_eq!(cache.load(&gov.key()).map(|t| t.len()), Some(2));
     assert_eq!(cache.load(&public_key).map(|t| t.len()), Some(2));
-    // Removing the US Gov account keeps the public one's sections and cached tenants.
+    // Removing the US Gov account keeps the public one's sections and cached tenants. Its
+    // sections leave the model only once its refresh token is gone from the store.
+    let mut rx = engine.subscribe();
+    rx.borrow_and_update();
+    let (watch_store, gov_user) = (store.clone(), gov.keychain_user());
+    let token_when_gone = tokio::spawn(async move {
+        loop {
+            rx.changed().await.expect("engine alive");
+            if rx.borrow_and_update().accounts.len() == 1 {
+                return watch_store
+                    .0
+                    .users()
+                    .iter()
+                    .any(|u| u.starts_with(&gov_user));
+            }
+        }
+    });
     engine.remove_account(&gov.key()).await.expect("remove");
+    assert!(
+        !token_when_gone.await.unwrap(),
+        "the account left the menu while its refresh token was still saved"
+    );
     assert_eq!(
         cache.load(&gov.key()),
         None,

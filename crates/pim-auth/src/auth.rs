@@ -613,28 +613,14 @@ impl Auth {
             })
             .await?;
         let id = entra::decode_jwt_claims::<IdClaims>(token.token.expose()).unwrap_or_default();
-        let (Some(oid), Some(tid)) = (id.oid, id.tid) else {
-            return Err(Error::InvalidResponse(
-                "the Azure CLI's token does not say who is signed in (no oid or tid)".into(),
-            ));
-        };
-        let upn = id
-            .preferred_username
-            .or(id.upn)
-            .unwrap_or_else(|| oid.clone());
-        let account = Account {
-            name: id.name.unwrap_or_else(|| upn.clone()),
-            upn,
-            oid,
-            home_tenant_id: tid,
-            cloud: e.cloud,
-            client_id: crate::azure_cli::AZURE_CLI_CLIENT_ID.to_owned(),
-            authority_host: self.inner.authority_host(),
-            kind: CredentialKind::AzureCli,
-            graph_endpoint: Some(base(&e.graph)),
-            arm_endpoint: Some(base(&e.arm)),
-            hidden_tenants: Vec::new(),
-        };
+        let account = account_of(
+            id,
+            "the Azure CLI's token",
+            &e,
+            crate::azure_cli::AZURE_CLI_CLIENT_ID,
+            self.inner.authority_host(),
+            CredentialKind::AzureCli,
+        )?;
         let account = self.inner.accounts.update(move |f| f.upsert(account))?;
         tracing::info!(upn = %account.upn, "added an Azure CLI account");
         Ok(account)
@@ -1023,28 +1009,15 @@ impl Inner {
             response,
             claims: id,
         } = signed_in;
-        let (Some(oid), Some(tid)) = (id.oid.clone(), id.tid.clone()) else {
-            return Err(Error::InvalidResponse(
-                "the ID token has no oid or tid".into(),
-            ));
-        };
-        let upn = id
-            .preferred_username
-            .or(id.upn)
-            .unwrap_or_else(|| oid.clone());
-        let account = Account {
-            name: id.name.unwrap_or_else(|| upn.clone()),
-            upn,
-            oid,
-            home_tenant_id: tid.clone(),
-            cloud: self.client.endpoints().cloud,
-            client_id: self.client.client_id().to_owned(),
-            authority_host: self.authority_host(),
+        let account = account_of(
+            id,
+            "the ID token",
+            self.client.endpoints(),
+            self.client.client_id(),
+            self.authority_host(),
             kind,
-            graph_endpoint: Some(base(&self.client.endpoints().graph)),
-            arm_endpoint: Some(base(&self.client.endpoints().arm)),
-            hidden_tenants: Vec::new(),
-        };
+        )?;
+        let tid = account.home_tenant_id.clone();
         let Some(rt) = response.refresh_token.clone() else {
             return Err(Error::InvalidResponse(
                 "the sign-in response has no refresh token (offline_access not granted)".into(),
@@ -1301,6 +1274,41 @@ impl Inner {
         }
         Ok(self.cache_token(key, &signed_in.response))
     }
+}
+
+/// The account a token names (`oid`, `tid`, user name), signed in with `kind` through
+/// `client_id` at `authority_host`, working with `e`'s Graph and ARM. `source` names the token
+/// in the error when it does not say who is signed in.
+fn account_of(
+    id: IdClaims,
+    source: &str,
+    e: &Endpoints,
+    client_id: &str,
+    authority_host: String,
+    kind: CredentialKind,
+) -> Result<Account> {
+    let (Some(oid), Some(tid)) = (id.oid, id.tid) else {
+        return Err(Error::InvalidResponse(format!(
+            "{source} does not say who is signed in (no oid or tid)"
+        )));
+    };
+    let upn = id
+        .preferred_username
+        .or(id.upn)
+        .unwrap_or_else(|| oid.clone());
+    Ok(Account {
+        name: id.name.unwrap_or_else(|| upn.clone()),
+        upn,
+        oid,
+        home_tenant_id: tid,
+        cloud: e.cloud,
+        client_id: client_id.to_owned(),
+        authority_host,
+        kind,
+        graph_endpoint: Some(base(&e.graph)),
+        arm_endpoint: Some(base(&e.arm)),
+        hidden_tenants: Vec::new(),
+    })
 }
 
 fn lock_remove(cache: &Mutex<HashMap<CacheKey, AccessToken>>, key: &CacheKey) {

@@ -278,14 +278,7 @@ mod tests {
     use crate::view::{RoleKind, RoleState, RoleView};
 
     fn app() -> (tauri::App<MockRuntime>, Arc<FakeEngine>, tempfile::TempDir) {
-        let engine = Arc::new(FakeEngine::new(vec![RoleView {
-            key: "gr".into(),
-            kind: RoleKind::EntraRole,
-            name: "Global Reader".into(),
-            scope: None,
-            tenant_id: "t".into(),
-            state: RoleState::Eligible,
-        }]));
+        let engine = Arc::new(FakeEngine::global_reader());
         let dir = tempfile::tempdir().expect("tempdir");
         let state = crate::AppState::new(engine.clone(), dir.path().to_owned(), true);
         let app = mock_builder()

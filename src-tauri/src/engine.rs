@@ -140,6 +140,18 @@ mod fake {
     }
 
     impl FakeEngine {
+        /// An engine showing one eligible Entra role, Global Reader (key `gr`).
+        pub fn global_reader() -> FakeEngine {
+            FakeEngine::new(vec![crate::view::RoleView {
+                key: "gr".into(),
+                kind: crate::view::RoleKind::EntraRole,
+                name: "Global Reader".into(),
+                scope: None,
+                tenant_id: "t".into(),
+                state: RoleState::Eligible,
+            }])
+        }
+
         /// An engine showing `roles` for one account.
         pub fn new(roles: Vec<crate::view::RoleView>) -> FakeEngine {
             let model = TrayModel {

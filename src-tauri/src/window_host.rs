@@ -415,15 +415,7 @@ mod tests {
     #[test]
     fn relayed_calls_are_validated_and_answered_by_the_tray() {
         use crate::engine::FakeEngine;
-        use crate::view::{RoleKind, RoleState, RoleView};
-        let engine = std::sync::Arc::new(FakeEngine::new(vec![RoleView {
-            key: "gr".into(),
-            kind: RoleKind::EntraRole,
-            name: "Global Reader".into(),
-            scope: None,
-            tenant_id: "t".into(),
-            state: RoleState::Eligible,
-        }]));
+        let engine = std::sync::Arc::new(FakeEngine::global_reader());
         let dir = tempfile::tempdir().expect("tempdir");
         let app = tauri::test::mock_builder()
             .manage(AppState::new(engine.clone(), dir.path().to_owned(), true))

@@ -12,7 +12,7 @@ use pim_auth::{DeviceCodeOptions, DeviceCodePrompt, LoginOptions};
 use pim_core::Error;
 use pim_core::error::SignInRefusal;
 use pim_core::token::Resource;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::harness::{self, Harness};
 
@@ -43,29 +43,6 @@ fn device_options(
         ..DeviceCodeOptions::default()
     };
     (options, seen)
-}
-
-/// The sim's device-code polls so far.
-async fn device_polls(h: &Harness) -> usize {
-    let v: Value = h
-        .http
-        .get(format!("{}/_sim/requests", h.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v.as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| {
-            r["path"]
-                .as_str()
-                .unwrap_or("")
-                .ends_with("/oauth2/v2.0/token")
-        })
-        .count()
 }
 
 fn assert_refused(err: &Error, reason: SignInRefusal, codes: &[i64]) {
@@ -116,7 +93,8 @@ async fn device_code_pending_then_slow_down_adds_five_seconds_then_success() {
     assert_eq!(account.kind, pim_auth::CredentialKind::DeviceCode);
     assert_eq!(seen.lock().unwrap().len(), 1);
     // Polls at 1 s (pending), 2 s (slow_down), then 1 + 5 s later (success).
-    assert_eq!(device_polls(&h).await, 3);
+    // Every token-endpoint call of this test is a device-code poll.
+    assert_eq!(h.token_calls().await, 3);
     assert!(
         elapsed >= Duration::from_millis(7_900),
         "slow_down must add 5 s to the 1 s interval: {elapsed:?}"

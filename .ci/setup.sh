@@ -9,6 +9,9 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config curl ca-certificates
   dbus dbus-x11 gnome-keyring libsecret-tools python3
+  # packages and cross builds (.ci/package.sh): the MinGW-w64 linker for the Windows target,
+  # Wine to run it, NSIS for its installer, squashfs-tools and zip for the AppImage and the zip
+  gcc-mingw-w64-x86-64 wine64 nsis squashfs-tools zip
 )
 
 missing=()
@@ -30,3 +33,19 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 bash "$(dirname "$0")/../src-tauri/e2e/setup.sh"
+
+# Rust targets: Windows (MinGW-w64) and the AppImage runtime (static, musl); macOS targets and
+# their C compiler for build scripts come from setup-macos.sh.
+want_targets=(x86_64-pc-windows-gnu x86_64-unknown-linux-musl)
+have_targets=$(rustup target list --installed 2>/dev/null || true)
+for t in "${want_targets[@]}"; do
+  grep -qx "$t" <<<"$have_targets" || rustup target add "$t" >&2
+done
+bash "$(dirname "$0")/setup-macos.sh"
+
+# The Tauri CLI (the bundler behind .ci/package.sh), pinned to the tauri 2.12 line.
+TAURI_CLI_VERSION=2.11.5
+if ! cargo tauri --version 2>/dev/null | grep -qx "tauri-cli $TAURI_CLI_VERSION"; then
+  echo "setup: cargo install tauri-cli $TAURI_CLI_VERSION" >&2
+  cargo install tauri-cli --version "=$TAURI_CLI_VERSION" --locked -q
+fi

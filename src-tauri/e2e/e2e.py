@@ -352,6 +352,37 @@ def wd(method, path, body=None, timeout=60):
     return v["value"]
 
 
+def demo_menu_shown(tray, env):
+    """The demo's tenants, roles and states in the tray menu (dbusmenu GetLayout)."""
+    wait_for(tray.find_item, 20, "the tray item and its menu")
+    layout = wait_for(lambda: (lambda l: l if Tray.find(l, "Entra roles") else None)(tray.layout()), 20,
+                      "the demo roles in the menu")
+    labels = Tray.labels(layout)
+    text = "\n".join(labels)
+    with open(os.path.join(env.dir, "menu.txt"), "w") as f:
+        f.write(text + "\n")
+    expect = [
+        "PIM Tray — Demo",
+        "Contoso · adele@contoso.onmicrosoft.com",
+        "Fabrikam · adele@contoso.onmicrosoft.com",
+        "Directory Readers — permanent",
+        "Entra roles > Global Reader",
+        "Entra roles > Security Administrator",
+        "Entra roles > Global Administrator",
+        "Entra roles > Exchange Administrator",
+        "Groups > SQL Prod Admins (member)",
+        "Groups > SQL Prod Admins (owner)",
+        "Azure resources > Contributor — Prod",
+        "Azure resources > Reader — rg-web",
+        "Entra roles > Teams Administrator",
+        "Refresh", "Sign out adele@contoso.onmicrosoft.com", "Settings…", "Quit",
+    ]
+    missing = [e for e in expect if e not in text]
+    assert not missing, f"missing {missing} in menu:\n{text}"
+    assert re.search(r"^User Administrator \(Europe\) — \d+ min left > Deactivate$", text, re.M), text
+    assert re.search(r"^User Administrator \(Europe\) — \d+ min left > Extend$", text, re.M), text
+
+
 # ---------------------------------------------------------------- phase: tray
 
 def phase_tray(args, res):
@@ -366,33 +397,7 @@ def phase_tray(args, res):
         res.run("demo prints PIM_SIM_READY <base URL> on stdout", ready_line)
 
         def menu_shows_demo():
-            wait_for(tray.find_item, 20, "the tray item and its menu")
-            layout = wait_for(lambda: (lambda l: l if Tray.find(l, "Entra roles") else None)(tray.layout()), 20,
-                              "the demo roles in the menu")
-            labels = Tray.labels(layout)
-            text = "\n".join(labels)
-            with open(os.path.join(env.dir, "menu.txt"), "w") as f:
-                f.write(text + "\n")
-            expect = [
-                "PIM Tray — Demo",
-                "Contoso · adele@contoso.onmicrosoft.com",
-                "Fabrikam · adele@contoso.onmicrosoft.com",
-                "Directory Readers — permanent",
-                "Entra roles > Global Reader",
-                "Entra roles > Security Administrator",
-                "Entra roles > Global Administrator",
-                "Entra roles > Exchange Administrator",
-                "Groups > SQL Prod Admins (member)",
-                "Groups > SQL Prod Admins (owner)",
-                "Azure resources > Contributor — Prod",
-                "Azure resources > Reader — rg-web",
-                "Entra roles > Teams Administrator",
-                "Refresh", "Sign out adele@contoso.onmicrosoft.com", "Settings…", "Quit",
-            ]
-            missing = [e for e in expect if e not in text]
-            assert not missing, f"missing {missing} in menu:\n{text}"
-            assert re.search(r"^User Administrator \(Europe\) — \d+ min left > Deactivate$", text, re.M), text
-            assert re.search(r"^User Administrator \(Europe\) — \d+ min left > Extend$", text, re.M), text
+            demo_menu_shown(tray, env)
         res.run("tray menu (dbusmenu GetLayout) shows the demo's tenants, roles and states", menu_shows_demo)
 
         def icon_shows_activation():
@@ -556,6 +561,52 @@ def phase_tray(args, res):
     finally:
         if app.poll() is None:
             app.kill()
+        for p in procs:
+            p.terminate()
+
+
+# ---------------------------------------------------------------- phase: package
+
+def phase_package(args, res):
+    """An installed build (the .deb's /usr/bin/pim-tray, or the AppImage): --version without a
+    display or D-Bus, then the demo menu, then Quit."""
+    procs, _notify_log = start_session_services(args.out, "fake")
+    env = Env(args.out, "package")
+    try:
+        def version_without_display():
+            e = {k: v for k, v in env.env.items() if k not in ("DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "WAYLAND_DISPLAY")}
+            r = subprocess.run([args.bin, "--version"], env=e, capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0 and re.fullmatch(r"pim-tray \d+\.\d+\.\d+\S*\n", r.stdout), (r.returncode, r.stdout, r.stderr)
+        res.run(f"{args.label}: pim-tray --version with no display and no D-Bus", version_without_display)
+
+        app = subprocess.Popen([args.bin, "--demo"], env=env.env, stdout=open(env.out, "w"), stderr=open(env.err, "w"))
+        try:
+            tray = Tray()
+
+            def demo_menu():
+                sim_base(env)
+                demo_menu_shown(tray, env)
+            res.run(f"{args.label}: pim-tray --demo shows the demo menu", demo_menu)
+
+            # A figure, not a check: the idle memory of the installed tray (the tray process, plus
+            # the AppImage's runtime and AppRun around it), signed in with the demo roles listed.
+            time.sleep(10)
+            comm = open(f"/proc/{app.pid}/comm").read().strip()
+            procs_rss = [(app.pid, comm, rss_kib(app.pid))] + [(p, c, rss_kib(p)) for p, c in descendants(app.pid)]
+            tray_rss = sum(r for _, c, r in procs_rss if c == "pim-tray")
+            total = sum(r for _, _, r in procs_rss)
+            print(f"figure: {args.label} idle RSS, demo signed in: pim-tray {tray_rss / 1024:.1f} MiB, "
+                  f"with its launcher processes {total / 1024:.1f} MiB", flush=True)
+
+            def quit_from_menu():
+                tray.click("Quit")
+                rc = app.wait(timeout=15)
+                assert rc == 0, f"exit code {rc}"
+            res.run(f"{args.label}: Quit in the menu exits with code 0", quit_from_menu)
+        finally:
+            if app.poll() is None:
+                app.kill()
+    finally:
         for p in procs:
             p.terminate()
 
@@ -1213,6 +1264,7 @@ def main():
     ap.add_argument("--phase", default=None, help="run one phase inside the current D-Bus session")
     ap.add_argument("--screenshots", default=None)
     ap.add_argument("--phases", default="tray,webview,signin,accounts")
+    ap.add_argument("--label", default="package", help="names the build in the package phase's checks")
     args = ap.parse_args()
     args.bin = os.path.abspath(args.bin)
     if args.out is None:
@@ -1224,7 +1276,7 @@ def main():
     if args.phase:
         res = Results(results_path)
         {"tray": phase_tray, "webview": phase_webview, "signin": phase_signin,
-         "accounts": phase_accounts}[args.phase](args, res)
+         "accounts": phase_accounts, "package": phase_package}[args.phase](args, res)
         return 0
     # Outer: one private D-Bus session per phase.
     if os.path.exists(results_path):
@@ -1236,7 +1288,7 @@ def main():
         out = os.path.join(args.out, phase)
         os.makedirs(out, exist_ok=True)
         cmd = ["dbus-run-session", "--", PY, os.path.abspath(__file__), "--phase", phase, "--bin", args.bin,
-               "--out", out, "--screenshots", args.screenshots]
+               "--out", out, "--screenshots", args.screenshots, "--label", args.label]
         print(f"== phase {phase} (logs in {out})", flush=True)
         try:
             subprocess.run(cmd, timeout=600)

@@ -47,3 +47,22 @@ pub fn exit_on_signals<R: Runtime>(app: AppHandle<R>) {
 /// Windows and others: the OS ends the process; nothing to install.
 #[cfg(not(unix))]
 pub fn exit_on_signals<R: Runtime>(_app: AppHandle<R>) {}
+
+/// Whether the taskbar uses the light theme (Windows: `SystemUsesLightTheme` under the
+/// user's Personalize key, 1 on Windows 11's default light look). Other systems do not say:
+/// `false` (a dark panel, the usual Linux look; macOS tints its template icon itself).
+pub fn light_taskbar() -> bool {
+    #[cfg(windows)]
+    {
+        use winreg::RegKey;
+        use winreg::enums::HKEY_CURRENT_USER;
+        RegKey::predef(HKEY_CURRENT_USER)
+            .open_subkey(r"Software\Microsoft\Windows\CurrentVersion\Themes\Personalize")
+            .and_then(|k| k.get_value::<u32, _>("SystemUsesLightTheme"))
+            .is_ok_and(|v| v == 1)
+    }
+    #[cfg(not(windows))]
+    {
+        false
+    }
+}

@@ -15,7 +15,8 @@ pub const FILE_NAME: &str = "tray-settings.json";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub enum IconTheme {
-    /// Light glyph (for dark panels), the usual Linux and Windows taskbar look.
+    /// Follows the taskbar where the system says (Windows' light or dark taskbar); a light
+    /// glyph for dark panels elsewhere (the usual Linux look).
     #[default]
     Auto,
     /// Light glyph, for dark panels.

@@ -26,11 +26,21 @@ pub struct IconChoice {
     pub light_panel: bool,
 }
 
-/// Picks the icon for a model and theme.
+/// Picks the icon for a model and theme. `Auto` follows the taskbar where the system says
+/// which it is (Windows: light or dark taskbar); elsewhere it assumes a dark panel.
 pub fn icon_choice(model: &TrayModel, theme: IconTheme) -> IconChoice {
     IconChoice {
         active: model.any_activation(),
-        light_panel: theme == IconTheme::Light,
+        light_panel: light_panel(theme, crate::platform::light_taskbar),
+    }
+}
+
+/// Whether the panel is light for a theme setting; asks the system only for `Auto`.
+fn light_panel(theme: IconTheme, system_light: impl FnOnce() -> bool) -> bool {
+    match theme {
+        IconTheme::Light => true,
+        IconTheme::Dark => false,
+        IconTheme::Auto => system_light(),
     }
 }
 
@@ -100,9 +110,32 @@ fn native<R: Runtime>(
 /// Builds the native menu for a model.
 pub fn native_menu<R: Runtime>(app: &AppHandle<R>, model: &TrayModel) -> tauri::Result<Menu<R>> {
     let nodes = menu::build(model, model.service_now(time::OffsetDateTime::now_utc()));
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        // What the native menu shows, where no D-Bus menu can be read (Windows under Wine).
+        tracing::debug!(labels = %outline(&nodes), "tray menu");
+    }
     let items = native(app, &nodes)?;
     let refs: Vec<&dyn IsMenuItem<R>> = items.iter().map(|b| b.as_ref()).collect();
     Menu::with_items(app, &refs)
+}
+
+/// The menu's labels in order, submenus as `Parent > Child`, separated by ` | `.
+pub fn outline(nodes: &[MenuNode]) -> String {
+    fn walk(nodes: &[MenuNode], prefix: &str, out: &mut Vec<String>) {
+        for n in nodes {
+            match n {
+                MenuNode::Item { label, .. } => out.push(format!("{prefix}{label}")),
+                MenuNode::Separator => {}
+                MenuNode::Submenu { label, children } => {
+                    out.push(format!("{prefix}{label}"));
+                    walk(children, &format!("{prefix}{label} > "), out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(nodes, "", &mut out);
+    out.join(" | ")
 }
 
 /// Creates the tray icon.
@@ -141,9 +174,19 @@ pub fn update<R: Runtime>(
         return Ok(());
     };
     tray.set_menu(Some(native_menu(app, model)?))?;
-    tray.set_icon(Some(Image::from_bytes(icon_bytes(icon_choice(
-        model, theme,
-    )))?))?;
+    let choice = icon_choice(model, theme);
+    tracing::debug!(
+        active = choice.active,
+        light_panel = choice.light_panel,
+        "tray icon"
+    );
+    let icon = Some(Image::from_bytes(icon_bytes(choice))?);
+    // macOS: `set_icon` clears the template flag the tray was built with (tray-icon passes
+    // `false`), which would leave the menu bar icon untinted; set both together.
+    #[cfg(target_os = "macos")]
+    tray.set_icon_with_as_template(icon, true)?;
+    #[cfg(not(target_os = "macos"))]
+    tray.set_icon(icon)?;
     tray.set_tooltip(Some(tooltip(model)))?;
     Ok(())
 }
@@ -203,5 +246,47 @@ pub fn refresh_now<R: Runtime>(app: &AppHandle<R>) {
     let model = state.engine.subscribe().borrow().clone();
     if let Err(e) = update(app, &model, state.icon_theme()) {
         tracing::warn!("cannot update the tray: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_theme_asks_the_system_and_fixed_themes_do_not() {
+        assert!(light_panel(IconTheme::Auto, || true));
+        assert!(!light_panel(IconTheme::Auto, || false));
+        assert!(light_panel(IconTheme::Light, || unreachable!()));
+        assert!(!light_panel(IconTheme::Dark, || unreachable!()));
+    }
+
+    #[test]
+    fn outline_names_submenus_and_skips_separators() {
+        let nodes = vec![
+            MenuNode::Item {
+                id: "info:1".into(),
+                label: "Contoso".into(),
+                enabled: false,
+            },
+            MenuNode::Separator,
+            MenuNode::Submenu {
+                label: "Entra roles".into(),
+                children: vec![MenuNode::Item {
+                    id: "activate:x".into(),
+                    label: "Global Reader".into(),
+                    enabled: true,
+                }],
+            },
+            MenuNode::Item {
+                id: "quit".into(),
+                label: "Quit".into(),
+                enabled: true,
+            },
+        ];
+        assert_eq!(
+            outline(&nodes),
+            "Contoso | Entra roles | Entra roles > Global Reader | Quit"
+        );
     }
 }

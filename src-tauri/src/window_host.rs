@@ -221,6 +221,9 @@ fn relay_handler<R: Runtime>(
 
 /// Runs a window process until its window closes.
 pub fn run_child(args: WindowArgs) -> anyhow::Result<()> {
+    if let Some(why) = crate::windows::webview_unavailable() {
+        anyhow::bail!(why);
+    }
     let bridge: &'static Bridge = Box::leak(Box::default());
     std::thread::spawn(move || bridge.read_answers());
     tauri::Builder::default()

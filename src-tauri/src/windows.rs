@@ -22,6 +22,33 @@ fn in_process() -> bool {
     std::env::var_os("PIM_TRAY_INPROCESS_WINDOWS").is_some_and(|v| v == "1")
 }
 
+/// Why no window can open here, in words for the user: on Windows, windows need the Microsoft
+/// Edge WebView2 Runtime (preinstalled on Windows 11, not always on Windows 10 or Server). The
+/// tray menu, reminders and the `pim` CLI work without it.
+pub fn webview_unavailable() -> Option<String> {
+    #[cfg(windows)]
+    if let Err(e) = tauri::webview_version() {
+        return Some(format!(
+            "PIM Tray's windows need the Microsoft Edge WebView2 Runtime, which is not installed \
+             here ({e}). Install it from https://go.microsoft.com/fwlink/p/?LinkId=2124703 (the \
+             Evergreen Bootstrapper) and try again. The tray menu and the pim CLI work without it."
+        ));
+    }
+    None
+}
+
+/// Tells the user why a window cannot open; `true` when it can.
+fn can_open<R: Runtime>(app: &AppHandle<R>) -> bool {
+    match webview_unavailable() {
+        None => true,
+        Some(why) => {
+            tracing::warn!("{why}");
+            crate::notify::error(app, "Cannot open the window", &why);
+            false
+        }
+    }
+}
+
 fn close_matching<R: Runtime>(app: &AppHandle<R>, prefix: &str) {
     for (label, w) in app.webview_windows() {
         if label.starts_with(prefix) {
@@ -46,6 +73,9 @@ pub fn open_activation<R: Runtime>(app: &AppHandle<R>, key: &str) -> tauri::Resu
         .and_then(|s| s.model().role(key).map(|r| r.title()))
         .unwrap_or_else(|| "a role".into());
     let title = format!("Activate {role_title}{}", suffix(app));
+    if !can_open(app) {
+        return Ok(());
+    }
     if !in_process() {
         let args = WindowArgs {
             kind: WindowKind::Activate(key.to_owned()),
@@ -76,6 +106,9 @@ pub fn open_activation<R: Runtime>(app: &AppHandle<R>, key: &str) -> tauri::Resu
 /// Opens the settings window (or leaves the open one).
 pub fn open_settings<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let title = format!("Settings{}", suffix(app));
+    if !can_open(app) {
+        return Ok(());
+    }
     if !in_process() {
         if app
             .try_state::<window_host::Children>()

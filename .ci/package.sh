@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Builds the installable packages and checks each one; run after the test suite (.ci/run) or
+# alone on a fresh Debian/Ubuntu machine (as root: it installs what it needs).
+#
+#   bash .ci/package.sh
+#
+# Writes, under target/release/bundle/:
+#   deb/PIM Tray_<v>_amd64.deb          pim-tray + pim (+ desktop entry, icons, copyright)
+#   appimage/PIM_Tray_<v>_amd64.AppImage
+#   nsis/PIM_Tray_<v>_x64-setup.exe     Windows installer (cross-built with MinGW-w64)
+#   windows/PIM_Tray_<v>_x64.zip        the same files, unpacked
+# and checks them: the .deb's metadata and files, installed with dpkg and removed again (its
+# pim --version, its pim-tray --demo menu in the headless session of src-tauri/e2e); the
+# AppImage to the same demo menu; the Windows build under Wine (.ci/windows/wine_e2e.py: CLI
+# sign-in, Credential Manager, activate/deactivate, the tray's demo menu, the installer); and
+# a type-check of the whole workspace for both macOS targets (.ci/macos.sh).
+# Prints the time of each step and `N passed, M failed` last.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+start=$(date +%s)
+
+bash .ci/setup.sh >&2
+
+version=$(python3 -c 'import json; print(json.load(open("src-tauri/tauri.conf.json"))["version"])')
+bundle=target/release/bundle
+out=$(mktemp -d /tmp/pim-package.XXXXXX)
+passed=0
+failed=0
+timings=()
+
+step() { # step NAME: starts timing a step
+  step_name=$1
+  step_start=$(date +%s)
+  echo "== package: $step_name"
+}
+step_done() {
+  timings+=("$(printf '%-34s %5d s' "$step_name" "$(($(date +%s) - step_start))")")
+}
+check() { # check "what" command…: one check, counted
+  local what=$1
+  shift
+  if "$@" >"$out/check.log" 2>&1; then
+    passed=$((passed + 1))
+    echo "package: ok   $what"
+  else
+    failed=$((failed + 1))
+    echo "package: FAIL $what"
+    sed 's/^/    /' "$out/check.log" | tail -n 40
+  fi
+}
+count_results() { # adds a harness's `N passed, M failed` line from its log
+  local line
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1 || true)
+  if [ -z "$line" ]; then
+    failed=$((failed + 1))
+    return
+  fi
+  passed=$((passed + $(echo "$line" | awk '{print $1}')))
+  failed=$((failed + $(echo "$line" | awk '{print $3}')))
+}
+
+# ------------------------------------------------------------------------------------ Linux
+step "linux release build + .deb"
+# The bundler builds pim-tray with Tauri's custom protocol, then (beforeBundleCommand) the pim
+# CLI, which bundle.linux.deb.files puts into the same package as /usr/bin/pim.
+cargo tauri build --ci --bundles deb -- --locked
+# Debian's file name convention (the bundler names it after the product, with a space).
+deb=$bundle/deb/pim-tray_${version}_amd64.deb
+mv -f "$bundle/deb/PIM Tray_${version}_amd64.deb" "$deb"
+step_done
+
+step "AppImage"
+bash .ci/appimage.sh target/release
+step_done
+appimage=$bundle/appimage/PIM_Tray_${version}_amd64.AppImage
+
+step "checks: .deb"
+deb_fields() {
+  local f
+  f=$(dpkg-deb -f "$deb")
+  echo "$f"
+  grep -qx "Package: pim-tray" <<<"$f"
+  grep -qx "Version: $version" <<<"$f"
+  grep -qx "Architecture: amd64" <<<"$f"
+  grep -qE "^Maintainer: .+ <[^>]+@[^>]+>$" <<<"$f"
+  grep -qE "^Depends: .*libwebkit2gtk-4\.1-0" <<<"$f"
+  grep -qE "^Depends: .*libayatana-appindicator3-1" <<<"$f"
+  grep -qE "^Description: .*Privileged Identity Management" <<<"$f"
+  grep -qE "^Section: admin" <<<"$f"
+}
+check ".deb control fields (name, version, maintainer, Depends on WebKitGTK 4.1 and appindicator, description)" deb_fields
+deb_files() {
+  local list
+  list=$(dpkg-deb -c "$deb" | awk '{print $1, $6}')
+  echo "$list"
+  grep -qE '^-rwxr-xr-x \./usr/bin/pim-tray$' <<<"$list"
+  grep -qE '^-rwxr-xr-x \./usr/bin/pim$' <<<"$list"
+  grep -qE '^-rw-r--r-- \./usr/share/applications/PIM Tray\.desktop$' <<<"$list"
+  grep -qE '^-rw-r--r-- \./usr/share/icons/hicolor/128x128/apps/pim-tray\.png$' <<<"$list"
+  grep -qE '^-rw-r--r-- \./usr/share/doc/pim-tray/copyright$' <<<"$list"
+  dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/share/applications/PIM Tray.desktop" | tee /dev/stderr |
+    grep -qx "Exec=pim-tray"
+}
+check ".deb files: /usr/bin/pim-tray, /usr/bin/pim, desktop entry (Exec=pim-tray), icon, copyright" deb_files
+
+if [ "$(id -u)" -eq 0 ]; then
+  prefix=""
+  check "dpkg -i installs the .deb" dpkg -i "$deb"
+else
+  # Not root: unpack into a temporary root instead of installing.
+  prefix=$out/root
+  check "dpkg -x unpacks the .deb (not root: no install)" dpkg -x "$deb" "$prefix"
+fi
+installed_version() {
+  "$prefix/usr/bin/pim" --version | tee /dev/stderr | grep -qx "pim $version"
+}
+check "the installed pim --version prints pim $version" installed_version
+src-tauri/e2e/run.sh --bin "$prefix/usr/bin/pim-tray" --phases package --label ".deb" --out "$out/e2e-deb" 2>&1 |
+  tee "$out/e2e-deb.log"
+count_results "$out/e2e-deb.log"
+if [ -z "$prefix" ]; then
+  removed() {
+    dpkg -r pim-tray
+    [ ! -e /usr/bin/pim-tray ] && [ ! -e /usr/bin/pim ] && ! dpkg -s pim-tray >/dev/null 2>&1
+  }
+  check "dpkg -r removes pim-tray and pim again" removed
+fi
+step_done
+
+step "checks: AppImage"
+appimage_runs() {
+  [ -x "$appimage" ]
+  APPIMAGE_EXTRACT_AND_RUN=1 "$appimage" --version | tee /dev/stderr | grep -qx "pim-tray $version"
+  APPIMAGE_EXTRACT_AND_RUN=1 "$appimage" pim --version | tee /dev/stderr | grep -qx "pim $version"
+}
+check "the AppImage runs pim-tray --version and pim --version (extract-and-run, no FUSE)" appimage_runs
+APPIMAGE_EXTRACT_AND_RUN=1 src-tauri/e2e/run.sh --bin "$appimage" --phases package --label "AppImage" \
+  --out "$out/e2e-appimage" 2>&1 | tee "$out/e2e-appimage.log"
+count_results "$out/e2e-appimage.log"
+step_done
+
+# ---------------------------------------------------------------------------------- Windows
+step "windows cross build (x86_64-pc-windows-gnu)"
+cargo build --release --locked --target x86_64-pc-windows-gnu -p pim-cli -p pim-tray \
+  --features pim-tray/custom-protocol
+win=target/x86_64-pc-windows-gnu/release
+# The GNU build links WebView2 through WebView2Loader.dll (shipped inside webview2-com-sys).
+loader=$(ls -t "$win"/build/webview2-com-sys-*/out/x64/WebView2Loader.dll | head -n 1)
+stage=$bundle/windows/PIM_Tray_${version}_x64
+rm -rf "$stage" && mkdir -p "$stage"
+cp "$win/pim-tray.exe" "$win/pim.exe" "$loader" "$stage/"
+cp README.md "$stage/README.md"
+(cd "$bundle/windows" && rm -f "PIM_Tray_${version}_x64.zip" && zip -qr "PIM_Tray_${version}_x64.zip" "PIM_Tray_${version}_x64")
+mkdir -p "$bundle/nsis"
+setup=$bundle/nsis/PIM_Tray_${version}_x64-setup.exe
+makensis -V2 -DVERSION="$version" -DSRCDIR="$root/$stage" -DOUTFILE="$root/$setup" "$root/src-tauri/windows/installer.nsi"
+step_done
+
+step "checks: windows under Wine"
+sim=target/debug/pim-sim
+[ -x "$sim" ] || cargo build --locked -p pim-sim
+no_console() { # the tray is a GUI-subsystem executable (no console window); the CLI is not
+  x86_64-w64-mingw32-objdump -p "$stage/pim-tray.exe" | tee /dev/stderr | grep -qE 'Subsystem\s+0*2\s'
+  x86_64-w64-mingw32-objdump -p "$stage/pim.exe" | grep -qE 'Subsystem\s+0*3\s'
+}
+check "pim-tray.exe is a GUI program (no console window), pim.exe a console one" no_console
+/usr/bin/python3 .ci/windows/wine_e2e.py --bin-dir "$stage" --sim "$sim" --installer "$setup" \
+  --out "$out/wine" 2>&1 | tee "$out/wine.log"
+count_results "$out/wine.log"
+step_done
+
+# ------------------------------------------------------------------------------------ macOS
+step "macOS type-check (aarch64, x86_64)"
+if bash .ci/macos.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+step_done
+
+echo "== package: sizes"
+for f in "$deb" "$appimage" "$setup" "$bundle/windows/PIM_Tray_${version}_x64.zip"; do
+  awk -v n="$(basename "$f")" -v s="$(stat -c %s "$f")" 'BEGIN { printf "  %-60s %6.1f MB\n", n, s / 1048576 }'
+done
+echo "== package: times"
+printf '  %s\n' "${timings[@]}"
+echo "== package: done in $(($(date +%s) - start)) s (logs in $out)"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -61,6 +61,43 @@ pub fn register<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     Ok(())
 }
 
+/// Body text as the notification server should get it.
+///
+/// Freedesktop notification servers (Linux, the BSDs) may interpret a subset of HTML in the
+/// body (`<b>`, `<i>`, `<u>`, `<a href>`, `<img src>`; the "body-markup" capability), and role,
+/// group and tenant names come from the directory, where anyone who can name a group can put
+/// markup: there the text is escaped ([`escape_markup`]) so it shows as written. Windows
+/// toasts and macOS show the text literally, so it is left as it is. The summary (title) is
+/// plain text by the specification and is never escaped.
+pub fn body_text(text: &str) -> String {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        escape_markup(text)
+    }
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    {
+        text.to_owned()
+    }
+}
+
+/// Escapes `&`, `<`, `>`, `"` and `'` as GLib's `g_markup_escape_text` does, for the markup
+/// of a freedesktop notification body.
+pub fn escape_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Shows a notification; `body` has gone through [`body_text`].
 fn show<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str, role_key: Option<&str>) {
     let mut b = app.notification().builder().title(title).body(body);
     if let Some(key) = role_key {
@@ -74,15 +111,15 @@ fn show<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str, role_key: Optio
 
 /// Shows information (e.g. a device-code sign-in's code).
 pub fn info<R: Runtime>(app: &AppHandle<R>, title: &str, message: &str) {
-    show(app, title, message, None);
+    show(app, title, &body_text(message), None);
 }
 
 /// Shows an error.
 pub fn error<R: Runtime>(app: &AppHandle<R>, title: &str, message: &str) {
-    show(app, title, message, None);
+    show(app, title, &body_text(message), None);
 }
 
-/// The notification text of a reminder.
+/// The notification text of a reminder: title and body (through [`body_text`]).
 pub fn reminder_text(r: &Reminder) -> (String, String) {
     let left = if r.minutes_left <= 1 {
         "in less than a minute".to_owned()
@@ -95,11 +132,24 @@ pub fn reminder_text(r: &Reminder) -> (String, String) {
         .unwrap_or_default();
     (
         format!("{} ends {left}", r.title),
-        format!(
+        body_text(&format!(
             "Your activation of {} ends at {at}. Extend it or deactivate it now.",
             r.title
-        ),
+        )),
     )
+}
+
+/// The notification text of a notice: title and body (through [`body_text`]).
+pub fn notice_text(n: &Notice) -> (String, String) {
+    let (title, body) = match n {
+        Notice::Approved { title } => (format!("{title} approved"), "Your request was approved."),
+        Notice::Denied { title } => (
+            format!("{title} not activated"),
+            "Your request was denied, cancelled or expired before approval.",
+        ),
+        Notice::Ended { title } => (format!("{title} ended"), "The activation has ended."),
+    };
+    (title, body_text(body))
 }
 
 /// Sends reminders and notices as desktop notifications.
@@ -123,20 +173,7 @@ impl<R: Runtime> ReminderSink for Notifier<R> {
     }
 
     fn notice(&self, n: &Notice) {
-        let (title, body) = match n {
-            Notice::Approved { title } => (
-                format!("{title} approved"),
-                "Your request was approved.".to_owned(),
-            ),
-            Notice::Denied { title } => (
-                format!("{title} not activated"),
-                "Your request was denied, cancelled or expired before approval.".to_owned(),
-            ),
-            Notice::Ended { title } => (
-                format!("{title} ended"),
-                "The activation has ended.".to_owned(),
-            ),
-        };
+        let (title, body) = notice_text(n);
         tracing::info!(%title, "notice");
         show(&self.app, &title, &body, None);
     }
@@ -157,5 +194,68 @@ mod tests {
         });
         assert_eq!(t, "User Administrator (Europe) ends in 9 minutes");
         assert!(b.contains("10:42 UTC"), "{b}");
+    }
+
+    #[test]
+    fn markup_is_escaped() {
+        assert_eq!(
+            escape_markup(r#"<b>R&D</b> "a" 'b' é"#),
+            "&lt;b&gt;R&amp;D&lt;/b&gt; &quot;a&quot; &#39;b&#39; é"
+        );
+        assert_eq!(escape_markup("plain text"), "plain text");
+        assert_eq!(escape_markup("&amp;"), "&amp;amp;");
+    }
+
+    #[test]
+    fn notice_and_message_bodies_go_through_body_text() {
+        for n in [
+            Notice::Approved {
+                title: HOSTILE.into(),
+            },
+            Notice::Denied {
+                title: HOSTILE.into(),
+            },
+            Notice::Ended {
+                title: HOSTILE.into(),
+            },
+        ] {
+            let (t, b) = notice_text(&n);
+            assert!(t.starts_with(HOSTILE), "{t}");
+            assert_eq!(b, body_text(&b), "constant bodies need no escaping: {b}");
+        }
+        // `info` and `error` hand their message to `body_text` (what a server error says
+        // about a role can name it).
+        let message = format!("Cannot activate {HOSTILE}");
+        if cfg!(all(unix, not(target_os = "macos"))) {
+            assert_eq!(body_text(&message), escape_markup(&message));
+        } else {
+            assert_eq!(body_text(&message), message);
+        }
+    }
+
+    /// A name from the directory with markup in it (freedesktop servers render `<a>`, `<img>`).
+    const HOSTILE: &str = r#"<a href="https://evil.example">R&D</a><img src='x'>"#;
+
+    #[test]
+    fn reminder_body_escapes_markup_on_freedesktop() {
+        let (t, b) = reminder_text(&Reminder {
+            key: "k".into(),
+            title: HOSTILE.into(),
+            end: datetime!(2026-11-26 10:42 UTC),
+            minutes_left: 9,
+        });
+        // The summary is plain text by the specification; only the body is markup.
+        assert!(t.starts_with(HOSTILE), "{t}");
+        if cfg!(all(unix, not(target_os = "macos"))) {
+            assert!(!b.contains('<') && !b.contains('>'), "{b}");
+            assert!(
+                b.contains(
+                    "&lt;a href=&quot;https://evil.example&quot;&gt;R&amp;D&lt;/a&gt;&lt;img src=&#39;x&#39;&gt;"
+                ),
+                "{b}"
+            );
+        } else {
+            assert!(b.contains(HOSTILE), "{b}");
+        }
     }
 }

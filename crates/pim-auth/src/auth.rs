@@ -28,6 +28,19 @@ use crate::store::{
 /// Access tokens are renewed this long before they expire.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
+/// `now` plus a token's lifetime, saturating at the last date `time` can represent.
+pub(crate) fn expiry(now: time::OffsetDateTime, lifetime: Duration) -> time::OffsetDateTime {
+    let secs = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
+    now.saturating_add(time::Duration::seconds(secs))
+}
+
+/// Whether a token expiring at `expires_on` is still good for [`REFRESH_MARGIN`] at `now`
+/// (never overflowing, whatever date the token claims).
+pub(crate) fn fresh(expires_on: time::OffsetDateTime, now: time::OffsetDateTime) -> bool {
+    let margin = i64::try_from(REFRESH_MARGIN.as_secs()).unwrap_or(i64::MAX);
+    expires_on.saturating_sub(time::Duration::seconds(margin)) > now
+}
+
 /// Default time to wait for the browser to come back.
 pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -64,7 +77,10 @@ pub struct AuthOptions {
     pub clock: Arc<dyn Clock>,
     /// How long a browser sign-in may take (default 5 minutes).
     pub login_timeout: Duration,
-    /// HTTP client for the authority; `None` builds one (no redirects, 30 s timeout).
+    /// HTTP client for the authority; `None` builds one (no redirects, 30 s timeout). A client
+    /// given here must not follow redirects either (requests carry codes and refresh
+    /// tokens); answers are read up to [`pim_core::http::MAX_RESPONSE_BYTES`] whatever the
+    /// client.
     pub http: Option<reqwest::Client>,
     /// Runs `az` for [`CredentialKind::AzureCli`] accounts; `None` runs the real `az` through
     /// the shell (tests and the tray set their own).
@@ -543,17 +559,20 @@ impl Auth {
             }),
             verification_uri: dc.verification_uri.clone(),
             user_code: dc.user_code.clone(),
-            expires_in: Duration::from_secs(dc.expires_in),
+            expires_in: dc.lifetime(),
         };
         match &options.on_prompt {
             Some(cb) => cb(&prompt),
             None => tracing::warn!("{}", prompt.message),
         }
+        let mut interval = dc.poll_interval();
         let device_code = Secret::new(dc.device_code);
-        let mut interval = Duration::from_secs(dc.interval.max(1));
-        let deadline = tokio::time::Instant::now() + prompt.expires_in;
+        let start = tokio::time::Instant::now();
+        let deadline = start.checked_add(prompt.expires_in).unwrap_or(start);
         let response = loop {
-            tokio::time::sleep(interval).await;
+            // Never sleep past the code's end (a long interval would outlive it).
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            tokio::time::sleep(interval.min(left)).await;
             if tokio::time::Instant::now() >= deadline {
                 return Err(Error::SignInRequired {
                     reason: "the device code expired before the sign-in was completed".into(),
@@ -566,7 +585,11 @@ impl Auth {
                 Ok(r) => break r,
                 Err(TokenError::Entra(e)) => match e.kind() {
                     ErrorKind::Pending => {}
-                    ErrorKind::SlowDown => interval += Duration::from_secs(5),
+                    ErrorKind::SlowDown => {
+                        interval = interval
+                            .saturating_add(Duration::from_secs(5))
+                            .min(entra::MAX_POLL_INTERVAL);
+                    }
                     ErrorKind::Declined => {
                         return Err(Error::SignInRequired {
                             reason: "the sign-in was declined".into(),
@@ -877,14 +900,14 @@ impl Inner {
         let now = self.clock.now();
         lock(&self.cache)
             .get(key)
-            .filter(|t| t.expires_on - REFRESH_MARGIN > now)
+            .filter(|t| fresh(t.expires_on, now))
             .cloned()
     }
 
     fn cache_token(&self, key: CacheKey, response: &TokenResponse) -> AccessToken {
         let token = AccessToken {
             token: Secret::new(response.access_token.clone()),
-            expires_on: self.clock.now() + Duration::from_secs(response.expires_in),
+            expires_on: expiry(self.clock.now(), response.lifetime()),
         };
         lock(&self.cache).insert(key, token.clone());
         token
@@ -1129,7 +1152,7 @@ impl Inner {
                     // Signed out meanwhile: hand the token to this caller, keep nothing.
                     AccessToken {
                         token: Secret::new(response.access_token.clone()),
-                        expires_on: self.clock.now() + Duration::from_secs(response.expires_in),
+                        expires_on: expiry(self.clock.now(), response.lifetime()),
                     }
                 };
                 flight.done.fetch_add(1, Ordering::SeqCst);
@@ -1481,6 +1504,74 @@ mod tests {
         assert!(matches!(err, Error::Transport(_)), "{err:?}");
         assert!(!err.to_string().contains("0.rt"));
         assert_eq!(store.len(), 1, "a network error keeps the refresh token");
+    }
+
+    /// Options and an account whose authority is the test server at `base`.
+    fn fake_authority(dir: &std::path::Path, base: &str, store: MemoryStore) -> (Auth, Account) {
+        let mut o = options(dir, Arc::new(store.clone()));
+        o.endpoints.authority_host = url::Url::parse(base).unwrap();
+        let mut a = account("cid");
+        a.authority_host = base.to_owned();
+        store.set(&a.keychain_user(), b"0.rt").unwrap();
+        (Auth::new(o).unwrap(), a)
+    }
+
+    #[tokio::test]
+    async fn absurd_token_lifetimes_do_not_overflow() {
+        use pim_core::test_server::{TestServer, response};
+        for expires_in in ["18446744073709551615", "\"18446744073709551615\"", "0"] {
+            let body = format!(
+                r#"{{"access_token":"at","token_type":"Bearer","expires_in":{expires_in}}}"#
+            );
+            let server = TestServer::start(move |_, _| response(200, body.as_bytes(), true)).await;
+            let dir = tempfile::tempdir().unwrap();
+            let (auth, a) = fake_authority(dir.path(), &server.base, MemoryStore::new());
+            let now = time::OffsetDateTime::now_utc();
+            let t = auth.token_source(&a).access_token(&req()).await.unwrap();
+            assert_eq!(t.token.expose(), "at");
+            assert!(t.expires_on >= now, "{expires_in}");
+            assert!(
+                t.expires_on <= now + time::Duration::days(2),
+                "{expires_in}: {}",
+                t.expires_on
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn absurd_device_code_lifetimes_do_not_overflow_or_hang() {
+        use pim_core::test_server::{TestServer, response};
+        // (expires_in, interval) of the device authorization response.
+        for (expires_in, interval) in [(u64::MAX, 1), (1, u64::MAX)] {
+            let server = TestServer::start(move |_, path| {
+                if path.ends_with("/devicecode") {
+                    let body = format!(
+                        r#"{{"device_code":"dc","user_code":"U","verification_uri":"https://x","expires_in":{expires_in},"interval":{interval}}}"#
+                    );
+                    response(200, body.as_bytes(), true)
+                } else {
+                    response(400, br#"{"error":"expired_token"}"#, true)
+                }
+            })
+            .await;
+            let dir = tempfile::tempdir().unwrap();
+            let (auth, _) = fake_authority(dir.path(), &server.base, MemoryStore::new());
+            let prompt = Arc::new(Mutex::new(None::<DeviceCodePrompt>));
+            let p = prompt.clone();
+            let login = auth.login_device_code(DeviceCodeOptions {
+                on_prompt: Some(Arc::new(move |d: &DeviceCodePrompt| {
+                    *lock(&p) = Some(d.clone())
+                })),
+                ..Default::default()
+            });
+            let result = tokio::time::timeout(Duration::from_secs(20), login)
+                .await
+                .unwrap_or_else(|_| panic!("({expires_in}, {interval}): the sign-in hangs"));
+            let err = result.unwrap_err();
+            assert!(matches!(err, Error::SignInRequired { .. }), "{err:?}");
+            let shown = lock(&prompt).clone().unwrap();
+            assert!(shown.expires_in <= Duration::from_secs(24 * 3600));
+        }
     }
 
     #[cfg(unix)]

@@ -18,7 +18,6 @@ use base64::Engine;
 use pim_core::token::{AccessToken, Secret, TokenRequest, TokenSource};
 use pim_core::{Error, Result};
 
-use crate::auth::REFRESH_MARGIN;
 use crate::clock::{Clock, SystemClock};
 
 /// Runs `az` for a desktop app: no console window flashes up on Windows
@@ -137,6 +136,11 @@ impl AzureCliTokenSource {
             return Ok(c.clone());
         }
         // An empty tenant: az's default tenant (first sign-in, before the tenant is known).
+        // Any other goes on az's command line: a GUID or domain only, never `-x` or `..`
+        // (tenant ids also come from the service's tenant list).
+        if !tenant.is_empty() {
+            crate::entra::validate_tenant(tenant)?;
+        }
         let c = AzureCliCredential::new(Some(AzureCliCredentialOptions {
             tenant_id: (!tenant.is_empty()).then(|| tenant.to_owned()),
             executor: self.executor.clone(),
@@ -151,7 +155,7 @@ impl AzureCliTokenSource {
         let now = self.clock.now();
         lock(&self.cache)
             .get(key)
-            .filter(|t| t.expires_on - REFRESH_MARGIN > now)
+            .filter(|t| crate::auth::fresh(t.expires_on, now))
             .cloned()
     }
 }
@@ -300,6 +304,26 @@ mod tests {
             claims: claims.map(str::to_owned),
             force_refresh: false,
         }
+    }
+
+    #[tokio::test]
+    async fn tenants_that_are_not_ids_or_domains_never_reach_az() {
+        let az = Arc::new(FakeAz {
+            calls: Mutex::new(vec![]),
+            logged_in: true,
+            expires_on: (OffsetDateTime::now_utc() + time::Duration::hours(1)).unix_timestamp(),
+        });
+        let ts = AzureCliTokenSource::with_executor(
+            az.clone(),
+            Arc::new(ManualClock::new(OffsetDateTime::now_utc())),
+        );
+        for tenant in ["-x", "..", ".", "--allow-no-subscriptions"] {
+            let mut r = req(None);
+            r.tenant_id = tenant.into();
+            let err = ts.access_token(&r).await.unwrap_err();
+            assert!(matches!(err, Error::InvalidInput(_)), "{tenant}: {err:?}");
+        }
+        assert!(lock(&az.calls).is_empty());
     }
 
     #[tokio::test]

@@ -32,10 +32,11 @@ impl ManualClock {
         ManualClock(Arc::new(Mutex::new(now)))
     }
 
-    /// Moves the clock forward.
+    /// Moves the clock forward, stopping at the last representable date.
     pub fn advance(&self, by: Duration) {
         let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *t += by;
+        let by = time::Duration::try_from(by).unwrap_or(time::Duration::MAX);
+        *t = t.saturating_add(by);
     }
 
     /// Sets the clock.

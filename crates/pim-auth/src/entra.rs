@@ -10,6 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use pim_core::config::Endpoints;
 use pim_core::error::SignInRefusal;
+use pim_core::http::{BodyError, MAX_RESPONSE_BYTES, read_body};
 use pim_core::token::Secret;
 use serde::Deserialize;
 use url::Url;
@@ -20,10 +21,18 @@ pub const CP1_CLAIMS: &str = r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#
 /// Tenant used for the first sign-in of a work or school account.
 pub const ORGANIZATIONS: &str = "organizations";
 
-/// Checks a tenant segment: a GUID, a domain, `organizations` or `common`.
+/// Checks a tenant segment: a GUID, a domain, `organizations` or `common`. It goes into the
+/// authority's path (`/{tenant}/oauth2/v2.0/token`), and into `az login --tenant`, so it
+/// starts with a letter or digit (no `.`/`..` path segment, no option-like `-x`), has no
+/// empty label (`a..b`) and does not end with a dot.
 pub fn validate_tenant(tenant: &str) -> pim_core::Result<()> {
-    let ok = !tenant.is_empty()
-        && tenant.len() <= 256
+    let ok = tenant.len() <= 256
+        && tenant
+            .as_bytes()
+            .first()
+            .is_some_and(u8::is_ascii_alphanumeric)
+        && !tenant.contains("..")
+        && !tenant.ends_with('.')
         && tenant
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
@@ -454,6 +463,36 @@ pub struct TokenResponse {
     pub scope: Option<String>,
 }
 
+/// Longest access-token lifetime believed: Entra's tokens last about an hour (up to 28 hours
+/// with continuous access evaluation). A longer `expires_in` is capped (the token is refreshed
+/// earlier), so "now + lifetime" never overflows.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// Longest device-code validity believed (Entra gives 15 minutes).
+pub const MAX_DEVICE_CODE_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Slowest device-code polling interval believed (Entra asks for 5 s).
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(60);
+
+impl TokenResponse {
+    /// `expires_in`, at most [`MAX_TOKEN_LIFETIME`].
+    pub fn lifetime(&self) -> Duration {
+        Duration::from_secs(self.expires_in).min(MAX_TOKEN_LIFETIME)
+    }
+}
+
+impl DeviceCodeResponse {
+    /// How long the code is valid: `expires_in`, at most [`MAX_DEVICE_CODE_LIFETIME`].
+    pub fn lifetime(&self) -> Duration {
+        Duration::from_secs(self.expires_in).min(MAX_DEVICE_CODE_LIFETIME)
+    }
+
+    /// How long to wait between polls: `interval`, between 1 s and [`MAX_POLL_INTERVAL`].
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_secs(self.interval.max(1)).min(MAX_POLL_INTERVAL)
+    }
+}
+
 impl fmt::Debug for TokenResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenResponse")
@@ -707,10 +746,14 @@ impl TokenClient {
             .await
             .map_err(|e| TokenError::Transport(e.without_url().to_string()))?;
         let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
+        let body = read_body(resp, MAX_RESPONSE_BYTES)
             .await
-            .map_err(|e| TokenError::Transport(e.without_url().to_string()))?;
+            .map_err(|e| match e {
+                BodyError::Transport(e) => TokenError::Transport(e.without_url().to_string()),
+                e @ BodyError::TooLarge { .. } => TokenError::InvalidResponse(format!(
+                    "the sign-in service sent an unreadable answer (HTTP {status}): {e}"
+                )),
+            })?;
         if (200..300).contains(&status) {
             serde_json::from_slice(&body).map_err(|e| {
                 TokenError::InvalidResponse(format!(
@@ -1005,6 +1048,90 @@ mod tests {
         assert!(authority_url(&e, "a/b", "token").is_err());
         assert!(authority_url(&e, "", "token").is_err());
         assert!(authority_url(&e, "x?y", "token").is_err());
+    }
+
+    fn client_for(base: &str) -> TokenClient {
+        let mut e = Endpoints::for_cloud(pim_core::config::Cloud::Public);
+        e.authority_host = Url::parse(base).unwrap();
+        TokenClient::new(default_http_client().unwrap(), e, "cid".into())
+    }
+
+    #[tokio::test]
+    async fn oversize_token_answers_are_refused() {
+        use pim_core::test_server::{TestServer, response};
+        let big = vec![b' '; 16 * 1024 * 1024 + 1];
+        let server = TestServer::start(move |_, path| {
+            if path.contains("/announced/") {
+                response(200, &big, true)
+            } else if path.contains("/error/") {
+                response(400, &big, false)
+            } else {
+                response(200, &big, false)
+            }
+        })
+        .await;
+        let client = client_for(&server.base);
+        let rt = Secret::new("0.rt");
+        for tenant in ["streamed", "announced", "error"] {
+            let r = client
+                .token(tenant, Grant::RefreshToken(&rt), "s", None)
+                .await
+                .unwrap();
+            match r {
+                Err(TokenError::InvalidResponse(m)) => assert!(m.contains("16 MiB"), "{m}"),
+                other => panic!("{tenant}: {other:?}"),
+            }
+        }
+        let r = client.device_code("streamed", "s").await.unwrap();
+        assert!(matches!(r, Err(TokenError::InvalidResponse(_))), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn token_requests_do_not_follow_redirects() {
+        use pim_core::test_server::{TestServer, redirect, response};
+        let elsewhere = TestServer::start(|_, _| {
+            response(200, br#"{"access_token":"x","expires_in":1}"#, true)
+        })
+        .await;
+        let to = format!("{}/stolen", elsewhere.base);
+        let server = TestServer::start(move |_, _| redirect(&to)).await;
+        let rt = Secret::new("0.rt");
+        let r = client_for(&server.base)
+            .token("organizations", Grant::RefreshToken(&rt), "s", None)
+            .await
+            .unwrap();
+        assert!(matches!(r, Err(TokenError::InvalidResponse(_))), "{r:?}");
+        assert_eq!(elsewhere.hits(), 0, "the redirect was followed");
+    }
+
+    #[test]
+    fn tenant_segments_cannot_leave_the_tenant_path() {
+        for bad in [
+            ".",
+            "..",
+            "-x",
+            "--tenant",
+            ".contoso.com",
+            "_x",
+            "a..b",
+            "x.",
+        ] {
+            let err = validate_tenant(bad).unwrap_err();
+            assert!(matches!(err, pim_core::Error::InvalidInput(_)), "{bad}");
+        }
+        for good in [
+            "organizations",
+            "common",
+            "contoso.onmicrosoft.com",
+            "my-tenant.example.co.uk",
+            "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "x_y",
+        ] {
+            validate_tenant(good).unwrap();
+        }
+        // `..` would have turned `/{tenant}/oauth2/v2.0/token` into `/oauth2/v2.0/token`.
+        let e = Endpoints::for_cloud(pim_core::config::Cloud::Public);
+        assert!(authority_url(&e, "..", "token").is_err());
     }
 
     #[test]

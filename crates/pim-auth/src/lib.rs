@@ -32,6 +32,10 @@
 //!   claims) keeps it (→ `StepUpRequired`, or a browser sign-in when
 //!   [`AuthOptions::allow_interactive`]).
 //! - ID-token claims are decoded for display and routing only, never trusted for security.
+//! - Untrusted input cannot panic sign-in: lifetimes are capped
+//!   ([`entra::MAX_TOKEN_LIFETIME`]), answers are read up to 16 MiB without following
+//!   redirects, tenants must be ids or domains ([`entra::validate_tenant`]), and a damaged
+//!   keychain entry is [`StoreError::Integrity`] (sign in again).
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

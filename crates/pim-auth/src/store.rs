@@ -28,8 +28,13 @@ pub const CHUNK_SIZE: usize = 2400;
 /// Windows Credential Manager's limit for a secret blob, enforced by [`LimitedStore`].
 pub const WINDOWS_BLOB_LIMIT: usize = 2560;
 
-/// Upper bound on parts probed when deleting a token whose header is unreadable.
+/// Most parts one value may have: bounds what is written, read (a header naming more is
+/// damaged) and probed when deleting a token whose header is unreadable.
 const MAX_PARTS: usize = 64;
+
+/// Longest value [`write_chunked`] saves (and [`read_chunked`] joins): 64 parts of
+/// [`CHUNK_SIZE`] bytes, 150 KiB, far beyond any refresh token.
+pub const MAX_SECRET_LEN: usize = MAX_PARTS * CHUNK_SIZE;
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -285,29 +290,55 @@ fn sha256_hex(bytes: &[u8]) -> String {
     s
 }
 
-/// The header, if `value` is one. Refresh tokens never start with `{`.
-fn parse_header(value: &[u8]) -> Option<ChunkHeader> {
+/// The header, if `value` is one (`Ok(None)`: a token itself). Refresh tokens never start
+/// with `{`, so a value that does and is not a sound version-1 header is damaged.
+fn parse_header(value: &[u8]) -> Result<Option<ChunkHeader>, StoreError> {
     if value.first() != Some(&b'{') {
-        return None;
+        return Ok(None);
     }
-    serde_json::from_slice::<ChunkHeader>(value)
-        .ok()
-        .filter(|h| h.v == 1)
+    let h: ChunkHeader = serde_json::from_slice(value)
+        .map_err(|_| StoreError::Integrity("the header is unreadable".into()))?;
+    if h.v != 1 {
+        return Err(StoreError::Integrity(format!(
+            "unknown header version {}",
+            h.v
+        )));
+    }
+    if h.n == 0 || h.n > MAX_PARTS {
+        return Err(StoreError::Integrity(format!("header names {} parts", h.n)));
+    }
+    // Each part holds at most CHUNK_SIZE bytes: a larger length is damage, and must not
+    // size an allocation.
+    if h.len > h.n * CHUNK_SIZE {
+        return Err(StoreError::Integrity(format!(
+            "header says {} bytes in {} parts",
+            h.len, h.n
+        )));
+    }
+    Ok(Some(h))
 }
 
-/// Number of parts the current entry for `user` refers to (0 if unchunked or absent).
+/// Number of parts the current entry for `user` refers to (0 if unchunked or absent;
+/// [`MAX_PARTS`] if its header is damaged, so every possible part is probed).
 fn existing_parts(store: &dyn SecretStore, user: &str) -> Result<usize, StoreError> {
-    Ok(store
-        .get(user)?
-        .as_deref()
-        .and_then(parse_header)
-        .map(|h| h.n)
-        .unwrap_or(0))
+    Ok(match store.get(user)?.as_deref().map(parse_header) {
+        None | Some(Ok(None)) => 0,
+        Some(Ok(Some(h))) => h.n,
+        Some(Err(_)) => MAX_PARTS,
+    })
 }
 
 /// Saves `secret` for `user`, split into parts when longer than [`CHUNK_SIZE`]; removes parts
 /// a previous, longer value left behind.
+///
+/// A secret longer than [`MAX_SECRET_LEN`] is refused with [`StoreError::TooLong`] before
+/// anything is written.
 pub fn write_chunked(store: &dyn SecretStore, user: &str, secret: &[u8]) -> Result<(), StoreError> {
+    if secret.len() > MAX_SECRET_LEN {
+        return Err(StoreError::TooLong {
+            limit: MAX_SECRET_LEN,
+        });
+    }
     let old_parts = existing_parts(store, user).unwrap_or(MAX_PARTS);
     let new_parts = if secret.len() <= CHUNK_SIZE && secret.first() != Some(&b'{') {
         store.set(user, secret)?;
@@ -338,24 +369,26 @@ pub fn write_chunked(store: &dyn SecretStore, user: &str, secret: &[u8]) -> Resu
 
 /// Reads the secret for `user`, joining parts; `None` if there is no entry.
 ///
-/// Fails with [`StoreError::Integrity`] when a part is missing or the joined value does not
-/// match the header's length or SHA-256.
+/// Fails with [`StoreError::Integrity`] when the header is unreadable or implausible (no
+/// parts, more than 64, a length the parts cannot hold), a part is missing, or the
+/// joined value does not match the header's length or SHA-256. Memory stays bounded by the
+/// header's (checked) length whatever the parts hold.
 pub fn read_chunked(store: &dyn SecretStore, user: &str) -> Result<Option<Vec<u8>>, StoreError> {
     let Some(value) = store.get(user)? else {
         return Ok(None);
     };
-    let Some(header) = parse_header(&value) else {
+    let Some(header) = parse_header(&value)? else {
         return Ok(Some(value));
     };
-    if header.n == 0 || header.n > MAX_PARTS {
-        return Err(StoreError::Integrity(format!(
-            "header names {} parts",
-            header.n
-        )));
-    }
     let mut out = Vec::with_capacity(header.len);
     for i in 0..header.n {
         match store.get(&part_user(user, i))? {
+            Some(part) if part.len() > header.len - out.len() => {
+                return Err(StoreError::Integrity(format!(
+                    "expected {} bytes, found more",
+                    header.len
+                )));
+            }
             Some(part) => out.extend_from_slice(&part),
             None => {
                 return Err(StoreError::Integrity(format!(
@@ -477,6 +510,60 @@ mod tests {
         s.delete("u#2").unwrap();
         let err = read_chunked(&s, "u").unwrap_err();
         assert!(err.to_string().contains("part 2 of 3 is missing"), "{err}");
+    }
+
+    #[test]
+    fn damaged_headers_are_integrity_errors_not_panics() {
+        let s = MemoryStore::new();
+        s.set("u#0", b"abc").unwrap();
+        let headers = [
+            // A huge `len` used to go straight to `Vec::with_capacity`.
+            format!(r#"{{"v":1,"n":1,"len":{},"sha256":"x"}}"#, usize::MAX),
+            format!(r#"{{"v":1,"n":1,"len":{},"sha256":"x"}}"#, 1u64 << 40),
+            format!(
+                r#"{{"v":1,"n":2,"len":{},"sha256":"x"}}"#,
+                2 * CHUNK_SIZE + 1
+            ),
+            r#"{"v":1,"n":0,"len":0,"sha256":"x"}"#.to_owned(),
+            r#"{"v":1,"n":65,"len":3,"sha256":"x"}"#.to_owned(),
+            format!(r#"{{"v":1,"n":{},"len":3,"sha256":"x"}}"#, usize::MAX),
+            // Not a header we can read: never handed out as a refresh token.
+            r#"{"v":1,"n":-1,"len":3,"sha256":"x"}"#.to_owned(),
+            r#"{"v":1,"n":1,"len":3"#.to_owned(),
+            r#"{"v":2,"n":1,"len":3,"sha256":"x"}"#.to_owned(),
+        ];
+        for h in headers {
+            s.set("u", h.as_bytes()).unwrap();
+            let err = read_chunked(&s, "u").unwrap_err();
+            assert!(matches!(err, StoreError::Integrity(_)), "{h}: {err:?}");
+        }
+        // A part longer than the header says is refused without joining the rest.
+        s.set("u#1", &[b'x'; 10_000]).unwrap();
+        s.set("u", br#"{"v":1,"n":2,"len":3000,"sha256":"x"}"#)
+            .unwrap();
+        let err = read_chunked(&s, "u").unwrap_err();
+        assert!(matches!(err, StoreError::Integrity(_)), "{err:?}");
+        // Deleting a damaged entry probes a bounded number of parts.
+        s.set(
+            "u",
+            format!(r#"{{"v":1,"n":{},"len":3,"sha256":"x"}}"#, usize::MAX).as_bytes(),
+        )
+        .unwrap();
+        assert!(delete_chunked(&s, "u").unwrap());
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn too_long_a_secret_is_refused_when_writing() {
+        let s = MemoryStore::new();
+        let err = write_chunked(&s, "u", &token(MAX_PARTS * CHUNK_SIZE + 1)).unwrap_err();
+        assert!(matches!(err, StoreError::TooLong { .. }), "{err:?}");
+        assert!(s.is_empty());
+        write_chunked(&s, "u", &token(MAX_PARTS * CHUNK_SIZE)).unwrap();
+        assert_eq!(
+            read_chunked(&s, "u").unwrap().unwrap().len(),
+            MAX_PARTS * CHUNK_SIZE
+        );
     }
 
     #[test]

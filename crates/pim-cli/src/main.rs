@@ -647,10 +647,13 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
                 out.tenants(&saved, &all, &saved.hidden_tenants, json);
                 return Ok(());
             }
-            let tenants: Vec<pim_core::Tenant> = all
-                .into_iter()
-                .filter(|t| cli.tenant.as_deref().is_none_or(|q| t.matches(q)))
-                .collect();
+            let tenants: Vec<pim_core::Tenant> = match &cli.tenant {
+                Some(q) => pim_core::match_tenants(&all, q)?
+                    .into_iter()
+                    .cloned()
+                    .collect(),
+                None => all,
+            };
             out.tenants(&account, &tenants, &account.hidden_tenants, json);
             Ok(())
         }
@@ -658,6 +661,7 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             let (account, s) = session(ctx, &cli.account, &cli.tenant).await?;
             // Policies of groups and Azure roles are read lazily (`pim policy NAME`).
             let snap = refresh(ctx, &account, &s).await?;
+            check_tenant(&s, &cli.tenant).await?;
             let roles: Vec<&Role> = snap
                 .roles()
                 .filter(|r| tenant_ok(&snap, r, &cli.tenant))
@@ -675,6 +679,7 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             let accounts = ctx.accounts()?.accounts;
             let (account, s) = session(ctx, &cli.account, &cli.tenant).await?;
             let snap = refresh(ctx, &account, &s).await?;
+            check_tenant(&s, &cli.tenant).await?;
             out.status(&account, &accounts, &snap, &cli.tenant, s.now(), json);
             Ok(())
         }
@@ -767,29 +772,15 @@ fn choose_hidden(
     hidden: &[String],
     action: &TenantsAction,
 ) -> pim_core::Result<Vec<String>> {
-    let names = |list: &[&pim_core::Tenant]| {
-        list.iter()
-            .map(|t| format!("{} ({})", t.display_name, t.id))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let resolve = |qs: &[String]| -> pim_core::Result<Vec<String>> {
         qs.iter()
-            .map(|q| {
-                let found: Vec<&pim_core::Tenant> = all.iter().filter(|t| t.matches(q)).collect();
-                match found.as_slice() {
-                    [t] => Ok(t.id.clone()),
-                    [] => Err(Error::InvalidInput(format!(
-                        "no tenant `{}` among {}; see `pim tenants`",
-                        q.trim(),
-                        names(&all.iter().collect::<Vec<_>>())
-                    ))),
-                    several => Err(Error::InvalidInput(format!(
-                        "several tenants match `{}`: {}; use the id",
-                        q.trim(),
-                        names(several)
-                    ))),
-                }
+            .map(|q| match pim_core::match_tenants(all, q)?.as_slice() {
+                [t] => Ok(t.id.clone()),
+                several => Err(Error::InvalidInput(format!(
+                    "several tenants match `{}`: {}; use the id",
+                    q.trim(),
+                    pim_core::matching::describe_tenants(several.iter().copied())
+                ))),
             })
             .collect()
     };
@@ -802,6 +793,15 @@ fn choose_hidden(
             pim_core::hidden_tenants_after(all, hidden, &[], &resolve(tenants)?)
         }
     }
+}
+
+/// `--tenant NAME` must name a tenant of the account (after a refresh the list is known
+/// without another request): otherwise a usage error listing the tenants, not an empty list.
+async fn check_tenant(session: &Session, q: &Option<String>) -> pim_core::Result<()> {
+    if let Some(q) = q {
+        pim_core::match_tenants(&session.tenants().await?, q)?;
+    }
+    Ok(())
 }
 
 fn tenant_ok(snap: &pim_core::Snapshot, r: &Role, q: &Option<String>) -> bool {
@@ -834,17 +834,22 @@ fn parse_start(s: &str, local: UtcOffset) -> pim_core::Result<OffsetDateTime> {
     let hm = time::macros::format_description!("[hour]:[minute]");
     let full = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
     let full_t = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
-    let now_local = OffsetDateTime::now_utc().to_offset(local);
+    let now_utc = OffsetDateTime::now_utc();
+    let now_local = now_utc.checked_to_offset(local).unwrap_or(now_utc);
     if let Ok(t) = time::Time::parse(s, &hm) {
         let mut dt = now_local.date().with_time(t).assume_offset(local);
-        if dt < now_local - time::Duration::minutes(1) {
-            dt += time::Duration::days(1);
+        if dt < now_local.saturating_sub(time::Duration::minutes(1)) {
+            dt = dt.checked_add(time::Duration::days(1)).ok_or_else(bad)?;
         }
-        return Ok(dt.to_offset(UtcOffset::UTC));
+        return dt.checked_to_offset(UtcOffset::UTC).ok_or_else(bad);
     }
     for f in [full, full_t] {
         if let Ok(dt) = time::PrimitiveDateTime::parse(s, &f) {
-            return Ok(dt.assume_offset(local).to_offset(UtcOffset::UTC));
+            // 9999-12-31 23:59 at a western offset has no UTC equivalent.
+            return dt
+                .assume_offset(local)
+                .checked_to_offset(UtcOffset::UTC)
+                .ok_or_else(bad);
         }
     }
     Err(bad())
@@ -863,6 +868,29 @@ mod tests {
         let t = parse_start("23:59", UtcOffset::UTC).unwrap();
         assert_eq!(t.minute(), 59);
         assert!(parse_start("soon", UtcOffset::UTC).is_err());
+    }
+
+    #[test]
+    fn start_times_with_multibyte_characters_are_refused() {
+        for s in ["€abcde", "2026-08-21T08:00:00€", "€€:€€"] {
+            let e = parse_start(s, UtcOffset::UTC).unwrap_err();
+            assert_eq!(exit_code(&e), 2, "{s}: {e}");
+        }
+    }
+
+    #[test]
+    fn huge_durations_are_usage_errors() {
+        for d in [
+            "999999999999999999",
+            "999999999999h",
+            "P3000000D",
+            "18446744073709551615m",
+        ] {
+            let e = Cli::try_parse_from(["pim", "activate", "x", "--duration", d]).unwrap_err();
+            // clap's usage errors exit with 2, like ours.
+            assert_eq!(e.exit_code(), 2, "{d}");
+            assert!(e.to_string().contains("duration"), "{d}: {e}");
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub struct Out {
 
 fn rfc3339(t: Option<OffsetDateTime>) -> Value {
     match t.and_then(|t| {
-        t.to_offset(UtcOffset::UTC)
+        t.checked_to_offset(UtcOffset::UTC)?
             .format(&time::format_description::well_known::Rfc3339)
             .ok()
     }) {
@@ -50,9 +50,13 @@ fn kind_short(k: RoleKind) -> &'static str {
 }
 
 impl Out {
-    /// `2026-08-21 10:05` in local time (with ` UTC` when local is UTC).
+    /// `2026-08-21 10:05` in local time (with ` UTC` when local is UTC, or when the time has no
+    /// local equivalent, as at the edges of years -9999..=9999).
     pub fn time(&self, t: OffsetDateTime) -> String {
-        let l = t.to_offset(self.local);
+        let (l, utc) = match t.checked_to_offset(self.local) {
+            Some(l) => (l, self.local == UtcOffset::UTC),
+            None => (t.checked_to_offset(UtcOffset::UTC).unwrap_or(t), true),
+        };
         let base = format!(
             "{:04}-{:02}-{:02} {:02}:{:02}",
             l.year(),
@@ -61,11 +65,7 @@ impl Out {
             l.hour(),
             l.minute()
         );
-        if self.local == UtcOffset::UTC {
-            format!("{base} UTC")
-        } else {
-            base
-        }
+        if utc { format!("{base} UTC") } else { base }
     }
 
     /// `pim accounts`: number, default mark, user, kind, cloud, home tenant.
@@ -551,5 +551,34 @@ fn req_suffix(id: &str) -> String {
         String::new()
     } else {
         format!(" Request {id}.")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn times_near_the_last_date_do_not_panic() {
+        let out = Out {
+            local: UtcOffset::from_hms(2, 0, 0).unwrap(),
+        };
+        // 9999-12-31 23:30 UTC has no +02:00 equivalent.
+        assert_eq!(
+            out.time(datetime!(9999-12-31 23:30 UTC)),
+            "9999-12-31 23:30 UTC"
+        );
+        assert_eq!(
+            out.time(datetime!(2026-08-21 08:00 UTC)),
+            "2026-08-21 10:00"
+        );
+        let west = Out {
+            local: UtcOffset::from_hms(-2, 0, 0).unwrap(),
+        };
+        assert_eq!(
+            west.time(datetime!(-9999-01-01 00:30 UTC)),
+            "-9999-01-01 00:30 UTC"
+        );
     }
 }

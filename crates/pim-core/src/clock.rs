@@ -34,10 +34,10 @@ impl ManualClock {
     pub fn new(t: OffsetDateTime) -> Self {
         ManualClock(Mutex::new(t))
     }
-    /// Moves forward (or back).
+    /// Moves forward (or back), stopping at the first or last representable date.
     pub fn advance(&self, d: time::Duration) {
         if let Ok(mut g) = self.0.lock() {
-            *g += d;
+            *g = g.saturating_add(d);
         }
     }
     /// Sets the time.
@@ -56,6 +56,9 @@ impl Clock for ManualClock {
             .unwrap_or_else(|_| OffsetDateTime::now_utc())
     }
 }
+
+/// Years a server's `Date` header may name to be believed.
+pub const PLAUSIBLE_YEARS: std::ops::RangeInclusive<i32> = 1970..=9000;
 
 /// Skew beyond which the server's clock wins.
 pub const SKEW_THRESHOLD: time::Duration = time::Duration::seconds(60);
@@ -81,11 +84,20 @@ impl ServerTime {
     }
 
     /// Records a server time read at local time `self.local.now()`. A difference above
-    /// [`SKEW_THRESHOLD`] becomes the correction; a smaller one clears it.
+    /// [`SKEW_THRESHOLD`] becomes the correction; a smaller one clears it. A server time
+    /// outside [`PLAUSIBLE_YEARS`] is ignored: a broken or hostile `Date` header must not move
+    /// "now" to where adding an activation's duration leaves the calendar.
     pub fn observe(&self, server_now: OffsetDateTime) {
+        if !PLAUSIBLE_YEARS.contains(&server_now.year()) {
+            tracing::debug!(
+                year = server_now.year(),
+                "ignoring an implausible server date"
+            );
+            return;
+        }
         let diff = server_now - self.local.now();
-        self.raw_offset_ms
-            .store(diff.whole_milliseconds() as i64, Ordering::Relaxed);
+        let ms = i64::try_from(diff.whole_milliseconds()).unwrap_or(i64::MAX);
+        self.raw_offset_ms.store(ms, Ordering::Relaxed);
         self.observed.store(true, Ordering::Relaxed);
         let secs = if diff.abs() > SKEW_THRESHOLD {
             diff.whole_seconds()
@@ -113,8 +125,11 @@ impl ServerTime {
     /// travels, so this never runs ahead of the server; used for "start now" in requests.
     pub fn server_now(&self) -> OffsetDateTime {
         if self.observed.load(Ordering::Relaxed) {
-            self.local.now()
-                + time::Duration::milliseconds(self.raw_offset_ms.load(Ordering::Relaxed))
+            self.local
+                .now()
+                .saturating_add(time::Duration::milliseconds(
+                    self.raw_offset_ms.load(Ordering::Relaxed),
+                ))
         } else {
             self.now()
         }
@@ -128,7 +143,7 @@ impl ServerTime {
 
 impl Clock for ServerTime {
     fn now(&self) -> OffsetDateTime {
-        self.local.now() + self.offset()
+        self.local.now().saturating_add(self.offset())
     }
 }
 
@@ -142,7 +157,7 @@ pub fn parse_http_date(s: &str) -> Option<OffsetDateTime> {
         return Some(t.assume_utc());
     }
     if let Ok(t) = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc2822) {
-        return Some(t);
+        return t.checked_to_offset(time::UtcOffset::UTC);
     }
     crate::wire::parse_datetime(s)
 }
@@ -159,6 +174,20 @@ mod tests {
             Some(datetime!(2026-11-26 04:06:30 UTC))
         );
         assert!(parse_http_date("garbage").is_none());
+    }
+
+    #[test]
+    fn a_server_date_at_the_end_of_time_does_not_overflow_now() {
+        let local = Arc::new(ManualClock::new(datetime!(2026-01-01 10:00:00 UTC)));
+        let st = ServerTime::new(local.clone());
+        st.observe_header("Fri, 31 Dec 9999 23:59:59 GMT");
+        local.advance(time::Duration::hours(1));
+        // Neither panics; such a date is not believed.
+        assert_eq!(st.now(), datetime!(2026-01-01 11:00:00 UTC));
+        assert_eq!(st.server_now(), datetime!(2026-01-01 11:00:00 UTC));
+        // A server date far in the past is not believed either.
+        st.observe_header("Mon, 01 Jan 0001 00:00:00 GMT");
+        assert_eq!(st.now(), datetime!(2026-01-01 11:00:00 UTC));
     }
 
     #[test]

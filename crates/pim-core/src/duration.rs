@@ -17,17 +17,26 @@ impl PimDuration {
     /// The shortest activation PIM accepts (five minutes).
     pub const MIN_ACTIVATION: PimDuration = PimDuration::from_minutes(5);
 
+    /// The longest duration [`PimDuration::parse`] accepts: 36,500 days (about 100 years),
+    /// far beyond any PIM policy (activations: at most a day; assignments: a year or
+    /// permanent), and short enough that a start date plus it stays a valid date.
+    pub const MAX: PimDuration = PimDuration::from_secs(36_500 * 86_400);
+
     /// From seconds.
     pub const fn from_secs(secs: u64) -> Self {
         PimDuration { secs }
     }
-    /// From minutes.
+    /// From minutes (saturating at `u64::MAX` seconds).
     pub const fn from_minutes(m: u64) -> Self {
-        PimDuration { secs: m * 60 }
+        PimDuration {
+            secs: m.saturating_mul(60),
+        }
     }
-    /// From hours.
+    /// From hours (saturating at `u64::MAX` seconds).
     pub const fn from_hours(h: u64) -> Self {
-        PimDuration { secs: h * 3600 }
+        PimDuration {
+            secs: h.saturating_mul(3600),
+        }
     }
     /// Whole seconds.
     pub const fn as_secs(self) -> u64 {
@@ -49,18 +58,25 @@ impl PimDuration {
     }
 
     /// Parses human (`1h`, `90m`, `1h30m`, `2d`, `45s`, `1h 30m`, a bare number = minutes) or
-    /// ISO 8601 (`PT1H30M`, `P1D`, `P1DT2H`, `PT0.5H`) text.
+    /// ISO 8601 (`PT1H30M`, `P1D`, `P1DT2H`, `PT0.5H`) text, up to [`PimDuration::MAX`];
+    /// anything else (including longer) is [`Error::InvalidInput`].
     pub fn parse(s: &str) -> Result<Self> {
         let t = s.trim();
-        if t.is_empty() {
-            return Err(bad_duration(s));
-        }
-        let first = t.as_bytes()[0];
-        if first == b'P' || first == b'p' {
-            parse_iso(t).ok_or_else(|| bad_duration(s))
+        let secs = if t.starts_with(['P', 'p']) {
+            parse_iso(t)
         } else {
-            parse_human(t).ok_or_else(|| bad_duration(s))
+            parse_human(t)
         }
+        .filter(|secs| secs.is_finite() && *secs >= 0.0)
+        .ok_or_else(|| bad_duration(s))?;
+        // Compared as f64 before converting, so nothing wraps or saturates unnoticed.
+        if secs.round() > PimDuration::MAX.secs as f64 {
+            return Err(Error::InvalidInput(format!(
+                "`{s}` is longer than the longest duration accepted ({}, about 100 years)",
+                PimDuration::MAX
+            )));
+        }
+        Ok(PimDuration::from_secs(secs.round() as u64))
     }
 
     /// ISO 8601 form for the wire: `PT1H30M`, `PT8H`, `P1D`, `P1DT2H`, `PT0S`.
@@ -119,10 +135,14 @@ fn bad_duration(s: &str) -> Error {
     ))
 }
 
-fn parse_human(t: &str) -> Option<PimDuration> {
+/// Seconds (not yet range-checked) of human text.
+fn parse_human(t: &str) -> Option<f64> {
     let t: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+    if t.is_empty() {
+        return None;
+    }
     if t.chars().all(|c| c.is_ascii_digit()) {
-        return t.parse::<u64>().ok().map(PimDuration::from_minutes);
+        return t.parse::<f64>().ok().map(|m| m * 60.0);
     }
     let mut total = 0f64;
     let mut num = String::new();
@@ -154,13 +174,14 @@ fn parse_human(t: &str) -> Option<PimDuration> {
         total += v * mult;
         any = true;
     }
-    if !num.is_empty() || !any || !total.is_finite() || total < 0.0 {
+    if !num.is_empty() || !any {
         return None;
     }
-    Some(PimDuration::from_secs(total.round() as u64))
+    Some(total)
 }
 
-fn parse_iso(t: &str) -> Option<PimDuration> {
+/// Seconds (not yet range-checked) of ISO 8601 text.
+fn parse_iso(t: &str) -> Option<f64> {
     let t = t.to_ascii_uppercase();
     let rest = t.strip_prefix('P')?;
     let (date, timep) = match rest.split_once('T') {
@@ -191,10 +212,10 @@ fn parse_iso(t: &str) -> Option<PimDuration> {
         }
         eat(tp, &[('H', 3600.0), ('M', 60.0), ('S', 1.0)])?;
     }
-    if !any || !total.is_finite() {
+    if !any {
         return None;
     }
-    Some(PimDuration::from_secs(total.round() as u64))
+    Some(total)
 }
 
 impl FromStr for PimDuration {
@@ -281,6 +302,30 @@ mod tests {
         for s in ["", "abc", "1x", "PT", "P", "h1", "PTXH", "1h30"] {
             assert!(PimDuration::parse(s).is_err(), "{s}");
         }
+    }
+
+    #[test]
+    fn huge_numbers_are_refused_not_overflowed() {
+        // Bare minutes used to overflow `m * 60`; huge hours or days used to overflow the
+        // date arithmetic downstream.
+        for s in [
+            "999999999999999999",
+            "18446744073709551615",
+            "999999999999h",
+            "P3000000D",
+            "PT99999999999999999999H",
+            "1e300h",
+            "P36501D",
+        ] {
+            let err = PimDuration::parse(s).unwrap_err();
+            assert!(matches!(err, Error::InvalidInput(_)), "{s}: {err:?}");
+        }
+        assert_eq!(p("P36500D"), 36_500 * 86_400);
+        // The constructors saturate instead of overflowing.
+        assert_eq!(PimDuration::from_minutes(u64::MAX).as_secs(), u64::MAX);
+        assert_eq!(PimDuration::from_hours(u64::MAX).as_secs(), u64::MAX);
+        // Converting to date arithmetic never wraps.
+        assert!(PimDuration::from_secs(u64::MAX).to_time() > time::Duration::ZERO);
     }
 
     #[test]

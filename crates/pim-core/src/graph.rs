@@ -66,6 +66,16 @@ pub(crate) struct ItemOk {
     pub alternative: usize,
 }
 
+/// A `$batch` item's `status` (a number, or a number as text) when it is an HTTP status
+/// (100–599); never truncated, so 65736 is not read as 200.
+fn item_status(r: &Value) -> Option<u16> {
+    let s = r.get("status")?;
+    let n = s
+        .as_u64()
+        .or_else(|| s.as_str().and_then(|x| x.trim().parse().ok()))?;
+    u16::try_from(n).ok().filter(|n| (100..=599).contains(n))
+}
+
 /// Graph client for one session.
 #[derive(Debug, Clone)]
 pub(crate) struct Graph {
@@ -166,13 +176,16 @@ impl Graph {
                         }
                         continue;
                     };
-                    let status = r
-                        .get("status")
-                        .and_then(|s| {
-                            s.as_u64()
-                                .or_else(|| s.as_str().and_then(|x| x.parse().ok()))
-                        })
-                        .unwrap_or(0) as u16;
+                    let Some(status) = item_status(&r) else {
+                        results.insert(
+                            it.id.clone(),
+                            Err(Error::InvalidResponse(format!(
+                                "the $batch answer for `{}` has no valid HTTP status",
+                                it.id
+                            ))),
+                        );
+                        continue;
+                    };
                     let headers = lower_keys(r.get("headers"));
                     let body = item_body(r.get("body"));
                     if (200..300).contains(&status) {
@@ -463,6 +476,38 @@ pub(crate) fn clone_error(e: &Error, code: &str, msg: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_server::{TestServer, response};
+
+    #[tokio::test]
+    async fn batch_item_statuses_outside_http_are_invalid_responses() {
+        let body = json!({"responses": [
+            // 65736 used to be read as 65736 % 65536 = 200.
+            {"id": "a", "status": 65736, "body": {"value": []}},
+            {"id": "b", "status": -1, "body": {}},
+            {"id": "c", "status": "99", "body": {}},
+            {"id": "d", "status": "200", "body": {"value": [1]}},
+            {"id": "e", "status": 404, "body": {"error": {"code": "NotFound", "message": "no"}}}
+        ]})
+        .to_string();
+        let server = TestServer::start(move |_, _| response(200, body.as_bytes(), true)).await;
+        let graph = Graph {
+            http: crate::http::tests::test_http(&server.base),
+        };
+        let items = ["a", "b", "c", "d", "e"]
+            .iter()
+            .map(|id| BatchItem::new(id, &["/x".to_owned()]))
+            .collect();
+        let mut results = graph.batch("t", items).await;
+        for id in ["a", "b", "c"] {
+            let r = results.remove(id).unwrap();
+            assert!(matches!(r, Err(Error::InvalidResponse(_))), "{id}: {r:?}");
+        }
+        assert_eq!(results.remove("d").unwrap().unwrap().body["value"][0], 1);
+        assert!(matches!(
+            results.remove("e").unwrap(),
+            Err(Error::Api { status: 404, .. })
+        ));
+    }
 
     #[test]
     fn odata_literals_are_quoted_and_encoded() {

@@ -46,17 +46,65 @@ impl RetryPolicy {
             .base_backoff
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
         let jitter = exp.mul_f64(rand::random::<f64>() * 0.25);
-        (exp + jitter).min(self.max_wait)
+        exp.saturating_add(jitter).min(self.max_wait)
     }
 }
 
-/// `Retry-After` in seconds (decimal allowed), rounded up. HTTP-date values are ignored.
+/// Longest `Retry-After` taken as given; longer values are capped (callers cap waits further
+/// with [`RetryPolicy::max_wait`]), so adding it to an `Instant` or a date cannot overflow.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// `Retry-After` in seconds (decimal allowed), rounded up, at most [`MAX_RETRY_AFTER`].
+/// HTTP-date values are ignored.
 pub fn parse_retry_after(v: &str) -> Option<Duration> {
     let f: f64 = v.trim().parse().ok()?;
     if !f.is_finite() || f < 0.0 {
         return None;
     }
-    Some(Duration::from_secs(f.ceil() as u64))
+    // Capped as f64 first: the cast then never saturates.
+    let max = MAX_RETRY_AFTER.as_secs() as f64;
+    Some(Duration::from_secs(f.ceil().min(max) as u64))
+}
+
+/// Largest response body read from the token endpoint, Graph or ARM: 16 MiB, far above any
+/// real answer (a full page of schedule instances is well under 1 MiB), small enough that a
+/// broken or hostile server cannot exhaust memory.
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Why a response body could not be read ([`read_body`]).
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The body is larger than the limit (announced by `Content-Length`, or as read).
+    #[error("the answer is larger than {} MiB", limit / (1024 * 1024))]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The connection failed while the body was read.
+    #[error("{0}")]
+    Transport(#[from] reqwest::Error),
+}
+
+/// Reads a response body chunk by chunk, refusing more than `limit` bytes: memory stays
+/// bounded whatever the server announces or sends.
+pub async fn read_body(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<bytes::Bytes, BodyError> {
+    if resp
+        .content_length()
+        .is_some_and(|n| usize::try_from(n).ok().is_none_or(|n| n > limit))
+    {
+        return Err(BodyError::TooLarge { limit });
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if chunk.len() > limit.saturating_sub(body.len()) {
+            return Err(BodyError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// One HTTP call.
@@ -222,10 +270,17 @@ impl Http {
             if let Some(d) = headers.get("date").and_then(|v| v.to_str().ok()) {
                 self.time.observe_header(d);
             }
-            let body = match resp.bytes().await {
+            let body = match read_body(resp, MAX_RESPONSE_BYTES).await {
                 Ok(b) => b,
                 Err(e) => {
-                    let err = Error::Transport(describe_reqwest(&e));
+                    let err = match &e {
+                        BodyError::Transport(e) => Error::Transport(describe_reqwest(e)),
+                        BodyError::TooLarge { .. } => {
+                            tracing::warn!(url = %c.url, status, %client_request_id, "response too large");
+                            Error::InvalidResponse(format!("{e} (HTTP {status})"))
+                        }
+                    };
+                    // A write may have been carried out even though its answer is unreadable.
                     return Err(if c.idempotent {
                         Failure::Definite(err)
                     } else {
@@ -736,9 +791,97 @@ pub fn claims_from_message(message: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    use crate::test_server::{TestServer, redirect, response};
+
+    #[derive(Debug)]
+    struct StaticTokens;
+
+    #[async_trait::async_trait]
+    impl TokenSource for StaticTokens {
+        async fn access_token(
+            &self,
+            _req: &TokenRequest,
+        ) -> crate::Result<crate::token::AccessToken> {
+            Ok(crate::token::AccessToken {
+                token: crate::token::Secret::new("at"),
+                expires_on: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+            })
+        }
+    }
+
+    /// An `Http` whose Graph and ARM bases are `base`, with the session's default client.
+    pub(crate) fn test_http(base: &str) -> Http {
+        let mut e = Endpoints::for_cloud(crate::config::Cloud::Public);
+        let url = url::Url::parse(base).unwrap();
+        e.authority_host = url.clone();
+        e.graph = url.clone();
+        e.arm = url;
+        Http {
+            client: crate::session::default_client(),
+            tokens: Arc::new(StaticTokens),
+            endpoints: e,
+            time: Arc::new(ServerTime::new(Arc::new(crate::clock::SystemClock))),
+            retry: RetryPolicy {
+                max_retries: 0,
+                ..RetryPolicy::default()
+            },
+            timeout: Duration::from_secs(30),
+            step_up: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn oversize_bodies_are_refused() {
+        let big = vec![b' '; 16 * 1024 * 1024 + 1];
+        let server = TestServer::start(move |_, path| match path {
+            "/streamed" => response(200, &big, false),
+            "/announced" => response(200, &big, true),
+            "/error" => response(500, &big, false),
+            _ => response(200, br#"{"value":[]}"#, true),
+        })
+        .await;
+        let http = test_http(&server.base);
+        for path in ["/streamed", "/announced", "/error"] {
+            let url = format!("{}{path}", server.base);
+            let err = match http.call(&Call::get("t", Resource::Graph, url)).await {
+                Ok(r) => panic!("{path}: read {} bytes", r.body.len()),
+                Err(f) => f.into_error(),
+            };
+            assert!(matches!(err, Error::InvalidResponse(_)), "{path}: {err:?}");
+            assert!(err.to_string().contains("16 MiB"), "{path}: {err}");
+        }
+        // A write whose answer is too big may still have been carried out.
+        let mut write = Call::get("t", Resource::Graph, format!("{}/streamed", server.base));
+        write.method = Method::POST;
+        write.idempotent = false;
+        assert!(matches!(
+            http.call(&write).await,
+            Err(Failure::Uncertain(Error::InvalidResponse(_)))
+        ));
+        let ok = http
+            .get_json("t", Resource::Graph, &format!("{}/small", server.base))
+            .await
+            .unwrap();
+        assert_eq!(ok["value"], serde_json::json!([]));
+    }
+
+    #[tokio::test]
+    async fn redirects_are_not_followed_with_the_token() {
+        let elsewhere = TestServer::start(|_, _| response(200, b"{}", true)).await;
+        let to = format!("{}/stolen", elsewhere.base);
+        let server = TestServer::start(move |_, _| redirect(&to)).await;
+        let http = test_http(&server.base);
+        let err = http
+            .get_json("t", Resource::Arm, &format!("{}/tenants", server.base))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Api { status: 302, .. }), "{err:?}");
+        assert_eq!(elsewhere.hits(), 0, "the redirect was followed");
+    }
 
     #[test]
     fn retry_after_is_fractional_and_rounded_up() {
@@ -748,6 +891,21 @@ mod tests {
         assert_eq!(parse_retry_after("0"), Some(Duration::from_secs(0)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
         assert_eq!(parse_retry_after("-1"), None);
+    }
+
+    #[test]
+    fn huge_retry_after_is_capped() {
+        assert_eq!(parse_retry_after("1e300"), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            parse_retry_after("18446744073709551616"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            parse_retry_after("86399.5"),
+            Some(Duration::from_secs(86_400))
+        );
+        assert_eq!(parse_retry_after("inf"), None);
+        assert_eq!(parse_retry_after("NaN"), None);
     }
 
     #[test]

@@ -49,6 +49,10 @@
 //! - Time is an input ([`clock::Clock`]); "now" follows the server's `Date` header when the
 //!   local clock is off by more than a minute.
 //! - Tokens are never logged.
+//! - What comes from the network or the user cannot panic the core: response bodies are read
+//!   up to [`http::MAX_RESPONSE_BYTES`], dates are range-checked ([`wire::parse_datetime`])
+//!   and added to with checked arithmetic, durations stop at [`PimDuration::MAX`], HTTP
+//!   statuses are never truncated, and clients do not follow redirects.
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -66,10 +70,15 @@ pub mod session;
 pub mod token;
 pub mod wire;
 
+/// A loopback HTTP server for tests (also pim-auth's, through the `test-server` feature).
+#[cfg(any(test, feature = "test-server"))]
+#[doc(hidden)]
+pub mod test_server;
+
 pub use clock::{Clock, ServerTime, SystemClock};
 pub use duration::PimDuration;
 pub use error::{Error, Result};
-pub use matching::RoleQuery;
+pub use matching::{RoleQuery, match_tenants};
 pub use model::{
     AccessId, Account, Action, ActivationRequest, ActiveAssignment, AssignmentType, EligibleRole,
     MemberType, Outcome, PolicyInfo, RequestStatus, Role, RoleKind, RoleState, ScheduleRequest,

@@ -53,6 +53,16 @@ pub fn find_role<'a>(
     if want.is_empty() {
         return Err(Error::InvalidInput("give a role name".into()));
     }
+    if let Some(t) = &q.tenant {
+        let t = t.trim();
+        let known = tenants.iter().any(|x| x.matches(t))
+            || roles.iter().any(|r| {
+                r.tenant_id.eq_ignore_ascii_case(t) || r.tenant_name.eq_ignore_ascii_case(t)
+            });
+        if !known {
+            return Err(unknown_tenant(t, tenants));
+        }
+    }
     let pool: Vec<&'a Role> = roles
         .iter()
         .copied()
@@ -113,6 +123,38 @@ pub fn find_role<'a>(
         name: q.name.clone(),
         hint,
     })
+}
+
+/// The tenants `q` names (display name, domain or id, case-insensitive; see
+/// [`Tenant::matches`]), at least one. A name that matches no tenant is
+/// [`Error::InvalidInput`] listing the tenants, so a mistyped `--tenant` is reported rather
+/// than taken for "no roles there".
+pub fn match_tenants<'a>(tenants: &'a [Tenant], q: &str) -> Result<Vec<&'a Tenant>> {
+    let found: Vec<&'a Tenant> = tenants.iter().filter(|t| t.matches(q)).collect();
+    if found.is_empty() {
+        return Err(unknown_tenant(q.trim(), tenants));
+    }
+    Ok(found)
+}
+
+/// `Name (id), Name (id)` for messages.
+pub fn describe_tenants<'a>(tenants: impl IntoIterator<Item = &'a Tenant>) -> String {
+    let list: Vec<String> = tenants
+        .into_iter()
+        .map(|t| format!("{} ({})", t.display_name, t.id))
+        .collect();
+    if list.is_empty() {
+        "no known tenants".into()
+    } else {
+        list.join(", ")
+    }
+}
+
+fn unknown_tenant(q: &str, tenants: &[Tenant]) -> Error {
+    Error::InvalidInput(format!(
+        "no tenant `{q}` among {}; see `pim tenants`",
+        describe_tenants(tenants)
+    ))
 }
 
 #[cfg(test)]
@@ -256,6 +298,32 @@ mod tests {
             ..RoleQuery::name("User Admin")
         };
         assert!(find(&f, q).is_ok());
+    }
+
+    #[test]
+    fn unknown_tenant_is_invalid_input_listing_the_tenants() {
+        let f = fixture();
+        for t in ["..", ".", "Northwind", "-x"] {
+            let q = RoleQuery {
+                tenant: Some(t.into()),
+                ..RoleQuery::name("User Administrator")
+            };
+            let err = find(&f, q).unwrap_err();
+            assert!(matches!(err, Error::InvalidInput(_)), "{t}: {err:?}");
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("no tenant `{t}`")) && text.contains("Contoso (Contoso-id)"),
+                "{text}"
+            );
+        }
+        let tenants = vec![
+            Tenant::from_id("aaaa", true),
+            Tenant::from_id("bbbb", false),
+        ];
+        assert_eq!(match_tenants(&tenants, " BBBB ").unwrap().len(), 1);
+        let err = match_tenants(&tenants, "..").unwrap_err();
+        assert!(err.to_string().contains("aaaa"), "{err}");
+        assert!(match_tenants(&[], "x").is_err());
     }
 
     #[test]

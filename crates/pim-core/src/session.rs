@@ -67,7 +67,9 @@ pub struct SessionOptions {
     pub tokens: Arc<dyn TokenSource>,
     /// The signed-in user's home tenant id (GUID).
     pub home_tenant_id: String,
-    /// HTTP client (redirects off is fine; the default has a 30 s connect timeout).
+    /// HTTP client. It must not follow redirects (every request carries a token; a 3xx is
+    /// reported as an error) — [`default_client`] does not; its connect timeout is 30 s.
+    /// Response bodies are read up to [`crate::http::MAX_RESPONSE_BYTES`] whatever the client.
     pub client: reqwest::Client,
     /// Local clock (corrected by the servers' `Date` headers).
     pub clock: Arc<dyn Clock>,
@@ -123,6 +125,9 @@ pub fn default_client() -> reqwest::Client {
         .connect_timeout(Duration::from_secs(30))
         .user_agent(concat!("pim-tray/", env!("CARGO_PKG_VERSION")))
         .build()
+        // Only the TLS backend or the system proxy settings can make `build` fail, and
+        // `Client::default` sets them up the same way: it never hands out a client that
+        // follows redirects in place of this one.
         .unwrap_or_default()
 }
 
@@ -488,7 +493,14 @@ impl Session {
         if snap.taken_at.is_none() {
             snap = self.refresh().await?;
         }
-        let tenants: Vec<Tenant> = snap.tenants.iter().map(|t| t.tenant.clone()).collect();
+        // Hidden tenants count as known: naming one finds no role there, but it is not a
+        // mistyped tenant.
+        let tenants: Vec<Tenant> = snap
+            .tenants
+            .iter()
+            .map(|t| t.tenant.clone())
+            .chain(snap.hidden.iter().cloned())
+            .collect();
         let roles: Vec<&Role> = snap.roles().collect();
         find_role(&roles, &tenants, q, prefer).cloned()
     }
@@ -1508,6 +1520,7 @@ impl Session {
         let duration = req
             .duration
             .unwrap_or_else(|| default_duration(policy.known()));
+        check_end(self.start_time(&req), duration)?;
         let claims = self.proactive_step_up(role, policy.known()).await?;
         let outcome = self.activate_checked(role, &req, duration, claims).await?;
         Ok(self.settle(role, outcome).await)
@@ -1711,7 +1724,7 @@ impl Session {
             .my_requests(&role.tenant_id, path)
             .await
             .ok()?;
-        let from = since - time::Duration::minutes(5);
+        let from = since.saturating_sub(time::Duration::minutes(5));
         list.into_iter()
             .filter(|q| q.action.as_ref() == Some(action))
             .filter(|q| match role.kind {
@@ -1827,8 +1840,11 @@ impl Session {
                 ),
             });
         }
-        if let Some(start) = a.start {
-            let earliest = start + time::Duration::minutes(5);
+        // A start so late that 5 minutes more leave the calendar: the service decides.
+        if let Some(earliest) = a
+            .start
+            .and_then(|start| start.checked_add(time::Duration::minutes(5)))
+        {
             let now = self.now();
             if now < earliest {
                 let wait = PimDuration::from_time(earliest - now);
@@ -1951,6 +1967,7 @@ impl Session {
             let duration = req
                 .duration
                 .unwrap_or_else(|| default_duration(policy.known()));
+            check_end(self.start_time(&req), duration)?;
             // Step up before deactivating, so a declined step-up loses nothing.
             let claims = self.proactive_step_up(role, policy.known()).await?;
             self.deactivate_checked(role).await?;
@@ -2011,6 +2028,7 @@ impl Session {
                 ..req.clone()
             },
         )?;
+        check_end(self.start_time(&req), duration)?;
         let mut claims = self.proactive_step_up(role, policy.known()).await?;
         for attempt in 0..2 {
             match self
@@ -2468,8 +2486,21 @@ fn schedule_of(
         .and_then(|d| PimDuration::parse(d).ok());
     let end = exp
         .and_then(|e| e.end_date_time)
-        .or_else(|| Some(s.start_date_time? + duration?.to_time()));
+        .or_else(|| s.start_date_time?.checked_add(duration?.to_time()));
     (s.start_date_time, duration, end)
+}
+
+/// Refuses, before anything is sent, a request whose end (start + duration) is past the last
+/// date `time` can represent (year 9999): a far `--start`, or a duration built without
+/// [`PimDuration::parse`] (which caps it at [`PimDuration::MAX`]).
+fn check_end(start: OffsetDateTime, duration: PimDuration) -> Result<()> {
+    match start.checked_add(duration.to_time()) {
+        Some(_) => Ok(()),
+        None => Err(Error::InvalidInput(format!(
+            "an activation from {} lasting {duration} would end after the year 9999; choose an earlier start or a shorter duration",
+            format_datetime(start)
+        ))),
+    }
 }
 
 fn outcome_of(
@@ -2493,7 +2524,7 @@ fn outcome_of(
     if sr.status.needs_decision() {
         return Ok(Outcome::PendingApproval { request_id });
     }
-    if st > now + time::Duration::seconds(60) {
+    if st > now.saturating_add(time::Duration::seconds(60)) {
         return Ok(Outcome::Scheduled {
             start: Some(st),
             request_id,
@@ -2504,7 +2535,7 @@ fn outcome_of(
         RequestStatus::Provisioned | RequestStatus::AdminApproved
     ) {
         return Ok(Outcome::Active {
-            until: sr.end.or(Some(st + duration.to_time())),
+            until: sr.end.or_else(|| st.checked_add(duration.to_time())),
             request_id,
         });
     }
@@ -2781,6 +2812,125 @@ mod tests {
         assert_eq!(start, Some(datetime!(2026-08-21 08:00 UTC)));
         assert_eq!(d, Some(PimDuration::from_minutes(90)));
         assert_eq!(end, Some(datetime!(2026-08-21 09:30 UTC)));
+    }
+
+    #[test]
+    fn schedule_end_does_not_overflow_past_the_last_date() {
+        let info = |start: &str, duration: &str| -> crate::wire::ScheduleInfo {
+            serde_json::from_value(serde_json::json!({
+                "startDateTime": start,
+                "expiration": {"type": "afterDuration", "duration": duration}
+            }))
+            .unwrap()
+        };
+        // The last representable date plus two hours.
+        let (start, d, end) = schedule_of(Some(&info("9999-12-31T23:00:00Z", "PT2H")));
+        assert_eq!(start, Some(datetime!(9999-12-31 23:00 UTC)));
+        assert_eq!(d, Some(PimDuration::from_hours(2)));
+        assert_eq!(end, None);
+        // 3,000,000 days from the server: not a duration we accept.
+        let (_, d, end) = schedule_of(Some(&info("2026-08-21T08:00:00Z", "P3000000D")));
+        assert_eq!((d, end), (None, None));
+    }
+
+    #[test]
+    fn outcome_does_not_overflow_past_the_last_date() {
+        let late = datetime!(9999-12-31 23:30 UTC);
+        let mut req = sr("Provisioned", Some(late));
+        let d = PimDuration::from_hours(1);
+        // Starts within a minute of "now": active, with an end that cannot be computed.
+        assert!(matches!(
+            outcome_of(&req, late, late, d).unwrap(),
+            Outcome::Active { until: None, .. }
+        ));
+        // "now + 60 s" past the last date.
+        let last = datetime!(9999-12-31 23:59:59 UTC);
+        req.start = Some(last);
+        assert!(outcome_of(&req, last, last, d).is_ok());
+    }
+
+    #[derive(Debug)]
+    struct NoTokens;
+
+    #[async_trait::async_trait]
+    impl crate::token::TokenSource for NoTokens {
+        async fn access_token(&self, _req: &TokenRequest) -> Result<crate::token::AccessToken> {
+            Err(Error::SignInRequired {
+                reason: "tests send nothing".into(),
+            })
+        }
+    }
+
+    /// A session that must not reach the network (nothing listens on port 9).
+    fn offline_session(now: OffsetDateTime) -> Session {
+        let mut e = crate::config::Endpoints::for_cloud(crate::config::Cloud::Public);
+        let nowhere = url::Url::parse("http://127.0.0.1:9").unwrap();
+        e.authority_host = nowhere.clone();
+        e.graph = nowhere.clone();
+        e.arm = nowhere;
+        let mut o = SessionOptions::new(e, Arc::new(NoTokens), "t");
+        o.clock = Arc::new(crate::clock::ManualClock::new(now));
+        o.retry.max_retries = 0;
+        Session::new(o)
+    }
+
+    fn entra_role(state: RoleState) -> Role {
+        Role {
+            kind: RoleKind::EntraRole,
+            tenant_id: "t".into(),
+            tenant_name: "T".into(),
+            name: "Global Reader".into(),
+            role_definition_id: "r".into(),
+            scope: Scope {
+                id: "/".into(),
+                display_name: "Directory".into(),
+                kind: ScopeKind::Directory,
+            },
+            app_scope_id: None,
+            access: None,
+            state,
+            eligibility: Some(EligibleRole {
+                instance_id: None,
+                schedule_id: None,
+                start: None,
+                end: None,
+                member_type: None,
+            }),
+            assignment: None,
+            pending: vec![],
+            policy: PolicyInfo::Known(Policy::default()),
+        }
+    }
+
+    #[test]
+    fn deactivation_check_survives_a_start_at_the_last_date() {
+        let s = offline_session(datetime!(2026-08-21 08:00 UTC));
+        let mut role = entra_role(RoleState::Active);
+        role.assignment = Some(ActiveAssignment {
+            instance_id: None,
+            schedule_id: None,
+            assignment_type: Some(AssignmentType::Activated),
+            member_type: None,
+            start: Some(datetime!(9999-12-31 23:58 UTC)),
+            end: None,
+            linked_eligibility_schedule_id: None,
+        });
+        // The 5-minute rule cannot be computed; the service enforces it.
+        assert!(s.check_deactivatable(&role).is_ok());
+    }
+
+    #[tokio::test]
+    async fn activation_ending_after_the_last_date_is_invalid_input() {
+        let s = offline_session(datetime!(2026-08-21 08:00 UTC));
+        let role = entra_role(RoleState::Eligible);
+        let req = ActivationRequest {
+            duration: Some(PimDuration::from_hours(1)),
+            start: Some(datetime!(9999-12-31 23:30 UTC)),
+            ..Default::default()
+        };
+        let err = s.activate(&role, req).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+        assert!(err.to_string().contains("9999"), "{err}");
     }
 
     #[test]

@@ -65,15 +65,22 @@ pub(crate) fn lenient_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Str
     })
 }
 
+/// Longest date-time text looked at (RFC 3339 with 9 fractional digits is 35 bytes; servers
+/// send up to a few more digits).
+const MAX_DATETIME_LEN: usize = 64;
+
 /// Parses RFC 3339 with any number of fractional digits; without an offset the value is UTC.
+/// The result is in UTC; `None` for anything else, including text that is not ASCII and
+/// times whose UTC equivalent lies outside years -9999..=9999.
 pub fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
     use time::format_description::well_known::Rfc3339;
     let s = s.trim();
-    if s.is_empty() {
+    // RFC 3339 is ASCII, so byte offsets below are character boundaries.
+    if s.is_empty() || s.len() > MAX_DATETIME_LEN || !s.is_ascii() {
         return None;
     }
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
-        return Some(t);
+        return t.checked_to_offset(time::UtcOffset::UTC);
     }
     // Lower-case `z`, more than 9 fractional digits, or no zone at all.
     let mut norm = s.to_owned();
@@ -82,7 +89,7 @@ pub fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
         norm.push('Z');
     }
     let has_zone = norm.ends_with('Z') || {
-        let tail = &norm[norm.len().saturating_sub(6)..];
+        let tail = norm.get(norm.len().saturating_sub(6)..).unwrap_or_default();
         (tail.starts_with('+') || tail.starts_with('-')) && tail.as_bytes().get(3) == Some(&b':')
     };
     if !has_zone {
@@ -90,21 +97,27 @@ pub fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
     }
     // Trim fractional digits beyond 9.
     if let Some(dot) = norm.find('.') {
-        let digits: String = norm[dot + 1..]
-            .chars()
-            .take_while(|c| c.is_ascii_digit())
-            .collect();
-        if digits.len() > 9 {
-            let rest = &norm[dot + 1 + digits.len()..];
-            norm = format!("{}.{}{}", &norm[..dot], &digits[..9], rest);
+        let after = norm.get(dot + 1..).unwrap_or_default();
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 9 {
+            norm = format!(
+                "{}.{}{}",
+                norm.get(..dot)?,
+                after.get(..9)?,
+                after.get(digits..)?
+            );
         }
     }
-    OffsetDateTime::parse(&norm, &Rfc3339).ok()
+    OffsetDateTime::parse(&norm, &Rfc3339)
+        .ok()?
+        .checked_to_offset(time::UtcOffset::UTC)
 }
 
-/// Formats a UTC time for the wire: `2026-08-21T08:02:11.520Z` (milliseconds, `Z`).
+/// Formats a UTC time for the wire: `2026-08-21T08:02:11.520Z` (milliseconds, `Z`). A time
+/// whose UTC equivalent is out of range (only from a caller's own arithmetic; parsed times
+/// are UTC already) is written with its own offset's fields.
 pub fn format_datetime(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
+    let t = t.checked_to_offset(time::UtcOffset::UTC).unwrap_or(t);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
         t.year(),
@@ -472,6 +485,37 @@ mod tests {
         assert!(parse_datetime("2024-04-10T00:00:00+02:00").is_some());
         assert!(parse_datetime("yesterday").is_none());
         assert_eq!(format_datetime(a), "2022-04-11T11:50:03.901Z");
+    }
+
+    #[test]
+    fn dates_with_multibyte_characters_are_refused_without_panicking() {
+        // The zone check used to slice the last six bytes, inside the `€` here.
+        for s in [
+            "€abcde",
+            "ab€cd",
+            "2024-04-10T00:00:00€",
+            "2024-04-10T00:00:00.1234567891€",
+            "2024-04-10T00:00:00+0€",
+            "€€€€€€",
+            "2024-04-10T00:00:00.€",
+        ] {
+            assert_eq!(parse_datetime(s), None, "{s}");
+        }
+        // No UTC equivalent, or absurdly long.
+        assert_eq!(parse_datetime("9999-12-31T23:59:59-01:00"), None);
+        assert_eq!(
+            parse_datetime(&format!("2024-04-10T00:00:00.{}Z", "1".repeat(100))),
+            None
+        );
+        assert_eq!(
+            parse_datetime("2024-04-10T02:00:00+02:00"),
+            parse_datetime("2024-04-10T00:00:00Z")
+        );
+        // From the server: an unreadable date is `None`, the item still parses.
+        let i: GraphRoleInstance =
+            serde_json::from_value(serde_json::json!({"id": "x", "endDateTime": "€abcde"}))
+                .unwrap();
+        assert!(i.end_date_time.is_none());
     }
 
     #[test]

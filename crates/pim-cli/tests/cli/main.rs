@@ -294,3 +294,52 @@ async fn tenant_list_is_cached_between_runs() {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
     assert!(v["accounts"].as_object().unwrap().is_empty());
 }
+
+/// `--tenant NAME` naming no tenant of the account is a usage error that lists the tenants,
+/// not an empty list; `.`/`..` are not tenant names (they would leave the authority's tenant
+/// path).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_tenant_is_a_usage_error() {
+    if !keychain_available() {
+        return;
+    }
+    let cli = Cli::start().await;
+    cli.login().await;
+    for args in [
+        &["--tenant", "..", "roles"][..],
+        &["--tenant", "Northwind", "roles", "--json"],
+        &["--tenant", "nowhere.example", "status"],
+        &["--tenant", "Northwind", "tenants"],
+        &[
+            "--tenant",
+            "..",
+            "activate",
+            "Global Reader",
+            "--reason",
+            "x",
+        ],
+        &["--tenant", "Northwind", "policy", "Global Reader"],
+    ] {
+        let out = cli.run(args).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("no tenant `{}`", args[1]))
+                && err.contains("Contoso (")
+                && err.contains("Fabrikam ("),
+            "{args:?}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    // A known tenant still works, by name or domain, in any case.
+    let out = cli.run(&["--tenant", "fabrikam", "roles", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    // Signing in to `..` is refused before anything is sent.
+    let out = cli.run(&["--tenant", "..", "login"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not a tenant id or domain"),
+        "{}",
+        stderr(&out)
+    );
+}

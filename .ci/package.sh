@@ -91,18 +91,25 @@ deb_fields() {
 }
 check ".deb control fields (name, version, maintainer, Depends on WebKitGTK 4.1 and appindicator, description)" deb_fields
 deb_files() {
-  local list
-  list=$(dpkg-deb -c "$deb" | awk '{print $1, $6}')
+  local list root
+  list=$(dpkg-deb -c "$deb")
   echo "$list"
-  grep -qE '^-rwxr-xr-x \./usr/bin/pim-tray$' <<<"$list"
-  grep -qE '^-rwxr-xr-x \./usr/bin/pim$' <<<"$list"
-  grep -qE '^-rw-r--r-- \./usr/share/applications/PIM Tray\.desktop$' <<<"$list"
-  grep -qE '^-rw-r--r-- \./usr/share/icons/hicolor/128x128/apps/pim-tray\.png$' <<<"$list"
-  grep -qE '^-rw-r--r-- \./usr/share/doc/pim-tray/copyright$' <<<"$list"
-  dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/share/applications/PIM Tray.desktop" | tee /dev/stderr |
-    grep -qx "Exec=pim-tray"
+  grep -qE '^-rwxr-xr-x .* (\./)?usr/bin/pim-tray$' <<<"$list"
+  grep -qE '^-rwxr-xr-x .* (\./)?usr/bin/pim$' <<<"$list"
+  grep -qE '^-rw-r--r-- .* (\./)?usr/share/applications/PIM Tray\.desktop$' <<<"$list"
+  grep -qE '^-rw-r--r-- .* (\./)?usr/share/icons/hicolor/128x128/apps/pim-tray\.png$' <<<"$list"
+  grep -qE '^-rw-r--r-- .* (\./)?usr/share/doc/pim-tray/copyright$' <<<"$list"
+  root=$(mktemp -d)
+  dpkg-deb -x "$deb" "$root"
+  cat "$root/usr/share/applications/PIM Tray.desktop"
+  grep -qx "Exec=pim-tray" "$root/usr/share/applications/PIM Tray.desktop"
+  grep -qx "Icon=pim-tray" "$root/usr/share/applications/PIM Tray.desktop"
+  grep -q "^License: MIT or Apache-2.0" "$root/usr/share/doc/pim-tray/copyright"
+  # the CLI in the package is the one built with it
+  [ "$("$root/usr/bin/pim" --version)" = "pim $version" ]
+  rm -rf "$root"
 }
-check ".deb files: /usr/bin/pim-tray, /usr/bin/pim, desktop entry (Exec=pim-tray), icon, copyright" deb_files
+check ".deb files: /usr/bin/pim-tray, /usr/bin/pim, desktop entry (Exec, Icon), icons, copyright" deb_files
 
 if [ "$(id -u)" -eq 0 ]; then
   prefix=""
@@ -117,7 +124,7 @@ installed_version() {
 }
 check "the installed pim --version prints pim $version" installed_version
 src-tauri/e2e/run.sh --bin "$prefix/usr/bin/pim-tray" --phases package --label ".deb" --out "$out/e2e-deb" 2>&1 |
-  tee "$out/e2e-deb.log"
+  tee "$out/e2e-deb.log" || true
 count_results "$out/e2e-deb.log"
 if [ -z "$prefix" ]; then
   removed() {
@@ -136,7 +143,7 @@ appimage_runs() {
 }
 check "the AppImage runs pim-tray --version and pim --version (extract-and-run, no FUSE)" appimage_runs
 APPIMAGE_EXTRACT_AND_RUN=1 src-tauri/e2e/run.sh --bin "$appimage" --phases package --label "AppImage" \
-  --out "$out/e2e-appimage" 2>&1 | tee "$out/e2e-appimage.log"
+  --out "$out/e2e-appimage" 2>&1 | tee "$out/e2e-appimage.log" || true
 count_results "$out/e2e-appimage.log"
 step_done
 
@@ -146,7 +153,9 @@ cargo build --release --locked --target x86_64-pc-windows-gnu -p pim-cli -p pim-
   --features pim-tray/custom-protocol
 win=target/x86_64-pc-windows-gnu/release
 # The GNU build links WebView2 through WebView2Loader.dll (shipped inside webview2-com-sys).
-loader=$(ls -t "$win"/build/webview2-com-sys-*/out/x64/WebView2Loader.dll | head -n 1)
+# (tauri-build copies it next to the executables; else take it from the crate's build output.)
+loader=$win/WebView2Loader.dll
+[ -f "$loader" ] || loader=$(find "$win/build" -path '*webview2-com-sys-*/out/x64/WebView2Loader.dll' | head -n 1)
 stage=$bundle/windows/PIM_Tray_${version}_x64
 rm -rf "$stage" && mkdir -p "$stage"
 cp "$win/pim-tray.exe" "$win/pim.exe" "$loader" "$stage/"
@@ -166,7 +175,7 @@ no_console() { # the tray is a GUI-subsystem executable (no console window); the
 }
 check "pim-tray.exe is a GUI program (no console window), pim.exe a console one" no_console
 /usr/bin/python3 .ci/windows/wine_e2e.py --bin-dir "$stage" --sim "$sim" --installer "$setup" \
-  --out "$out/wine" 2>&1 | tee "$out/wine.log"
+  --out "$out/wine" 2>&1 | tee "$out/wine.log" || true
 count_results "$out/wine.log"
 step_done
 
@@ -179,6 +188,7 @@ echo "== package: sizes"
 for f in "$deb" "$appimage" "$setup" "$bundle/windows/PIM_Tray_${version}_x64.zip"; do
   awk -v n="$(basename "$f")" -v s="$(stat -c %s "$f")" 'BEGIN { printf "  %-60s %6.1f MB\n", n, s / 1048576 }'
 done
+grep -h '^figure:' "$out"/e2e-*.log 2>/dev/null | sed 's/^/  /' || true
 echo "== package: times"
 printf '  %s\n' "${timings[@]}"
 echo "== package: done in $(($(date +%s) - start)) s (logs in $out)"

@@ -120,7 +120,7 @@ else
   check "dpkg -x unpacks the .deb (not root: no install)" dpkg -x "$deb" "$prefix"
 fi
 installed_version() {
-  "$prefix/usr/bin/pim" --version | tee /dev/stderr | grep -qx "pim $version"
+  [ "$("$prefix/usr/bin/pim" --version)" = "pim $version" ]
 }
 check "the installed pim --version prints pim $version" installed_version
 src-tauri/e2e/run.sh --bin "$prefix/usr/bin/pim-tray" --phases package --label ".deb" --out "$out/e2e-deb" 2>&1 |
@@ -138,8 +138,8 @@ step_done
 step "checks: AppImage"
 appimage_runs() {
   [ -x "$appimage" ]
-  APPIMAGE_EXTRACT_AND_RUN=1 "$appimage" --version | tee /dev/stderr | grep -qx "pim-tray $version"
-  APPIMAGE_EXTRACT_AND_RUN=1 "$appimage" pim --version | tee /dev/stderr | grep -qx "pim $version"
+  [ "$(APPIMAGE_EXTRACT_AND_RUN=1 "$appimage" --version)" = "pim-tray $version" ]
+  [ "$(APPIMAGE_EXTRACT_AND_RUN=1 "$appimage" pim --version)" = "pim $version" ]
 }
 check "the AppImage runs pim-tray --version and pim --version (extract-and-run, no FUSE)" appimage_runs
 APPIMAGE_EXTRACT_AND_RUN=1 src-tauri/e2e/run.sh --bin "$appimage" --phases package --label "AppImage" \
@@ -170,8 +170,12 @@ step "checks: windows under Wine"
 sim=target/debug/pim-sim
 [ -x "$sim" ] || cargo build --locked -p pim-sim
 no_console() { # the tray is a GUI-subsystem executable (no console window); the CLI is not
-  x86_64-w64-mingw32-objdump -p "$stage/pim-tray.exe" | tee /dev/stderr | grep -qE 'Subsystem\s+0*2\s'
-  x86_64-w64-mingw32-objdump -p "$stage/pim.exe" | grep -qE 'Subsystem\s+0*3\s'
+  local tray cli
+  tray=$(x86_64-w64-mingw32-objdump -p "$stage/pim-tray.exe" | grep -E '^Subsystem')
+  cli=$(x86_64-w64-mingw32-objdump -p "$stage/pim.exe" | grep -E '^Subsystem')
+  echo "pim-tray.exe: $tray"
+  echo "pim.exe: $cli"
+  grep -qE '\s0*2\s' <<<"$tray" && grep -qE '\s0*3\s' <<<"$cli"
 }
 check "pim-tray.exe is a GUI program (no console window), pim.exe a console one" no_console
 /usr/bin/python3 .ci/windows/wine_e2e.py --bin-dir "$stage" --sim "$sim" --installer "$setup" \

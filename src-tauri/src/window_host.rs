@@ -229,6 +229,9 @@ pub fn run_child(args: WindowArgs) -> anyhow::Result<()> {
     tauri::Builder::default()
         .invoke_handler(relay_handler(bridge))
         .setup(move |app| {
+            // The window belongs to the menu-bar app: no Dock icon for its process either.
+            #[cfg(target_os = "macos")]
+            app.set_activation_policy(tauri::ActivationPolicy::Accessory);
             let (label, url, size) = match &args.kind {
                 WindowKind::Activate(key) => {
                     let encoded: String =

@@ -83,18 +83,7 @@ pub fn body_text(text: &str) -> String {
 /// Escapes `&`, `<`, `>`, `"` and `'` as GLib's `g_markup_escape_text` does, for the markup
 /// of a freedesktop notification body.
 pub fn escape_markup(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    pim_auth::loopback::html_escape(text)
 }
 
 /// Shows a notification; `body` has gone through [`body_text`].

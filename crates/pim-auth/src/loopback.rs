@@ -193,7 +193,9 @@ async fn serve(mut stream: TcpStream, state: &str) -> Option<Callback> {
     code.map(|c| Callback::Code(Secret::new(c)))
 }
 
-fn html_escape(s: &str) -> String {
+/// Escapes `&`, `<`, `>`, `"` and `'` for HTML (the same set as GLib's `g_markup_escape_text`,
+/// so it also serves freedesktop notification markup).
+pub fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

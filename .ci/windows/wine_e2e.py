@@ -31,6 +31,9 @@ import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The tray harness's polling helper (stdlib-only module; importing it starts nothing).
+sys.path.insert(0, os.path.join(HERE, "..", "..", "src-tauri", "e2e"))
+from e2e import wait_for  # noqa: E402
 WINE = shutil.which("wine") or "/usr/lib/wine/wine64"
 WINESERVER = shutil.which("wineserver") or "/usr/lib/wine/wineserver"
 REFRESH_PREFIX = "1.AXEA"  # pim-sim's refresh tokens start with this
@@ -54,20 +57,6 @@ class Results:
         print(f"wine e2e: {mark:4} {name} ({time.time() - t0:.1f} s){(' — ' + detail) if detail else ''}",
               flush=True)
         return ok
-
-
-def wait_for(pred, timeout, what, interval=0.2):
-    end = time.time() + timeout
-    last = None
-    while time.time() < end:
-        try:
-            v = pred()
-            if v:
-                return v
-        except Exception as e:  # noqa: BLE001
-            last = e
-        time.sleep(interval)
-    raise TimeoutError(f"timed out waiting for {what}" + (f" (last error: {last})" if last else ""))
 
 
 class Wine:

@@ -149,7 +149,9 @@ impl TestEnv {
             .env("PIM_ARM_ENDPOINT", &self.base)
             .env("PIM_CLIENT_ID", &self.client_id)
             .env("BROWSER", "curl -sSL -o /dev/null")
-            .env("RUST_LOG", "debug")
+            // The most verbose level, so the leak scans ([`TestEnv::assert_no_leak`]) see
+            // everything any crate could log.
+            .env("RUST_LOG", "trace")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

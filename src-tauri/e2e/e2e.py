@@ -388,6 +388,9 @@ def demo_menu_shown(tray, env):
 def phase_tray(args, res):
     procs, notify_log = start_session_services(args.out, "fake")
     env = Env(args.out, "tray")
+    # The most verbose level for every crate: the leak scan below reads the log file, stdout
+    # and stderr written at it.
+    env.env["RUST_LOG"] = "trace"
     app = subprocess.Popen([args.bin, "--demo"], env=env.env, stdout=open(env.out, "w"), stderr=open(env.err, "w"))
     tray = Tray()
     base = {}

@@ -76,9 +76,11 @@ pub async fn activate(
         .ok_or_else(|| not_found(&request.role_key))?;
     let policy = state.engine.policy(&request.role_key).await?;
     let input = request.validate(&policy, time::OffsetDateTime::now_utc())?;
-    state.remember(&input)?;
+    // Remembering the justification is a convenience: a settings file that cannot be written
+    // (read-only or full disk) is logged and mentioned, and never stops the activation.
+    let remembered = state.remember(&input);
     let outcome = state.engine.activate(input).await?;
-    Ok(match outcome {
+    let mut response = match outcome {
         ActivationOutcome::Active => ActivateRoleResponse {
             state: "active",
             message: format!("{title} is active."),
@@ -91,7 +93,15 @@ pub async fn activate(
             state: "scheduled",
             message: format!("{title} is scheduled."),
         },
-    })
+    };
+    if let Err(e) = remembered {
+        tracing::warn!(error = %e.message, "could not save the justification in the settings");
+        response.message.push_str(&format!(
+            " Your justification was not saved for next time: {}",
+            e.message
+        ));
+    }
+    Ok(response)
 }
 
 /// How long [`activation_progress`] waits for news before answering with the current state.
@@ -352,6 +362,38 @@ mod tests {
         let err =
             invoke(&app, "get_activation_form", json!({"roleKey":"nope"})).expect_err("unknown");
         assert_eq!(err["code"], "notFound");
+    }
+
+    #[test]
+    fn a_settings_file_that_cannot_be_written_does_not_stop_the_activation() {
+        let fake = FakeEngine::new(vec![RoleView {
+            key: "sa".into(),
+            kind: RoleKind::EntraRole,
+            name: "Security Administrator".into(),
+            scope: None,
+            tenant_id: "t".into(),
+            state: RoleState::Eligible,
+        }]);
+        let fake = Arc::new(fake);
+        let dir = tempfile::tempdir().expect("tempdir");
+        // The config "folder" is a regular file: nothing can be written below it (as a read-only
+        // or full disk would refuse), whoever runs the test.
+        let blocked = dir.path().join("not-a-folder");
+        std::fs::write(&blocked, "").expect("file");
+        let state = crate::AppState::new(fake.clone(), blocked, true);
+        let request: crate::dto::ActivateRoleRequest = serde_json::from_value(
+            json!({"roleKey":"sa","justification":"Incident 7","durationMinutes":60}),
+        )
+        .expect("request");
+        let done = tauri::async_runtime::block_on(super::activate(&state, request))
+            .expect("activated although the settings could not be saved");
+        assert_eq!(done.state, "active");
+        assert!(
+            done.message.contains("not saved for next time"),
+            "{}",
+            done.message
+        );
+        assert_eq!(*fake.calls.lock().expect("lock"), ["activate:sa:60"]);
     }
 
     #[test]

@@ -123,9 +123,7 @@ impl AppState {
         f: impl FnOnce(&mut Settings) -> Result<(), IpcError>,
     ) -> Result<Settings, IpcError> {
         let mut guard = lock(&self.settings);
-        let mut next = guard.clone();
-        f(&mut next)?;
-        next.save(&self.config_dir)?;
+        let next = Settings::update(&self.config_dir, &guard, f)?;
         *guard = next.clone();
         self.reminder_minutes
             .send_if_modified(|m| std::mem::replace(m, next.reminder_minutes.clone()) != *m);

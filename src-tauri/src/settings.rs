@@ -3,7 +3,6 @@
 //! is stored here: tokens live only in the OS keychain.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -112,29 +111,46 @@ impl Settings {
         }
     }
 
-    /// Saves atomically: writes a temporary file in `dir`, syncs it, renames it over the old one.
+    /// Saves atomically, like `accounts.json`: the folder is created private (0700 on unix), a
+    /// new temporary file (0600, `create_new`, so never a file or link planted at its name) is
+    /// written and synced, then renamed over the old file (a symbolic link at the file's name is
+    /// replaced, never written through), and the folder is synced.
     pub fn save(&self, dir: &Path) -> Result<(), SettingsError> {
         let path = Self::path(dir);
         let io = |source| SettingsError::Io {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let tmp = dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
+        pim_auth::accounts::create_private_dir(dir).map_err(|e| io(std::io::Error::other(e)))?;
         let json = serde_json::to_vec_pretty(self).map_err(|source| SettingsError::Invalid {
             path: path.clone(),
             source,
         })?;
-        let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&json)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result.map_err(io)
+        pim_auth::accounts::atomic_write(&path, &json).map_err(io)
+    }
+
+    /// Read-modify-write of the file in `dir` under its lock (see `pim_auth::filelock`):
+    /// starts from the file as it is on disk (`current` when it is missing or unreadable),
+    /// applies `f`, saves. Returns the saved settings, or `f`'s error with nothing written.
+    pub fn update<E: From<SettingsError>>(
+        dir: &Path,
+        current: &Settings,
+        f: impl FnOnce(&mut Settings) -> Result<(), E>,
+    ) -> Result<Settings, E> {
+        let path = Self::path(dir);
+        pim_auth::accounts::create_private_dir(dir).map_err(|e| {
+            E::from(SettingsError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            })
+        })?;
+        pim_auth::filelock::with_lock(&path, || {
+            let mut next = Self::load(dir).unwrap_or_else(|_| current.clone());
+            f(&mut next)?;
+            next.save(dir)?;
+            Ok(next)
+        })
+        .map_err(|source| E::from(SettingsError::Io { path, source }))?
     }
 }
 
@@ -157,6 +173,61 @@ mod tests {
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(names, [FILE_NAME]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn saved_private_and_never_through_a_planted_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf = dir.path().join("conf");
+        std::fs::create_dir(&conf).expect("mkdir");
+        // Another local user's link at the names the old code wrote to first.
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "untouched").expect("victim");
+        let tmp_name = format!(".{FILE_NAME}.{}.tmp", std::process::id());
+        std::os::unix::fs::symlink(&victim, conf.join(tmp_name)).expect("link");
+        let outside = dir.path().join("outside.json");
+        std::fs::write(&outside, "{}").expect("outside");
+        std::os::unix::fs::symlink(&outside, Settings::path(&conf)).expect("link");
+
+        let s = Settings {
+            ticket_system: Some("ServiceNow".into()),
+            ..Settings::default()
+        };
+        s.save(&conf).expect("save");
+
+        assert_eq!(
+            std::fs::read_to_string(&victim).expect("victim"),
+            "untouched"
+        );
+        assert_eq!(std::fs::read_to_string(&outside).expect("outside"), "{}");
+        let meta = std::fs::symlink_metadata(Settings::path(&conf)).expect("meta");
+        assert!(
+            meta.file_type().is_file(),
+            "the link was replaced by a file"
+        );
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(Settings::load(&conf).expect("load"), s);
+    }
+
+    #[test]
+    fn update_starts_from_the_file_so_other_writers_are_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stale = Settings::default();
+        let other = Settings {
+            ticket_system: Some("Jira".into()),
+            ..Settings::default()
+        };
+        other.save(dir.path()).expect("save");
+        let saved = Settings::update::<SettingsError>(dir.path(), &stale, |s| {
+            s.default_duration_minutes = 30;
+            Ok(())
+        })
+        .expect("update");
+        assert_eq!(saved.ticket_system.as_deref(), Some("Jira"));
+        assert_eq!(saved.default_duration_minutes, 30);
+        assert_eq!(Settings::load(dir.path()).expect("load"), saved);
     }
 
     #[test]

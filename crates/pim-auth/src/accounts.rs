@@ -217,13 +217,19 @@ impl AccountStore {
         Ok(file)
     }
 
-    /// Loads, applies `f`, saves atomically; returns `f`'s result.
+    /// Loads, applies `f`, saves atomically; returns `f`'s result. The whole
+    /// read-modify-write holds the folder's lock for this file (see [`crate::filelock`]), so
+    /// the CLI and the tray never lose each other's changes.
     pub fn update<T>(&self, f: impl FnOnce(&mut AccountsFile) -> T) -> pim_core::Result<T> {
-        let mut file = self.load()?;
-        let out = f(&mut file);
-        file.version = 1;
-        self.save(&file)?;
-        Ok(out)
+        create_private_dir(&self.dir)?;
+        crate::filelock::with_lock(&self.path(), || {
+            let mut file = self.load()?;
+            let out = f(&mut file);
+            file.version = 1;
+            self.save(&file)?;
+            Ok(out)
+        })
+        .map_err(|e| pim_core::Error::Config(e.to_string()))?
     }
 
     /// Writes the file atomically, creating the folder (0700 on unix) if needed.
@@ -359,7 +365,13 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        assert_eq!(names, vec!["accounts.json"]);
+        let mut names = names;
+        names.sort();
+        assert_eq!(
+            names,
+            vec![".accounts.json.lock", "accounts.json"],
+            "no temporary files"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -434,6 +446,29 @@ mod tests {
         );
         fs::write(store.path(), br#"{"version":7,"accounts":[]}"#).unwrap();
         assert!(store.load().unwrap_err().to_string().contains("version 7"));
+    }
+
+    #[test]
+    fn concurrent_updates_from_two_processes_are_not_lost() {
+        // The CLI and the tray each hold their own AccountStore on the same folder.
+        let dir = tempfile::tempdir().unwrap();
+        let writers: Vec<_> = (0..2)
+            .map(|w| {
+                let store = AccountStore::new(dir.path());
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        store
+                            .update(|f| f.upsert(account("u@x", &format!("oid-{w}-{i}"))))
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let file = AccountStore::new(dir.path()).load().unwrap();
+        assert_eq!(file.accounts.len(), 50, "every update kept");
     }
 
     #[test]

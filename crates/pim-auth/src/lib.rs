@@ -45,6 +45,7 @@ pub mod azure_cli;
 pub mod browser;
 pub mod clock;
 pub mod entra;
+pub mod filelock;
 pub mod loopback;
 pub mod pkce;
 pub mod store;

@@ -73,7 +73,15 @@ impl TenantCache {
 
     /// Saves `tenants` for `account_key` (other accounts' entries are kept; a damaged file
     /// is replaced). Atomic: temporary file, fsync, rename.
+    /// Holds the file's lock (see [`crate::filelock`]) for the read-modify-write.
     pub fn save(&self, account_key: &str, tenants: &[Tenant]) -> std::io::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            crate::accounts::create_private_dir(dir).map_err(std::io::Error::other)?;
+        }
+        crate::filelock::with_lock(&self.path, || self.save_locked(account_key, tenants))?
+    }
+
+    fn save_locked(&self, account_key: &str, tenants: &[Tenant]) -> std::io::Result<()> {
         let mut file = self.read().unwrap_or(CacheFile {
             version: VERSION,
             accounts: BTreeMap::new(),
@@ -81,14 +89,18 @@ impl TenantCache {
         file.accounts
             .insert(account_key.to_owned(), tenants.to_vec());
         let bytes = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
-        if let Some(dir) = self.path.parent() {
-            crate::accounts::create_private_dir(dir).map_err(std::io::Error::other)?;
-        }
         crate::accounts::atomic_write(&self.path, &bytes)
     }
 
     /// Forgets `account_key`'s tenants (sign-out). Missing or damaged file: nothing to do.
     pub fn remove(&self, account_key: &str) -> std::io::Result<()> {
+        if self.path.parent().is_none_or(|d| !d.is_dir()) {
+            return Ok(());
+        }
+        crate::filelock::with_lock(&self.path, || self.remove_locked(account_key))?
+    }
+
+    fn remove_locked(&self, account_key: &str) -> std::io::Result<()> {
         let Some(mut file) = self.read() else {
             return Ok(());
         };
@@ -118,6 +130,30 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_saves_from_two_processes_are_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let writers: Vec<_> = (0..2)
+            .map(|w| {
+                let c = TenantCache::new(dir.path());
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        c.save(&format!("acct-{w}-{i}"), &tenants()).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let c = TenantCache::new(dir.path());
+        let kept = (0..2)
+            .flat_map(|w| (0..25).map(move |i| format!("acct-{w}-{i}")))
+            .filter(|k| c.load(k).is_some())
+            .count();
+        assert_eq!(kept, 50, "every account's tenants kept");
+    }
+
+    #[test]
     fn save_then_load_per_account() {
         let dir = tempfile::tempdir().unwrap();
         let c = TenantCache::new(&dir.path().join("new-folder"));
@@ -130,12 +166,19 @@ mod tests {
         c.remove("b").unwrap();
         assert_eq!(c.load("b"), None);
         assert_eq!(c.load("a"), Some(tenants()));
-        // Only the cache file is left behind (no temporary files).
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("new-folder"))
+        // Only the cache file and its lock are left behind (no temporary files).
+        let mut names: Vec<_> = std::fs::read_dir(dir.path().join("new-folder"))
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from(FILE_NAME)]);
+        names.sort();
+        assert_eq!(
+            names,
+            vec![
+                std::ffi::OsString::from(".tenants.json.lock"),
+                std::ffi::OsString::from(FILE_NAME)
+            ]
+        );
         let text = std::fs::read_to_string(c.path()).unwrap();
         assert!(text.contains("Contoso") && text.contains("\"isHome\": true"));
     }

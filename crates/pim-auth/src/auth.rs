@@ -1476,9 +1476,10 @@ mod tests {
         let store = LimitedStore::new();
         let a = account("cid");
         write_chunked(&store, &a.keychain_user(), &[b'r'; 5000]).unwrap();
-        store
-            .set(&format!("{}#1", a.keychain_user()), b"tampered")
-            .unwrap();
+        let header: serde_json::Value =
+            serde_json::from_slice(&store.get(&a.keychain_user()).unwrap().unwrap()).unwrap();
+        let part1 = format!("{}#{}.1", a.keychain_user(), header["g"].as_str().unwrap());
+        store.set(&part1, b"tampered").unwrap();
         let auth = Auth::new(options(dir.path(), Arc::new(store))).unwrap();
         let err = auth
             .token_source(&a)

@@ -22,7 +22,7 @@
 //!   session, with [`Auth::keychain_warning`], when the keychain fails). Access tokens live
 //!   only in memory. No token is ever written to a file, logged, or put in an error or URL.
 //! - Keychain entries: service `pim-tray`, user `rt:{cloud}:{client_id}:{oid}.{home_tid}`;
-//!   values over 2,400 bytes are split into `…#0..N-1` plus a header (see [`store`]).
+//!   values over 2,400 bytes are split into parts `…#G.0..N-1` plus a header (see [`store`]).
 //! - `accounts.json` (config folder) holds only non-secret metadata and is replaced
 //!   atomically; a damaged file is reported, never overwritten.
 //! - Every token request declares client capability `cp1`, asks for one resource, and uses

@@ -14,6 +14,7 @@ use pim_core::{Error, Result};
 
 use crate::accounts::{Account, AccountStore, CredentialKind};
 use crate::azure_cli::AzureCliTokenSource;
+use crate::bound::{BoundEndpoints, StoredToken};
 use crate::browser::{BrowserOpener, SystemBrowser};
 use crate::clock::{Clock, SystemClock};
 use crate::entra::{
@@ -281,10 +282,10 @@ struct CacheKey {
 #[derive(Debug)]
 struct Vault {
     store: Arc<dyn SecretStore>,
-    session: Mutex<HashMap<String, Secret>>,
+    session: Mutex<HashMap<String, StoredToken>>,
     warning: Mutex<Option<String>>,
     /// Recent keychain reads and writes: concurrent refreshes share one read.
-    recent: tokio::sync::Mutex<HashMap<String, (std::time::Instant, Secret)>>,
+    recent: tokio::sync::Mutex<HashMap<String, (std::time::Instant, StoredToken)>>,
 }
 
 /// How long a keychain read is reused by other refreshes of this process. Short: another
@@ -315,7 +316,7 @@ impl Vault {
 
     /// Like [`Vault::load`], but concurrent callers share one keychain read, and a read or
     /// write of the last [`KEYCHAIN_REUSE`] is reused.
-    async fn load_shared(&self, user: &str) -> Result<Option<Secret>> {
+    async fn load_shared(&self, user: &str) -> Result<Option<StoredToken>> {
         if let Some(s) = lock(&self.session).get(user) {
             return Ok(Some(s.clone()));
         }
@@ -336,19 +337,19 @@ impl Vault {
     /// The refresh token: the memory copy when the keychain failed to save it this session,
     /// else the keychain (read each time, so a token rotated by another process, e.g. the
     /// tray while the CLI runs, is picked up).
-    async fn load(&self, user: &str) -> Result<Option<Secret>> {
+    async fn load(&self, user: &str) -> Result<Option<StoredToken>> {
         if let Some(s) = lock(&self.session).get(user) {
             return Ok(Some(s.clone()));
         }
         let store = self.store.clone();
         let u = user.to_owned();
         match blocking(move || read_chunked(store.as_ref(), &u)).await {
-            Ok(Some(bytes)) => {
-                let s = String::from_utf8(bytes).map_err(|_| Error::SignInRequired {
-                    reason: "the saved sign-in in the keychain is not readable".into(),
-                })?;
-                Ok(Some(Secret::new(s)))
-            }
+            Ok(Some(bytes)) => match StoredToken::decode(bytes) {
+                Ok(t) => Ok(Some(t)),
+                Err(why) => Err(Error::SignInRequired {
+                    reason: format!("the saved sign-in in the keychain is not readable: {why}"),
+                }),
+            },
             Ok(None) => Ok(None),
             Err(StoreError::Integrity(m)) => Err(Error::SignInRequired {
                 reason: format!("the saved sign-in in the keychain is damaged ({m})"),
@@ -365,14 +366,14 @@ impl Vault {
 
     /// Saves to the keychain; when that fails, keeps the token in memory for this session and
     /// sets the warning.
-    async fn save(&self, user: &str, token: &Secret) {
+    async fn save(&self, user: &str, token: &StoredToken) {
         self.recent
             .lock()
             .await
             .insert(user.to_owned(), (std::time::Instant::now(), token.clone()));
         let store = self.store.clone();
         let u = user.to_owned();
-        let bytes = token.expose().as_bytes().to_vec();
+        let bytes = token.encode();
         match blocking(move || write_chunked(store.as_ref(), &u, &bytes)).await {
             Ok(()) => {
                 lock(&self.session).remove(user);
@@ -824,6 +825,57 @@ impl Inner {
             .to_owned()
     }
 
+    /// The endpoints this configuration sends refresh and access tokens to, as bound to the
+    /// refresh tokens it saves.
+    fn bound(&self) -> BoundEndpoints {
+        BoundEndpoints::of(self.client.endpoints())
+    }
+
+    /// Refuses a saved sign-in whose endpoints (see [`crate::bound`]) are not the ones this
+    /// configuration and the accounts file would send its tokens to: someone edited
+    /// `accounts.json` (or the configuration) after the sign-in. A value written before
+    /// endpoints were bound counts as bound to the cloud's well-known endpoints.
+    fn check_bound(&self, account: &Account, stored: &StoredToken) -> Result<()> {
+        let legacy;
+        let bound = match &stored.bound {
+            Some(b) => b,
+            None => {
+                legacy = BoundEndpoints::well_known(account.cloud);
+                &legacy
+            }
+        };
+        let file = BoundEndpoints::of(&account.endpoints(Some(self.client.endpoints()))?);
+        let here = self.bound();
+        let place = format!("in {}", self.accounts.path().display());
+        let Some((name, now, then, place)) = file
+            .difference(bound)
+            .map(|(n, a, b)| (n, a, b, place.as_str()))
+            .or_else(|| {
+                here.difference(bound)
+                    .map(|(n, a, b)| (n, a, b, "in this configuration"))
+            })
+        else {
+            return Ok(());
+        };
+        let was = if stored.bound.is_some() {
+            format!("the saved sign-in was made with {then}")
+        } else {
+            format!(
+                "the saved sign-in predates bound endpoints and is trusted only with the \
+                 cloud's standard {then}"
+            )
+        };
+        tracing::debug!(upn = %account.upn, endpoint = name, %now, "the account's endpoints differ from its saved sign-in; nothing is sent");
+        Err(Error::SignInRequired {
+            reason: format!(
+                "the {name} of {} {place} is {now}, but {was}; nothing was sent. If you \
+                 changed it on purpose, sign in again; if not, someone else did: restore the \
+                 file",
+                account.upn
+            ),
+        })
+    }
+
     /// Whether this configuration can refresh tokens for `account`.
     fn usable(&self, account: &Account) -> Result<()> {
         let e = self.client.endpoints();
@@ -867,7 +919,7 @@ impl Inner {
         }
         let vault = self.vault.clone();
         let user = account.keychain_user();
-        let rt = Secret::new(rt.to_owned());
+        let rt = StoredToken::new(Secret::new(rt.to_owned()), self.bound());
         let task = tokio::spawn(async move {
             let _write = account_lock.write.lock().await;
             {
@@ -1055,7 +1107,10 @@ impl Inner {
                 state.saved_seq = self.rt_seq.fetch_add(1, Ordering::SeqCst) + 1;
             }
             self.vault
-                .save(&account.keychain_user(), &Secret::new(rt))
+                .save(
+                    &account.keychain_user(),
+                    &StoredToken::new(Secret::new(rt), self.bound()),
+                )
                 .await;
             self.forget_access_tokens(&account.key());
             self.cache_token(
@@ -1111,11 +1166,15 @@ impl Inner {
         let scope = format!("{} offline_access", req.scope);
         let mut retried = false;
         let (result, used) = loop {
-            let Some(rt) = self.vault.load_shared(&user).await? else {
+            let Some(stored) = self.vault.load_shared(&user).await? else {
                 return Err(Error::SignInRequired {
                     reason: format!("{} has no saved sign-in", account.upn),
                 });
             };
+            // Never send the token (nor ask for access tokens) elsewhere than where it was
+            // issued for.
+            self.check_bound(account, &stored)?;
+            let rt = stored.token;
             let result = self
                 .client
                 .token(
@@ -1131,7 +1190,15 @@ impl Inner {
             if let Err(TokenError::Entra(e)) = &result
                 && e.kind() == ErrorKind::SignInRequired
                 && !retried
-                && self.vault.load(&user).await.ok().flatten().as_ref() != Some(&rt)
+                && self
+                    .vault
+                    .load(&user)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|s| s.token)
+                    .as_ref()
+                    != Some(&rt)
             {
                 retried = true;
                 continue;
@@ -1175,7 +1242,7 @@ impl Inner {
                         let _write = lock.write.lock().await;
                         // Delete it unless a concurrent refresh or sign-in replaced it.
                         let stored = self.vault.load(&user).await.ok().flatten();
-                        if stored.as_ref().is_none_or(|s| *s == used) {
+                        if stored.as_ref().is_none_or(|s| s.token == used) {
                             tracing::warn!(upn = %account.upn, "deleting the rejected refresh token");
                             if let Err(err) = self.vault.delete(&user).await {
                                 tracing::warn!(error = %err, "cannot delete the rejected refresh token");
@@ -1292,7 +1359,10 @@ impl Inner {
         if let Some(rt) = &signed_in.response.refresh_token {
             lock.state().saved_seq = self.rt_seq.fetch_add(1, Ordering::SeqCst) + 1;
             self.vault
-                .save(&account.keychain_user(), &Secret::new(rt.clone()))
+                .save(
+                    &account.keychain_user(),
+                    &StoredToken::new(Secret::new(rt.clone()), self.bound()),
+                )
                 .await;
         }
         Ok(self.cache_token(key, &signed_in.response))
@@ -1495,8 +1565,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = MemoryStore::new();
         let a = account("cid");
-        store.set(&a.keychain_user(), b"0.rt").unwrap();
-        let auth = Auth::new(options(dir.path(), Arc::new(store.clone()))).unwrap();
+        let o = options(dir.path(), Arc::new(store.clone()));
+        save_bound(&store, &a, &o.endpoints);
+        let auth = Auth::new(o).unwrap();
         let err = auth
             .token_source(&a)
             .access_token(&req())
@@ -1513,8 +1584,102 @@ mod tests {
         o.endpoints.authority_host = url::Url::parse(base).unwrap();
         let mut a = account("cid");
         a.authority_host = base.to_owned();
-        store.set(&a.keychain_user(), b"0.rt").unwrap();
+        save_bound(&store, &a, &o.endpoints);
         (Auth::new(o).unwrap(), a)
+    }
+
+    /// Saves refresh token `0.rt` for `a`, bound to `e`.
+    fn save_bound(store: &dyn SecretStore, a: &Account, e: &Endpoints) {
+        let t = StoredToken::new(Secret::new("0.rt".to_owned()), BoundEndpoints::of(e));
+        write_chunked(store, &a.keychain_user(), &t.encode()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn endpoints_must_match_the_saved_sign_in() {
+        use pim_core::test_server::{TestServer, response};
+        let server = TestServer::start(|_, _| response(500, b"", true)).await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::new();
+        let a = account("cid");
+        let o = options(dir.path(), Arc::new(store.clone()));
+        save_bound(&store, &a, &o.endpoints);
+        // The file names another authority (and this configuration follows it, as the CLI
+        // and the tray do): refused before anything is sent.
+        let mut edited = a.clone();
+        edited.authority_host = server.base.clone();
+        let mut o2 = o.clone();
+        o2.endpoints = edited.endpoints(Some(&o.endpoints)).unwrap();
+        let auth = Auth::new(o2).unwrap();
+        let err = auth
+            .token_source(&edited)
+            .access_token(&req())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::SignInRequired { .. }), "{err:?}");
+        let text = err.to_string();
+        for part in [
+            "authority host",
+            &server.base,
+            "accounts.json",
+            "pim login",
+            "127.0.0.1:9",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        assert!(!text.contains("0.rt"), "{text}");
+        // Same authority, another Graph endpoint in the file.
+        let mut edited = a.clone();
+        edited.graph_endpoint = Some(server.base.clone());
+        let mut o3 = o.clone();
+        o3.endpoints = edited.endpoints(Some(&o.endpoints)).unwrap();
+        let err = Auth::new(o3)
+            .unwrap()
+            .token_source(&edited)
+            .access_token(&req())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("Graph endpoint"), "{err}");
+        assert_eq!(server.hits(), 0, "nothing reached the edited endpoints");
+        // The file as signed in: the token goes to the (unreachable) bound authority.
+        let err = Auth::new(o)
+            .unwrap()
+            .token_source(&a)
+            .access_token(&req())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn values_without_bound_endpoints_are_trusted_with_the_standard_endpoints_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::new();
+        let auth = Auth::new(options(dir.path(), Arc::new(store.clone()))).unwrap();
+        let legacy = StoredToken::decode(b"0.rt".to_vec()).unwrap();
+        // Standard endpoints (with or without them written in the file): accepted.
+        let standard = Auth::new(AuthOptions::with_secret_store(
+            Endpoints::for_cloud(Cloud::Public),
+            "cid".into(),
+            dir.path().join("cfg"),
+            Arc::new(store.clone()),
+        ))
+        .unwrap();
+        let mut a = account("cid");
+        a.authority_host = "https://login.microsoftonline.com".into();
+        standard.inner.check_bound(&a, &legacy).unwrap();
+        a.graph_endpoint = Some("https://graph.microsoft.com".into());
+        a.arm_endpoint = Some("https://management.azure.com/".into());
+        standard.inner.check_bound(&a, &legacy).unwrap();
+        // Other endpoints (a simulator, or an edited file): sign in again.
+        a.arm_endpoint = Some("http://127.0.0.1:9".into());
+        let err = standard.inner.check_bound(&a, &legacy).unwrap_err();
+        assert!(err.to_string().contains("ARM endpoint"), "{err}");
+        assert!(err.to_string().contains("standard"), "{err}");
+        let err = auth
+            .inner
+            .check_bound(&account("cid"), &legacy)
+            .unwrap_err();
+        assert!(err.to_string().contains("authority host"), "{err}");
     }
 
     #[tokio::test]

@@ -23,6 +23,10 @@
 //!   only in memory. No token is ever written to a file, logged, or put in an error or URL.
 //! - Keychain entries: service `pim-tray`, user `rt:{cloud}:{client_id}:{oid}.{home_tid}`;
 //!   values over 2,400 bytes are split into parts `…#G.0..N-1` plus a header (see [`store`]).
+//! - A keychain value binds the refresh token to the authority, Graph and ARM endpoints it
+//!   was issued for; an account whose `accounts.json` names others gets `SignInRequired` and
+//!   nothing is sent (see `bound.rs`; values written before are trusted with the cloud's
+//!   standard endpoints only).
 //! - `accounts.json` (config folder) holds only non-secret metadata and is replaced
 //!   atomically; a damaged file is reported, never overwritten.
 //! - Every token request declares client capability `cp1`, asks for one resource, and uses
@@ -42,6 +46,7 @@
 pub mod accounts;
 mod auth;
 pub mod azure_cli;
+mod bound;
 pub mod browser;
 pub mod clock;
 pub mod entra;

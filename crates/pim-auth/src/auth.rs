@@ -286,6 +286,45 @@ struct Vault {
     warning: Mutex<Option<String>>,
     /// Recent keychain reads and writes: concurrent refreshes share one read.
     recent: tokio::sync::Mutex<HashMap<String, (std::time::Instant, StoredToken)>>,
+    /// The refresh token this process last wrote per keychain user (see
+    /// [`Vault::save_if_current`]).
+    written: Mutex<HashMap<String, Secret>>,
+    /// The config folder: its [`LOCK_FILE`] serialises the keychain writes and deletes of
+    /// every process using it (the tray and `pim`).
+    lock_dir: PathBuf,
+}
+
+/// The lock file (empty) in the config folder that serialises keychain changes across
+/// processes.
+pub const LOCK_FILE: &str = "keychain.lock";
+
+/// Runs `f` holding the exclusive lock on `dir`/[`LOCK_FILE`] (blocking until other
+/// processes release it). When the file cannot be opened or locked (a read-only folder), `f`
+/// runs without it, which only loses the ordering against other processes.
+fn with_file_lock<T>(
+    dir: &std::path::Path,
+    f: impl FnOnce() -> std::result::Result<T, StoreError>,
+) -> std::result::Result<T, StoreError> {
+    let file = crate::accounts::create_private_dir(dir)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            let mut o = std::fs::OpenOptions::new();
+            o.create(true).write(true).truncate(false);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                o.mode(0o600);
+            }
+            o.open(dir.join(LOCK_FILE)).map_err(|e| e.to_string())
+        })
+        .and_then(|file| file.lock().map(|()| file).map_err(|e| e.to_string()));
+    if let Err(e) = &file {
+        tracing::warn!(error = %e, "cannot lock {LOCK_FILE}; changing the keychain without it");
+    }
+    let out = f();
+    // Closing the file releases the lock.
+    drop(file);
+    out
 }
 
 /// How long a keychain read is reused by other refreshes of this process. Short: another
@@ -305,12 +344,14 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl Vault {
-    fn new(store: Arc<dyn SecretStore>, warning: Option<String>) -> Vault {
+    fn new(store: Arc<dyn SecretStore>, warning: Option<String>, lock_dir: PathBuf) -> Vault {
         Vault {
             store,
             session: Mutex::new(HashMap::new()),
             warning: Mutex::new(warning),
             recent: tokio::sync::Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
+            lock_dir,
         }
     }
 
@@ -374,9 +415,13 @@ impl Vault {
         let store = self.store.clone();
         let u = user.to_owned();
         let bytes = token.encode();
-        match blocking(move || write_chunked(store.as_ref(), &u, &bytes)).await {
+        let dir = self.lock_dir.clone();
+        match blocking(move || with_file_lock(&dir, || write_chunked(store.as_ref(), &u, &bytes)))
+            .await
+        {
             Ok(()) => {
                 lock(&self.session).remove(user);
+                lock(&self.written).insert(user.to_owned(), token.token.clone());
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot save the refresh token in the keychain; keeping it in memory for this session");
@@ -390,10 +435,71 @@ impl Vault {
     async fn delete(&self, user: &str) -> std::result::Result<bool, StoreError> {
         self.recent.lock().await.remove(user);
         let had_session = lock(&self.session).remove(user).is_some();
+        lock(&self.written).remove(user);
         let store = self.store.clone();
         let u = user.to_owned();
-        let deleted = blocking(move || delete_chunked(store.as_ref(), &u)).await?;
+        let dir = self.lock_dir.clone();
+        let deleted =
+            blocking(move || with_file_lock(&dir, || delete_chunked(store.as_ref(), &u))).await?;
         Ok(deleted || had_session)
+    }
+
+    /// Saves a rotated refresh token only if the keychain still holds the sign-in it was
+    /// rotated from: the token `used` for the refresh, or the one this process last wrote.
+    /// Checked and written under the cross-process [`LOCK_FILE`], which sign-out and sign-in
+    /// also take, so a sign-out (or a new sign-in) in another process wins: the rotated token
+    /// is dropped instead of bringing back a live token nobody can see. Returns whether it
+    /// was kept (in the keychain, or in memory when the keychain fails as in
+    /// [`Vault::save`]).
+    async fn save_if_current(&self, user: &str, token: &StoredToken, used: &Secret) -> bool {
+        if lock(&self.session).contains_key(user) {
+            // Kept in memory this session: no other process can see or delete it.
+            self.save(user, token).await;
+            return true;
+        }
+        // As in `save`: refreshes of this process use the newest token while it is written.
+        self.recent
+            .lock()
+            .await
+            .insert(user.to_owned(), (std::time::Instant::now(), token.clone()));
+        let mut expected = vec![used.clone()];
+        expected.extend(lock(&self.written).get(user).cloned());
+        let store = self.store.clone();
+        let u = user.to_owned();
+        let bytes = token.encode();
+        let dir = self.lock_dir.clone();
+        let outcome = blocking(move || {
+            with_file_lock(&dir, || {
+                let current = read_chunked(store.as_ref(), &u)?
+                    .and_then(|b| StoredToken::decode(b).ok())
+                    .map(|t| t.token);
+                if !current.is_some_and(|c| expected.contains(&c)) {
+                    return Ok(false);
+                }
+                write_chunked(store.as_ref(), &u, &bytes)?;
+                Ok(true)
+            })
+        })
+        .await;
+        match outcome {
+            Ok(true) => {
+                lock(&self.written).insert(user.to_owned(), token.token.clone());
+                true
+            }
+            Ok(false) => {
+                self.recent.lock().await.remove(user);
+                tracing::info!(
+                    "signed out or in again by another process during the refresh; its refresh token is dropped"
+                );
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot save the refresh token in the keychain; keeping it in memory for this session");
+                self.set_warning(&e);
+                lock(&self.session).insert(user.to_owned(), token.clone());
+                true
+            }
+        }
     }
 
     fn set_warning(&self, e: &StoreError) {
@@ -464,6 +570,7 @@ impl Auth {
             None => entra::default_http_client()?,
         };
         let accounts = AccountStore::new(options.config_dir);
+        let lock_dir = accounts.dir().to_owned();
         if let Some(w) = &options.keychain_warning {
             tracing::warn!("{w}");
         }
@@ -471,7 +578,11 @@ impl Auth {
             inner: Arc::new(Inner {
                 client: TokenClient::new(http, options.endpoints, options.client_id),
                 accounts,
-                vault: Arc::new(Vault::new(options.secret_store, options.keychain_warning)),
+                vault: Arc::new(Vault::new(
+                    options.secret_store,
+                    options.keychain_warning,
+                    lock_dir,
+                )),
                 saves: Mutex::new(Vec::new()),
                 browser: options.browser,
                 on_url: options.on_url,
@@ -901,11 +1012,19 @@ impl Inner {
         lock(&self.flights).entry(key.clone()).or_default().clone()
     }
 
-    /// Stores the refresh token a refresh response rotated, in the background (the caller
-    /// does not wait for the keychain), unless a newer response's token is stored by then or
-    /// the account signed in or out since the refresh started. Returns `false` when the
-    /// account signed in or out meanwhile (the caller then keeps nothing).
-    async fn save_rotated(&self, account: &Account, epoch: u64, seq: u64, rt: &str) -> bool {
+    /// Stores the refresh token a refresh response rotated from `used`, in the background (the
+    /// caller does not wait for the keychain), unless a newer response's token is stored by
+    /// then or the account signed in or out since the refresh started, in this process or
+    /// another ([`Vault::save_if_current`]). Returns `false` when the account signed in or
+    /// out in this process meanwhile (the caller then keeps nothing).
+    async fn save_rotated(
+        &self,
+        account: &Account,
+        epoch: u64,
+        seq: u64,
+        rt: &str,
+        used: &Secret,
+    ) -> bool {
         let account_lock = self.account_lock(&account.key());
         {
             let mut state = account_lock.state();
@@ -920,6 +1039,7 @@ impl Inner {
         let vault = self.vault.clone();
         let user = account.keychain_user();
         let rt = StoredToken::new(Secret::new(rt.to_owned()), self.bound());
+        let used = used.clone();
         let task = tokio::spawn(async move {
             let _write = account_lock.write.lock().await;
             {
@@ -936,7 +1056,7 @@ impl Inner {
                 }
                 state.saved_seq = seq;
             }
-            vault.save(&user, &rt).await;
+            vault.save_if_current(&user, &rt, &used).await;
         });
         let mut saves = lock(&self.saves);
         saves.retain(|h| !h.is_finished());
@@ -1209,7 +1329,7 @@ impl Inner {
         match result {
             Ok(response) => {
                 let current = match &response.refresh_token {
-                    Some(new_rt) => self.save_rotated(account, epoch, seq, new_rt).await,
+                    Some(new_rt) => self.save_rotated(account, epoch, seq, new_rt, &used).await,
                     None => true,
                 };
                 tracing::debug!(tenant = %req.tenant_id, resource = %req.resource, "access token refreshed");
@@ -1301,7 +1421,7 @@ impl Inner {
         };
         let seq = self.rt_seq.fetch_add(1, Ordering::SeqCst) + 1;
         if let Some(new_rt) = &response.refresh_token
-            && !self.save_rotated(account, epoch, seq, new_rt).await
+            && !self.save_rotated(account, epoch, seq, new_rt, rt).await
         {
             return true;
         }
@@ -1680,6 +1800,95 @@ mod tests {
             .check_bound(&account("cid"), &legacy)
             .unwrap_err();
         assert!(err.to_string().contains("authority host"), "{err}");
+    }
+
+    /// A token endpoint that holds each answer until the test lets it go: `arrived` hears of
+    /// each request, `go` releases one answer (a rotated refresh token `1.rotated`).
+    async fn gated_authority() -> (
+        pim_core::test_server::TestServer,
+        std::sync::mpsc::Receiver<()>,
+        std::sync::mpsc::Sender<()>,
+    ) {
+        use pim_core::test_server::{TestServer, response};
+        let (arrived_tx, arrived) = std::sync::mpsc::channel::<()>();
+        let (go, go_rx) = std::sync::mpsc::channel::<()>();
+        let arrived_tx = Mutex::new(arrived_tx);
+        let go_rx = Mutex::new(go_rx);
+        let server = TestServer::start(move |_, _| {
+            let _ = lock(&arrived_tx).send(());
+            let _ = lock(&go_rx).recv();
+            response(
+                200,
+                br#"{"access_token":"at","token_type":"Bearer","expires_in":3600,"refresh_token":"1.rotated"}"#,
+                true,
+            )
+        })
+        .await;
+        (server, arrived, go)
+    }
+
+    /// Two processes (two `Auth`s over one keychain and config folder): one signs out (or
+    /// signs in anew) while the other waits for a slow refresh; the rotated token that
+    /// arrives afterwards is not written back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+    async fn sign_out_in_another_process_wins_over_a_running_refresh() {
+        for sign_in_again in [false, true] {
+            let (server, arrived, go) = gated_authority().await;
+            let dir = tempfile::tempdir().unwrap();
+            let store = MemoryStore::new();
+            let (tray, a) = fake_authority(dir.path(), &server.base, store.clone());
+            let mut o = options(dir.path(), Arc::new(store.clone()));
+            o.endpoints.authority_host = url::Url::parse(&server.base).unwrap();
+            let cli = Auth::new(o.clone()).unwrap();
+            let ts = tray.token_source(&a);
+            let refresh = tokio::spawn(async move { ts.access_token(&req()).await });
+            tokio::task::spawn_blocking(move || arrived.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            // `pim logout` while the tray's refresh is on the wire.
+            cli.logout(&a).await.unwrap();
+            assert!(store.is_empty());
+            if sign_in_again {
+                let t = StoredToken::new(
+                    Secret::new("2.new".to_owned()),
+                    BoundEndpoints::of(&o.endpoints),
+                );
+                cli.inner.vault.save(&a.keychain_user(), &t).await;
+            }
+            go.send(()).unwrap();
+            let token = refresh.await.unwrap().unwrap();
+            assert_eq!(token.token.expose(), "at");
+            tray.flush().await;
+            if sign_in_again {
+                let saved = read_chunked(&store, &a.keychain_user()).unwrap().unwrap();
+                let saved = StoredToken::decode(saved).unwrap();
+                assert_eq!(saved.token.expose(), "2.new", "the new sign-in is kept");
+            } else {
+                assert!(store.is_empty(), "signed out: {:?}", store.users());
+            }
+        }
+    }
+
+    /// Without a sign-out, the rotated token is saved; a second process whose refresh
+    /// started from the same token does not overwrite the first one's rotation.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+    async fn a_refresh_saves_its_rotated_token_when_the_sign_in_is_unchanged() {
+        let (server, arrived, go) = gated_authority().await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::new();
+        let (tray, a) = fake_authority(dir.path(), &server.base, store.clone());
+        go.send(()).unwrap();
+        tray.token_source(&a).access_token(&req()).await.unwrap();
+        tray.flush().await;
+        arrived.recv().unwrap();
+        let saved = StoredToken::decode(read_chunked(&store, &a.keychain_user()).unwrap().unwrap())
+            .unwrap();
+        assert_eq!(saved.token.expose(), "1.rotated");
+        assert_eq!(
+            saved.bound,
+            Some(BoundEndpoints::of(tray.inner.client.endpoints()))
+        );
     }
 
     #[tokio::test]

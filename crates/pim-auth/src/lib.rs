@@ -32,6 +32,10 @@
 //! - Every token request declares client capability `cp1`, asks for one resource, and uses
 //!   the account's tenant id (first sign-in: `organizations`).
 //! - Refreshes are serialised per account; each rotated refresh token is saved at once.
+//! - Keychain writes and deletes take the lock file `keychain.lock` in the config folder, so
+//!   the tray and `pim` change a token one at a time; a rotated token is written only while
+//!   the keychain still holds the one it was rotated from (a sign-out or new sign-in in
+//!   another process wins).
 //! - `invalid_grant` deletes the refresh token (→ `SignInRequired`); interaction needed (MFA,
 //!   claims) keeps it (→ `StepUpRequired`, or a browser sign-in when
 //!   [`AuthOptions::allow_interactive`]).

@@ -444,6 +444,47 @@ impl Vault {
         Ok(deleted || had_session)
     }
 
+    /// Deletes the refresh token of `user` if it is still `used` (or gone): checked and deleted
+    /// under the cross-process [`LOCK_FILE`]. Returns whether it was deleted (or absent);
+    /// `false` when a newer token replaced it.
+    async fn delete_if_current(
+        &self,
+        user: &str,
+        used: &Secret,
+    ) -> std::result::Result<bool, StoreError> {
+        let in_memory = lock(&self.session).get(user).map(|t| t.token.clone());
+        if let Some(t) = in_memory {
+            if t != *used {
+                return Ok(false);
+            }
+            self.delete(user).await?;
+            return Ok(true);
+        }
+        self.recent.lock().await.remove(user);
+        let store = self.store.clone();
+        let u = user.to_owned();
+        let used = used.clone();
+        let dir = self.lock_dir.clone();
+        let deleted = blocking(move || {
+            with_file_lock(&dir, || {
+                let current = read_chunked(store.as_ref(), &u)
+                    .ok()
+                    .flatten()
+                    .and_then(|b| StoredToken::decode(b).ok());
+                if current.is_some_and(|c| c.token != used) {
+                    return Ok(false);
+                }
+                delete_chunked(store.as_ref(), &u)?;
+                Ok(true)
+            })
+        })
+        .await?;
+        if deleted {
+            lock(&self.written).remove(user);
+        }
+        Ok(deleted)
+    }
+
     /// Saves a rotated refresh token only if the keychain still holds the sign-in it was
     /// rotated from: the token `used` for the refresh, or the one this process last wrote.
     /// Checked and written under the cross-process [`LOCK_FILE`], which sign-out and sign-in
@@ -1360,14 +1401,18 @@ impl Inner {
                     {
                         let lock = self.account_lock(&account.key());
                         let _write = lock.write.lock().await;
-                        // Delete it unless a concurrent refresh or sign-in replaced it.
-                        let stored = self.vault.load(&user).await.ok().flatten();
-                        if stored.as_ref().is_none_or(|s| s.token == used) {
-                            tracing::warn!(upn = %account.upn, "deleting the rejected refresh token");
-                            if let Err(err) = self.vault.delete(&user).await {
-                                tracing::warn!(error = %err, "cannot delete the rejected refresh token");
+                        // Delete it unless a concurrent refresh or sign-in (here or in another
+                        // process) replaced it.
+                        match self.vault.delete_if_current(&user, &used).await {
+                            Ok(true) => {
+                                tracing::warn!(upn = %account.upn, "deleted the rejected refresh token");
+                                self.forget_access_tokens(&account.key());
                             }
-                            self.forget_access_tokens(&account.key());
+                            Ok(false) => {}
+                            Err(err) => {
+                                tracing::warn!(error = %err, "cannot delete the rejected refresh token");
+                                self.forget_access_tokens(&account.key());
+                            }
                         }
                     }
                     Err(Error::SignInRequired {

@@ -1,6 +1,8 @@
 //! Signed-in accounts: non-secret metadata in `accounts.json` in the config folder.
 //!
-//! Invariants: the file holds no secrets; it is replaced atomically (temporary file in the same
+//! Invariants: the file holds no secrets, and nothing in it is trusted with one: the endpoints
+//! an account's tokens go to are also bound to its refresh token in the keychain, and `Auth`
+//! refuses an account whose file disagrees; it is replaced atomically (temporary file in the same
 //! folder, fsync, rename, fsync of the folder), so readers see the old or the new file, never a
 //! half-written one; a damaged file is reported (naming the file and the fix), never
 //! overwritten.

@@ -14,6 +14,7 @@ use pim_core::{Error, Result};
 
 use crate::accounts::{Account, AccountStore, CredentialKind};
 use crate::azure_cli::AzureCliTokenSource;
+use crate::bound::{BoundEndpoints, StoredToken};
 use crate::browser::{BrowserOpener, SystemBrowser};
 use crate::clock::{Clock, SystemClock};
 use crate::entra::{
@@ -281,10 +282,49 @@ struct CacheKey {
 #[derive(Debug)]
 struct Vault {
     store: Arc<dyn SecretStore>,
-    session: Mutex<HashMap<String, Secret>>,
+    session: Mutex<HashMap<String, StoredToken>>,
     warning: Mutex<Option<String>>,
     /// Recent keychain reads and writes: concurrent refreshes share one read.
-    recent: tokio::sync::Mutex<HashMap<String, (std::time::Instant, Secret)>>,
+    recent: tokio::sync::Mutex<HashMap<String, (std::time::Instant, StoredToken)>>,
+    /// The refresh token this process last wrote per keychain user (see
+    /// [`Vault::save_if_current`]).
+    written: Mutex<HashMap<String, Secret>>,
+    /// The config folder: its [`LOCK_FILE`] serialises the keychain writes and deletes of
+    /// every process using it (the tray and `pim`).
+    lock_dir: PathBuf,
+}
+
+/// The lock file (empty) in the config folder that serialises keychain changes across
+/// processes.
+pub const LOCK_FILE: &str = "keychain.lock";
+
+/// Runs `f` holding the exclusive lock on `dir`/[`LOCK_FILE`] (blocking until other
+/// processes release it). When the file cannot be opened or locked (a read-only folder), `f`
+/// runs without it, which only loses the ordering against other processes.
+fn with_file_lock<T>(
+    dir: &std::path::Path,
+    f: impl FnOnce() -> std::result::Result<T, StoreError>,
+) -> std::result::Result<T, StoreError> {
+    let file = crate::accounts::create_private_dir(dir)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            let mut o = std::fs::OpenOptions::new();
+            o.create(true).write(true).truncate(false);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                o.mode(0o600);
+            }
+            o.open(dir.join(LOCK_FILE)).map_err(|e| e.to_string())
+        })
+        .and_then(|file| file.lock().map(|()| file).map_err(|e| e.to_string()));
+    if let Err(e) = &file {
+        tracing::warn!(error = %e, "cannot lock {LOCK_FILE}; changing the keychain without it");
+    }
+    let out = f();
+    // Closing the file releases the lock.
+    drop(file);
+    out
 }
 
 /// How long a keychain read is reused by other refreshes of this process. Short: another
@@ -304,18 +344,20 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl Vault {
-    fn new(store: Arc<dyn SecretStore>, warning: Option<String>) -> Vault {
+    fn new(store: Arc<dyn SecretStore>, warning: Option<String>, lock_dir: PathBuf) -> Vault {
         Vault {
             store,
             session: Mutex::new(HashMap::new()),
             warning: Mutex::new(warning),
             recent: tokio::sync::Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
+            lock_dir,
         }
     }
 
     /// Like [`Vault::load`], but concurrent callers share one keychain read, and a read or
     /// write of the last [`KEYCHAIN_REUSE`] is reused.
-    async fn load_shared(&self, user: &str) -> Result<Option<Secret>> {
+    async fn load_shared(&self, user: &str) -> Result<Option<StoredToken>> {
         if let Some(s) = lock(&self.session).get(user) {
             return Ok(Some(s.clone()));
         }
@@ -336,19 +378,19 @@ impl Vault {
     /// The refresh token: the memory copy when the keychain failed to save it this session,
     /// else the keychain (read each time, so a token rotated by another process, e.g. the
     /// tray while the CLI runs, is picked up).
-    async fn load(&self, user: &str) -> Result<Option<Secret>> {
+    async fn load(&self, user: &str) -> Result<Option<StoredToken>> {
         if let Some(s) = lock(&self.session).get(user) {
             return Ok(Some(s.clone()));
         }
         let store = self.store.clone();
         let u = user.to_owned();
         match blocking(move || read_chunked(store.as_ref(), &u)).await {
-            Ok(Some(bytes)) => {
-                let s = String::from_utf8(bytes).map_err(|_| Error::SignInRequired {
-                    reason: "the saved sign-in in the keychain is not readable".into(),
-                })?;
-                Ok(Some(Secret::new(s)))
-            }
+            Ok(Some(bytes)) => match StoredToken::decode(bytes) {
+                Ok(t) => Ok(Some(t)),
+                Err(why) => Err(Error::SignInRequired {
+                    reason: format!("the saved sign-in in the keychain is not readable: {why}"),
+                }),
+            },
             Ok(None) => Ok(None),
             Err(StoreError::Integrity(m)) => Err(Error::SignInRequired {
                 reason: format!("the saved sign-in in the keychain is damaged ({m})"),
@@ -365,17 +407,21 @@ impl Vault {
 
     /// Saves to the keychain; when that fails, keeps the token in memory for this session and
     /// sets the warning.
-    async fn save(&self, user: &str, token: &Secret) {
+    async fn save(&self, user: &str, token: &StoredToken) {
         self.recent
             .lock()
             .await
             .insert(user.to_owned(), (std::time::Instant::now(), token.clone()));
         let store = self.store.clone();
         let u = user.to_owned();
-        let bytes = token.expose().as_bytes().to_vec();
-        match blocking(move || write_chunked(store.as_ref(), &u, &bytes)).await {
+        let bytes = token.encode();
+        let dir = self.lock_dir.clone();
+        match blocking(move || with_file_lock(&dir, || write_chunked(store.as_ref(), &u, &bytes)))
+            .await
+        {
             Ok(()) => {
                 lock(&self.session).remove(user);
+                lock(&self.written).insert(user.to_owned(), token.token.clone());
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot save the refresh token in the keychain; keeping it in memory for this session");
@@ -389,10 +435,112 @@ impl Vault {
     async fn delete(&self, user: &str) -> std::result::Result<bool, StoreError> {
         self.recent.lock().await.remove(user);
         let had_session = lock(&self.session).remove(user).is_some();
+        lock(&self.written).remove(user);
         let store = self.store.clone();
         let u = user.to_owned();
-        let deleted = blocking(move || delete_chunked(store.as_ref(), &u)).await?;
+        let dir = self.lock_dir.clone();
+        let deleted =
+            blocking(move || with_file_lock(&dir, || delete_chunked(store.as_ref(), &u))).await?;
         Ok(deleted || had_session)
+    }
+
+    /// Deletes the refresh token of `user` if it is still `used` (or gone): checked and deleted
+    /// under the cross-process [`LOCK_FILE`]. Returns whether it was deleted (or absent);
+    /// `false` when a newer token replaced it.
+    async fn delete_if_current(
+        &self,
+        user: &str,
+        used: &Secret,
+    ) -> std::result::Result<bool, StoreError> {
+        let in_memory = lock(&self.session).get(user).map(|t| t.token.clone());
+        if let Some(t) = in_memory {
+            if t != *used {
+                return Ok(false);
+            }
+            self.delete(user).await?;
+            return Ok(true);
+        }
+        self.recent.lock().await.remove(user);
+        let store = self.store.clone();
+        let u = user.to_owned();
+        let used = used.clone();
+        let dir = self.lock_dir.clone();
+        let deleted = blocking(move || {
+            with_file_lock(&dir, || {
+                let current = read_chunked(store.as_ref(), &u)
+                    .ok()
+                    .flatten()
+                    .and_then(|b| StoredToken::decode(b).ok());
+                if current.is_some_and(|c| c.token != used) {
+                    return Ok(false);
+                }
+                delete_chunked(store.as_ref(), &u)?;
+                Ok(true)
+            })
+        })
+        .await?;
+        if deleted {
+            lock(&self.written).remove(user);
+        }
+        Ok(deleted)
+    }
+
+    /// Saves a rotated refresh token only if the keychain still holds the sign-in it was
+    /// rotated from: the token `used` for the refresh, or the one this process last wrote.
+    /// Checked and written under the cross-process [`LOCK_FILE`], which sign-out and sign-in
+    /// also take, so a sign-out (or a new sign-in) in another process wins: the rotated token
+    /// is dropped instead of bringing back a live token nobody can see. Returns whether it
+    /// was kept (in the keychain, or in memory when the keychain fails as in
+    /// [`Vault::save`]).
+    async fn save_if_current(&self, user: &str, token: &StoredToken, used: &Secret) -> bool {
+        if lock(&self.session).contains_key(user) {
+            // Kept in memory this session: no other process can see or delete it.
+            self.save(user, token).await;
+            return true;
+        }
+        // As in `save`: refreshes of this process use the newest token while it is written.
+        self.recent
+            .lock()
+            .await
+            .insert(user.to_owned(), (std::time::Instant::now(), token.clone()));
+        let mut expected = vec![used.clone()];
+        expected.extend(lock(&self.written).get(user).cloned());
+        let store = self.store.clone();
+        let u = user.to_owned();
+        let bytes = token.encode();
+        let dir = self.lock_dir.clone();
+        let outcome = blocking(move || {
+            with_file_lock(&dir, || {
+                let current = read_chunked(store.as_ref(), &u)?
+                    .and_then(|b| StoredToken::decode(b).ok())
+                    .map(|t| t.token);
+                if !current.is_some_and(|c| expected.contains(&c)) {
+                    return Ok(false);
+                }
+                write_chunked(store.as_ref(), &u, &bytes)?;
+                Ok(true)
+            })
+        })
+        .await;
+        match outcome {
+            Ok(true) => {
+                lock(&self.written).insert(user.to_owned(), token.token.clone());
+                true
+            }
+            Ok(false) => {
+                self.recent.lock().await.remove(user);
+                tracing::info!(
+                    "signed out or in again by another process during the refresh; its refresh token is dropped"
+                );
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot save the refresh token in the keychain; keeping it in memory for this session");
+                self.set_warning(&e);
+                lock(&self.session).insert(user.to_owned(), token.clone());
+                true
+            }
+        }
     }
 
     fn set_warning(&self, e: &StoreError) {
@@ -463,6 +611,7 @@ impl Auth {
             None => entra::default_http_client()?,
         };
         let accounts = AccountStore::new(options.config_dir);
+        let lock_dir = accounts.dir().to_owned();
         if let Some(w) = &options.keychain_warning {
             tracing::warn!("{w}");
         }
@@ -470,7 +619,11 @@ impl Auth {
             inner: Arc::new(Inner {
                 client: TokenClient::new(http, options.endpoints, options.client_id),
                 accounts,
-                vault: Arc::new(Vault::new(options.secret_store, options.keychain_warning)),
+                vault: Arc::new(Vault::new(
+                    options.secret_store,
+                    options.keychain_warning,
+                    lock_dir,
+                )),
                 saves: Mutex::new(Vec::new()),
                 browser: options.browser,
                 on_url: options.on_url,
@@ -824,6 +977,57 @@ impl Inner {
             .to_owned()
     }
 
+    /// The endpoints this configuration sends refresh and access tokens to, as bound to the
+    /// refresh tokens it saves.
+    fn bound(&self) -> BoundEndpoints {
+        BoundEndpoints::of(self.client.endpoints())
+    }
+
+    /// Refuses a saved sign-in whose endpoints (see [`crate::bound`]) are not the ones this
+    /// configuration and the accounts file would send its tokens to: someone edited
+    /// `accounts.json` (or the configuration) after the sign-in. A value written before
+    /// endpoints were bound counts as bound to the cloud's well-known endpoints.
+    fn check_bound(&self, account: &Account, stored: &StoredToken) -> Result<()> {
+        let legacy;
+        let bound = match &stored.bound {
+            Some(b) => b,
+            None => {
+                legacy = BoundEndpoints::well_known(account.cloud);
+                &legacy
+            }
+        };
+        let file = BoundEndpoints::of(&account.endpoints(Some(self.client.endpoints()))?);
+        let here = self.bound();
+        let place = format!("in {}", self.accounts.path().display());
+        let Some((name, now, then, place)) = file
+            .difference(bound)
+            .map(|(n, a, b)| (n, a, b, place.as_str()))
+            .or_else(|| {
+                here.difference(bound)
+                    .map(|(n, a, b)| (n, a, b, "in this configuration"))
+            })
+        else {
+            return Ok(());
+        };
+        let was = if stored.bound.is_some() {
+            format!("the saved sign-in was made with {then}")
+        } else {
+            format!(
+                "the saved sign-in predates bound endpoints and is trusted only with the \
+                 cloud's standard {then}"
+            )
+        };
+        tracing::debug!(upn = %account.upn, endpoint = name, %now, "the account's endpoints differ from its saved sign-in; nothing is sent");
+        Err(Error::SignInRequired {
+            reason: format!(
+                "the {name} of {} {place} is {now}, but {was}; nothing was sent. If you \
+                 changed it on purpose, sign in again; if not, someone else did: restore the \
+                 file",
+                account.upn
+            ),
+        })
+    }
+
     /// Whether this configuration can refresh tokens for `account`.
     fn usable(&self, account: &Account) -> Result<()> {
         let e = self.client.endpoints();
@@ -849,11 +1053,19 @@ impl Inner {
         lock(&self.flights).entry(key.clone()).or_default().clone()
     }
 
-    /// Stores the refresh token a refresh response rotated, in the background (the caller
-    /// does not wait for the keychain), unless a newer response's token is stored by then or
-    /// the account signed in or out since the refresh started. Returns `false` when the
-    /// account signed in or out meanwhile (the caller then keeps nothing).
-    async fn save_rotated(&self, account: &Account, epoch: u64, seq: u64, rt: &str) -> bool {
+    /// Stores the refresh token a refresh response rotated from `used`, in the background (the
+    /// caller does not wait for the keychain), unless a newer response's token is stored by
+    /// then or the account signed in or out since the refresh started, in this process or
+    /// another ([`Vault::save_if_current`]). Returns `false` when the account signed in or
+    /// out in this process meanwhile (the caller then keeps nothing).
+    async fn save_rotated(
+        &self,
+        account: &Account,
+        epoch: u64,
+        seq: u64,
+        rt: &str,
+        used: &Secret,
+    ) -> bool {
         let account_lock = self.account_lock(&account.key());
         {
             let mut state = account_lock.state();
@@ -867,7 +1079,8 @@ impl Inner {
         }
         let vault = self.vault.clone();
         let user = account.keychain_user();
-        let rt = Secret::new(rt.to_owned());
+        let rt = StoredToken::new(Secret::new(rt.to_owned()), self.bound());
+        let used = used.clone();
         let task = tokio::spawn(async move {
             let _write = account_lock.write.lock().await;
             {
@@ -884,7 +1097,7 @@ impl Inner {
                 }
                 state.saved_seq = seq;
             }
-            vault.save(&user, &rt).await;
+            vault.save_if_current(&user, &rt, &used).await;
         });
         let mut saves = lock(&self.saves);
         saves.retain(|h| !h.is_finished());
@@ -1055,7 +1268,10 @@ impl Inner {
                 state.saved_seq = self.rt_seq.fetch_add(1, Ordering::SeqCst) + 1;
             }
             self.vault
-                .save(&account.keychain_user(), &Secret::new(rt))
+                .save(
+                    &account.keychain_user(),
+                    &StoredToken::new(Secret::new(rt), self.bound()),
+                )
                 .await;
             self.forget_access_tokens(&account.key());
             self.cache_token(
@@ -1111,11 +1327,15 @@ impl Inner {
         let scope = format!("{} offline_access", req.scope);
         let mut retried = false;
         let (result, used) = loop {
-            let Some(rt) = self.vault.load_shared(&user).await? else {
+            let Some(stored) = self.vault.load_shared(&user).await? else {
                 return Err(Error::SignInRequired {
                     reason: format!("{} has no saved sign-in", account.upn),
                 });
             };
+            // Never send the token (nor ask for access tokens) elsewhere than where it was
+            // issued for.
+            self.check_bound(account, &stored)?;
+            let rt = stored.token;
             let result = self
                 .client
                 .token(
@@ -1131,7 +1351,15 @@ impl Inner {
             if let Err(TokenError::Entra(e)) = &result
                 && e.kind() == ErrorKind::SignInRequired
                 && !retried
-                && self.vault.load(&user).await.ok().flatten().as_ref() != Some(&rt)
+                && self
+                    .vault
+                    .load(&user)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|s| s.token)
+                    .as_ref()
+                    != Some(&rt)
             {
                 retried = true;
                 continue;
@@ -1142,7 +1370,7 @@ impl Inner {
         match result {
             Ok(response) => {
                 let current = match &response.refresh_token {
-                    Some(new_rt) => self.save_rotated(account, epoch, seq, new_rt).await,
+                    Some(new_rt) => self.save_rotated(account, epoch, seq, new_rt, &used).await,
                     None => true,
                 };
                 tracing::debug!(tenant = %req.tenant_id, resource = %req.resource, "access token refreshed");
@@ -1173,14 +1401,18 @@ impl Inner {
                     {
                         let lock = self.account_lock(&account.key());
                         let _write = lock.write.lock().await;
-                        // Delete it unless a concurrent refresh or sign-in replaced it.
-                        let stored = self.vault.load(&user).await.ok().flatten();
-                        if stored.as_ref().is_none_or(|s| *s == used) {
-                            tracing::warn!(upn = %account.upn, "deleting the rejected refresh token");
-                            if let Err(err) = self.vault.delete(&user).await {
-                                tracing::warn!(error = %err, "cannot delete the rejected refresh token");
+                        // Delete it unless a concurrent refresh or sign-in (here or in another
+                        // process) replaced it.
+                        match self.vault.delete_if_current(&user, &used).await {
+                            Ok(true) => {
+                                tracing::warn!(upn = %account.upn, "deleted the rejected refresh token");
+                                self.forget_access_tokens(&account.key());
                             }
-                            self.forget_access_tokens(&account.key());
+                            Ok(false) => {}
+                            Err(err) => {
+                                tracing::warn!(error = %err, "cannot delete the rejected refresh token");
+                                self.forget_access_tokens(&account.key());
+                            }
                         }
                     }
                     Err(Error::SignInRequired {
@@ -1234,7 +1466,7 @@ impl Inner {
         };
         let seq = self.rt_seq.fetch_add(1, Ordering::SeqCst) + 1;
         if let Some(new_rt) = &response.refresh_token
-            && !self.save_rotated(account, epoch, seq, new_rt).await
+            && !self.save_rotated(account, epoch, seq, new_rt, rt).await
         {
             return true;
         }
@@ -1292,7 +1524,10 @@ impl Inner {
         if let Some(rt) = &signed_in.response.refresh_token {
             lock.state().saved_seq = self.rt_seq.fetch_add(1, Ordering::SeqCst) + 1;
             self.vault
-                .save(&account.keychain_user(), &Secret::new(rt.clone()))
+                .save(
+                    &account.keychain_user(),
+                    &StoredToken::new(Secret::new(rt.clone()), self.bound()),
+                )
                 .await;
         }
         Ok(self.cache_token(key, &signed_in.response))
@@ -1476,9 +1711,10 @@ mod tests {
         let store = LimitedStore::new();
         let a = account("cid");
         write_chunked(&store, &a.keychain_user(), &[b'r'; 5000]).unwrap();
-        store
-            .set(&format!("{}#1", a.keychain_user()), b"tampered")
-            .unwrap();
+        let header: serde_json::Value =
+            serde_json::from_slice(&store.get(&a.keychain_user()).unwrap().unwrap()).unwrap();
+        let part1 = format!("{}#{}.1", a.keychain_user(), header["g"].as_str().unwrap());
+        store.set(&part1, b"tampered").unwrap();
         let auth = Auth::new(options(dir.path(), Arc::new(store))).unwrap();
         let err = auth
             .token_source(&a)
@@ -1494,8 +1730,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = MemoryStore::new();
         let a = account("cid");
-        store.set(&a.keychain_user(), b"0.rt").unwrap();
-        let auth = Auth::new(options(dir.path(), Arc::new(store.clone()))).unwrap();
+        let o = options(dir.path(), Arc::new(store.clone()));
+        save_bound(&store, &a, &o.endpoints);
+        let auth = Auth::new(o).unwrap();
         let err = auth
             .token_source(&a)
             .access_token(&req())
@@ -1512,8 +1749,191 @@ mod tests {
         o.endpoints.authority_host = url::Url::parse(base).unwrap();
         let mut a = account("cid");
         a.authority_host = base.to_owned();
-        store.set(&a.keychain_user(), b"0.rt").unwrap();
+        save_bound(&store, &a, &o.endpoints);
         (Auth::new(o).unwrap(), a)
+    }
+
+    /// Saves refresh token `0.rt` for `a`, bound to `e`.
+    fn save_bound(store: &dyn SecretStore, a: &Account, e: &Endpoints) {
+        let t = StoredToken::new(Secret::new("0.rt".to_owned()), BoundEndpoints::of(e));
+        write_chunked(store, &a.keychain_user(), &t.encode()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn endpoints_must_match_the_saved_sign_in() {
+        use pim_core::test_server::{TestServer, response};
+        let server = TestServer::start(|_, _| response(500, b"", true)).await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::new();
+        let a = account("cid");
+        let o = options(dir.path(), Arc::new(store.clone()));
+        save_bound(&store, &a, &o.endpoints);
+        // The file names another authority (and this configuration follows it, as the CLI
+        // and the tray do): refused before anything is sent.
+        let mut edited = a.clone();
+        edited.authority_host = server.base.clone();
+        let mut o2 = o.clone();
+        o2.endpoints = edited.endpoints(Some(&o.endpoints)).unwrap();
+        let auth = Auth::new(o2).unwrap();
+        let err = auth
+            .token_source(&edited)
+            .access_token(&req())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::SignInRequired { .. }), "{err:?}");
+        let text = err.to_string();
+        for part in [
+            "authority host",
+            &server.base,
+            "accounts.json",
+            "pim login",
+            "127.0.0.1:9",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        assert!(!text.contains("0.rt"), "{text}");
+        // Same authority, another Graph endpoint in the file.
+        let mut edited = a.clone();
+        edited.graph_endpoint = Some(server.base.clone());
+        let mut o3 = o.clone();
+        o3.endpoints = edited.endpoints(Some(&o.endpoints)).unwrap();
+        let err = Auth::new(o3)
+            .unwrap()
+            .token_source(&edited)
+            .access_token(&req())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("Graph endpoint"), "{err}");
+        assert_eq!(server.hits(), 0, "nothing reached the edited endpoints");
+        // The file as signed in: the token goes to the (unreachable) bound authority.
+        let err = Auth::new(o)
+            .unwrap()
+            .token_source(&a)
+            .access_token(&req())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn values_without_bound_endpoints_are_trusted_with_the_standard_endpoints_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::new();
+        let auth = Auth::new(options(dir.path(), Arc::new(store.clone()))).unwrap();
+        let legacy = StoredToken::decode(b"0.rt".to_vec()).unwrap();
+        // Standard endpoints (with or without them written in the file): accepted.
+        let standard = Auth::new(AuthOptions::with_secret_store(
+            Endpoints::for_cloud(Cloud::Public),
+            "cid".into(),
+            dir.path().join("cfg"),
+            Arc::new(store.clone()),
+        ))
+        .unwrap();
+        let mut a = account("cid");
+        a.authority_host = "https://login.microsoftonline.com".into();
+        standard.inner.check_bound(&a, &legacy).unwrap();
+        a.graph_endpoint = Some("https://graph.microsoft.com".into());
+        a.arm_endpoint = Some("https://management.azure.com/".into());
+        standard.inner.check_bound(&a, &legacy).unwrap();
+        // Other endpoints (a simulator, or an edited file): sign in again.
+        a.arm_endpoint = Some("http://127.0.0.1:9".into());
+        let err = standard.inner.check_bound(&a, &legacy).unwrap_err();
+        assert!(err.to_string().contains("ARM endpoint"), "{err}");
+        assert!(err.to_string().contains("standard"), "{err}");
+        let err = auth
+            .inner
+            .check_bound(&account("cid"), &legacy)
+            .unwrap_err();
+        assert!(err.to_string().contains("authority host"), "{err}");
+    }
+
+    /// A token endpoint that holds each answer until the test lets it go: `arrived` hears of
+    /// each request, `go` releases one answer (a rotated refresh token `1.rotated`).
+    async fn gated_authority() -> (
+        pim_core::test_server::TestServer,
+        std::sync::mpsc::Receiver<()>,
+        std::sync::mpsc::Sender<()>,
+    ) {
+        use pim_core::test_server::{TestServer, response};
+        let (arrived_tx, arrived) = std::sync::mpsc::channel::<()>();
+        let (go, go_rx) = std::sync::mpsc::channel::<()>();
+        let arrived_tx = Mutex::new(arrived_tx);
+        let go_rx = Mutex::new(go_rx);
+        let server = TestServer::start(move |_, _| {
+            let _ = lock(&arrived_tx).send(());
+            let _ = lock(&go_rx).recv();
+            response(
+                200,
+                br#"{"access_token":"at","token_type":"Bearer","expires_in":3600,"refresh_token":"1.rotated"}"#,
+                true,
+            )
+        })
+        .await;
+        (server, arrived, go)
+    }
+
+    /// Two processes (two `Auth`s over one keychain and config folder): one signs out (or
+    /// signs in anew) while the other waits for a slow refresh; the rotated token that
+    /// arrives afterwards is not written back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+    async fn sign_out_in_another_process_wins_over_a_running_refresh() {
+        for sign_in_again in [false, true] {
+            let (server, arrived, go) = gated_authority().await;
+            let dir = tempfile::tempdir().unwrap();
+            let store = MemoryStore::new();
+            let (tray, a) = fake_authority(dir.path(), &server.base, store.clone());
+            let mut o = options(dir.path(), Arc::new(store.clone()));
+            o.endpoints.authority_host = url::Url::parse(&server.base).unwrap();
+            let cli = Auth::new(o.clone()).unwrap();
+            let ts = tray.token_source(&a);
+            let refresh = tokio::spawn(async move { ts.access_token(&req()).await });
+            tokio::task::spawn_blocking(move || arrived.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            // `pim logout` while the tray's refresh is on the wire.
+            cli.logout(&a).await.unwrap();
+            assert!(store.is_empty());
+            if sign_in_again {
+                let t = StoredToken::new(
+                    Secret::new("2.new".to_owned()),
+                    BoundEndpoints::of(&o.endpoints),
+                );
+                cli.inner.vault.save(&a.keychain_user(), &t).await;
+            }
+            go.send(()).unwrap();
+            let token = refresh.await.unwrap().unwrap();
+            assert_eq!(token.token.expose(), "at");
+            tray.flush().await;
+            if sign_in_again {
+                let saved = read_chunked(&store, &a.keychain_user()).unwrap().unwrap();
+                let saved = StoredToken::decode(saved).unwrap();
+                assert_eq!(saved.token.expose(), "2.new", "the new sign-in is kept");
+            } else {
+                assert!(store.is_empty(), "signed out: {:?}", store.users());
+            }
+        }
+    }
+
+    /// Without a sign-out, the rotated token is saved; a second process whose refresh
+    /// started from the same token does not overwrite the first one's rotation.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+    async fn a_refresh_saves_its_rotated_token_when_the_sign_in_is_unchanged() {
+        let (server, arrived, go) = gated_authority().await;
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryStore::new();
+        let (tray, a) = fake_authority(dir.path(), &server.base, store.clone());
+        go.send(()).unwrap();
+        tray.token_source(&a).access_token(&req()).await.unwrap();
+        tray.flush().await;
+        arrived.recv().unwrap();
+        let saved = StoredToken::decode(read_chunked(&store, &a.keychain_user()).unwrap().unwrap())
+            .unwrap();
+        assert_eq!(saved.token.expose(), "1.rotated");
+        assert_eq!(
+            saved.bound,
+            Some(BoundEndpoints::of(tray.inner.client.endpoints()))
+        );
     }
 
     #[tokio::test]

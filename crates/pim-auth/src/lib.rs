@@ -22,12 +22,20 @@
 //!   session, with [`Auth::keychain_warning`], when the keychain fails). Access tokens live
 //!   only in memory. No token is ever written to a file, logged, or put in an error or URL.
 //! - Keychain entries: service `pim-tray`, user `rt:{cloud}:{client_id}:{oid}.{home_tid}`;
-//!   values over 2,400 bytes are split into `…#0..N-1` plus a header (see [`store`]).
+//!   values over 2,400 bytes are split into parts `…#G.0..N-1` plus a header (see [`store`]).
+//! - A keychain value binds the refresh token to the authority, Graph and ARM endpoints it
+//!   was issued for; an account whose `accounts.json` names others gets `SignInRequired` and
+//!   nothing is sent (see `bound.rs`; values written before are trusted with the cloud's
+//!   standard endpoints only).
 //! - `accounts.json` (config folder) holds only non-secret metadata and is replaced
 //!   atomically; a damaged file is reported, never overwritten.
 //! - Every token request declares client capability `cp1`, asks for one resource, and uses
 //!   the account's tenant id (first sign-in: `organizations`).
 //! - Refreshes are serialised per account; each rotated refresh token is saved at once.
+//! - Keychain writes and deletes take the lock file `keychain.lock` in the config folder, so
+//!   the tray and `pim` change a token one at a time; a rotated token is written only while
+//!   the keychain still holds the one it was rotated from (a sign-out or new sign-in in
+//!   another process wins).
 //! - `invalid_grant` deletes the refresh token (→ `SignInRequired`); interaction needed (MFA,
 //!   claims) keeps it (→ `StepUpRequired`, or a browser sign-in when
 //!   [`AuthOptions::allow_interactive`]).
@@ -42,6 +50,7 @@
 pub mod accounts;
 mod auth;
 pub mod azure_cli;
+mod bound;
 pub mod browser;
 pub mod clock;
 pub mod entra;

@@ -388,6 +388,14 @@ fn contains(haystack: &[u8], token: &str) -> bool {
         .any(|n| haystack.windows(n.len()).any(|w| w == *n))
 }
 
+/// The refresh token saved for `user` (the keychain value's last line; the lines before bind
+/// it to its endpoints).
+fn saved_token(h: &harness::Harness, user: &str) -> String {
+    let value = String::from_utf8(read_chunked(&h.store, user).unwrap().unwrap()).unwrap();
+    assert!(value.starts_with("pim-rt/1\n"), "bound to its endpoints");
+    value.rsplit('\n').next().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn long_refresh_token_through_the_limited_store_then_invalid_grant_deletes_every_part() {
     let h = harness::start().await;
@@ -402,7 +410,7 @@ async fn long_refresh_token_through_the_limited_store_then_invalid_grant_deletes
         .await
         .unwrap();
     let user = account.keychain_user();
-    let rt1 = String::from_utf8(read_chunked(&h.store, &user).unwrap().unwrap()).unwrap();
+    let rt1 = saved_token(&h, &user);
     assert_eq!(rt1.len(), 6000);
     assert!(
         rt1.len() > WINDOWS_BLOB_LIMIT,
@@ -427,7 +435,7 @@ async fn long_refresh_token_through_the_limited_store_then_invalid_grant_deletes
             let t = ts.access_token(&req).await.unwrap();
             secrets.push(t.token.expose().to_owned());
             messages.push(format!("{t:?}"));
-            let rt = String::from_utf8(read_chunked(&h.store, &user).unwrap().unwrap()).unwrap();
+            let rt = saved_token(&h, &user);
             assert_eq!(rt.len(), 6000);
             secrets.push(rt);
         }
@@ -440,7 +448,7 @@ async fn long_refresh_token_through_the_limited_store_then_invalid_grant_deletes
     req.force_refresh = true;
     let t = again.access_token(&req).await.unwrap();
     secrets.push(t.token.expose().to_owned());
-    secrets.push(String::from_utf8(read_chunked(&h.store, &user).unwrap().unwrap()).unwrap());
+    secrets.push(saved_token(&h, &user));
 
     // Refusals and a dead token: messages never carry a token.
     h.control(

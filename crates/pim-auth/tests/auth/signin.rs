@@ -358,10 +358,15 @@ async fn keychain_unavailable_keeps_the_token_in_memory_with_a_warning() {
     let req = forced(&h, &account.home_tenant_id, Resource::Arm);
     ts.access_token(&req).await.unwrap();
     ts.access_token(&req).await.unwrap();
-    // No token file anywhere in the config folder.
+    // No token file anywhere in the config folder (the keychain's lock file is empty).
     for entry in std::fs::read_dir(h.dir.path().join("config")).unwrap() {
-        let name = entry.unwrap().file_name();
-        assert_eq!(name, "accounts.json");
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "keychain.lock" {
+            assert_eq!(entry.metadata().unwrap().len(), 0);
+        } else {
+            assert_eq!(name, "accounts.json");
+        }
     }
 }
 

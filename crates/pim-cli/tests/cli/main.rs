@@ -343,3 +343,60 @@ async fn unknown_tenant_is_a_usage_error() {
         stderr(&out)
     );
 }
+
+/// `accounts.json` is plain metadata: pointing an account's authority (or Graph, ARM) at
+/// another host must not send its refresh token or access tokens there (issue 9, item 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edited_endpoints_in_accounts_json_send_nothing() {
+    if !keychain_available() {
+        return;
+    }
+    let cli = Cli::start().await;
+    cli.login().await;
+    let path = cli.config.path().join("pim").join("accounts.json");
+    let original = std::fs::read(&path).unwrap();
+    // A listener that counts whoever connects (and never answers).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere = format!("http://{}", listener.local_addr().unwrap());
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = connections.clone();
+    let accept = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    for field in ["authorityHost", "graphEndpoint", "armEndpoint"] {
+        let mut file: Value = serde_json::from_slice(&original).unwrap();
+        file["accounts"][0][field] = Value::String(elsewhere.clone());
+        std::fs::write(&path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+        let out = cli.run(&["roles"]).await;
+        assert_eq!(out.status.code(), Some(4), "{field}");
+        let err = stderr(&out);
+        let name = match field {
+            "authorityHost" => "authority host",
+            "graphEndpoint" => "Graph endpoint",
+            _ => "ARM endpoint",
+        };
+        for part in [
+            name,
+            elsewhere.as_str(),
+            "accounts.json",
+            "pim login",
+            "nothing was sent",
+        ] {
+            assert!(err.contains(part), "{field}: `{part}` missing in {err}");
+        }
+        assert_eq!(
+            connections.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "{field}: the listener received a connection"
+        );
+    }
+    // Signing in again (the change was intended, or to repair it) rewrites the account.
+    cli.login().await;
+    let out = cli.run(&["roles", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    accept.abort();
+}

@@ -987,13 +987,6 @@ impl Inner {
                 };
                 return Err(Error::SignInRequired { reason });
             }
-            Some(Callback::StateMismatch) => {
-                return Err(Error::InvalidResponse(
-                    "the browser returned a response that does not belong to this sign-in \
-                     (state mismatch); sign in again"
-                        .into(),
-                ));
-            }
             None => {
                 return Err(Error::SignInRequired {
                     reason: format!(

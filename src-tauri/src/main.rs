@@ -8,8 +8,13 @@ fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().is_some_and(|a| a == "--window") {
         // A window process started by the tray (see window_host.rs).
-        let Some(window) = pim_tray::window_host::WindowArgs::parse(&args) else {
-            eprintln!("pim-tray: bad --window arguments");
+        if let Some(why) = pim_tray::windows::webview_unavailable() {
+            eprintln!("pim-tray window: {why}");
+            return std::process::ExitCode::FAILURE;
+        }
+        // What to show comes on stdin, not argv (role keys are nobody else's business).
+        let Some(window) = pim_tray::window_host::WindowArgs::from_stdin() else {
+            eprintln!("pim-tray: bad --window arguments on stdin");
             return std::process::ExitCode::from(2);
         };
         return match pim_tray::window_host::run_child(window) {

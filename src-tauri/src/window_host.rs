@@ -6,12 +6,20 @@
 //! (`commands.rs`) validate and answer. When the window closes the child exits, and WebKit's
 //! processes (web content and network) with it, so the tray returns to its idle footprint.
 //!
-//! Protocol (child → tray): `{"id":N,"cmd":"get_activation_form","args":{...}}`;
-//! (tray → child): `{"id":N,"ok":<value>}` or `{"id":N,"err":{"code":..,"message":..}}`.
-//! The tray is the only party that validates and acts; the child only relays.
+//! Protocol: the child is started as `pim-tray --window`, and the first line the tray writes is
+//! what to show (`{"window":"activate","role":KEY,"title":T}`), so role keys and titles are not
+//! on a command line other local users can read. Then (child → tray):
+//! `{"id":N,"cmd":"get_activation_form","args":{...}}`; (tray → child): `{"id":N,"ok":<value>}`
+//! or `{"id":N,"err":{"code":..,"message":..}}`. The tray is the only party that validates and
+//! acts; the child only relays.
+//!
+//! The tray does not trust the child to behave: lines longer than [`Limits::max_line`], a child
+//! that stops reading its answers for [`Limits::write_timeout`], or its end of the pipe closing
+//! end the conversation and the process; each call is answered within [`Limits::call_timeout`]
+//! and at most [`Limits::max_calls`] run at once.
 
 use std::collections::HashMap;
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -32,8 +40,7 @@ pub enum WindowKind {
     Settings,
 }
 
-/// Arguments of a child process: `--window activate --role KEY --title T` or
-/// `--window settings --title T`.
+/// What a child process shows; sent as the first line of its stdin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WindowArgs {
     /// What to show.
@@ -43,43 +50,47 @@ pub struct WindowArgs {
 }
 
 impl WindowArgs {
-    /// Command-line arguments for the child.
-    pub fn to_args(&self) -> Vec<String> {
-        let mut v = vec!["--window".to_owned()];
+    /// The first line the tray writes to the child (without its newline).
+    pub fn to_line(&self) -> String {
         match &self.kind {
             WindowKind::Activate(key) => {
-                v.extend(["activate".into(), "--role".into(), key.clone()]);
+                json!({"window": "activate", "role": key, "title": self.title})
             }
-            WindowKind::Settings => v.push("settings".into()),
+            WindowKind::Settings => json!({"window": "settings", "title": self.title}),
         }
-        v.extend(["--title".into(), self.title.clone()]);
-        v
+        .to_string()
     }
 
-    /// Parses the arguments after `--window`.
-    pub fn parse(args: &[String]) -> Option<WindowArgs> {
-        let mut kind = None;
-        let mut role = None;
-        let mut title = String::from("PIM Tray");
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            match a.as_str() {
-                "--window" => kind = it.next().cloned(),
-                "--role" => role = it.next().cloned(),
-                "--title" => title = it.next().cloned().unwrap_or_default(),
-                _ => {}
-            }
-        }
-        let kind = match kind.as_deref()? {
-            "activate" => WindowKind::Activate(role?),
+    /// Parses the first line of the child's stdin.
+    pub fn from_line(line: &str) -> Option<WindowArgs> {
+        let v: Value = serde_json::from_str(line.trim_end()).ok()?;
+        let title = v
+            .get("title")
+            .and_then(Value::as_str)
+            .unwrap_or("PIM Tray")
+            .to_owned();
+        let kind = match v.get("window").and_then(Value::as_str)? {
+            "activate" => WindowKind::Activate(v.get("role").and_then(Value::as_str)?.to_owned()),
             "settings" => WindowKind::Settings,
             _ => return None,
         };
         Some(WindowArgs { kind, title })
     }
+
+    /// Reads the first line of this process's stdin (child side).
+    pub fn from_stdin() -> Option<WindowArgs> {
+        let mut line = String::new();
+        let stdin = std::io::stdin();
+        let mut lock = stdin.lock();
+        (&mut lock).take(64 * 1024).read_line(&mut line).ok()?;
+        WindowArgs::from_line(&line)
+    }
 }
 
 // ------------------------------------------------------------------ child side
+
+/// How long the window waits for one answer (a little longer than the tray's own limit).
+const CHILD_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(330);
 
 /// The child's link to the tray: requests on stdout, answers on stdin.
 #[derive(Debug, Default)]
@@ -107,8 +118,14 @@ impl Bridge {
                 return Err(IpcError::internal("the tray is gone; close this window"));
             }
         }
-        rx.await
-            .unwrap_or_else(|_| Err(IpcError::internal("the tray is gone; close this window")))
+        match tokio::time::timeout(CHILD_CALL_TIMEOUT, rx).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(IpcError::internal("the tray is gone; close this window")),
+            Err(_) => {
+                lock(&self.pending).remove(&id);
+                Err(IpcError::internal("the tray did not answer; try again"))
+            }
+        }
     }
 
     /// Reads the tray's answers from stdin until it closes (then exits the process: the tray
@@ -291,16 +308,7 @@ pub fn spawn<R: Runtime>(app: &AppHandle<R>, args: WindowArgs) -> std::io::Resul
     // Menu clicks arrive on the GUI thread: enter the async runtime to spawn the process.
     let runtime = tauri::async_runtime::handle();
     let _guard = runtime.inner().enter();
-    let mut child = tokio::process::Command::new(exe)
-        .args(args.to_args())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()?;
-    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        return Err(std::io::Error::other("no pipes to the window process"));
-    };
+    let (child, mut stdin, stdout) = start_child(&exe)?;
     let pid = child.id();
     let Some(children) = app.try_state::<Children>() else {
         return Err(std::io::Error::other("the tray is still starting"));
@@ -309,33 +317,20 @@ pub fn spawn<R: Runtime>(app: &AppHandle<R>, args: WindowArgs) -> std::io::Resul
     lock(&children.procs).insert(slot, child);
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        // Calls are answered concurrently (a window waits for progress while its activation
-        // runs); answers share the pipe, one line each.
-        let stdin = std::sync::Arc::new(tokio::sync::Mutex::new(stdin));
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let Ok(req) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            let app = app.clone();
-            let stdin = stdin.clone();
-            tauri::async_runtime::spawn(async move {
-                let id = req.get("id").cloned().unwrap_or(Value::Null);
-                let cmd = req.get("cmd").and_then(Value::as_str).unwrap_or_default();
-                let args = req.get("args").cloned().unwrap_or(Value::Null);
-                let answer = match dispatch(&app, cmd, args).await {
-                    Ok(v) => json!({"id": id, "ok": v}),
-                    Err(e) => json!({"id": id, "err": e}),
-                };
-                let mut out = answer.to_string();
-                out.push('\n');
-                let mut stdin = stdin.lock().await;
-                let _ = stdin.write_all(out.as_bytes()).await;
-                let _ = stdin.flush().await;
-            });
-        }
-        // The window closed: reap its process (unless a newer one took the slot).
-        let ended = {
+        let handler_app = app.clone();
+        let ended = match send_args(&mut stdin, &args).await {
+            Err(e) => Ended::Broken(format!("sending the window its arguments: {e}")),
+            Ok(()) => {
+                serve_child(stdout, stdin, Limits::default(), move |cmd, args| {
+                    let app = handler_app.clone();
+                    async move { dispatch(&app, &cmd, args).await }
+                })
+                .await
+            }
+        };
+        // The window closed or misbehaved: end and reap its process (unless a newer one took
+        // the slot).
+        let child = {
             let children = app.state::<Children>();
             let mut procs = lock(&children.procs);
             match procs.get(slot).map(tokio::process::Child::id) {
@@ -343,12 +338,182 @@ pub fn spawn<R: Runtime>(app: &AppHandle<R>, args: WindowArgs) -> std::io::Resul
                 _ => None,
             }
         };
-        if let Some(mut c) = ended {
+        if let Some(mut c) = child {
+            let _ = c.start_kill();
             let _ = c.wait().await;
         }
-        tracing::info!(window = slot, "window process ended");
+        tracing::info!(window = slot, ?ended, "window process ended");
     });
     Ok(())
+}
+
+/// Starts `exe --window` (what to show goes on its stdin: [`send_args`]).
+pub fn start_child(
+    exe: &std::path::Path,
+) -> std::io::Result<(
+    tokio::process::Child,
+    tokio::process::ChildStdin,
+    tokio::process::ChildStdout,
+)> {
+    let mut child = tokio::process::Command::new(exe)
+        .arg("--window")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(std::io::Error::other("no pipes to the window process"));
+    };
+    Ok((child, stdin, stdout))
+}
+
+/// Writes what to show as the child's first line.
+pub async fn send_args<W: tokio::io::AsyncWrite + Unpin>(
+    to_child: &mut W,
+    args: &WindowArgs,
+) -> std::io::Result<()> {
+    let mut first = args.to_line();
+    first.push('\n');
+    let write = async {
+        to_child.write_all(first.as_bytes()).await?;
+        to_child.flush().await
+    };
+    tokio::time::timeout(Limits::default().write_timeout, write)
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+}
+
+/// Bounds on a window process's conversation with the tray.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The longest line read from the child.
+    pub max_line: usize,
+    /// How long one call may take before it is answered with an error.
+    pub call_timeout: std::time::Duration,
+    /// How long the child may leave an answer unread before it is ended.
+    pub write_timeout: std::time::Duration,
+    /// Calls answered at once; further lines wait.
+    pub max_calls: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_line: 1024 * 1024,
+            call_timeout: std::time::Duration::from_secs(300),
+            write_timeout: std::time::Duration::from_secs(10),
+            max_calls: 16,
+        }
+    }
+}
+
+/// Why a conversation with a window process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// The child closed its stdout (it exited, or its window closed).
+    Eof,
+    /// A line longer than [`Limits::max_line`].
+    LineTooLong,
+    /// Reading from or writing to the child failed, or it left an answer unread too long.
+    Broken(String),
+}
+
+/// Reads calls from `from_child`, answers each with `handler` (concurrently) on `to_child`,
+/// until the child closes its end or misbehaves. The caller then kills the process.
+pub async fn serve_child<Rd, Wr, H, F>(
+    from_child: Rd,
+    to_child: Wr,
+    limits: Limits,
+    handler: H,
+) -> Ended
+where
+    Rd: tokio::io::AsyncRead + Unpin,
+    Wr: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    H: Fn(String, Value) -> F,
+    F: std::future::Future<Output = Result<Value, IpcError>> + Send + 'static,
+{
+    use tokio::io::AsyncReadExt;
+    let mut reader = tokio::io::BufReader::new(from_child);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(limits.max_calls.max(1));
+    // One writer: answers share the pipe, one line each; a child that stops reading is ended.
+    let mut writer = tokio::spawn(async move {
+        let mut to_child = to_child;
+        while let Some(line) = rx.recv().await {
+            let write = async {
+                to_child.write_all(line.as_bytes()).await?;
+                to_child.flush().await
+            };
+            match tokio::time::timeout(limits.write_timeout, write).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Ended::Broken(format!("writing to the window: {e}")),
+                Err(_) => return Ended::Broken("the window does not read its answers".into()),
+            }
+        }
+        Ended::Eof
+    });
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_calls.max(1)));
+    let mut calls = tokio::task::JoinSet::new();
+    let mut line = Vec::new();
+    let ended = loop {
+        while calls.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break Ended::Broken("closed".into()),
+            },
+            w = &mut writer => break w.unwrap_or_else(|e| Ended::Broken(e.to_string())),
+        };
+        line.clear();
+        let limit = u64::try_from(limits.max_line)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let mut limited = (&mut reader).take(limit);
+        let read = tokio::select! {
+            r = limited.read_until(b'\n', &mut line) => r,
+            w = &mut writer => break w.unwrap_or_else(|e| Ended::Broken(e.to_string())),
+        };
+        match read {
+            Ok(0) => break Ended::Eof,
+            Ok(_) if line.last() != Some(&b'\n') && line.len() > limits.max_line => {
+                break Ended::LineTooLong;
+            }
+            Ok(_) => {}
+            Err(e) => break Ended::Broken(format!("reading from the window: {e}")),
+        }
+        let Ok(req) = serde_json::from_slice::<Value>(&line) else {
+            continue;
+        };
+        let id = req.get("id").cloned().unwrap_or(Value::Null);
+        let cmd = req
+            .get("cmd")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let args = req.get("args").cloned().unwrap_or(Value::Null);
+        let call = handler(cmd, args);
+        let tx = tx.clone();
+        let timeout = limits.call_timeout;
+        calls.spawn(async move {
+            let result = tokio::time::timeout(timeout, call)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(IpcError::internal(format!(
+                        "the tray did not finish this within {} s",
+                        timeout.as_secs()
+                    )))
+                });
+            let answer = match result {
+                Ok(v) => json!({"id": id, "ok": v}),
+                Err(e) => json!({"id": id, "err": e}),
+            };
+            let _ = tx.send(format!("{answer}\n")).await;
+            drop(permit);
+        });
+    };
+    calls.abort_all();
+    writer.abort();
+    ended
 }
 
 fn arg<T: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Result<T, IpcError> {
@@ -406,14 +571,20 @@ mod tests {
 
     #[test]
     fn window_args_round_trip() {
-        for kind in [WindowKind::Activate("a|b c".into()), WindowKind::Settings] {
+        for kind in [
+            WindowKind::Activate("a|b c\n\"".into()),
+            WindowKind::Settings,
+        ] {
             let a = WindowArgs {
                 kind,
                 title: "Activate X — PIM Tray".into(),
             };
-            assert_eq!(WindowArgs::parse(&a.to_args()), Some(a));
+            assert!(!a.to_line().contains('\n'));
+            assert_eq!(WindowArgs::from_line(&a.to_line()), Some(a));
         }
-        assert_eq!(WindowArgs::parse(&["--window".into(), "evil".into()]), None);
+        assert_eq!(WindowArgs::from_line(r#"{"window":"evil"}"#), None);
+        assert_eq!(WindowArgs::from_line(r#"{"window":"activate"}"#), None);
+        assert_eq!(WindowArgs::from_line("not json"), None);
         assert_eq!(error_code("policyViolation"), "policyViolation");
         assert_eq!(error_code("made-up"), "internal");
     }
@@ -452,5 +623,129 @@ mod tests {
         let err = tauri::async_runtime::block_on(dispatch(h, "delete_everything", json!({})))
             .expect_err("unknown command");
         assert_eq!(err.code, "invalidInput");
+    }
+
+    /// A fake window process: a shell script.
+    #[cfg(unix)]
+    fn script(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join("fake-window");
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        p
+    }
+
+    #[cfg(unix)]
+    async fn echo(cmd: String, args: Value) -> Result<Value, IpcError> {
+        match cmd.as_str() {
+            "hang" => std::future::pending().await,
+            "big" => Ok(Value::String("x".repeat(1024 * 1024))),
+            _ => Ok(json!({"cmd": cmd, "args": args})),
+        }
+    }
+
+    #[cfg(unix)]
+    fn limits() -> Limits {
+        Limits {
+            max_line: 64 * 1024,
+            call_timeout: std::time::Duration::from_millis(200),
+            write_timeout: std::time::Duration::from_millis(200),
+            max_calls: 4,
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn role_keys_go_to_the_child_on_stdin_not_argv() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let exe = script(
+            dir.path(),
+            "read first; printf '%s\\n' \"$first\"; read wait_for_eof",
+        );
+        let args = WindowArgs {
+            kind: WindowKind::Activate("sub-123|role-secret-key".into()),
+            title: "Activate Owner — PIM Tray".into(),
+        };
+        let (child, mut stdin, stdout) = start_child(&exe).expect("spawn");
+        send_args(&mut stdin, &args).await.expect("send");
+        let pid = child.id().expect("pid");
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let first = lines.next_line().await.expect("read").expect("line");
+        assert_eq!(WindowArgs::from_line(&first), Some(args));
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        assert!(cmdline.contains("--window"), "{cmdline}");
+        assert!(!cmdline.contains("role-secret-key"), "{cmdline}");
+        assert!(!cmdline.contains("Owner"), "{cmdline}");
+        drop(stdin);
+        drop(child);
+    }
+
+    #[cfg(unix)]
+    async fn serve_script(body: &str) -> (Ended, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let exe = script(dir.path(), body);
+        let args = WindowArgs {
+            kind: WindowKind::Settings,
+            title: "t".into(),
+        };
+        let (mut child, mut stdin, stdout) = start_child(&exe).expect("spawn");
+        send_args(&mut stdin, &args).await.expect("send");
+        let ended = serve_child(stdout, stdin, limits(), echo).await;
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+        (ended, dir)
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn an_endless_line_from_the_child_ends_it() {
+        let (ended, _dir) = serve_script("read first; exec cat /dev/zero").await;
+        assert_eq!(ended, Ended::LineTooLong);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_child_dying_mid_call_ends_the_conversation() {
+        let (ended, _dir) =
+            serve_script(r#"read first; echo '{"id":1,"cmd":"hang"}'; exit 3"#).await;
+        assert_eq!(ended, Ended::Eof);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn calls_time_out_and_answers_reach_the_child() {
+        let (ended, dir) = serve_script(
+            r#"read first
+echo '{"id":7,"cmd":"hang"}'
+read answer; printf '%s
+' "$answer" > "$(dirname "$0")/answers"
+echo 'not json'
+echo '{"id":8,"cmd":"hello","args":{"a":1}}'
+read answer; printf '%s
+' "$answer" >> "$(dirname "$0")/answers""#,
+        )
+        .await;
+        assert_eq!(ended, Ended::Eof);
+        let answers = std::fs::read_to_string(dir.path().join("answers")).expect("answers");
+        let answers: Vec<Value> = answers
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+        assert_eq!(answers.len(), 2, "{answers:?}");
+        assert_eq!(answers[0]["id"], 7);
+        assert_eq!(answers[0]["err"]["code"], "internal");
+        assert_eq!(
+            answers[1],
+            json!({"id": 8, "ok": {"cmd": "hello", "args": {"a": 1}}})
+        );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_child_that_stops_reading_is_ended() {
+        let (ended, _dir) =
+            serve_script(r#"read first; echo '{"id":1,"cmd":"big"}'; exec sleep 600"#).await;
+        assert!(matches!(ended, Ended::Broken(_)), "{ended:?}");
     }
 }

@@ -284,8 +284,9 @@ struct Vault {
     store: Arc<dyn SecretStore>,
     session: Mutex<HashMap<String, StoredToken>>,
     warning: Mutex<Option<String>>,
-    /// Recent keychain reads and writes: concurrent refreshes share one read.
-    recent: tokio::sync::Mutex<HashMap<String, (std::time::Instant, StoredToken)>>,
+    /// Recent keychain reads and writes per user: concurrent refreshes of one user share one
+    /// read; other users never wait for it (a keychain prompt can take minutes).
+    recent: Mutex<HashMap<String, Arc<RecentSlot>>>,
     /// The refresh token this process last wrote per keychain user (see
     /// [`Vault::save_if_current`]).
     written: Mutex<HashMap<String, Secret>>,
@@ -327,6 +328,9 @@ fn with_file_lock<T>(
     out
 }
 
+/// One user's last keychain read or write, and the lock its next read holds.
+type RecentSlot = tokio::sync::Mutex<Option<(std::time::Instant, StoredToken)>>;
+
 /// How long a keychain read is reused by other refreshes of this process. Short: another
 /// process may rotate the token (the old one stays valid, and a rejected token is re-read).
 const KEYCHAIN_REUSE: Duration = Duration::from_secs(2);
@@ -349,7 +353,7 @@ impl Vault {
             store,
             session: Mutex::new(HashMap::new()),
             warning: Mutex::new(warning),
-            recent: tokio::sync::Mutex::new(HashMap::new()),
+            recent: Mutex::new(HashMap::new()),
             written: Mutex::new(HashMap::new()),
             lock_dir,
         }
@@ -361,18 +365,25 @@ impl Vault {
         if let Some(s) = lock(&self.session).get(user) {
             return Ok(Some(s.clone()));
         }
-        let mut recent = self.recent.lock().await;
-        if let Some((at, s)) = recent.get(user)
+        let slot = self.recent(user);
+        let mut recent = slot.lock().await;
+        if let Some((at, s)) = recent.as_ref()
             && at.elapsed() < KEYCHAIN_REUSE
         {
             return Ok(Some(s.clone()));
         }
         let loaded = self.load(user).await?;
-        match &loaded {
-            Some(s) => recent.insert(user.to_owned(), (std::time::Instant::now(), s.clone())),
-            None => recent.remove(user),
-        };
+        *recent = loaded
+            .as_ref()
+            .map(|s| (std::time::Instant::now(), s.clone()));
         Ok(loaded)
+    }
+
+    fn recent(&self, user: &str) -> Arc<RecentSlot> {
+        lock(&self.recent)
+            .entry(user.to_owned())
+            .or_default()
+            .clone()
     }
 
     /// The refresh token: the memory copy when the keychain failed to save it this session,
@@ -408,10 +419,7 @@ impl Vault {
     /// Saves to the keychain; when that fails, keeps the token in memory for this session and
     /// sets the warning.
     async fn save(&self, user: &str, token: &StoredToken) {
-        self.recent
-            .lock()
-            .await
-            .insert(user.to_owned(), (std::time::Instant::now(), token.clone()));
+        *self.recent(user).lock().await = Some((std::time::Instant::now(), token.clone()));
         let store = self.store.clone();
         let u = user.to_owned();
         let bytes = token.encode();
@@ -433,7 +441,7 @@ impl Vault {
 
     /// Deletes every part. Errors only when the keychain fails.
     async fn delete(&self, user: &str) -> std::result::Result<bool, StoreError> {
-        self.recent.lock().await.remove(user);
+        *self.recent(user).lock().await = None;
         let had_session = lock(&self.session).remove(user).is_some();
         lock(&self.written).remove(user);
         let store = self.store.clone();
@@ -460,7 +468,7 @@ impl Vault {
             self.delete(user).await?;
             return Ok(true);
         }
-        self.recent.lock().await.remove(user);
+        *self.recent(user).lock().await = None;
         let store = self.store.clone();
         let u = user.to_owned();
         let used = used.clone();
@@ -499,10 +507,7 @@ impl Vault {
             return true;
         }
         // As in `save`: refreshes of this process use the newest token while it is written.
-        self.recent
-            .lock()
-            .await
-            .insert(user.to_owned(), (std::time::Instant::now(), token.clone()));
+        *self.recent(user).lock().await = Some((std::time::Instant::now(), token.clone()));
         let mut expected = vec![used.clone()];
         expected.extend(lock(&self.written).get(user).cloned());
         let store = self.store.clone();
@@ -528,7 +533,7 @@ impl Vault {
                 true
             }
             Ok(false) => {
-                self.recent.lock().await.remove(user);
+                *self.recent(user).lock().await = None;
                 tracing::info!(
                     "signed out or in again by another process during the refresh; its refresh token is dropped"
                 );
@@ -1199,13 +1204,6 @@ impl Inner {
                     format!("the sign-in failed: {} ({error})", d.unwrap_or(&error))
                 };
                 return Err(Error::SignInRequired { reason });
-            }
-            Some(Callback::StateMismatch) => {
-                return Err(Error::InvalidResponse(
-                    "the browser returned a response that does not belong to this sign-in \
-                     (state mismatch); sign in again"
-                        .into(),
-                ));
             }
             None => {
                 return Err(Error::SignInRequired {
@@ -2055,5 +2053,59 @@ mod tests {
         assert!(t.token.expose().contains('.'));
         assert!(auth.logout(&a).await.unwrap());
         assert!(auth.accounts().unwrap().is_empty());
+    }
+
+    /// A keychain whose read of `stuck` waits (a prompt nobody answers) until released.
+    #[derive(Debug)]
+    struct PromptingStore {
+        release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+    }
+
+    impl SecretStore for PromptingStore {
+        fn get(&self, user: &str) -> std::result::Result<Option<Vec<u8>>, StoreError> {
+            if user == "stuck" {
+                let _ = lock(&self.release).recv();
+            }
+            Ok(Some(format!("rt-{user}").into_bytes()))
+        }
+        fn set(&self, _: &str, _: &[u8]) -> std::result::Result<(), StoreError> {
+            Ok(())
+        }
+        fn delete(&self, _: &str) -> std::result::Result<bool, StoreError> {
+            Ok(true)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stuck_keychain_read_does_not_stall_other_accounts() {
+        let (release, rx) = std::sync::mpsc::channel();
+        let vault = Arc::new(Vault::new(
+            Arc::new(PromptingStore {
+                release: std::sync::Mutex::new(rx),
+            }),
+            None,
+            tempfile::tempdir().unwrap().keep(),
+        ));
+        let stuck = {
+            let vault = vault.clone();
+            tokio::spawn(async move { vault.load_shared("stuck").await })
+        };
+        tokio::task::yield_now().await;
+        // Guard only: with one lock for every user this waits for the prompt forever.
+        let other = tokio::time::timeout(Duration::from_secs(20), vault.load_shared("other"))
+            .await
+            .expect("another account waited for the stuck keychain read")
+            .unwrap();
+        assert_eq!(
+            other.map(|s| s.token.expose().to_owned()).as_deref(),
+            Some("rt-other")
+        );
+        assert!(!stuck.is_finished());
+        release.send(()).unwrap();
+        let s = stuck.await.unwrap().unwrap();
+        assert_eq!(
+            s.map(|s| s.token.expose().to_owned()).as_deref(),
+            Some("rt-stuck")
+        );
     }
 }

@@ -22,10 +22,94 @@ use crate::clock::{Clock, SystemClock};
 
 /// Runs `az` for a desktop app: no console window flashes up on Windows
 /// (`CREATE_NO_WINDOW`), and on macOS, where apps started from Finder get a minimal `PATH`,
-/// Homebrew's and the installer's folders are added so `az` is found. Elsewhere it runs the
-/// command as it is.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct AzExecutor;
+/// Homebrew's and the installer's folders are added so `az` is found.
+///
+/// Each call is bounded: it is killed (with its whole process group on Unix: `sh`, `az` and
+/// `az`'s Python, which may sit on a keychain prompt) after [`AZ_TIMEOUT`] or when it writes
+/// more than [`AZ_MAX_OUTPUT`] bytes to stdout or stderr, and when the caller stops waiting.
+#[derive(Debug, Clone)]
+pub struct AzExecutor {
+    timeout: std::time::Duration,
+    max_output: usize,
+    path: Option<std::ffi::OsString>,
+}
+
+/// How long one `az` call may take by default.
+pub const AZ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The most one `az` call may write to stdout (and to stderr) by default; a token answer is a
+/// few KiB.
+pub const AZ_MAX_OUTPUT: usize = 1024 * 1024;
+
+impl Default for AzExecutor {
+    fn default() -> Self {
+        AzExecutor {
+            timeout: AZ_TIMEOUT,
+            max_output: AZ_MAX_OUTPUT,
+            path: None,
+        }
+    }
+}
+
+impl AzExecutor {
+    /// [`AZ_TIMEOUT`], [`AZ_MAX_OUTPUT`], the process's `PATH`.
+    pub fn new() -> AzExecutor {
+        AzExecutor::default()
+    }
+
+    /// How long one call may take.
+    pub fn with_timeout(self, timeout: std::time::Duration) -> AzExecutor {
+        AzExecutor { timeout, ..self }
+    }
+
+    /// The most one call may write to stdout (and to stderr).
+    pub fn with_max_output(self, max_output: usize) -> AzExecutor {
+        AzExecutor { max_output, ..self }
+    }
+
+    /// Runs commands with this `PATH` instead of the process's (tests: a fake `az`).
+    pub fn with_path(self, path: std::ffi::OsString) -> AzExecutor {
+        AzExecutor {
+            path: Some(path),
+            ..self
+        }
+    }
+}
+
+/// Kills the child's process group when dropped while armed (timeout, too much output, or the
+/// caller gave up), so nothing `az` started lingers.
+struct GroupKill(Option<u32>);
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(pid) = self
+            .0
+            .and_then(|p| i32::try_from(p).ok())
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+/// Reads `r` to its end, failing once it passes `max` bytes.
+async fn read_capped(
+    r: Option<impl tokio::io::AsyncRead + Unpin>,
+    max: usize,
+) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let Some(r) = r else { return Ok(out) };
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    r.take(limit).read_to_end(&mut out).await?;
+    if out.len() > max {
+        return Err(std::io::Error::other(format!(
+            "`az` wrote more than {max} bytes"
+        )));
+    }
+    Ok(out)
+}
 
 /// Folders where `az` is installed on macOS (Homebrew on Apple silicon and Intel, the
 /// official installer), appended to `PATH` when missing.
@@ -55,32 +139,72 @@ impl Executor for AzExecutor {
         let mut cmd = tokio::process::Command::new(program);
         cmd.args(args)
             .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
+        #[cfg(unix)]
+        cmd.process_group(0);
         #[cfg(windows)]
         {
             /// CREATE_NO_WINDOW: the child gets no console, so none flashes up over the tray.
             const CREATE_NO_WINDOW: u32 = 0x0800_0000;
             cmd.creation_flags(CREATE_NO_WINDOW);
         }
-        #[cfg(target_os = "macos")]
-        cmd.env(
-            "PATH",
-            path_with_dirs(std::env::var_os("PATH").as_deref(), &MACOS_AZ_DIRS),
-        );
-        cmd.output().await
+        if let Some(path) = &self.path {
+            cmd.env("PATH", path);
+        } else {
+            #[cfg(target_os = "macos")]
+            cmd.env(
+                "PATH",
+                path_with_dirs(std::env::var_os("PATH").as_deref(), &MACOS_AZ_DIRS),
+            );
+        }
+        let mut child = cmd.spawn()?;
+        let mut group = GroupKill(child.id());
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let max = self.max_output;
+        let run = async {
+            let (stdout, stderr) =
+                tokio::try_join!(read_capped(stdout, max), read_capped(stderr, max))?;
+            let status = child.wait().await?;
+            Ok(std::process::Output {
+                status,
+                stdout,
+                stderr,
+            })
+        };
+        let output = tokio::time::timeout(self.timeout, run)
+            .await
+            .unwrap_or_else(|_| {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "`az` did not answer within {} s (is it waiting for a keychain prompt?)",
+                        self.timeout.as_secs_f32()
+                    ),
+                ))
+            });
+        if output.is_ok() {
+            group.0 = None;
+        }
+        output
     }
 }
 
 /// The Azure CLI's public client id (the app its tokens are issued to).
 pub const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 
+/// (tenant, scope).
+type CacheKey = (String, String);
+
 /// A [`TokenSource`] backed by the Azure CLI, one `AzureCliCredential` per tenant.
 pub struct AzureCliTokenSource {
     executor: Option<Arc<dyn Executor>>,
     clock: Arc<dyn Clock>,
     credentials: Mutex<HashMap<String, Arc<AzureCliCredential>>>,
-    cache: Mutex<HashMap<(String, String), AccessToken>>,
-    refresh: tokio::sync::Mutex<()>,
+    cache: Mutex<HashMap<CacheKey, AccessToken>>,
+    /// One `az` call at a time per (tenant, scope); other tenants and scopes do not wait.
+    flights: Mutex<HashMap<CacheKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl fmt::Debug for AzureCliTokenSource {
@@ -105,11 +229,11 @@ impl AzureCliTokenSource {
     /// Runs the real `az` (through the shell, as azure_identity does) with [`AzExecutor`].
     pub fn new() -> AzureCliTokenSource {
         AzureCliTokenSource {
-            executor: Some(Arc::new(AzExecutor)),
+            executor: Some(Arc::new(AzExecutor::default())),
             clock: Arc::new(SystemClock),
             credentials: Mutex::new(HashMap::new()),
             cache: Mutex::new(HashMap::new()),
-            refresh: tokio::sync::Mutex::new(()),
+            flights: Mutex::new(HashMap::new()),
         }
     }
 
@@ -181,7 +305,8 @@ impl TokenSource for AzureCliTokenSource {
         {
             return Ok(t);
         }
-        let _one_at_a_time = self.refresh.lock().await;
+        let flight = lock(&self.flights).entry(key.clone()).or_default().clone();
+        let _one_at_a_time = flight.lock().await;
         if !req.force_refresh
             && let Some(t) = self.cached(&key)
         {
@@ -241,7 +366,7 @@ mod tests {
     #[cfg(unix)]
     #[tokio::test]
     async fn az_executor_runs_the_program_with_its_arguments_and_no_stdin() {
-        let out = AzExecutor
+        let out = AzExecutor::default()
             .run(
                 OsStr::new("/bin/sh"),
                 &[
@@ -379,5 +504,89 @@ mod tests {
         assert!(err.is_sign_in_required());
         assert!(err.to_string().contains("az login"), "{err}");
         assert!(!err.to_string().contains("pim login"), "{err}");
+    }
+
+    /// A folder with a fake `az` (the script body given) and a `PATH` that finds it first.
+    fn fake_az(body: &str) -> (tempfile::TempDir, AzExecutor) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let az = dir.path().join("az");
+        std::fs::write(&az, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut path = std::ffi::OsString::from(dir.path());
+        path.push(":/usr/bin:/bin");
+        (dir, AzExecutor::default().with_path(path))
+    }
+
+    fn gone(pid: &str) -> bool {
+        // Gone, or a zombie waiting for its parent.
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true)
+    }
+
+    #[tokio::test]
+    async fn a_stuck_az_times_out_and_is_killed() {
+        let (dir, exec) = fake_az("echo $$ > \"$(dirname \"$0\")/pid\"; exec sleep 600");
+        let exec = exec.with_timeout(std::time::Duration::from_millis(300));
+        let ts = AzureCliTokenSource::with_executor(Arc::new(exec), Arc::new(SystemClock));
+        let err = ts.access_token(&req(None)).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::AzureCliSignInRequired { reason, .. } if reason.contains("did not answer within")),
+            "{err:?}"
+        );
+        let pid = std::fs::read_to_string(dir.path().join("pid")).unwrap();
+        let pid = pid.trim();
+        for _ in 0..500 {
+            if gone(pid) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(gone(pid), "the fake az (pid {pid}) is still running");
+    }
+
+    #[tokio::test]
+    async fn az_output_is_bounded() {
+        let (_dir, exec) = fake_az("yes");
+        let exec = exec.with_max_output(64 * 1024);
+        let ts = AzureCliTokenSource::with_executor(Arc::new(exec), Arc::new(SystemClock));
+        let err = ts.access_token(&req(None)).await.unwrap_err();
+        assert!(err.to_string().contains("more than 65536 bytes"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn one_stuck_az_does_not_stall_other_tenants() {
+        let stuck = "11111111-1111-1111-1111-111111111111";
+        let (_dir, exec) = fake_az(&format!(
+            "case \"$*\" in *{stuck}*) exec sleep 600;; esac\n\
+             echo '{{\"accessToken\":\"az-token\",\"expires_on\":{},\"tokenType\":\"Bearer\"}}'",
+            (OffsetDateTime::now_utc() + time::Duration::hours(1)).unix_timestamp()
+        ));
+        let ts = Arc::new(AzureCliTokenSource::with_executor(
+            Arc::new(exec),
+            Arc::new(SystemClock),
+        ));
+        let waiting = {
+            let ts = ts.clone();
+            tokio::spawn(async move { ts.access_token(&req(None)).await })
+        };
+        tokio::task::yield_now().await;
+        let mut other = req(None);
+        other.tenant_id = "22222222-2222-2222-2222-222222222222".into();
+        // Guard only: with one lock for every tenant this would wait 30 s for the stuck one.
+        let t = tokio::time::timeout(std::time::Duration::from_secs(20), ts.access_token(&other))
+            .await
+            .expect("another tenant waited for the stuck az")
+            .unwrap();
+        assert_eq!(t.token.expose(), "az-token");
+        assert!(!waiting.is_finished());
+        waiting.abort();
     }
 }

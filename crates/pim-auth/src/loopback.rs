@@ -1,17 +1,28 @@
 //! The loopback listener that receives the authorization response (RFC 8252 §7.3).
 //!
-//! Bound on `127.0.0.1` (and the same port on `::1` when possible) before the browser starts.
-//! The redirect URI is `http://localhost:PORT`. Each connection is served on its own task
-//! (browsers open speculative connections that never send a request); the first request for
-//! `/` with `code` or `error` decides the outcome and gets a small HTML page.
+//! Bound on `127.0.0.1` and the same port on `[::1]` before the browser starts; the redirect URI
+//! is `http://localhost:PORT`, which the browser may resolve to either. When `[::1]:PORT` is
+//! taken by someone else (a squatter would receive the code), another port is tried, and after
+//! [`BIND_ATTEMPTS`] the redirect names `http://127.0.0.1:PORT` instead. When the host has no
+//! IPv6 loopback at all, nobody can listen there and `localhost` stays.
+//!
+//! A small hand-written HTTP/1.1 server, hardened for a port any local process can reach: each
+//! connection is served on its own task (browsers open speculative connections that never send
+//! a request), at most [`MAX_CONNECTIONS`] at a time, each for at most [`READ_TIMEOUT`]; accept
+//! errors back off instead of spinning. The first request for `/` with `code` or `error` and
+//! the right `state` decides the outcome; one with another `state` gets a page saying so and is
+//! otherwise ignored (it must not let anyone end the sign-in).
 
+use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use pim_core::token::Secret;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 /// What the browser brought back.
@@ -28,8 +39,6 @@ pub enum Callback {
         /// `error_subcode`, e.g. `cancel`.
         subcode: Option<String>,
     },
-    /// `state` did not match: not our request.
-    StateMismatch,
 }
 
 /// A bound listener waiting for one authorization response.
@@ -38,19 +47,77 @@ pub struct Loopback {
     v4: TcpListener,
     v6: Option<TcpListener>,
     port: u16,
+    /// `localhost`, or `127.0.0.1` when `[::1]:port` belongs to someone else.
+    host: &'static str,
+    stats: Arc<Stats>,
+}
+
+/// Connections being served now, and the most at once.
+#[derive(Debug, Default)]
+struct Stats {
+    active: AtomicUsize,
+    peak: AtomicUsize,
+    accepted: AtomicUsize,
 }
 
 const MAX_REQUEST: usize = 16 * 1024;
+/// Connections served at once; more wait in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 8;
+/// How long one connection may take to send its request.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Ports tried for a free `[::1]` side before falling back to a `127.0.0.1` redirect.
+pub const BIND_ATTEMPTS: usize = 8;
+const BACKOFF_MIN: Duration = Duration::from_millis(10);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 impl Loopback {
-    /// Binds `127.0.0.1:0` (and `[::1]` on the same port when available).
+    /// Binds `127.0.0.1:0` and `[::1]` on the same port (see the module docs).
     pub async fn bind() -> std::io::Result<Loopback> {
-        let v4 = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
-        let port = v4.local_addr()?.port();
-        let v6 = TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port)))
-            .await
-            .ok();
-        Ok(Loopback { v4, v6, port })
+        Loopback::bind_ports(std::iter::repeat_n(0, BIND_ATTEMPTS)).await
+    }
+
+    /// Tries each port in turn (0: one the OS picks) until both loopbacks bind.
+    async fn bind_ports(ports: impl IntoIterator<Item = u16>) -> std::io::Result<Loopback> {
+        let mut v4_only = None;
+        let mut last_err = None;
+        for p in ports {
+            let v4 = match TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, p))).await {
+                Ok(l) => l,
+                Err(e) => {
+                    last_err = Some(e);
+                    continue;
+                }
+            };
+            let port = v4.local_addr()?.port();
+            match TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port))).await {
+                Ok(v6) => return Ok(Loopback::new(v4, Some(v6), port, "localhost")),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                    tracing::warn!(
+                        port,
+                        "[::1]:{port} is taken by another program; trying another port"
+                    );
+                    v4_only = Some((v4, port));
+                }
+                // No IPv6 loopback here: nobody else can listen on it either.
+                Err(_) => return Ok(Loopback::new(v4, None, port, "localhost")),
+            }
+        }
+        match v4_only {
+            Some((v4, port)) => Ok(Loopback::new(v4, None, port, "127.0.0.1")),
+            None => {
+                Err(last_err.unwrap_or_else(|| std::io::Error::other("no loopback port to try")))
+            }
+        }
+    }
+
+    fn new(v4: TcpListener, v6: Option<TcpListener>, port: u16, host: &'static str) -> Loopback {
+        Loopback {
+            v4,
+            v6,
+            port,
+            host,
+            stats: Arc::default(),
+        }
     }
 
     /// The port.
@@ -58,39 +125,87 @@ impl Loopback {
         self.port
     }
 
-    /// `http://localhost:PORT`, used in both the authorize and the token request.
+    /// `http://localhost:PORT` (or `http://127.0.0.1:PORT`, see the module docs), used in both
+    /// the authorize and the token request.
     pub fn redirect_uri(&self) -> String {
-        format!("http://localhost:{}", self.port)
+        format!("http://{}:{}", self.host, self.port)
     }
 
     /// Waits up to `timeout` for the authorization response carrying `state`. `None` on
     /// timeout.
     pub async fn wait(self, state: &str, timeout: Duration) -> Option<Callback> {
-        let (tx, mut rx) = mpsc::channel::<Callback>(4);
-        let mut tasks = JoinSet::new();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let accepted = tokio::select! {
-                r = self.v4.accept() => r,
-                r = accept_opt(self.v6.as_ref()) => r,
-                Some(cb) = rx.recv() => return Some(cb),
-                _ = tokio::time::sleep_until(deadline) => return None,
-            };
-            match accepted {
-                Ok((stream, _)) => {
-                    let tx = tx.clone();
-                    let state = state.to_owned();
-                    tasks.spawn(async move {
-                        if let Some(cb) = serve(stream, &state).await {
-                            let _ = tx.send(cb).await;
-                        }
-                    });
+        let Loopback { v4, v6, stats, .. } = self;
+        let accept = || async {
+            tokio::select! {
+                r = v4.accept() => r.map(|(s, _)| s),
+                r = accept_opt(v6.as_ref()) => r.map(|(s, _)| s),
+            }
+        };
+        run(accept, state, timeout, &stats).await
+    }
+}
+
+/// The accept loop, over any source of connections (tests give it in-memory ones).
+async fn run<S, A, F>(
+    mut accept: A,
+    state: &str,
+    timeout: Duration,
+    stats: &Arc<Stats>,
+) -> Option<Callback>
+where
+    A: FnMut() -> F,
+    F: Future<Output = std::io::Result<S>>,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (tx, mut rx) = mpsc::channel::<Callback>(4);
+    let mut tasks = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut backoff = Duration::ZERO;
+    loop {
+        while tasks.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p.ok()?,
+            Some(cb) = rx.recv() => return Some(cb),
+            _ = tokio::time::sleep_until(deadline) => return None,
+        };
+        let accepted = tokio::select! {
+            r = accept() => r,
+            Some(cb) = rx.recv() => return Some(cb),
+            _ = tokio::time::sleep_until(deadline) => return None,
+        };
+        match accepted {
+            Ok(stream) => {
+                backoff = Duration::ZERO;
+                let tx = tx.clone();
+                let state = state.to_owned();
+                let stats = stats.clone();
+                stats.accepted.fetch_add(1, Ordering::Relaxed);
+                let now = stats.active.fetch_add(1, Ordering::Relaxed) + 1;
+                stats.peak.fetch_max(now, Ordering::Relaxed);
+                tasks.spawn(async move {
+                    let outcome = serve(stream, &state).await;
+                    stats.active.fetch_sub(1, Ordering::Relaxed);
+                    drop(permit);
+                    if let Some(cb) = outcome {
+                        let _ = tx.send(cb).await;
+                    }
+                });
+            }
+            Err(e) => {
+                // E.g. out of file descriptors: wait before trying again instead of spinning.
+                drop(permit);
+                backoff = (backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX);
+                tracing::debug!(error = %e, ?backoff, "loopback accept failed");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    Some(cb) = rx.recv() => return Some(cb),
+                    _ = tokio::time::sleep_until(deadline) => return None,
                 }
-                Err(e) => tracing::debug!(error = %e, "loopback accept failed"),
             }
         }
-        // `tasks` is dropped here, aborting connections still open.
     }
+    // `tasks` is dropped on return, aborting connections still open.
 }
 
 async fn accept_opt(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
@@ -100,10 +215,10 @@ async fn accept_opt(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, Sock
     }
 }
 
-/// Serves one connection; returns the outcome if it carried an authorization response.
-async fn serve(mut stream: TcpStream, state: &str) -> Option<Callback> {
+/// Serves one connection; returns the outcome if it carried the authorization response.
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, state: &str) -> Option<Callback> {
     let mut buf = Vec::with_capacity(2048);
-    let read = tokio::time::timeout(Duration::from_secs(30), async {
+    let read = tokio::time::timeout(READ_TIMEOUT, async {
         let mut chunk = [0u8; 2048];
         loop {
             let n = stream.read(&mut chunk).await.ok()?;
@@ -157,14 +272,17 @@ async fn serve(mut stream: TcpStream, state: &str) -> Option<Callback> {
         return None;
     }
     if got_state.as_deref() != Some(state) {
+        // Not ours (an old tab, or someone else's request): say so, keep waiting for ours.
+        tracing::warn!("ignored a sign-in response with another state");
         respond(
             &mut stream,
-            "200 OK",
-            "Sign-in failed",
-            "The response does not belong to this sign-in (state mismatch). Start the sign-in again.",
+            "400 Bad Request",
+            "Not this sign-in",
+            "This response does not belong to the sign-in in progress (state mismatch). \
+             Finish the sign-in in the tab PIM Tray opened last.",
         )
         .await;
-        return Some(Callback::StateMismatch);
+        return None;
     }
     if let Some(error) = error {
         let cancelled = subcode.as_deref() == Some("cancel");
@@ -210,7 +328,7 @@ pub fn html_escape(s: &str) -> String {
     out
 }
 
-async fn respond(stream: &mut TcpStream, status: &str, title: &str, text: &str) {
+async fn respond<S: AsyncWrite + Unpin>(stream: &mut S, status: &str, title: &str, text: &str) {
     let body = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>PIM Tray: {}</title></head>\
          <body style=\"font-family:sans-serif;margin:3em\"><h1>{}</h1><p>{}</p></body></html>",
@@ -294,17 +412,103 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn wrong_state_and_timeout() {
+    async fn a_wrong_state_is_answered_and_ignored() {
         let lb = Loopback::bind().await.unwrap();
         let port = lb.port();
         let waiter = tokio::spawn(async move { lb.wait("good", Duration::from_secs(10)).await });
-        let page = get(port, "/?code=abc&state=evil").await;
-        assert!(page.contains("state mismatch"));
-        assert!(matches!(
-            waiter.await.unwrap(),
-            Some(Callback::StateMismatch)
-        ));
+        let page = get(port, "/?code=evil-code&state=evil").await;
+        assert!(page.starts_with("HTTP/1.1 400"), "{page}");
+        assert!(page.contains("state mismatch"), "{page}");
+        let page = get(port, "/?error=access_denied&state=").await;
+        assert!(page.contains("state mismatch"), "{page}");
+        // The sign-in is still waiting, and takes its own response.
+        let page = get(port, "/?code=abc&state=good").await;
+        assert!(page.contains("Signed in"), "{page}");
+        match waiter.await.unwrap() {
+            Some(Callback::Code(c)) => assert_eq!(c.expose(), "abc"),
+            other => panic!("{other:?}"),
+        }
         let lb = Loopback::bind().await.unwrap();
         assert!(lb.wait("s", Duration::from_millis(50)).await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn accept_errors_back_off_instead_of_spinning() {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let accept = || {
+            let n = calls.fetch_add(1, Ordering::Relaxed);
+            async move {
+                if n < 1000 {
+                    Err(std::io::Error::other("EMFILE"))
+                } else {
+                    std::future::pending::<std::io::Result<tokio::io::DuplexStream>>().await
+                }
+            }
+        };
+        let stats = Arc::default();
+        assert!(
+            run(accept, "s", Duration::from_secs(2), &stats)
+                .await
+                .is_none()
+        );
+        // 10 + 20 + ... ms doubling up to 1 s: about 8 tries in 2 s, not 1000.
+        let n = calls.load(Ordering::Relaxed);
+        assert!((2..20).contains(&n), "{n} accept calls");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn at_most_a_few_connections_are_served_at_once() {
+        let mut clients = Vec::new();
+        let mut servers = Vec::new();
+        for _ in 0..MAX_CONNECTIONS + 4 {
+            let (c, s) = tokio::io::duplex(64);
+            clients.push(c);
+            servers.push(s);
+        }
+        let accept = || {
+            let next = servers.pop();
+            async move {
+                match next {
+                    Some(s) => Ok(s),
+                    None => std::future::pending().await,
+                }
+            }
+        };
+        let stats: Arc<Stats> = Arc::default();
+        // Idle connections (they never send a request) hold their slots until READ_TIMEOUT.
+        assert!(READ_TIMEOUT > Duration::from_secs(5));
+        assert!(
+            run(accept, "s", Duration::from_secs(5), &stats)
+                .await
+                .is_none()
+        );
+        assert_eq!(stats.accepted.load(Ordering::Relaxed), MAX_CONNECTIONS);
+        assert_eq!(stats.peak.load(Ordering::Relaxed), MAX_CONNECTIONS);
+        drop(clients);
+    }
+
+    #[tokio::test]
+    async fn a_squatted_ipv6_port_is_not_used_for_localhost() {
+        let Ok(squatter) = TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, 0))).await
+        else {
+            eprintln!("no IPv6 loopback here; nothing to test");
+            return;
+        };
+        let taken = squatter.local_addr().unwrap().port();
+        // Another port is picked when one is left to try...
+        let lb = Loopback::bind_ports([taken, 0]).await.unwrap();
+        assert_ne!(lb.port(), taken);
+        assert!(lb.v6.is_some());
+        assert_eq!(lb.redirect_uri(), format!("http://localhost:{}", lb.port()));
+        // ...and when none is, the redirect names 127.0.0.1, which the squatter cannot take.
+        if let Ok(lb) = Loopback::bind_ports([taken]).await {
+            assert_eq!(lb.port(), taken);
+            assert!(lb.v6.is_none());
+            assert_eq!(lb.redirect_uri(), format!("http://127.0.0.1:{taken}"));
+            let waiter = tokio::spawn(async move { lb.wait("s", Duration::from_secs(10)).await });
+            let page = get(taken, "/?code=c&state=s").await;
+            assert!(page.contains("Signed in"), "{page}");
+            assert!(matches!(waiter.await.unwrap(), Some(Callback::Code(_))));
+        }
     }
 }

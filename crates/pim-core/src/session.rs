@@ -1024,6 +1024,8 @@ impl Session {
                 }
             }
         }
+        // An id that is no path segment keeps its id as its name.
+        missing.retain(|id| crate::graph::id_segment(id).is_ok());
         if missing.is_empty() {
             return;
         }
@@ -1078,22 +1080,18 @@ impl Session {
                     let k = r.role_definition_id.to_ascii_lowercase();
                     if !c.role_names.contains_key(&(tl.clone(), k.clone()))
                         && !fetch.iter().any(|(x, _)| *x == k)
+                        && let Ok(path) = crate::arm::arm_path(&r.role_definition_id)
                     {
-                        fetch.push((
-                            k,
-                            format!("{arm_base}{}?api-version=2022-04-01", r.role_definition_id),
-                        ));
+                        fetch.push((k, format!("{arm_base}{path}?api-version=2022-04-01")));
                     }
                 }
                 if r.scope.display_name == r.scope.id && r.scope.kind == ScopeKind::Subscription {
                     let k = r.scope.id.to_ascii_lowercase();
                     if !c.role_names.contains_key(&(tl.clone(), k.clone()))
                         && !fetch.iter().any(|(x, _)| *x == k)
+                        && let Ok(path) = crate::arm::arm_path(&r.scope.id)
                     {
-                        fetch.push((
-                            k,
-                            format!("{arm_base}{}?api-version=2020-01-01", r.scope.id),
-                        ));
+                        fetch.push((k, format!("{arm_base}{path}?api-version=2020-01-01")));
                     }
                 }
             }
@@ -1176,27 +1174,24 @@ impl Session {
                 }
             }
         }
+        let url_of = |id: &str| {
+            let bare = id.trim_start_matches('/');
+            match bare.split_once('/') {
+                Some((coll, oid)) if coll.eq_ignore_ascii_case("administrativeUnits") => {
+                    crate::graph::id_segment(oid).map(|oid| {
+                        format!("/directory/administrativeUnits/{oid}?$select=id,displayName")
+                    })
+                }
+                _ => crate::graph::id_segment(bare.rsplit('/').next().unwrap_or(bare))
+                    .map(|oid| format!("/directoryObjects/{oid}?$select=id,displayName")),
+            }
+        };
+        // A scope whose object id is no path segment keeps its id as its name.
+        missing.retain(|id| url_of(id).is_ok());
         if missing.is_empty() {
             return;
         }
-        let urls = missing
-            .iter()
-            .map(|id| {
-                let bare = id.trim_start_matches('/');
-                match bare.split_once('/') {
-                    Some((coll, oid)) if coll.eq_ignore_ascii_case("administrativeUnits") => {
-                        format!(
-                            "/directory/administrativeUnits/{}?$select=id,displayName",
-                            crate::graph::path_segment(oid)
-                        )
-                    }
-                    _ => format!(
-                        "/directoryObjects/{}?$select=id,displayName",
-                        crate::graph::path_segment(bare.rsplit('/').next().unwrap_or(bare))
-                    ),
-                }
-            })
-            .collect();
+        let urls = missing.iter().filter_map(|id| url_of(id).ok()).collect();
         let names = self.batch_display_names(tid, urls).await;
         let mut c = self.caches();
         for (id, name) in missing.iter().zip(names) {
@@ -1290,6 +1285,8 @@ impl Session {
                 }
             }
         }
+        // A group id that is no path segment keeps its id as its name.
+        missing.retain(|gid| crate::graph::id_segment(gid).is_ok());
         if missing.is_empty() {
             return;
         }

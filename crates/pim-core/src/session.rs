@@ -81,9 +81,11 @@ pub struct SessionOptions {
     pub timeout: Duration,
     /// How long to wait for an activation to show up after the service accepted it.
     pub settle: Duration,
-    /// How long to look for a Graph write whose outcome is uncertain (a timeout or a 5xx after
-    /// the request was sent) in the user's request list, which can lag behind, before
-    /// reporting the outcome as unknown. Such a write is never sent a second time.
+    /// How long to look for a Graph write whose outcome is uncertain (the answer was lost or
+    /// timed out, or was a 500, 502 or 504) in the user's request list, which can lag behind,
+    /// before reporting the outcome as unknown. Such a write is never sent a second time
+    /// (after a 503 the service most likely did not take it: it is checked once, then sent
+    /// again).
     pub reconcile: Duration,
     /// Tenants known from an earlier run (e.g. a cache kept by the caller). When set, the
     /// first [`Session::refresh`] reads them at once while it re-discovers the tenant list
@@ -1683,6 +1685,34 @@ impl Session {
                 let r = match first {
                     Ok(r) => r,
                     Err(Failure::Definite(e)) => return Err(e),
+                    // The service answered that it is unavailable: it most likely did not
+                    // take the request. Check once, then send it again.
+                    Err(Failure::Uncertain(e @ Error::Api { status: 503, .. })) => {
+                        tracing::warn!(error = %e, "service unavailable; checking before sending again");
+                        if let Some(found) =
+                            self.find_graph_request(role, path, &action, sent_at).await
+                        {
+                            found
+                        } else if let Some(o) = self.active_now(role).await {
+                            return Ok(o);
+                        } else {
+                            match self.inner.graph.post_request(tid, path, body, claims).await {
+                                Ok(r) => r,
+                                Err(f) => {
+                                    let e = second_attempt_error(f);
+                                    if is_code(&e, "RoleAssignmentExists") {
+                                        return Ok(Outcome::Active {
+                                            until: None,
+                                            request_id: String::new(),
+                                        });
+                                    }
+                                    return Err(e);
+                                }
+                            }
+                        }
+                    }
+                    // The request may well have been carried out (the answer was lost, timed
+                    // out or was a server error): look for it, never send it again.
                     Err(Failure::Uncertain(e)) => {
                         tracing::warn!(error = %e, "activation outcome uncertain; reconciling by re-reading");
                         match self.reconcile_graph(role, path, &action, sent_at).await {

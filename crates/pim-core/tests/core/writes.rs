@@ -247,6 +247,36 @@ async fn uncertain_activation_never_listed_is_reported_unknown_not_resent() {
 }
 
 #[tokio::test]
+async fn activation_refused_with_503_is_checked_then_sent_again() {
+    let (h, role) = start_at("Global Reader").await;
+    h.sim.control().add_fault(FaultSpec {
+        method: Some("POST".into()),
+        path: Some("roleAssignmentScheduleRequests".into()),
+        times: 1,
+        fault: Fault::Status {
+            status: 503,
+            retry_after: None,
+            code: None,
+            message: None,
+            wrapped: false,
+        },
+    });
+    h.sim.control().clear_requests();
+    let out = h.session.activate(&role, just("outage")).await.unwrap();
+    assert!(matches!(out, Outcome::Active { .. }), "{out:?}");
+    assert_eq!(posts(&h), 2);
+    let log = h.sim.control().requests();
+    let first = log.iter().position(|r| r.method == "POST").unwrap();
+    let second = log.iter().rposition(|r| r.method == "POST").unwrap();
+    assert!(
+        log[first..second]
+            .iter()
+            .any(|r| r.method == "GET" && r.path.contains("roleAssignmentScheduleRequests")),
+        "re-sent without looking first"
+    );
+}
+
+#[tokio::test]
 async fn a_second_write_to_a_role_while_one_runs_is_refused() {
     let (h, role) = start_at("Global Reader").await;
     let mut first = Box::pin(h.session.activate(&role, just("first click")));

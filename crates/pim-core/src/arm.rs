@@ -6,6 +6,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::graph::{id_segment, path_segment};
 use crate::http::{Call, Failure, Http};
 use crate::policy::Policy;
 use crate::token::Resource;
@@ -17,6 +18,34 @@ use crate::wire::{
 /// PIM api-version.
 pub const API_VERSION: &str = "2020-10-01";
 const AUTHZ: &str = "/providers/Microsoft.Authorization";
+
+/// An ARM resource id or scope from a response (`/subscriptions/…/resourceGroups/…`, a
+/// role definition or policy id) as an encoded path to append to the ARM base URL: empty or
+/// `/` for the root, otherwise it starts with `/` and has no empty, `.` or `..` segment;
+/// each segment is percent-encoded on its own. Anything else (`@host`, `.example.com`,
+/// `https://…`, `/../`) is the server's error: such an id could send the token elsewhere.
+pub(crate) fn arm_path(id: &str) -> Result<String, Error> {
+    let trimmed = id.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    let bad = || {
+        Error::InvalidResponse(format!(
+            "the service sent `{}` as an Azure resource id, which is not one",
+            id.chars().take(200).collect::<String>().escape_debug()
+        ))
+    };
+    let rest = trimmed.strip_prefix('/').ok_or_else(bad)?;
+    let mut out = String::with_capacity(trimmed.len());
+    for seg in rest.split('/') {
+        if matches!(seg, "" | "." | "..") {
+            return Err(bad());
+        }
+        out.push('/');
+        out.push_str(&path_segment(seg));
+    }
+    Ok(out)
+}
 
 /// ARM client for one session.
 #[derive(Debug, Clone)]
@@ -34,9 +63,10 @@ impl Arm {
             .to_owned()
     }
 
-    fn scoped(&self, scope: &str, rest: &str) -> String {
-        let scope = scope.trim_end_matches('/');
-        format!("{}{}{AUTHZ}/{rest}", self.base(), scope)
+    /// `{base}{scope}/providers/Microsoft.Authorization/{rest}`; `scope` (from a response) must
+    /// be an ARM path ([`arm_path`]).
+    fn scoped(&self, scope: &str, rest: &str) -> Result<String, Error> {
+        Ok(format!("{}{}{AUTHZ}/{rest}", self.base(), arm_path(scope)?))
     }
 
     /// `GET /tenants?api-version=2020-01-01` with the home tenant's token.
@@ -56,7 +86,7 @@ impl Arm {
             &format!(
                 "roleEligibilityScheduleInstances?api-version={API_VERSION}&$filter=asTarget()"
             ),
-        );
+        )?;
         let items = self.http.get_all(tenant, Resource::Arm, &url).await?;
         Ok(parse_items("eligibility instances", items))
     }
@@ -71,7 +101,7 @@ impl Arm {
             &format!(
                 "roleAssignmentScheduleInstances?api-version={API_VERSION}&$filter=asTarget()"
             ),
-        );
+        )?;
         let items = self.http.get_all(tenant, Resource::Arm, &url).await?;
         Ok(parse_items("assignment instances", items))
     }
@@ -87,7 +117,7 @@ impl Arm {
         );
         match self
             .http
-            .get_all(tenant, Resource::Arm, &self.scoped("", &q))
+            .get_all(tenant, Resource::Arm, &self.scoped("", &q)?)
             .await
         {
             Ok(items) => Ok(Some(parse_items("requests", items))),
@@ -112,9 +142,10 @@ impl Arm {
         let q = format!(
             "roleAssignmentScheduleRequests?api-version={API_VERSION}&$filter=asRequestor()"
         );
-        let futs = scopes.iter().map(|s| {
-            let url = self.scoped(s, &q);
-            async move { self.http.get_all(tenant, Resource::Arm, &url).await }
+        let q = &q;
+        let futs = scopes.iter().map(|s| async move {
+            let url = self.scoped(s, q)?;
+            self.http.get_all(tenant, Resource::Arm, &url).await
         });
         let results = futures::future::join_all(futs).await;
         let mut out = Vec::new();
@@ -149,12 +180,17 @@ impl Arm {
         body: Value,
         claims: Option<String>,
     ) -> Result<ArmResource<ArmRequestProps>, Failure> {
+        let url = id_segment(name)
+            .and_then(|name| {
+                self.scoped(
+                    scope,
+                    &format!("roleAssignmentScheduleRequests/{name}?api-version={API_VERSION}"),
+                )
+            })
+            .map_err(Failure::Definite)?;
         let call = Call {
             method: Method::PUT,
-            url: self.scoped(
-                scope,
-                &format!("roleAssignmentScheduleRequests/{name}?api-version={API_VERSION}"),
-            ),
+            url,
             tenant: tenant.to_owned(),
             resource: Resource::Arm,
             body: Some(body),
@@ -179,8 +215,11 @@ impl Arm {
     ) -> Result<Option<ArmResource<ArmRequestProps>>, Error> {
         let url = self.scoped(
             scope,
-            &format!("roleAssignmentScheduleRequests/{name}?api-version={API_VERSION}"),
-        );
+            &format!(
+                "roleAssignmentScheduleRequests/{}?api-version={API_VERSION}",
+                id_segment(name)?
+            ),
+        )?;
         match self.http.get_json(tenant, Resource::Arm, &url).await {
             Ok(v) => Ok(serde_json::from_value(v).ok()),
             Err(Error::Api { status: 404, .. }) => Ok(None),
@@ -194,8 +233,11 @@ impl Arm {
             method: Method::POST,
             url: self.scoped(
                 scope,
-                &format!("roleAssignmentScheduleRequests/{name}/cancel?api-version={API_VERSION}"),
-            ),
+                &format!(
+                    "roleAssignmentScheduleRequests/{}/cancel?api-version={API_VERSION}",
+                    id_segment(name)?
+                ),
+            )?,
             tenant: tenant.to_owned(),
             resource: Resource::Arm,
             body: None,
@@ -219,14 +261,14 @@ impl Arm {
                 "roleManagementPolicyAssignments?api-version={API_VERSION}&$filter=roleDefinitionId%20eq%20'{}'",
                 crate::graph::odata_literal(role_definition_id)
             ),
-        );
+        )?;
         let items = match self.http.get_all(tenant, Resource::Arm, &filtered).await {
             Ok(i) => i,
             Err(Error::Api { status: 400, .. }) => {
                 let plain = self.scoped(
                     scope,
                     &format!("roleManagementPolicyAssignments?api-version={API_VERSION}"),
-                );
+                )?;
                 self.http.get_all(tenant, Resource::Arm, &plain).await?
             }
             Err(e) => return Err(e),
@@ -251,7 +293,11 @@ impl Arm {
         let pid = pa.policy_id.ok_or_else(|| {
             Error::InvalidResponse("policy assignment without rules or policy id".into())
         })?;
-        let url = format!("{}{}?api-version={API_VERSION}", self.base(), pid);
+        let url = format!(
+            "{}{}?api-version={API_VERSION}",
+            self.base(),
+            arm_path(&pid)?
+        );
         let v = self.http.get_json(tenant, Resource::Arm, &url).await?;
         let props = v.get("properties").cloned().unwrap_or(Value::Null);
         let rules = props
@@ -264,5 +310,101 @@ impl Arm {
         let mut p = Policy::from_rules(&rules);
         p.policy_id = Some(pid);
         Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::test_server::{TestServer, response};
+
+    #[test]
+    fn arm_paths_are_paths() {
+        assert_eq!(arm_path("").unwrap(), "");
+        assert_eq!(arm_path("/").unwrap(), "");
+        assert_eq!(
+            arm_path("/subscriptions/s1/resourceGroups/rg (1)/").unwrap(),
+            "/subscriptions/s1/resourceGroups/rg%20(1)"
+        );
+        for bad in [
+            "@evil.example/x",
+            ".evil.example/x",
+            "https://evil.example/x",
+            "subscriptions/s1",
+            "/subscriptions/../x",
+            "/subscriptions//x",
+            "/subscriptions/./x",
+        ] {
+            assert!(
+                matches!(arm_path(bad), Err(Error::InvalidResponse(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn scopes_names_and_policy_ids_stay_on_the_arm_origin() {
+        let elsewhere = TestServer::start(|_, _| response(200, b"{}", true)).await;
+        let evil = format!("@{}", elsewhere.base.trim_start_matches("http://"));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let pid = format!("{evil}/p");
+        let assignments = serde_json::json!({"value": [{"properties": {
+            "roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/r",
+            "policyId": pid
+        }}]})
+        .to_string();
+        let home = TestServer::start(move |method, path| {
+            log.lock().unwrap().push(format!("{method} {path}"));
+            if path.contains("roleManagementPolicyAssignments") {
+                response(200, assignments.as_bytes(), true)
+            } else {
+                response(200, b"{}", true)
+            }
+        })
+        .await;
+        let arm = Arm {
+            http: crate::http::tests::test_http(&home.base),
+        };
+        let body = serde_json::json!({});
+        for scope in [evil.as_str(), ".evil.example", "/subscriptions/../.."] {
+            let r = arm.put_request("t", scope, "n", body.clone(), None).await;
+            assert!(
+                matches!(r, Err(Failure::Definite(Error::InvalidResponse(_)))),
+                "{scope}: {r:?}"
+            );
+            let r = arm.get_request("t", scope, "n").await;
+            assert!(
+                matches!(r, Err(Error::InvalidResponse(_))),
+                "{scope}: {r:?}"
+            );
+            let r = arm.cancel("t", scope, "n").await;
+            assert!(
+                matches!(r, Err(Error::InvalidResponse(_))),
+                "{scope}: {r:?}"
+            );
+        }
+        let r = arm.cancel("t", "/subscriptions/s", "..").await;
+        assert!(matches!(r, Err(Error::InvalidResponse(_))), "{r:?}");
+        // The policy id read from a response.
+        let err = arm.policy("t", "/subscriptions/s", "r").await.unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidResponse(m) if m.contains(&pid)),
+            "{err:?}"
+        );
+        assert_eq!(elsewhere.hits(), 0, "a token went to another origin");
+        // Legitimate scopes and names keep working, encoded per segment.
+        arm.cancel("t", "/subscriptions/s/resourceGroups/rg (1)", "a/b")
+            .await
+            .unwrap();
+        let last = seen.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(
+            last,
+            format!(
+                "POST /subscriptions/s/resourceGroups/rg%20(1){AUTHZ}/roleAssignmentScheduleRequests/a%2Fb/cancel?api-version={API_VERSION}"
+            )
+        );
     }
 }

@@ -30,16 +30,44 @@ pub(crate) fn odata_literal(s: &str) -> String {
     percent_encoding::utf8_percent_encode(&s.replace('\'', "''"), SET).to_string()
 }
 
-/// Encodes a path segment (opaque ids).
+/// Characters kept as they are in a path segment: RFC 3986 unreserved characters and the
+/// sub-delimiters, `:` and `@`; everything else (`/`, `?`, `#`, `%`, backslash, spaces, non-ASCII)
+/// is percent-encoded.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@');
+
+/// Encodes a path segment (opaque ids): the result is always one segment. An id that is
+/// empty, `.` or `..` is refused by [`id_segment`]; use that for ids from responses.
 pub(crate) fn path_segment(s: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
-        .add(b' ')
-        .add(b'#')
-        .add(b'/')
-        .add(b'?')
-        .add(b'%')
-        .add(b'"');
-    percent_encoding::utf8_percent_encode(s, SET).to_string()
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// An id from a response as one encoded path segment; an empty id, `.` or `..` (which
+/// would name another path) is the server's error.
+pub(crate) fn id_segment(id: &str) -> Result<String, Error> {
+    if matches!(id, "" | "." | "..") {
+        return Err(Error::InvalidResponse(format!(
+            "the service sent `{}` as an id, which is not one",
+            id.escape_debug()
+        )));
+    }
+    Ok(path_segment(id))
 }
 
 /// One batch item: an id and the relative URLs to try in order (later ones are plainer
@@ -312,7 +340,7 @@ impl Graph {
     pub async fn cancel(&self, tenant: &str, path: &str, id: &str) -> Result<(), Error> {
         let call = Call {
             method: Method::POST,
-            url: self.url(&format!("{path}/{}/cancel", path_segment(id))),
+            url: self.url(&format!("{path}/{}/cancel", id_segment(id)?)),
             tenant: tenant.to_owned(),
             resource: Resource::Graph,
             body: None,
@@ -327,7 +355,7 @@ impl Graph {
     pub async fn policy_rules(&self, tenant: &str, policy_id: &str) -> Result<Policy, Error> {
         let url = self.url(&format!(
             "/policies/roleManagementPolicies/{}/rules",
-            path_segment(policy_id)
+            id_segment(policy_id)?
         ));
         let rules = self.http.get_all(tenant, Resource::Graph, &url).await?;
         let mut p = Policy::from_rules(&rules);
@@ -475,6 +503,8 @@ pub(crate) fn clone_error(e: &Error, code: &str, msg: &str) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use super::*;
     use crate::test_server::{TestServer, response};
 
@@ -509,10 +539,76 @@ mod tests {
         ));
     }
 
+    /// A server that records the request targets it receives and answers `body`.
+    async fn recording(body: &'static str) -> (TestServer, Arc<Mutex<Vec<String>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let server = TestServer::start(move |method, path| {
+            log.lock().unwrap().push(format!("{method} {path}"));
+            response(200, body.as_bytes(), true)
+        })
+        .await;
+        (server, seen)
+    }
+
+    #[tokio::test]
+    async fn ids_from_responses_are_one_path_segment() {
+        let (server, seen) = recording(r#"{"value":[]}"#).await;
+        let graph = Graph {
+            http: crate::http::tests::test_http(&server.base),
+        };
+        let odd = "x/../../me?y=1#z %\\é";
+        graph.policy_rules("t", odd).await.unwrap();
+        graph.cancel("t", "/requests", odd).await.unwrap();
+        let enc = "x%2F..%2F..%2Fme%3Fy=1%23z%20%25%5C%C3%A9";
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                format!("GET /v1.0/policies/roleManagementPolicies/{enc}/rules"),
+                format!("POST /v1.0/requests/{enc}/cancel"),
+            ]
+        );
+        for bad in ["", ".", ".."] {
+            let err = graph.policy_rules("t", bad).await.unwrap_err();
+            assert!(matches!(err, Error::InvalidResponse(_)), "{bad:?}: {err:?}");
+            let err = graph.cancel("t", "/requests", bad).await.unwrap_err();
+            assert!(matches!(err, Error::InvalidResponse(_)), "{bad:?}: {err:?}");
+        }
+        assert_eq!(seen.lock().unwrap().len(), 2, "a bad id was sent");
+    }
+
+    #[tokio::test]
+    async fn batch_next_links_stay_on_the_graph_origin() {
+        let elsewhere = TestServer::start(|_, _| response(200, br#"{"value":[]}"#, true)).await;
+        let link = format!("{}/v1.0/next", elsewhere.base);
+        let body = json!({"responses": [
+            {"id": "a", "status": 200, "body": {"value": [1], "@odata.nextLink": link}}
+        ]})
+        .to_string();
+        let server = TestServer::start(move |_, _| response(200, body.as_bytes(), true)).await;
+        let graph = Graph {
+            http: crate::http::tests::test_http(&server.base),
+        };
+        let mut results = graph
+            .batch("t", vec![BatchItem::new("a", &["/x".to_owned()])])
+            .await;
+        let err = graph
+            .collect("t", results.remove("a").unwrap())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidResponse(m) if m.contains(&link)),
+            "{err:?}"
+        );
+        assert_eq!(elsewhere.hits(), 0);
+    }
+
     #[test]
     fn odata_literals_are_quoted_and_encoded() {
         assert_eq!(odata_literal("O'Brien & co"), "O''Brien%20%26%20co");
         assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
+        assert_eq!(path_segment("a\\b"), "a%5Cb");
+        assert_eq!(path_segment("x@y:z"), "x@y:z");
     }
 
     #[test]

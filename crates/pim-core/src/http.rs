@@ -198,8 +198,43 @@ impl Http {
         }
     }
 
-    /// Sends a call with retries; returns a 2xx response or a classified failure.
+    /// The endpoint whose origin `resource`'s token is issued for.
+    fn endpoint(&self, resource: Resource) -> &url::Url {
+        match resource {
+            Resource::Graph => &self.endpoints.graph,
+            Resource::Arm => &self.endpoints.arm,
+        }
+    }
+
+    /// `url` parsed, when it is on the origin (scheme, host, port) of `resource`'s endpoint and
+    /// carries no user name or password: the only place a token for `resource` may go. Any
+    /// other URL (a next link or an id from a response naming another site, plain `http`, a
+    /// host changed by an `@` or a `.`) is the server's error, named in an
+    /// [`Error::InvalidResponse`].
+    pub(crate) fn pinned(&self, resource: Resource, url: &str) -> Result<url::Url, Error> {
+        let refuse = || {
+            tracing::warn!(link = %shown(url), %resource, "refusing a link outside the service's origin");
+            Error::InvalidResponse(format!(
+                "the service sent a link outside {} ({}), which was not followed: {}",
+                resource,
+                self.endpoint(resource).origin().ascii_serialization(),
+                shown(url)
+            ))
+        };
+        let parsed = url::Url::parse(url).map_err(|_| refuse())?;
+        if parsed.origin() != self.endpoint(resource).origin()
+            || !parsed.username().is_empty()
+            || parsed.password().is_some()
+        {
+            return Err(refuse());
+        }
+        Ok(parsed)
+    }
+
+    /// Sends a call with retries; returns a 2xx response or a classified failure. Nothing is
+    /// sent (and no token is asked for) when the URL is outside the resource's origin.
     pub async fn call(&self, c: &Call) -> Result<Resp, Failure> {
+        let target = self.pinned(c.resource, &c.url).map_err(Failure::Definite)?;
         let mut attempt: u32 = 0;
         let mut force_refresh = false;
         let mut challenge: Option<String> = None;
@@ -227,7 +262,7 @@ impl Http {
             let client_request_id = uuid::Uuid::new_v4().to_string();
             let mut rb = self
                 .client
-                .request(c.method.clone(), &c.url)
+                .request(c.method.clone(), target.clone())
                 .bearer_auth(token.token.expose())
                 .header(ACCEPT, "application/json")
                 .timeout(self.timeout);
@@ -363,17 +398,15 @@ impl Http {
         }
     }
 
-    /// A next link as given when absolute; a relative one is resolved against the service's
-    /// base URL (defensive: the contract promises absolute links).
+    /// A next link as given when absolute (any scheme: [`Http::call`] refuses links outside
+    /// the service's origin); a relative one is resolved against the service's base URL
+    /// (defensive: the contract promises absolute links).
     fn absolute(&self, resource: Resource, link: &str) -> String {
-        if link.starts_with("http://") || link.starts_with("https://") {
+        let link = link.trim();
+        if url::Url::parse(link).is_ok() {
             return link.to_owned();
         }
-        let base = match resource {
-            Resource::Graph => &self.endpoints.graph,
-            Resource::Arm => &self.endpoints.arm,
-        };
-        let b = base.as_str().trim_end_matches('/');
+        let b = self.endpoint(resource).as_str().trim_end_matches('/');
         if link.starts_with('/') {
             if resource == Resource::Graph
                 && !link.starts_with("/v1.0")
@@ -399,23 +432,51 @@ impl Http {
         r.json()
     }
 
-    /// GET a collection and follow `@odata.nextLink` / `nextLink` verbatim to the end.
+    /// GET a collection and follow `@odata.nextLink` / `nextLink` verbatim to the end (at
+    /// most [`PageLimits::default`]).
     pub async fn get_all(
         &self,
         tenant: &str,
         resource: Resource,
         url: &str,
     ) -> Result<Vec<Value>, Error> {
-        let first = self.get_json(tenant, resource, url).await?;
-        self.follow_pages(tenant, resource, first).await
+        let first = self.call(&Call::get(tenant, resource, url)).await?;
+        let mut budget = PageBudget::new(PageLimits::default());
+        budget.take(first.body.len())?;
+        self.follow(tenant, resource, first.json()?, budget).await
     }
 
-    /// Given a first page, follows its next links and returns all items.
+    /// Given a first page, follows its next links and returns all items (at most
+    /// [`PageLimits::default`]).
     pub async fn follow_pages(
         &self,
         tenant: &str,
         resource: Resource,
         first: Value,
+    ) -> Result<Vec<Value>, Error> {
+        self.follow_pages_within(tenant, resource, first, PageLimits::default())
+            .await
+    }
+
+    /// [`Http::follow_pages`] with explicit limits.
+    pub async fn follow_pages_within(
+        &self,
+        tenant: &str,
+        resource: Resource,
+        first: Value,
+        limits: PageLimits,
+    ) -> Result<Vec<Value>, Error> {
+        let mut budget = PageBudget::new(limits);
+        budget.take(0)?;
+        self.follow(tenant, resource, first, budget).await
+    }
+
+    async fn follow(
+        &self,
+        tenant: &str,
+        resource: Resource,
+        first: Value,
+        mut budget: PageBudget,
     ) -> Result<Vec<Value>, Error> {
         let mut page: Page = serde_json::from_value(first)
             .map_err(|e| Error::InvalidResponse(format!("not a collection: {e}")))?;
@@ -423,20 +484,91 @@ impl Http {
         let mut seen = std::collections::HashSet::new();
         let mut next = page.next().map(str::to_owned);
         while let Some(link) = next {
-            if !seen.insert(link.clone()) || seen.len() > 500 {
+            if !seen.insert(link.clone()) {
                 return Err(Error::InvalidResponse(
                     "the service returned a paging loop".into(),
                 ));
             }
             let url = self.absolute(resource, &link);
-            let v = self.get_json(tenant, resource, &url).await?;
-            let mut p: Page = serde_json::from_value(v)
+            let r = self.call(&Call::get(tenant, resource, url)).await?;
+            budget.take(r.body.len())?;
+            let mut p: Page = serde_json::from_value(r.json()?)
                 .map_err(|e| Error::InvalidResponse(format!("not a collection: {e}")))?;
             items.append(&mut p.value);
             next = p.next().map(str::to_owned);
         }
         Ok(items)
     }
+}
+
+/// Most pages and bytes one collection may take (all its pages together).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimits {
+    /// Pages, the first one included.
+    pub pages: usize,
+    /// Body bytes of all pages together.
+    pub bytes: usize,
+}
+
+impl Default for PageLimits {
+    /// 200 pages and 64 MiB: far above any real list (a user's PIM requests fit on a page
+    /// or two), small enough that a server that pages forever cannot exhaust memory or time.
+    fn default() -> Self {
+        PageLimits {
+            pages: 200,
+            bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// What a collection has used of its [`PageLimits`].
+#[derive(Debug)]
+struct PageBudget {
+    limits: PageLimits,
+    pages: usize,
+    bytes: usize,
+}
+
+impl PageBudget {
+    fn new(limits: PageLimits) -> Self {
+        PageBudget {
+            limits,
+            pages: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Counts one more page of `len` bytes; an error once over a limit.
+    fn take(&mut self, len: usize) -> Result<(), Error> {
+        self.pages = self.pages.saturating_add(1);
+        self.bytes = self.bytes.saturating_add(len);
+        if self.pages > self.limits.pages || self.bytes > self.limits.bytes {
+            let bytes = match self.limits.bytes {
+                b if b >= 1024 * 1024 => format!("{} MiB", b / (1024 * 1024)),
+                b => format!("{b} bytes"),
+            };
+            return Err(Error::InvalidResponse(format!(
+                "the list is longer than {} pages or {bytes}; not read to the end",
+                self.limits.pages
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A link from a response as shown in errors and logs: control characters escaped, at most
+/// 200 characters.
+fn shown(link: &str) -> String {
+    const MAX: usize = 200;
+    let mut s: String = link
+        .chars()
+        .take(MAX)
+        .flat_map(char::escape_debug)
+        .collect();
+    if link.chars().nth(MAX).is_some() {
+        s.push('…');
+    }
+    s
 }
 
 fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
@@ -881,6 +1013,132 @@ pub(crate) mod tests {
             .unwrap_err();
         assert!(matches!(err, Error::Api { status: 302, .. }), "{err:?}");
         assert_eq!(elsewhere.hits(), 0, "the redirect was followed");
+    }
+
+    /// A server whose `/first/{i}` answers a page whose next link is `links[i]` (set once the
+    /// server's own base is known), and whose other paths answer an empty last page.
+    async fn pager(links: impl Fn(&str) -> Vec<String>) -> (TestServer, Vec<String>) {
+        let set = Arc::new(std::sync::OnceLock::<Vec<String>>::new());
+        let served = set.clone();
+        let server = TestServer::start(move |_, path| {
+            let link = path
+                .strip_prefix("/first/")
+                .and_then(|i| i.parse::<usize>().ok())
+                .and_then(|i| served.get()?.get(i).cloned());
+            match link {
+                Some(l) => {
+                    let body =
+                        serde_json::json!({"value": [1], "nextLink": l, "@odata.nextLink": l});
+                    response(200, body.to_string().as_bytes(), true)
+                }
+                None => response(200, br#"{"value":[2]}"#, true),
+            }
+        })
+        .await;
+        let links = links(&server.base);
+        set.set(links.clone()).unwrap();
+        (server, links)
+    }
+
+    #[tokio::test]
+    async fn next_links_outside_the_origin_get_no_token() {
+        let elsewhere = TestServer::start(|_, _| response(200, br#"{"value":[]}"#, true)).await;
+        let other = elsewhere.base.clone();
+        let (home, links) = pager(|home| {
+            let port = home.rsplit(':').next().unwrap().to_owned();
+            let other_port = other.rsplit(':').next().unwrap().to_owned();
+            vec![
+                format!("{other}/page2"),
+                format!("{}/page2", other.to_uppercase()),
+                format!("https://127.0.0.1:{port}/page2"),
+                format!("http://127.0.0.1:{port}@127.0.0.1:{other_port}/page2"),
+                format!("http://user@127.0.0.1:{port}/page2"),
+                "ftp://127.0.0.1/page2".to_owned(),
+            ]
+        })
+        .await;
+        let http = test_http(&home.base);
+        for resource in [Resource::Graph, Resource::Arm] {
+            for (i, link) in links.iter().enumerate() {
+                let url = format!("{}/first/{i}", home.base);
+                let err = http.get_all("t", resource, &url).await.unwrap_err();
+                assert!(
+                    matches!(&err, Error::InvalidResponse(m) if m.contains(link.as_str())),
+                    "{resource} {link}: {err:?}"
+                );
+            }
+        }
+        assert_eq!(elsewhere.hits(), 0, "a link to another origin was followed");
+    }
+
+    #[tokio::test]
+    async fn next_links_on_the_origin_are_followed() {
+        let (home, _) = pager(|home| {
+            vec![
+                format!("{home}/page2"),
+                "/page2".to_owned(),
+                "page2".to_owned(),
+                "@127.0.0.1:9/page2".to_owned(),
+            ]
+        })
+        .await;
+        let http = test_http(&home.base);
+        for resource in [Resource::Graph, Resource::Arm] {
+            for i in 0..4 {
+                let url = format!("{}/first/{i}", home.base);
+                let items = http.get_all("t", resource, &url).await.unwrap();
+                assert_eq!(items, [serde_json::json!(1), serde_json::json!(2)]);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn long_lists_are_cut_with_an_error() {
+        // Every page links to the next, forever, each about 1 KiB.
+        let server = TestServer::start(|_, path| {
+            let n: u64 = path
+                .strip_prefix("/p/")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            let body = serde_json::json!({"value": ["x".repeat(1000)], "nextLink": format!("/p/{}", n + 1)});
+            response(200, body.to_string().as_bytes(), true)
+        })
+        .await;
+        let http = test_http(&server.base);
+        let first = serde_json::json!({"value": [], "nextLink": "/p/1"});
+        let limits = PageLimits {
+            pages: 5,
+            bytes: 1024 * 1024,
+        };
+        let err = http
+            .follow_pages_within("t", Resource::Arm, first.clone(), limits)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidResponse(m) if m.contains("5 pages")),
+            "{err:?}"
+        );
+        let limits = PageLimits {
+            pages: 1000,
+            bytes: 4096,
+        };
+        let err = http
+            .follow_pages_within("t", Resource::Arm, first, limits)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidResponse(m) if m.contains("4096 bytes")),
+            "{err:?}"
+        );
+        // The default limit ends an endless list too.
+        let err = http
+            .get_all("t", Resource::Arm, &format!("{}/p/1", server.base))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidResponse(m) if m.contains("200 pages")),
+            "{err:?}"
+        );
     }
 
     #[test]

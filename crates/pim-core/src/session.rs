@@ -81,6 +81,12 @@ pub struct SessionOptions {
     pub timeout: Duration,
     /// How long to wait for an activation to show up after the service accepted it.
     pub settle: Duration,
+    /// How long to look for a Graph write whose outcome is uncertain (the answer was lost or
+    /// timed out, or was a 500, 502 or 504) in the user's request list, which can lag behind,
+    /// before reporting the outcome as unknown. Such a write is never sent a second time
+    /// (after a 503 the service most likely did not take it: it is checked once, then sent
+    /// again).
+    pub reconcile: Duration,
     /// Tenants known from an earlier run (e.g. a cache kept by the caller). When set, the
     /// first [`Session::refresh`] reads them at once while it re-discovers the tenant list
     /// in parallel; a tenant that is new in the live list costs one extra round trip, one
@@ -96,7 +102,7 @@ pub struct SessionOptions {
 
 impl SessionOptions {
     /// Options with defaults: system clock, default client, no step-up hook, 4 retries,
-    /// 60 s timeout, 10 s settle time.
+    /// 60 s timeout, 10 s settle time, 30 s to reconcile an uncertain write.
     pub fn new(
         endpoints: Endpoints,
         tokens: Arc<dyn TokenSource>,
@@ -112,6 +118,7 @@ impl SessionOptions {
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(60),
             settle: Duration::from_secs(10),
+            reconcile: Duration::from_secs(30),
             known_tenants: None,
             hidden_tenants: Vec::new(),
         }
@@ -170,8 +177,37 @@ struct Inner {
     home: String,
     step_up: Option<Arc<dyn StepUpHook>>,
     settle: Duration,
+    reconcile: Duration,
     caches: Mutex<Caches>,
+    /// Keys of the roles with a write under way ([`Session::begin_write`]).
+    writes: Mutex<std::collections::HashSet<String>>,
     tx: watch::Sender<Snapshot>,
+}
+
+/// A role's write under way: while it lives, other writes to the role are refused; dropping
+/// it (the write ended, failed or was cancelled) allows them again.
+#[derive(Debug)]
+struct WriteGuard {
+    inner: Arc<Inner>,
+    key: String,
+}
+
+impl Drop for WriteGuard {
+    fn drop(&mut self) {
+        self.inner
+            .writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.key);
+    }
+}
+
+/// What re-reading found after a Graph write with an uncertain outcome.
+enum Reconciled {
+    /// The request, in the user's request list.
+    Request(Box<GraphRequest>),
+    /// The role is active (the request was carried out and is no longer listed as new).
+    Active(Outcome),
 }
 
 impl Session {
@@ -203,7 +239,9 @@ impl Session {
                 home: opts.home_tenant_id,
                 step_up: opts.step_up,
                 settle: opts.settle,
+                reconcile: opts.reconcile,
                 caches: Mutex::new(caches),
+                writes: Mutex::default(),
                 tx,
             }),
         }
@@ -222,6 +260,31 @@ impl Session {
     /// Receives every new snapshot (after refreshes and writes).
     pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
         self.inner.tx.subscribe()
+    }
+
+    /// Starts a write to `role` (activate, extend, deactivate, cancel): one at a time per
+    /// role, so a second click while one runs cannot send a second request. The returned
+    /// guard ends it when dropped.
+    fn begin_write(&self, role: &Role) -> Result<WriteGuard> {
+        let key = role.key();
+        let fresh = self
+            .inner
+            .writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key.clone());
+        if !fresh {
+            return Err(Error::InvalidState {
+                message: format!(
+                    "a change to {} is already in progress; wait for it to finish",
+                    role.describe()
+                ),
+            });
+        }
+        Ok(WriteGuard {
+            inner: self.inner.clone(),
+            key,
+        })
     }
 
     fn caches(&self) -> std::sync::MutexGuard<'_, Caches> {
@@ -1024,6 +1087,8 @@ impl Session {
                 }
             }
         }
+        // An id that is no path segment keeps its id as its name.
+        missing.retain(|id| crate::graph::id_segment(id).is_ok());
         if missing.is_empty() {
             return;
         }
@@ -1078,22 +1143,18 @@ impl Session {
                     let k = r.role_definition_id.to_ascii_lowercase();
                     if !c.role_names.contains_key(&(tl.clone(), k.clone()))
                         && !fetch.iter().any(|(x, _)| *x == k)
+                        && let Ok(path) = crate::arm::arm_path(&r.role_definition_id)
                     {
-                        fetch.push((
-                            k,
-                            format!("{arm_base}{}?api-version=2022-04-01", r.role_definition_id),
-                        ));
+                        fetch.push((k, format!("{arm_base}{path}?api-version=2022-04-01")));
                     }
                 }
                 if r.scope.display_name == r.scope.id && r.scope.kind == ScopeKind::Subscription {
                     let k = r.scope.id.to_ascii_lowercase();
                     if !c.role_names.contains_key(&(tl.clone(), k.clone()))
                         && !fetch.iter().any(|(x, _)| *x == k)
+                        && let Ok(path) = crate::arm::arm_path(&r.scope.id)
                     {
-                        fetch.push((
-                            k,
-                            format!("{arm_base}{}?api-version=2020-01-01", r.scope.id),
-                        ));
+                        fetch.push((k, format!("{arm_base}{path}?api-version=2020-01-01")));
                     }
                 }
             }
@@ -1176,27 +1237,24 @@ impl Session {
                 }
             }
         }
+        let url_of = |id: &str| {
+            let bare = id.trim_start_matches('/');
+            match bare.split_once('/') {
+                Some((coll, oid)) if coll.eq_ignore_ascii_case("administrativeUnits") => {
+                    crate::graph::id_segment(oid).map(|oid| {
+                        format!("/directory/administrativeUnits/{oid}?$select=id,displayName")
+                    })
+                }
+                _ => crate::graph::id_segment(bare.rsplit('/').next().unwrap_or(bare))
+                    .map(|oid| format!("/directoryObjects/{oid}?$select=id,displayName")),
+            }
+        };
+        // A scope whose object id is no path segment keeps its id as its name.
+        missing.retain(|id| url_of(id).is_ok());
         if missing.is_empty() {
             return;
         }
-        let urls = missing
-            .iter()
-            .map(|id| {
-                let bare = id.trim_start_matches('/');
-                match bare.split_once('/') {
-                    Some((coll, oid)) if coll.eq_ignore_ascii_case("administrativeUnits") => {
-                        format!(
-                            "/directory/administrativeUnits/{}?$select=id,displayName",
-                            crate::graph::path_segment(oid)
-                        )
-                    }
-                    _ => format!(
-                        "/directoryObjects/{}?$select=id,displayName",
-                        crate::graph::path_segment(bare.rsplit('/').next().unwrap_or(bare))
-                    ),
-                }
-            })
-            .collect();
+        let urls = missing.iter().filter_map(|id| url_of(id).ok()).collect();
         let names = self.batch_display_names(tid, urls).await;
         let mut c = self.caches();
         for (id, name) in missing.iter().zip(names) {
@@ -1290,6 +1348,8 @@ impl Session {
                 }
             }
         }
+        // A group id that is no path segment keeps its id as its name.
+        missing.retain(|gid| crate::graph::id_segment(gid).is_ok());
         if missing.is_empty() {
             return;
         }
@@ -1480,6 +1540,7 @@ impl Session {
     /// now (server time). Returns the outcome (active until, pending approval, scheduled).
     #[instrument(skip(self, role, req), fields(role = %role.describe()), err(level = "debug"))]
     pub async fn activate(&self, role: &Role, req: ActivationRequest) -> Result<Outcome> {
+        let _write = self.begin_write(role)?;
         if role.eligibility.is_none() {
             return Err(Error::InvalidState {
                 message: format!(
@@ -1624,8 +1685,10 @@ impl Session {
                 let r = match first {
                     Ok(r) => r,
                     Err(Failure::Definite(e)) => return Err(e),
-                    Err(Failure::Uncertain(e)) => {
-                        tracing::warn!(error = %e, "activation outcome uncertain; reconciling by re-reading");
+                    // The service answered that it is unavailable: it most likely did not
+                    // take the request. Check once, then send it again.
+                    Err(Failure::Uncertain(e @ Error::Api { status: 503, .. })) => {
+                        tracing::warn!(error = %e, "service unavailable; checking before sending again");
                         if let Some(found) =
                             self.find_graph_request(role, path, &action, sent_at).await
                         {
@@ -1645,6 +1708,20 @@ impl Session {
                                     }
                                     return Err(e);
                                 }
+                            }
+                        }
+                    }
+                    // The request may well have been carried out (the answer was lost, timed
+                    // out or was a server error): look for it, never send it again.
+                    Err(Failure::Uncertain(e)) => {
+                        tracing::warn!(error = %e, "activation outcome uncertain; reconciling by re-reading");
+                        match self.reconcile_graph(role, path, &action, sent_at).await {
+                            Some(Reconciled::Request(found)) => *found,
+                            Some(Reconciled::Active(o)) => return Ok(o),
+                            None => {
+                                return Err(Error::Uncertain {
+                                    detail: e.to_string(),
+                                });
                             }
                         }
                     }
@@ -1754,6 +1831,41 @@ impl Session {
             .max_by_key(|q| q.created_date_time)
     }
 
+    /// After a Graph activation or extension with an uncertain outcome: looks for the
+    /// request in the user's request list, and at the role's state, until one shows it or
+    /// [`SessionOptions::reconcile`] passes. There is no idempotency key for Graph requests
+    /// and the list can lag behind the write: a second POST could make a second request, so
+    /// `None` (nothing found) is reported as an unknown outcome, never sent again.
+    async fn reconcile_graph(
+        &self,
+        role: &Role,
+        path: &str,
+        action: &Action,
+        since: OffsetDateTime,
+    ) -> Option<Reconciled> {
+        let deadline = tokio::time::Instant::now() + self.inner.reconcile;
+        let mut wait = Duration::from_millis(250);
+        loop {
+            if let Some(found) = self.find_graph_request(role, path, action, since).await {
+                return Some(Reconciled::Request(Box::new(found)));
+            }
+            if let Some(o) = self.active_now(role).await {
+                return Some(Reconciled::Active(o));
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                tracing::warn!(role = %role.describe(), "the uncertain request did not show up; its outcome is unknown");
+                return None;
+            }
+            tracing::debug!(
+                ?wait,
+                "the uncertain request is not listed yet; looking again"
+            );
+            tokio::time::sleep(wait.min(deadline - now)).await;
+            wait = (wait * 2).min(Duration::from_secs(2));
+        }
+    }
+
     /// After an uncertain activation: is the role active now? (re-reads the tenant)
     async fn active_now(&self, role: &Role) -> Option<Outcome> {
         let snap = self.refresh_tenant(&role.tenant_id).await.ok()?;
@@ -1810,6 +1922,7 @@ impl Session {
     /// activation's start ([`Error::TooEarly`]) without sending anything.
     #[instrument(skip(self, role), fields(role = %role.describe()), err(level = "debug"))]
     pub async fn deactivate(&self, role: &Role) -> Result<Outcome> {
+        let _write = self.begin_write(role)?;
         self.check_deactivatable(role)?;
         let outcome = self.deactivate_checked(role).await?;
         Ok(self.settle(role, outcome).await)
@@ -1943,6 +2056,7 @@ impl Session {
     /// by an administrator.
     #[instrument(skip(self, role, req), fields(role = %role.describe()), err(level = "debug"))]
     pub async fn extend(&self, role: &Role, req: ActivationRequest) -> Result<Outcome> {
+        let _write = self.begin_write(role)?;
         let Some(a) = role.assignment.clone() else {
             return Err(Error::InvalidState {
                 message: format!("{} is not active; activate it instead", role.describe()),
@@ -2102,6 +2216,7 @@ impl Session {
     /// Cancels the role's open request (pending approval or scheduled).
     #[instrument(skip(self, role), fields(role = %role.describe()), err(level = "debug"))]
     pub async fn cancel(&self, role: &Role) -> Result<Outcome> {
+        let _write = self.begin_write(role)?;
         let Some(req) = role
             .pending
             .iter()

@@ -935,8 +935,14 @@ fn pim_list(st: &State, env: &Env<'_>, f: &Flavour, coll: &str, on: Option<Strin
     };
     let exp = env.expand();
     let mut keep: Vec<&'static str> = Vec::new();
+    // A lagging request list (`requestListLag`) does not show requests made lately yet.
+    let lag = time::Duration::seconds(i64::from(st.config.request_list_lag.unwrap_or(0)));
+    let shown = |item: &Listed<'_>| match item {
+        Listed::Request(q) => lag.is_zero() || q.created + lag <= env.now,
+        _ => true,
+    };
     let mut items = Vec::new();
-    for item in st.listed(listing, env.now, mine) {
+    for item in st.listed(listing, env.now, mine).into_iter().filter(shown) {
         let mut v = f.render(item, env.now);
         keep = f.expand(st, env, &mut v, item.target(), &exp);
         items.push(v);

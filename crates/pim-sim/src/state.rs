@@ -438,6 +438,11 @@ pub struct SimConfig {
     /// simulator a stricter server that rejects replaced tokens (`AADSTS70008`).
     #[serde(default)]
     pub rotated_refresh_token_lifetime: Option<i64>,
+    /// Seconds (of simulated time) a new Graph schedule request stays missing from the
+    /// caller's `filterByCurrentUser` request lists, as when Graph's list lags behind a
+    /// write; `None` (default) or 0: listed at once.
+    #[serde(default)]
+    pub request_list_lag: Option<u32>,
 }
 
 /// A configured authority error (`POST /_sim/config {"authorityError": {...}}`).
@@ -500,6 +505,7 @@ impl Default for SimConfig {
             device_poll_script: Vec::new(),
             refresh_token_bytes: None,
             rotated_refresh_token_lifetime: None,
+            request_list_lag: None,
         }
     }
 }

@@ -194,6 +194,124 @@ async fn uncertain_graph_activation_is_reconciled() {
     assert_eq!(posts, 1, "the activation must not be sent twice");
 }
 
+/// Schedule-request POSTs (cancels aside) the simulator received.
+fn posts(h: &Harness) -> usize {
+    recorded(h, |r| {
+        r.method == "POST"
+            && r.path.contains("roleAssignmentScheduleRequests")
+            && !r.path.contains("cancel")
+    })
+}
+
+#[tokio::test]
+async fn uncertain_activation_with_a_lagging_request_list_is_not_sent_twice() {
+    // Needs approval: the role does not turn active, only the request list can show it.
+    let (h, role) = start_at("Global Administrator").await;
+    h.sim
+        .control()
+        .configure(&serde_json::json!({"requestListLag": 2}))
+        .unwrap();
+    h.sim.control().add_fault(reset_after_first("POST"));
+    let out = h
+        .session
+        .activate(&role, just("flaky network, slow list"))
+        .await
+        .unwrap();
+    assert!(matches!(out, Outcome::PendingApproval { .. }), "{out:?}");
+    assert_eq!(posts(&h), 1, "the activation must not be sent twice");
+    assert_eq!(h.sim.control().pending().len(), 1);
+}
+
+#[tokio::test]
+async fn uncertain_activation_never_listed_is_reported_unknown_not_resent() {
+    let h = harness::start().await;
+    let mut opts = h.options.clone();
+    opts.reconcile = std::time::Duration::from_millis(300);
+    let session = pim_core::Session::new(opts);
+    session.refresh().await.unwrap();
+    let role = session
+        .find(&RoleQuery::name("Global Administrator"), &|_| false)
+        .await
+        .unwrap();
+    h.sim
+        .control()
+        .configure(&serde_json::json!({"requestListLag": 3600}))
+        .unwrap();
+    h.sim.control().add_fault(reset_after_first("POST"));
+    let err = session
+        .activate(&role, just("flaky network, stuck list"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Uncertain { .. }), "{err:?}");
+    assert_eq!(posts(&h), 1, "the activation must not be sent twice");
+}
+
+#[tokio::test]
+async fn activation_refused_with_503_is_checked_then_sent_again() {
+    let (h, role) = start_at("Global Reader").await;
+    h.sim.control().add_fault(FaultSpec {
+        method: Some("POST".into()),
+        path: Some("roleAssignmentScheduleRequests".into()),
+        times: 1,
+        fault: Fault::Status {
+            status: 503,
+            retry_after: None,
+            code: None,
+            message: None,
+            wrapped: false,
+        },
+    });
+    h.sim.control().clear_requests();
+    let out = h.session.activate(&role, just("outage")).await.unwrap();
+    assert!(matches!(out, Outcome::Active { .. }), "{out:?}");
+    assert_eq!(posts(&h), 2);
+    let log = h.sim.control().requests();
+    let first = log.iter().position(|r| r.method == "POST").unwrap();
+    let second = log.iter().rposition(|r| r.method == "POST").unwrap();
+    assert!(
+        log[first..second]
+            .iter()
+            .any(|r| r.method == "GET" && r.path.contains("roleAssignmentScheduleRequests")),
+        "re-sent without looking first"
+    );
+}
+
+#[tokio::test]
+async fn a_second_write_to_a_role_while_one_runs_is_refused() {
+    let (h, role) = start_at("Global Reader").await;
+    let mut first = Box::pin(h.session.activate(&role, just("first click")));
+    assert!(futures::poll!(&mut first).is_pending());
+    // A double click, from this session or a clone of it (the tray and its menu).
+    let other = h.session.clone();
+    for err in [
+        other
+            .activate(&role, just("second click"))
+            .await
+            .unwrap_err(),
+        h.session.deactivate(&role).await.unwrap_err(),
+        h.session.extend(&role, just("third")).await.unwrap_err(),
+        h.session.cancel(&role).await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(&err, Error::InvalidState { message } if message.contains("already in progress")),
+            "{err:?}"
+        );
+    }
+    let out = first.await.unwrap();
+    assert!(matches!(out, Outcome::Active { .. }), "{out:?}");
+    assert_eq!(posts(&h), 1);
+    // Once it ended, the role takes writes again (a dropped write ends too).
+    let role = find_role(&h, "Global Reader").await;
+    let mut dropped = Box::pin(h.session.extend(&role, just("dropped")));
+    assert!(futures::poll!(&mut dropped).is_pending());
+    drop(dropped);
+    let err = h.session.activate(&role, just("again")).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidState { message } if message.contains("already active")),
+        "{err:?}"
+    );
+}
+
 #[tokio::test]
 async fn step_up_required_for_mfa_role_without_hook() {
     let (h, role) = start_at("Security Administrator").await;

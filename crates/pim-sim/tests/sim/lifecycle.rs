@@ -347,3 +347,30 @@ async fn arm_put_idempotency_cancel_and_deactivate() {
     let c = sim.arm_cancel(&t, PROD_SUB, &n2).await;
     assert_eq!(c.status, 400, "cancelling twice");
 }
+
+#[tokio::test]
+async fn a_lagging_request_list_shows_new_requests_late() {
+    const MINE: &str = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests/filterByCurrentUser(on='principal')";
+    let sim = start("demo").await;
+    sim.ctl()
+        .configure(&json!({"requestListLag": 30}))
+        .expect("config");
+    let t = sim.graph_token().await;
+    let r = sim
+        .activate(&t, GLOBAL_ADMIN, "/", "PT1H", Some("break glass"))
+        .await;
+    assert_eq!(r.status, 201);
+    let id = r.id();
+    let listed = |r: &Resp| r.values().iter().any(|v| v["id"] == id.as_str());
+    assert!(!listed(&sim.get(MINE, &t).await), "listed at once");
+    // The request exists all the same.
+    let by_id = sim
+        .get(
+            &format!("/v1.0/roleManagement/directory/roleAssignmentScheduleRequests/{id}"),
+            &t,
+        )
+        .await;
+    assert_eq!(by_id.status, 200);
+    sim.ctl().advance(31);
+    assert!(listed(&sim.get(MINE, &t).await), "not listed after the lag");
+}

@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use pim_core::token::Secret;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -101,7 +101,10 @@ async fn accept_opt(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, Sock
 }
 
 /// Serves one connection; returns the outcome if it carried an authorization response.
-async fn serve(mut stream: TcpStream, state: &str) -> Option<Callback> {
+pub(crate) async fn serve<S>(mut stream: S, state: &str) -> Option<Callback>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut buf = Vec::with_capacity(2048);
     let read = tokio::time::timeout(Duration::from_secs(30), async {
         let mut chunk = [0u8; 2048];
@@ -210,7 +213,10 @@ pub fn html_escape(s: &str) -> String {
     out
 }
 
-async fn respond(stream: &mut TcpStream, status: &str, title: &str, text: &str) {
+pub(crate) async fn respond<S>(stream: &mut S, status: &str, title: &str, text: &str)
+where
+    S: AsyncWrite + Unpin,
+{
     let body = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>PIM Tray: {}</title></head>\
          <body style=\"font-family:sans-serif;margin:3em\"><h1>{}</h1><p>{}</p></body></html>",

@@ -46,7 +46,7 @@ build_start=$(date +%s)
   CARGO_TARGET_DIR=$target_dir \
     RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
--Cllvm-args=-sanitizer-coverage-trace-compares -Cforce-frame-pointers --cfg fuzzing" \
+-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cforce-frame-pointers" \
     cargo build --release --locked --target "$host" --bins
 )
 echo "fuzz: build $(($(date +%s) - build_start)) s"

@@ -183,8 +183,17 @@ impl TestEnv {
         let script = self.scratch.path().join("cancel-browser.py");
         std::fs::write(
             &script,
-            r#"import sys, urllib.parse, urllib.request
-q = urllib.parse.parse_qs(urllib.parse.urlsplit(sys.argv[1]).query)
+            r#"import sys, urllib.error, urllib.parse, urllib.request
+# Like a browser: open what we are given (a local one-shot page), read where it redirects.
+class Stop(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k):
+        return None
+try:
+    urllib.request.build_opener(Stop).open(sys.argv[1])
+    raise SystemExit("no redirect to the authorize URL")
+except urllib.error.HTTPError as e:
+    authorize = e.headers["Location"]
+q = urllib.parse.parse_qs(urllib.parse.urlsplit(authorize).query)
 back = q["redirect_uri"][0] + "?" + urllib.parse.urlencode({
     "error": "access_denied", "error_subcode": "cancel",
     "error_description": "AADSTS50058: the user cancelled", "state": q["state"][0]})

@@ -60,6 +60,11 @@ pub mod pkce;
 pub mod store;
 pub mod tenant_cache;
 
+/// Entry points for the fuzz targets in `fuzz/`.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz_api;
+
 pub use accounts::{Account, CredentialKind};
 pub use auth::{
     Auth, AuthOptions, DEFAULT_LOGIN_TIMEOUT, DeviceCodeCallback, DeviceCodeOptions,

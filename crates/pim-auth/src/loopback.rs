@@ -215,8 +215,11 @@ async fn accept_opt(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, Sock
     }
 }
 
-/// Serves one connection; returns the outcome if it carried the authorization response.
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, state: &str) -> Option<Callback> {
+/// Serves one connection; returns the outcome if it carried an authorization response.
+pub(crate) async fn serve<S>(mut stream: S, state: &str) -> Option<Callback>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut buf = Vec::with_capacity(2048);
     let read = tokio::time::timeout(READ_TIMEOUT, async {
         let mut chunk = [0u8; 2048];
@@ -328,7 +331,10 @@ pub fn html_escape(s: &str) -> String {
     out
 }
 
-async fn respond<S: AsyncWrite + Unpin>(stream: &mut S, status: &str, title: &str, text: &str) {
+pub(crate) async fn respond<S>(stream: &mut S, status: &str, title: &str, text: &str)
+where
+    S: AsyncWrite + Unpin,
+{
     let body = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>PIM Tray: {}</title></head>\
          <body style=\"font-family:sans-serif;margin:3em\"><h1>{}</h1><p>{}</p></body></html>",

@@ -96,7 +96,7 @@ pub(crate) struct ItemOk {
 
 /// A `$batch` item's `status` (a number, or a number as text) when it is an HTTP status
 /// (100–599); never truncated, so 65736 is not read as 200.
-fn item_status(r: &Value) -> Option<u16> {
+pub(crate) fn item_status(r: &Value) -> Option<u16> {
     let s = r.get("status")?;
     let n = s
         .as_u64()
@@ -439,7 +439,7 @@ pub(crate) async fn policy_from_assignment(
     }
 }
 
-fn lower_keys(h: Option<&Value>) -> HashMap<String, String> {
+pub(crate) fn lower_keys(h: Option<&Value>) -> HashMap<String, String> {
     let mut out = HashMap::new();
     if let Some(Value::Object(m)) = h {
         for (k, v) in m {
@@ -455,7 +455,7 @@ fn lower_keys(h: Option<&Value>) -> HashMap<String, String> {
 }
 
 /// A batch item's body: JSON, or base64 text holding JSON.
-fn item_body(b: Option<&Value>) -> Value {
+pub(crate) fn item_body(b: Option<&Value>) -> Value {
     match b {
         Some(Value::String(s)) => base64::engine::general_purpose::STANDARD
             .decode(s.trim())

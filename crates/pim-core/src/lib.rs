@@ -75,6 +75,11 @@ pub mod wire;
 #[doc(hidden)]
 pub mod test_server;
 
+/// Entry points for the fuzz targets in `fuzz/`.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz_api;
+
 pub use clock::{Clock, ServerTime, SystemClock};
 pub use duration::PimDuration;
 pub use error::{Error, Result};

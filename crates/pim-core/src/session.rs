@@ -2362,7 +2362,7 @@ fn is_code(e: &Error, code: &str) -> bool {
 }
 
 /// A claim from a JWT payload (no validation; routing only).
-fn jwt_claim(token: &str, claim: &str) -> Option<String> {
+pub(crate) fn jwt_claim(token: &str, claim: &str) -> Option<String> {
     let payload = token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
@@ -2371,7 +2371,7 @@ fn jwt_claim(token: &str, claim: &str) -> Option<String> {
     v.get(claim).and_then(Value::as_str).map(str::to_owned)
 }
 
-fn entra_row(tid: &str, i: &GraphRoleInstance, rid: &str) -> Role {
+pub(crate) fn entra_row(tid: &str, i: &GraphRoleInstance, rid: &str) -> Role {
     let scope_id = i
         .app_scope_id
         .clone()
@@ -2425,7 +2425,7 @@ fn entra_row(tid: &str, i: &GraphRoleInstance, rid: &str) -> Role {
     }
 }
 
-fn arm_row(tid: &str, p: &ArmInstanceProps) -> Option<Role> {
+pub(crate) fn arm_row(tid: &str, p: &ArmInstanceProps) -> Option<Role> {
     let rid = p.role_definition_id.clone()?;
     let scope = p.scope.clone().unwrap_or_else(|| "/".into());
     let exp = p.expanded_properties.as_ref();
@@ -2459,7 +2459,7 @@ fn arm_row(tid: &str, p: &ArmInstanceProps) -> Option<Role> {
 }
 
 /// Inserts `r`, or merges into the row with the same key.
-fn upsert(rows: &mut Vec<Role>, r: Role, merge: impl FnOnce(&mut Role, &Role)) {
+pub(crate) fn upsert(rows: &mut Vec<Role>, r: Role, merge: impl FnOnce(&mut Role, &Role)) {
     let k = r.key();
     if let Some(existing) = rows.iter_mut().find(|x| x.key() == k) {
         merge(existing, &r);
@@ -2475,7 +2475,7 @@ fn upsert(rows: &mut Vec<Role>, r: Role, merge: impl FnOnce(&mut Role, &Role)) {
 }
 
 /// Keeps the most useful assignment: an activation over an admin assignment, else the later end.
-fn merge_assignment(row: &mut Role, a: ActiveAssignment) {
+pub(crate) fn merge_assignment(row: &mut Role, a: ActiveAssignment) {
     let better = match &row.assignment {
         None => true,
         Some(old) => {
@@ -2489,7 +2489,7 @@ fn merge_assignment(row: &mut Role, a: ActiveAssignment) {
     }
 }
 
-fn attach_request(
+pub(crate) fn attach_request(
     rows: &mut [Role],
     kind: RoleKind,
     tid: &str,
@@ -2520,7 +2520,7 @@ fn attach_request(
     }
 }
 
-fn is_open_activation(sr: &ScheduleRequest, now: OffsetDateTime) -> bool {
+pub(crate) fn is_open_activation(sr: &ScheduleRequest, now: OffsetDateTime) -> bool {
     let relevant = matches!(
         sr.action,
         Some(Action::SelfActivate | Action::SelfExtend | Action::SelfRenew) | None
@@ -2530,7 +2530,7 @@ fn is_open_activation(sr: &ScheduleRequest, now: OffsetDateTime) -> bool {
             || (sr.status.is_open() && sr.start.is_some_and(|s| s > now)))
 }
 
-fn graph_schedule_request(q: &GraphRequest) -> Option<ScheduleRequest> {
+pub(crate) fn graph_schedule_request(q: &GraphRequest) -> Option<ScheduleRequest> {
     let (start, duration, end) = schedule_of(q.schedule_info.as_ref());
     Some(ScheduleRequest {
         id: q.id.clone()?,
@@ -2555,7 +2555,7 @@ fn graph_schedule_request(q: &GraphRequest) -> Option<ScheduleRequest> {
     })
 }
 
-fn arm_schedule_request(q: &ArmResource<ArmRequestProps>) -> Option<ScheduleRequest> {
+pub(crate) fn arm_schedule_request(q: &ArmResource<ArmRequestProps>) -> Option<ScheduleRequest> {
     let p = q.properties.as_ref()?;
     let (start, duration, end) = schedule_of(p.schedule_info.as_ref());
     let name = q.name.clone().or_else(|| {

@@ -114,7 +114,7 @@ impl BrowserOpener for SystemBrowser {
 }
 
 /// How long the one-shot redirect page waits for the browser.
-const REDIRECT_LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
+pub const REDIRECT_LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Serves a `303` to `url` once at a fresh `http://127.0.0.1:PORT/NONCE` (returned), from a
 /// background thread that ends when served or after [`REDIRECT_LIFETIME`].

@@ -266,6 +266,7 @@ mod tests {
         assert_eq!(argv[0], "xdg-open");
     }
 
+    #[cfg(target_os = "linux")]
     fn http_get(url: &str) -> String {
         use std::io::{Read, Write};
         let rest = url.strip_prefix("http://").unwrap();

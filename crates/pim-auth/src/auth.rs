@@ -300,7 +300,7 @@ struct Vault {
 pub const LOCK_FILE: &str = "keychain.lock";
 
 /// Runs `f` holding the exclusive lock on `dir`/[`LOCK_FILE`] (blocking until other
-/// processes release it). When the file cannot be opened or locked (a read-only folder), `f`
+/// processes release it; [`crate::filelock::acquire`]). When the file cannot be opened or locked (a read-only folder), `f`
 /// runs without it, which only loses the ordering against other processes.
 fn with_file_lock<T>(
     dir: &std::path::Path,
@@ -309,16 +309,8 @@ fn with_file_lock<T>(
     let file = crate::accounts::create_private_dir(dir)
         .map_err(|e| e.to_string())
         .and_then(|()| {
-            let mut o = std::fs::OpenOptions::new();
-            o.create(true).write(true).truncate(false);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                o.mode(0o600);
-            }
-            o.open(dir.join(LOCK_FILE)).map_err(|e| e.to_string())
-        })
-        .and_then(|file| file.lock().map(|()| file).map_err(|e| e.to_string()));
+            crate::filelock::acquire(&dir.join(LOCK_FILE), None).map_err(|e| e.to_string())
+        });
     if let Err(e) = &file {
         tracing::warn!(error = %e, "cannot lock {LOCK_FILE}; changing the keychain without it");
     }

@@ -40,13 +40,49 @@ pub fn with_lock_waiting<T>(
     wait: Duration,
     f: impl FnOnce() -> T,
 ) -> io::Result<T> {
-    let path = lock_path(data_file);
-    let file = open_lock_file(&path)?;
+    let file = acquire(&lock_path(data_file), Some(wait)).map_err(|e| {
+        if e.kind() == io::ErrorKind::WouldBlock {
+            io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "another PIM Tray process (the tray or `pim`) has held the lock on {} \
+                     for more than {} s; try again, or end that process",
+                    data_file.display(),
+                    wait.as_secs()
+                ),
+            )
+        } else {
+            e
+        }
+    })?;
+    let out = f();
+    // Closing the file releases the lock; unlock first so the release does not wait for
+    // the close to be scheduled.
+    let _ = file.unlock();
+    Ok(out)
+}
+
+/// Opens the lock file `lock_file` (created 0600 if missing, never through a symbolic link)
+/// and takes its exclusive lock: waits up to `wait` (an error of kind `WouldBlock` after
+/// that), or with `None` until the holder lets go. The lock lasts until the returned file is
+/// unlocked or closed.
+pub fn acquire(lock_file: &Path, wait: Option<Duration>) -> io::Result<fs::File> {
+    let file = open_lock_file(lock_file)?;
+    let cannot = |e: io::Error| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot lock {}: {e}", lock_file.display()),
+        )
+    };
+    let Some(wait) = wait else {
+        file.lock().map_err(cannot)?;
+        return Ok(file);
+    };
     let start = Instant::now();
     let mut pause = Duration::from_millis(2);
     loop {
         match file.try_lock() {
-            Ok(()) => break,
+            Ok(()) => return Ok(file),
             Err(fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(50));
@@ -54,27 +90,12 @@ pub fn with_lock_waiting<T>(
             Err(fs::TryLockError::WouldBlock) => {
                 return Err(io::Error::new(
                     io::ErrorKind::WouldBlock,
-                    format!(
-                        "another PIM Tray process (the tray or `pim`) has held the lock on {} \
-                         for more than {} s; try again, or end that process",
-                        data_file.display(),
-                        wait.as_secs()
-                    ),
+                    format!("{} is held by another process", lock_file.display()),
                 ));
             }
-            Err(fs::TryLockError::Error(e)) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!("cannot lock {}: {e}", path.display()),
-                ));
-            }
+            Err(fs::TryLockError::Error(e)) => return Err(cannot(e)),
         }
     }
-    let out = f();
-    // Closing the file releases the lock; unlock first so the release does not wait for
-    // the close to be scheduled.
-    let _ = file.unlock();
-    Ok(out)
 }
 
 fn open_lock_file(path: &Path) -> io::Result<fs::File> {

@@ -364,17 +364,21 @@ mod tests {
         assert_eq!(err["code"], "notFound");
     }
 
-    #[test]
-    fn a_settings_file_that_cannot_be_written_does_not_stop_the_activation() {
-        let fake = FakeEngine::new(vec![RoleView {
+    /// A fake engine with one eligible role, Security Administrator (key `sa`).
+    fn security_administrator() -> FakeEngine {
+        FakeEngine::new(vec![RoleView {
             key: "sa".into(),
             kind: RoleKind::EntraRole,
             name: "Security Administrator".into(),
             scope: None,
             tenant_id: "t".into(),
             state: RoleState::Eligible,
-        }]);
-        let fake = Arc::new(fake);
+        }])
+    }
+
+    #[test]
+    fn a_settings_file_that_cannot_be_written_does_not_stop_the_activation() {
+        let fake = Arc::new(security_administrator());
         let dir = tempfile::tempdir().expect("tempdir");
         // The config "folder" is a regular file: nothing can be written below it (as a read-only
         // or full disk would refuse), whoever runs the test.
@@ -415,14 +419,7 @@ mod tests {
 
     #[test]
     fn progress_tells_a_waiting_window_about_the_step_up_then_the_end() {
-        let mut fake = FakeEngine::new(vec![RoleView {
-            key: "sa".into(),
-            kind: RoleKind::EntraRole,
-            name: "Security Administrator".into(),
-            scope: None,
-            tenant_id: "t".into(),
-            state: RoleState::Eligible,
-        }]);
+        let mut fake = security_administrator();
         fake.step_up = Some(crate::core_engine::STEP_UP_MESSAGE.into());
         let dir = tempfile::tempdir().expect("tempdir");
         let state = crate::AppState::new(Arc::new(fake), dir.path().to_owned(), true);

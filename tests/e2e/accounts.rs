@@ -319,6 +319,23 @@ async fn azure_cli_account_lists_azure_roles_and_explains_graph() {
     );
     assert!(env.keychain_items().is_empty(), "nothing stored for az");
 
+    // A bad `PIM_AZ_TIMEOUT` is a configuration error that names the fix; az is not run.
+    env.clear_requests().await;
+    let run = env
+        .pim_with(&["roles"], &[("PATH", path.as_str()), ("PIM_AZ_TIMEOUT", "soon")])
+        .await;
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("PIM_AZ_TIMEOUT=\"soon\"") && run.stderr.contains("1 to 3600"),
+        "{}",
+        run.stderr
+    );
+    assert!(env.requests().await.is_empty(), "nothing was sent");
+    let run = env
+        .pim_with(&["roles"], &[("PATH", path.as_str()), ("PIM_AZ_TIMEOUT", "120")])
+        .await;
+    run.expect_code(0);
+
     // `az` signed out since: exit 4 with the Azure CLI's words and its command, not ours.
     let out_dir = tempfile::tempdir().unwrap();
     let signed_out = fake_az(

@@ -41,6 +41,27 @@ pub const AZ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// few KiB.
 pub const AZ_MAX_OUTPUT: usize = 1024 * 1024;
 
+/// The environment variable that sets how long one `az` call may take, in whole seconds
+/// (1 to 3600; default [`AZ_TIMEOUT`]): for an `az` that waits on a slow keychain or proxy.
+pub const AZ_TIMEOUT_ENV: &str = "PIM_AZ_TIMEOUT";
+
+/// Reads a [`AZ_TIMEOUT_ENV`] value: unset is [`AZ_TIMEOUT`]; anything but 1 to 3600 whole
+/// seconds is a configuration error that says how to fix it.
+pub fn az_timeout_setting(value: Option<&std::ffi::OsStr>) -> Result<std::time::Duration> {
+    let Some(value) = value else {
+        return Ok(AZ_TIMEOUT);
+    };
+    let text = value.to_string_lossy();
+    match text.trim().parse::<u64>() {
+        Ok(secs @ 1..=3600) => Ok(std::time::Duration::from_secs(secs)),
+        _ => Err(Error::Config(format!(
+            "{AZ_TIMEOUT_ENV}={text:?} is not a number of seconds from 1 to 3600; set it to \
+             one (e.g. {AZ_TIMEOUT_ENV}=60) or unset it for the default of {} s",
+            AZ_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
 impl Default for AzExecutor {
     fn default() -> Self {
         AzExecutor {
@@ -205,6 +226,8 @@ pub struct AzureCliTokenSource {
     cache: Mutex<HashMap<CacheKey, AccessToken>>,
     /// One `az` call at a time per (tenant, scope); other tenants and scopes do not wait.
     flights: Mutex<HashMap<CacheKey, Arc<tokio::sync::Mutex<()>>>>,
+    /// A bad [`AZ_TIMEOUT_ENV`]: every token request fails with it, before `az` runs.
+    setting_error: Option<String>,
 }
 
 impl fmt::Debug for AzureCliTokenSource {
@@ -226,14 +249,27 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl AzureCliTokenSource {
-    /// Runs the real `az` (through the shell, as azure_identity does) with [`AzExecutor`].
+    /// Runs the real `az` (through the shell, as azure_identity does) with [`AzExecutor`],
+    /// each call bounded by [`AZ_TIMEOUT_ENV`] (default [`AZ_TIMEOUT`]).
     pub fn new() -> AzureCliTokenSource {
+        AzureCliTokenSource::with_timeout_setting(std::env::var_os(AZ_TIMEOUT_ENV).as_deref())
+    }
+
+    /// Runs the real `az`, each call bounded by this [`AZ_TIMEOUT_ENV`] value (unset: the
+    /// default). A bad value fails every token request with its fix, before `az` runs.
+    pub fn with_timeout_setting(value: Option<&std::ffi::OsStr>) -> AzureCliTokenSource {
+        let (timeout, setting_error) = match az_timeout_setting(value) {
+            Ok(t) => (t, None),
+            Err(Error::Config(why)) => (AZ_TIMEOUT, Some(why)),
+            Err(e) => (AZ_TIMEOUT, Some(e.to_string())),
+        };
         AzureCliTokenSource {
-            executor: Some(Arc::new(AzExecutor::default())),
+            executor: Some(Arc::new(AzExecutor::default().with_timeout(timeout))),
             clock: Arc::new(SystemClock),
             credentials: Mutex::new(HashMap::new()),
             cache: Mutex::new(HashMap::new()),
             flights: Mutex::new(HashMap::new()),
+            setting_error,
         }
     }
 
@@ -251,7 +287,8 @@ impl AzureCliTokenSource {
         AzureCliTokenSource {
             executor: Some(executor),
             clock,
-            ..AzureCliTokenSource::new()
+            setting_error: None,
+            ..AzureCliTokenSource::with_timeout_setting(None)
         }
     }
 
@@ -287,6 +324,9 @@ impl AzureCliTokenSource {
 #[async_trait]
 impl TokenSource for AzureCliTokenSource {
     async fn access_token(&self, req: &TokenRequest) -> Result<AccessToken> {
+        if let Some(e) = &self.setting_error {
+            return Err(Error::Config(e.clone()));
+        }
         if let Some(claims) = &req.claims {
             let b64 = base64::engine::general_purpose::STANDARD.encode(claims);
             tracing::warn!(
@@ -588,5 +628,33 @@ mod tests {
         assert_eq!(t.token.expose(), "az-token");
         assert!(!waiting.is_finished());
         waiting.abort();
+    }
+
+    #[test]
+    fn the_az_timeout_setting_is_whole_seconds_or_a_clear_error() {
+        use std::ffi::OsStr;
+        assert_eq!(az_timeout_setting(None).expect("default"), AZ_TIMEOUT);
+        assert_eq!(
+            az_timeout_setting(Some(OsStr::new(" 90 "))).expect("90"),
+            std::time::Duration::from_secs(90)
+        );
+        for bad in ["0", "3601", "soon", "1.5", "-3", ""] {
+            let e = az_timeout_setting(Some(OsStr::new(bad))).expect_err(bad);
+            assert_eq!(e.code(), "config");
+            let msg = e.to_string();
+            assert!(msg.contains("PIM_AZ_TIMEOUT"), "{msg}");
+            assert!(msg.contains("1 to 3600") || msg.contains("from 1 to 3600"), "{msg}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_az_timeout_setting_fails_token_requests_before_az_runs() {
+        let source = AzureCliTokenSource::with_timeout_setting(Some(std::ffi::OsStr::new("x")));
+        let req = req(None);
+        let e = source.access_token(&req).await.expect_err("bad setting");
+        assert_eq!(e.code(), "config");
+        let msg = e.to_string();
+        assert_eq!(msg.matches("configuration error").count(), 1, "{msg}");
+        assert!(msg.contains("PIM_AZ_TIMEOUT=\"x\""), "{msg}");
     }
 }

@@ -279,7 +279,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start: {e}");
+            errln!("error: cannot start: {e}");
             return ExitCode::from(1);
         }
     };
@@ -287,9 +287,9 @@ fn main() -> ExitCode {
     match rt.block_on(run(cli, &out)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             if let Some(h) = cli_hint(&e) {
-                eprintln!("hint: {h}");
+                errln!("hint: {h}");
             }
             ExitCode::from(exit_code(&e))
         }
@@ -321,11 +321,11 @@ impl Ctx {
         let env: Arc<dyn Env> = Arc::new(ProcessEnv);
         let mut base = AuthOptions::from_env(env)?;
         base.on_url = Some(Arc::new(|url: &str| {
-            eprintln!("Opening the sign-in page. If no browser opens, visit:\n  {url}");
+            errln!("Opening the sign-in page. If no browser opens, visit:\n  {url}");
         }));
         base.allow_interactive = true;
         if let Some(w) = &base.keychain_warning {
-            eprintln!("warning: {w}");
+            errln!("warning: {w}");
         }
         // Printed once above; the `Auth`s made below must not log it again.
         base.keychain_warning = None;
@@ -448,7 +448,7 @@ impl StepUpHook for BrowserStepUp {
         resource: Resource,
         _claims: &str,
     ) -> pim_core::Result<()> {
-        eprintln!("{resource} asks for additional verification; opening the browser…");
+        errln!("{resource} asks for additional verification; opening the browser…");
         Ok(())
     }
 }
@@ -498,7 +498,7 @@ fn azure_cli_note(account: &Account, snap: &Snapshot) {
             .any(|w| w.starts_with(pim_core::GRAPH_UNREADABLE))
     });
     if graph_refused {
-        eprintln!(
+        errln!(
             "note: {} signs in through the Azure CLI, whose app registration has no Microsoft Graph \
              PIM permissions, so only Azure resource roles are listed. For Entra roles and groups, \
              sign in with an app registration that has the delegated Graph PIM permissions \
@@ -582,7 +582,7 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
                 auth.login_device_code(DeviceCodeOptions {
                     tenant: cli.tenant.clone(),
                     on_prompt: Some(Arc::new(|p: &pim_auth::DeviceCodePrompt| {
-                        eprintln!("{}", p.message)
+                        errln!("{}", p.message)
                     })),
                     ..Default::default()
                 })
@@ -709,7 +709,7 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
                     Some(m) => format!("the policy maximum {m} capped at 1h"),
                     None => "policy maximum unknown".into(),
                 };
-                eprintln!("Duration: {duration} (default: {why}; use --duration to choose).");
+                errln!("Duration: {duration} (default: {why}; use --duration to choose).");
             }
             req.duration = Some(duration);
             let outcome = s.activate(&role, req).await?;

@@ -1,12 +1,47 @@
 //! Human tables and JSON for the CLI. JSON goes to stdout only; everything else to stderr
 //! when `--json` is given.
 
-/// `println!` that ignores a closed stdout (e.g. `pim roles | head`).
+/// `println!` that ignores a closed stdout (e.g. `pim roles | head`) and prints text from
+/// the directory and the services through [`terminal_safe`].
 macro_rules! outln {
+    () => {
+        outln!("")
+    };
     ($($t:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($t)*);
+        let line = format!($($t)*);
+        let _ = writeln!(std::io::stdout(), "{}", $crate::output::terminal_safe(&line));
     }};
+}
+
+/// `eprintln!` through [`terminal_safe`] (errors and warnings quote names and service text).
+macro_rules! errln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let line = format!($($t)*);
+        let _ = writeln!(std::io::stderr(), "{}", $crate::output::terminal_safe(&line));
+    }};
+}
+
+/// Text made safe to print on a terminal. Names come from the directory (role, group,
+/// subscription and tenant names, which tenant admins and resource owners choose) and messages
+/// from the services: a control character other than line feed and tab (C0, DEL, C1: escape
+/// sequences that move the cursor, recolour, retitle or clear the screen) or a bidirectional
+/// override or isolate (which reorder what follows) is printed as U+FFFD. JSON output needs
+/// none of this: serde_json escapes control characters.
+pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    }
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| if unsafe_char(c) { '\u{FFFD}' } else { c })
+            .collect(),
+    )
 }
 
 use pim_auth::Account;
@@ -181,7 +216,7 @@ impl Out {
     pub fn print_json<T: serde::Serialize>(&self, v: &T) {
         match serde_json::to_string_pretty(v) {
             Ok(s) => outln!("{s}"),
-            Err(e) => eprintln!("error: cannot write JSON: {e}"),
+            Err(e) => errln!("error: cannot write JSON: {e}"),
         }
     }
 
@@ -286,10 +321,10 @@ impl Out {
     pub fn warnings(&self, snap: &Snapshot) {
         for t in &snap.tenants {
             if let Some(e) = &t.error {
-                eprintln!("warning: tenant {}: {}", t.tenant.display_name, e.message);
+                errln!("warning: tenant {}: {}", t.tenant.display_name, e.message);
             }
             for w in &t.warnings {
-                eprintln!("warning: tenant {}: {w}", t.tenant.display_name);
+                errln!("warning: tenant {}: {w}", t.tenant.display_name);
             }
         }
     }
@@ -556,6 +591,19 @@ fn req_suffix(id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn directory_text_cannot_drive_the_terminal() {
+        assert!(matches!(
+            terminal_safe("Global Administrator\tContoso\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let hostile = "Reader\u{1b}]0;pwned\u{7}\u{1b}[2J\r\u{9b}31m\u{202e}nimdA\u{2066}x\u{7f}";
+        let safe = terminal_safe(hostile);
+        assert_eq!(safe, "Reader\u{FFFD}]0;pwned\u{FFFD}\u{FFFD}[2J\u{FFFD}\u{FFFD}31m\u{FFFD}nimdA\u{FFFD}x\u{FFFD}");
+        assert!(!safe.chars().any(|c| c.is_control()));
+        assert_eq!(terminal_safe("Überprüfer 管理者 ✓"), "Überprüfer 管理者 ✓");
+    }
+
     use super::*;
     use time::macros::datetime;
 

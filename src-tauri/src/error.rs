@@ -118,7 +118,7 @@ mod tests {
             assert_eq!(ipc.code, code);
             assert_eq!(ipc.message, text);
             // A window process maps the relayed code back to the same string.
-            assert_eq!(crate::window_host::error_code(code), code);
+            assert_eq!(crate::window_protocol::error_code(code), code);
         }
     }
 }

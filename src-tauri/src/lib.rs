@@ -36,6 +36,7 @@ pub mod settings;
 pub mod tray;
 pub mod view;
 pub mod window_host;
+pub mod window_protocol;
 pub mod windows;
 
 use std::any::Any;

@@ -19,73 +19,20 @@
 //! and at most [`Limits::max_calls`] run at once.
 
 use std::collections::HashMap;
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
 use crate::AppState;
 use crate::error::IpcError;
-
-/// Which window a child process shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WindowKind {
-    /// The activation window for a role key.
-    Activate(String),
-    /// The settings window.
-    Settings,
-}
-
-/// What a child process shows; sent as the first line of its stdin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WindowArgs {
-    /// What to show.
-    pub kind: WindowKind,
-    /// Window title.
-    pub title: String,
-}
-
-impl WindowArgs {
-    /// The first line the tray writes to the child (without its newline).
-    pub fn to_line(&self) -> String {
-        match &self.kind {
-            WindowKind::Activate(key) => {
-                json!({"window": "activate", "role": key, "title": self.title})
-            }
-            WindowKind::Settings => json!({"window": "settings", "title": self.title}),
-        }
-        .to_string()
-    }
-
-    /// Parses the first line of the child's stdin.
-    pub fn from_line(line: &str) -> Option<WindowArgs> {
-        let v: Value = serde_json::from_str(line.trim_end()).ok()?;
-        let title = v
-            .get("title")
-            .and_then(Value::as_str)
-            .unwrap_or("PIM Tray")
-            .to_owned();
-        let kind = match v.get("window").and_then(Value::as_str)? {
-            "activate" => WindowKind::Activate(v.get("role").and_then(Value::as_str)?.to_owned()),
-            "settings" => WindowKind::Settings,
-            _ => return None,
-        };
-        Some(WindowArgs { kind, title })
-    }
-
-    /// Reads the first line of this process's stdin (child side).
-    pub fn from_stdin() -> Option<WindowArgs> {
-        let mut line = String::new();
-        let stdin = std::io::stdin();
-        let mut lock = stdin.lock();
-        (&mut lock).take(64 * 1024).read_line(&mut line).ok()?;
-        WindowArgs::from_line(&line)
-    }
-}
+pub use crate::window_protocol::{
+    Ended, Limits, WindowArgs, WindowKind, error_code, send_args, serve_child,
+};
+use crate::window_protocol::{call_line, parse_answer};
 
 // ------------------------------------------------------------------ child side
 
@@ -113,7 +60,7 @@ impl Bridge {
         {
             let _guard = lock(&self.out);
             let mut out = std::io::stdout().lock();
-            let line = json!({"id": id, "cmd": cmd, "args": args}).to_string();
+            let line = call_line(id, cmd, &args);
             if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
                 return Err(IpcError::internal("the tray is gone; close this window"));
             }
@@ -134,22 +81,8 @@ impl Bridge {
         let stdin = std::io::stdin();
         for line in stdin.lock().lines() {
             let Ok(line) = line else { break };
-            let Ok(v) = serde_json::from_str::<Value>(&line) else {
+            let Some((id, answer)) = parse_answer(&line) else {
                 continue;
-            };
-            let Some(id) = v.get("id").and_then(Value::as_u64) else {
-                continue;
-            };
-            let answer = match v.get("err") {
-                Some(e) => Err(IpcError {
-                    code: error_code(e.get("code").and_then(Value::as_str).unwrap_or("internal")),
-                    message: e
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                }),
-                None => Ok(v.get("ok").cloned().unwrap_or(Value::Null)),
             };
             if let Some(tx) = lock(&self.pending).remove(&id) {
                 let _ = tx.send(answer);
@@ -157,43 +90,6 @@ impl Bridge {
         }
         std::process::exit(0);
     }
-}
-
-/// Maps a code received from the tray back to the static code strings the UI knows.
-pub(crate) fn error_code(code: &str) -> &'static str {
-    const CODES: [&str; 26] = [
-        "signInRequired",
-        "azureCliSignInRequired",
-        "stepUpRequired",
-        "policyViolation",
-        "invalidInput",
-        "notFound",
-        "ambiguous",
-        "throttled",
-        "api",
-        "transport",
-        "invalidResponse",
-        "config",
-        "keychain",
-        "browserUnavailable",
-        "notEligible",
-        "tooEarly",
-        "invalidState",
-        "uncertain",
-        "consentRequired",
-        "adminConsentRequired",
-        "appBlocked",
-        "appNotFound",
-        "conditionalAccessBlocked",
-        "invalidClient",
-        "signInDeclined",
-        "internal",
-    ];
-    CODES
-        .iter()
-        .find(|c| **c == code)
-        .copied()
-        .unwrap_or("internal")
 }
 
 /// The child's IPC handler: the same command names as the tray's, relayed to the tray (the
@@ -368,154 +264,6 @@ pub fn start_child(
     Ok((child, stdin, stdout))
 }
 
-/// Writes what to show as the child's first line.
-pub async fn send_args<W: tokio::io::AsyncWrite + Unpin>(
-    to_child: &mut W,
-    args: &WindowArgs,
-) -> std::io::Result<()> {
-    let mut first = args.to_line();
-    first.push('\n');
-    let write = async {
-        to_child.write_all(first.as_bytes()).await?;
-        to_child.flush().await
-    };
-    tokio::time::timeout(Limits::default().write_timeout, write)
-        .await
-        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
-}
-
-/// Bounds on a window process's conversation with the tray.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// The longest line read from the child.
-    pub max_line: usize,
-    /// How long one call may take before it is answered with an error.
-    pub call_timeout: std::time::Duration,
-    /// How long the child may leave an answer unread before it is ended.
-    pub write_timeout: std::time::Duration,
-    /// Calls answered at once; further lines wait.
-    pub max_calls: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_line: 1024 * 1024,
-            call_timeout: std::time::Duration::from_secs(300),
-            write_timeout: std::time::Duration::from_secs(10),
-            max_calls: 16,
-        }
-    }
-}
-
-/// Why a conversation with a window process ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ended {
-    /// The child closed its stdout (it exited, or its window closed).
-    Eof,
-    /// A line longer than [`Limits::max_line`].
-    LineTooLong,
-    /// Reading from or writing to the child failed, or it left an answer unread too long.
-    Broken(String),
-}
-
-/// Reads calls from `from_child`, answers each with `handler` (concurrently) on `to_child`,
-/// until the child closes its end or misbehaves. The caller then kills the process.
-pub async fn serve_child<Rd, Wr, H, F>(
-    from_child: Rd,
-    to_child: Wr,
-    limits: Limits,
-    handler: H,
-) -> Ended
-where
-    Rd: tokio::io::AsyncRead + Unpin,
-    Wr: tokio::io::AsyncWrite + Unpin + Send + 'static,
-    H: Fn(String, Value) -> F,
-    F: std::future::Future<Output = Result<Value, IpcError>> + Send + 'static,
-{
-    use tokio::io::AsyncReadExt;
-    let mut reader = tokio::io::BufReader::new(from_child);
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(limits.max_calls.max(1));
-    // One writer: answers share the pipe, one line each; a child that stops reading is ended.
-    let mut writer = tokio::spawn(async move {
-        let mut to_child = to_child;
-        while let Some(line) = rx.recv().await {
-            let write = async {
-                to_child.write_all(line.as_bytes()).await?;
-                to_child.flush().await
-            };
-            match tokio::time::timeout(limits.write_timeout, write).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Ended::Broken(format!("writing to the window: {e}")),
-                Err(_) => return Ended::Broken("the window does not read its answers".into()),
-            }
-        }
-        Ended::Eof
-    });
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_calls.max(1)));
-    let mut calls = tokio::task::JoinSet::new();
-    let mut line = Vec::new();
-    let ended = loop {
-        while calls.try_join_next().is_some() {}
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break Ended::Broken("closed".into()),
-            },
-            w = &mut writer => break w.unwrap_or_else(|e| Ended::Broken(e.to_string())),
-        };
-        line.clear();
-        let limit = u64::try_from(limits.max_line)
-            .unwrap_or(u64::MAX)
-            .saturating_add(1);
-        let mut limited = (&mut reader).take(limit);
-        let read = tokio::select! {
-            r = limited.read_until(b'\n', &mut line) => r,
-            w = &mut writer => break w.unwrap_or_else(|e| Ended::Broken(e.to_string())),
-        };
-        match read {
-            Ok(0) => break Ended::Eof,
-            Ok(_) if line.last() != Some(&b'\n') && line.len() > limits.max_line => {
-                break Ended::LineTooLong;
-            }
-            Ok(_) => {}
-            Err(e) => break Ended::Broken(format!("reading from the window: {e}")),
-        }
-        let Ok(req) = serde_json::from_slice::<Value>(&line) else {
-            continue;
-        };
-        let id = req.get("id").cloned().unwrap_or(Value::Null);
-        let cmd = req
-            .get("cmd")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let args = req.get("args").cloned().unwrap_or(Value::Null);
-        let call = handler(cmd, args);
-        let tx = tx.clone();
-        let timeout = limits.call_timeout;
-        calls.spawn(async move {
-            let result = tokio::time::timeout(timeout, call)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(IpcError::internal(format!(
-                        "the tray did not finish this within {} s",
-                        timeout.as_secs()
-                    )))
-                });
-            let answer = match result {
-                Ok(v) => json!({"id": id, "ok": v}),
-                Err(e) => json!({"id": id, "err": e}),
-            };
-            let _ = tx.send(format!("{answer}\n")).await;
-            drop(permit);
-        });
-    };
-    calls.abort_all();
-    writer.abort();
-    ended
-}
-
 fn arg<T: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Result<T, IpcError> {
     serde_json::from_value(args.get(name).cloned().unwrap_or(Value::Null))
         .map_err(|e| IpcError::invalid(format!("invalid `{name}`: {e}")))
@@ -568,26 +316,8 @@ pub async fn dispatch<R: Runtime>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn window_args_round_trip() {
-        for kind in [
-            WindowKind::Activate("a|b c\n\"".into()),
-            WindowKind::Settings,
-        ] {
-            let a = WindowArgs {
-                kind,
-                title: "Activate X — PIM Tray".into(),
-            };
-            assert!(!a.to_line().contains('\n'));
-            assert_eq!(WindowArgs::from_line(&a.to_line()), Some(a));
-        }
-        assert_eq!(WindowArgs::from_line(r#"{"window":"evil"}"#), None);
-        assert_eq!(WindowArgs::from_line(r#"{"window":"activate"}"#), None);
-        assert_eq!(WindowArgs::from_line("not json"), None);
-        assert_eq!(error_code("policyViolation"), "policyViolation");
-        assert_eq!(error_code("made-up"), "internal");
-    }
+    use serde_json::json;
+    use tokio::io::AsyncBufReadExt;
 
     #[test]
     fn relayed_calls_are_validated_and_answered_by_the_tray() {

@@ -13,6 +13,9 @@ PKGS=(
   # Wine to run it, NSIS for its installer, squashfs-tools and zip for the AppImage and the zip
   gcc-mingw-w64-x86-64 wine64 nsis squashfs-tools zip
 )
+# Node.js and npm run the TypeScript check of ui/ipc.js (.ci/test.sh); a machine that has them
+# from elsewhere keeps its own.
+command -v npx >/dev/null 2>&1 || PKGS+=(nodejs npm)
 
 missing=()
 for p in "${PKGS[@]}"; do

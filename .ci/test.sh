@@ -23,6 +23,12 @@ for c in pim-core pim-auth pim-sim; do
 done
 echo "== docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
+echo "== ui types"
+# ui/ipc.js against the types generated from the Rust ones (ui/ipc-types.d.ts, kept fresh by
+# the unit test ipc::tests::ipc_types_for_the_ui_are_current): a command name, an argument or
+# an answer that differs from Rust's fails here. TypeScript comes from the npm registry.
+npx --yes -p typescript@5.9.3 tsc --noEmit --allowJs --checkJs --strict --target es2022 \
+  --module es2022 --moduleResolution bundler --lib es2022,dom ui/ipc.js
 echo "== build"
 cargo build --workspace --all-targets --locked
 log=$(mktemp -d)

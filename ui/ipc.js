@@ -1,50 +1,49 @@
-// The only bridge between the pages and Rust. Shapes mirror src-tauri/src/dto.rs.
-//
-// @typedef {{key:string, kind:'entraRole'|'group'|'azureResource', name:string, scope:?string, title:string}} RoleDto
-// @typedef {{known:boolean, maxDurationMinutes:number, justification:boolean, ticket:boolean, mfa:boolean,
-//            authenticationContext:?string, approval:boolean}} PolicyDto
-// @typedef {{role:RoleDto, policy:PolicyDto, justification:string, ticketSystem:string, durationMinutes:number,
-//            demo:boolean}} ActivationFormDto
-// @typedef {{roleKey:string, justification:string, ticketNumber:string, ticketSystem:string,
-//            durationMinutes:number, startAt:?string}} ActivateRoleRequest
-// @typedef {{state:'active'|'pending'|'scheduled', message:string}} ActivateRoleResponse
-// @typedef {{reminderMinutes:number[], defaultDurationMinutes:number, launchAtLogin:boolean, cloud:string,
-//            clientId:string, authorityHost:string, graphEndpoint:string, armEndpoint:string,
-//            iconTheme:'auto'|'dark'|'light', accounts:string[]}} SettingsDto
-// @typedef {{id:string, name:string, domain:?string, home:boolean, shown:boolean}} TenantChoiceDto
-// @typedef {{key:string, upn:string, cloud:'public'|'usgov'|'china', azureCli:boolean, current:boolean,
-//            tenants:TenantChoiceDto[]}} AccountDto
-// @typedef {{code:string, message:string}} IpcError
+// @ts-check
+// The only bridge between the pages and Rust. The types are generated from the Rust ones
+// (ipc-types.d.ts, from src-tauri/src/ipc_calls.rs and dto.rs); `.ci/test.sh` type-checks
+// this file against them, so a command name, an argument or an answer shape that differs
+// from Rust's fails CI.
 
+/** @typedef {import('./ipc-types').IpcCalls} IpcCalls */
+/** @typedef {import('./ipc-types').ActivateRoleRequest} ActivateRoleRequest */
+/** @typedef {import('./ipc-types').SettingsDto} SettingsDto */
+
+/**
+ * @template {keyof IpcCalls} K
+ * @param {K} cmd
+ * @param {IpcCalls[K]['args']} args
+ * @returns {Promise<IpcCalls[K]['ok']>}
+ */
 function invoke(cmd, args) {
+  // @ts-ignore: Tauri's global (withGlobalTauri), not typed here.
   return window.__TAURI__.core.invoke(cmd, args);
 }
 
-/** @returns {Promise<ActivationFormDto>} */
+/** @param {string} roleKey */
 export const getActivationForm = (roleKey) => invoke('get_activation_form', { roleKey });
-/** @returns {Promise<ActivateRoleResponse>} */
+/** @param {ActivateRoleRequest} request */
 export const activateRole = (request) => invoke('activate_role', { request });
 /** What the running activation waits for (e.g. a step-up in the browser), or null; answers
- * when it differs from `seen`. @returns {Promise<?string>} */
+ * when it differs from `seen`. @param {?string} seen */
 export const activationProgress = (seen) => invoke('activation_progress', { seen });
-/** @returns {Promise<SettingsDto>} */
 export const getSettings = () => invoke('get_settings', {});
-/** @returns {Promise<SettingsDto>} */
+/** @param {SettingsDto} settings */
 export const saveSettings = (settings) => invoke('save_settings', { settings });
-/** @returns {Promise<AccountDto[]>} */
 export const getAccounts = () => invoke('get_accounts', {});
-/** Makes the account the default (the tray shows it). @returns {Promise<AccountDto[]>} */
+/** Makes the account the default (the tray shows it). @param {string} key */
 export const useAccount = (key) => invoke('use_account', { key });
-/** Signs the account out. @returns {Promise<AccountDto[]>} */
+/** Signs the account out. @param {string} key */
 export const removeAccount = (key) => invoke('remove_account', { key });
 /** Adds an account through the browser (cloud: public|usgov|china|custom), or the Azure CLI's
- * sign-in (azure-cli). @returns {Promise<AccountDto[]>} */
+ * sign-in (azure-cli). @param {string} cloud */
 export const addAccount = (cloud) => invoke('add_account', { cloud });
-/** Shows or hides a tenant of an account in the tray. @returns {Promise<AccountDto[]>} */
+/** Shows or hides a tenant of an account in the tray.
+ * @param {string} key @param {string} tenantId @param {boolean} shown */
 export const setTenantShown = (key, tenantId, shown) => invoke('set_tenant_shown', { key, tenantId, shown });
 export const closeWindow = () => invoke('close_window', {});
 
 /** What to do about an error, by code (never by message text). */
+/** @param {any} err */
 export function advice(err) {
   const code = err && err.code;
   switch (code) {
@@ -72,6 +71,7 @@ export function advice(err) {
   }
 }
 
+/** @param {any} err */
 export function errorText(err) {
   if (err && typeof err === 'object' && 'message' in err) {
     const a = advice(err);

@@ -1,7 +1,10 @@
 //! IPC commands: glue only. Each takes a DTO, validates it, makes one engine call, and
-//! returns a DTO or an [`IpcError`].
+//! returns a DTO or an [`IpcError`]. [`TrayCommands`] is the tray's [`Commands`] (the list of
+//! calls is `ipc_calls.rs`); [`dispatch`] answers a [`Call`] from a page in this process or
+//! relayed by a window process, and [`handler`] is the tray's own Tauri IPC handler.
 
-use tauri::{AppHandle, Runtime, State, WebviewWindow};
+use serde_json::Value;
+use tauri::{AppHandle, Manager, Runtime};
 
 use crate::AppState;
 use crate::dto::{
@@ -10,21 +13,13 @@ use crate::dto::{
 };
 use crate::engine::ActivationOutcome;
 use crate::error::IpcError;
+use crate::ipc::{Call, Commands};
 
 fn not_found(key: &str) -> IpcError {
     IpcError {
-        code: "notFound",
+        code: pim_core::ErrorCode::NotFound,
         message: format!("The role `{key}` is no longer available; refresh the tray menu."),
     }
-}
-
-/// What the activation window shows for a role.
-#[tauri::command]
-pub async fn get_activation_form(
-    state: State<'_, AppState>,
-    role_key: String,
-) -> Result<ActivationFormDto, IpcError> {
-    activation_form(&state, role_key).await
 }
 
 /// Body of [`get_activation_form`] (also answers windows hosted in a child process).
@@ -53,15 +48,6 @@ pub async fn activation_form(
         role,
         policy,
     })
-}
-
-/// Sends an activation request.
-#[tauri::command]
-pub async fn activate_role(
-    state: State<'_, AppState>,
-    request: ActivateRoleRequest,
-) -> Result<ActivateRoleResponse, IpcError> {
-    activate(&state, request).await
 }
 
 /// Body of [`activate_role`].
@@ -107,18 +93,6 @@ pub async fn activate(
 /// How long [`activation_progress`] waits for news before answering with the current state.
 pub const PROGRESS_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// What an activation in flight is waiting for (e.g. "Additional verification: complete the
-/// sign-in in your browser…"), or `null`. Answers at once when that differs from `seen` (what
-/// the window shows now), else when it changes (or after [`PROGRESS_WAIT`]): the window calls
-/// it again while its activation runs, so it is told without polling.
-#[tauri::command]
-pub async fn activation_progress(
-    state: State<'_, AppState>,
-    seen: Option<String>,
-) -> Result<Option<String>, IpcError> {
-    progress(&state, seen).await
-}
-
 /// Body of [`activation_progress`].
 pub async fn progress(state: &AppState, seen: Option<String>) -> Result<Option<String>, IpcError> {
     if seen.as_ref().is_some_and(|s| s.chars().count() > 500) {
@@ -132,12 +106,6 @@ pub async fn progress(state: &AppState, seen: Option<String>) -> Result<Option<S
     Ok(rx.borrow().clone())
 }
 
-/// The saved accounts (current one first).
-#[tauri::command]
-pub fn get_accounts(state: State<'_, AppState>) -> Result<Vec<AccountDto>, IpcError> {
-    accounts(&state)
-}
-
 /// Body of [`get_accounts`].
 pub fn accounts(state: &AppState) -> Result<Vec<AccountDto>, IpcError> {
     Ok(state
@@ -146,24 +114,6 @@ pub fn accounts(state: &AppState) -> Result<Vec<AccountDto>, IpcError> {
         .into_iter()
         .map(AccountDto::from)
         .collect())
-}
-
-/// Makes an account the default and shows it in the tray; answers the new list.
-#[tauri::command]
-pub async fn use_account(
-    state: State<'_, AppState>,
-    key: String,
-) -> Result<Vec<AccountDto>, IpcError> {
-    account_action(&state, "use", key).await
-}
-
-/// Signs an account out (deletes its refresh token); answers the new list.
-#[tauri::command]
-pub async fn remove_account(
-    state: State<'_, AppState>,
-    key: String,
-) -> Result<Vec<AccountDto>, IpcError> {
-    account_action(&state, "remove", key).await
 }
 
 /// Body of [`use_account`] and [`remove_account`].
@@ -180,32 +130,11 @@ pub async fn account_action(
     accounts(state)
 }
 
-/// Adds an account through the browser sign-in in the chosen cloud (`public`, `usgov`,
-/// `china`, or `custom`: the endpoints in the settings); answers the new list.
-#[tauri::command]
-pub async fn add_account(
-    state: State<'_, AppState>,
-    cloud: String,
-) -> Result<Vec<AccountDto>, IpcError> {
-    add(&state, cloud).await
-}
-
 /// Body of [`add_account`].
 pub async fn add(state: &AppState, cloud: String) -> Result<Vec<AccountDto>, IpcError> {
     let cloud = crate::dto::new_account_cloud(&cloud)?;
     state.engine.add_account(cloud).await?;
     accounts(state)
-}
-
-/// Shows or hides one tenant of an account in the tray; answers the new list.
-#[tauri::command]
-pub async fn set_tenant_shown(
-    state: State<'_, AppState>,
-    key: String,
-    tenant_id: String,
-    shown: bool,
-) -> Result<Vec<AccountDto>, IpcError> {
-    tenant_shown(&state, key, tenant_id, shown).await
 }
 
 /// Body of [`set_tenant_shown`].
@@ -221,12 +150,6 @@ pub async fn tenant_shown(
     accounts(state)
 }
 
-/// The settings window's data.
-#[tauri::command]
-pub fn get_settings(state: State<'_, AppState>) -> SettingsDto {
-    settings_dto(&state)
-}
-
 /// Body of [`get_settings`].
 pub fn settings_dto(state: &AppState) -> SettingsDto {
     let accounts = state
@@ -236,16 +159,6 @@ pub fn settings_dto(state: &AppState) -> SettingsDto {
         .map(|a| a.upn.clone())
         .collect();
     SettingsDto::from_settings(&state.settings(), accounts)
-}
-
-/// Validates and saves settings.
-#[tauri::command]
-pub fn save_settings<R: Runtime>(
-    app: AppHandle<R>,
-    state: State<'_, AppState>,
-    settings: SettingsDto,
-) -> Result<SettingsDto, IpcError> {
-    save(&app, &state, settings)
 }
 
 /// Body of [`save_settings`].
@@ -266,12 +179,113 @@ pub fn save<R: Runtime>(
     Ok(SettingsDto::from_settings(&saved, accounts))
 }
 
-/// Closes the window that asks (its webview is destroyed with it).
-#[tauri::command]
-pub fn close_window<R: Runtime>(window: WebviewWindow<R>) -> Result<(), IpcError> {
-    window
-        .destroy()
-        .map_err(|e| IpcError::internal(format!("cannot close the window: {e}")))
+/// The tray's command bodies, over the app's state.
+#[derive(Debug)]
+pub struct TrayCommands<R: Runtime> {
+    /// The app (its [`AppState`]; settings also touch autostart and the tray).
+    pub app: AppHandle<R>,
+}
+
+impl<R: Runtime> TrayCommands<R> {
+    fn state(&self) -> tauri::State<'_, AppState> {
+        self.app.state::<AppState>()
+    }
+}
+
+impl<R: Runtime> Commands for TrayCommands<R> {
+    async fn get_activation_form(&self, role_key: String) -> Result<ActivationFormDto, IpcError> {
+        activation_form(&self.state(), role_key).await
+    }
+
+    async fn activate_role(
+        &self,
+        request: ActivateRoleRequest,
+    ) -> Result<ActivateRoleResponse, IpcError> {
+        activate(&self.state(), request).await
+    }
+
+    async fn activation_progress(&self, seen: Option<String>) -> Result<Option<String>, IpcError> {
+        progress(&self.state(), seen).await
+    }
+
+    async fn get_settings(&self) -> Result<SettingsDto, IpcError> {
+        Ok(settings_dto(&self.state()))
+    }
+
+    async fn save_settings(&self, settings: SettingsDto) -> Result<SettingsDto, IpcError> {
+        save(&self.app, &self.state(), settings)
+    }
+
+    async fn get_accounts(&self) -> Result<Vec<AccountDto>, IpcError> {
+        accounts(&self.state())
+    }
+
+    async fn use_account(&self, key: String) -> Result<Vec<AccountDto>, IpcError> {
+        account_action(&self.state(), "use", key).await
+    }
+
+    async fn remove_account(&self, key: String) -> Result<Vec<AccountDto>, IpcError> {
+        account_action(&self.state(), "remove", key).await
+    }
+
+    async fn add_account(&self, cloud: String) -> Result<Vec<AccountDto>, IpcError> {
+        add(&self.state(), cloud).await
+    }
+
+    async fn set_tenant_shown(
+        &self,
+        key: String,
+        tenant_id: String,
+        shown: bool,
+    ) -> Result<Vec<AccountDto>, IpcError> {
+        tenant_shown(&self.state(), key, tenant_id, shown).await
+    }
+
+    async fn close_window(&self) -> Result<(), IpcError> {
+        // The window's own process closes it (see `handler`, `window_host`).
+        Err(IpcError::invalid(
+            "`close_window` is answered by the window that asks",
+        ))
+    }
+}
+
+/// Answers a call with the tray's command bodies.
+pub async fn dispatch<R: Runtime>(app: &AppHandle<R>, call: Call) -> Result<Value, IpcError> {
+    call.run(&TrayCommands { app: app.clone() }).await
+}
+
+/// The tray's Tauri IPC handler (pages in its own process): every listed command, read by
+/// [`Call::parse`] and answered by [`dispatch`]; `close_window` closes the calling window.
+pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+    |invoke| {
+        let args = match invoke.message.payload() {
+            tauri::ipc::InvokeBody::Json(v) => v.clone(),
+            tauri::ipc::InvokeBody::Raw(_) => Value::Null,
+        };
+        let call = match Call::parse(invoke.message.command(), args) {
+            Ok(call) => call,
+            Err(e) => {
+                invoke.resolver.reject(e);
+                return true;
+            }
+        };
+        if call == (Call::CloseWindow {}) {
+            match invoke.message.webview().window().destroy() {
+                Ok(()) => invoke.resolver.resolve(()),
+                Err(e) => invoke
+                    .resolver
+                    .reject(IpcError::internal(format!("cannot close the window: {e}"))),
+            }
+            return true;
+        }
+        let app = invoke.message.webview().app_handle().clone();
+        invoke.resolver.respond_async(async move {
+            dispatch(&app, call)
+                .await
+                .map_err(tauri::ipc::InvokeError::from)
+        });
+        true
+    }
 }
 
 #[cfg(test)]

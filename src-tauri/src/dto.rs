@@ -1,6 +1,6 @@
 //! IPC data transfer objects (serde, camelCase). Domain types are not shaped for the UI; these
 //! are, and inputs from the page are validated here before anything reaches the engine.
-//! `ui/ipc.js` mirrors these shapes.
+//! The UI's types for these shapes (`ui/ipc-types.d.ts`) are generated from them (`ipc.rs`).
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -18,12 +18,14 @@ pub const MAX_TICKET: usize = 100;
 pub const FALLBACK_MAX_MINUTES: u32 = 24 * 60;
 
 /// A role as the UI shows it.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleDto {
     /// Key for later calls.
     pub key: String,
     /// `entraRole`, `group` or `azureResource`.
+    #[cfg_attr(test, ts(type = "\"entraRole\" | \"group\" | \"azureResource\""))]
     pub kind: &'static str,
     /// Display name.
     pub name: String,
@@ -46,6 +48,7 @@ impl From<&RoleView> for RoleDto {
 }
 
 /// What the policy asks for.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyDto {
@@ -80,6 +83,7 @@ impl From<&PolicyView> for PolicyDto {
 }
 
 /// Everything the activation window needs to render.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActivationFormDto {
@@ -98,6 +102,7 @@ pub struct ActivationFormDto {
 }
 
 /// The activation window's submission.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ActivateRoleRequest {
@@ -162,20 +167,20 @@ impl ActivateRoleRequest {
         let system = clean(&self.ticket_system, MAX_TICKET, "ticket system")?;
         if policy.justification && justification.is_empty() {
             return Err(IpcError {
-                code: "policyViolation",
+                code: pim_core::ErrorCode::PolicyViolation,
                 message: "This role's policy requires a justification: say why you need it.".into(),
             });
         }
         if policy.ticket && (number.is_empty() || system.is_empty()) {
             return Err(IpcError {
-                code: "policyViolation",
+                code: pim_core::ErrorCode::PolicyViolation,
                 message: "This role's policy requires a ticket number and ticket system.".into(),
             });
         }
         let max = policy.max_duration_minutes.unwrap_or(FALLBACK_MAX_MINUTES);
         if self.duration_minutes < 5 || self.duration_minutes > max {
             return Err(IpcError {
-                code: "policyViolation",
+                code: pim_core::ErrorCode::PolicyViolation,
                 message: format!(
                     "Choose a duration between 5 minutes and {} (the policy's maximum).",
                     minutes_text(max)
@@ -217,16 +222,19 @@ pub fn minutes_text(m: u32) -> String {
 }
 
 /// What happened to an activation request.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActivateRoleResponse {
     /// `active`, `pending` (awaiting approval) or `scheduled`.
+    #[cfg_attr(test, ts(type = "\"active\" | \"pending\" | \"scheduled\""))]
     pub state: &'static str,
     /// A sentence for the user.
     pub message: String,
 }
 
 /// Editable settings, as the settings window shows them.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SettingsDto {
@@ -248,12 +256,13 @@ pub struct SettingsDto {
     pub arm_endpoint: String,
     /// `auto`, `dark` or `light`.
     pub icon_theme: IconTheme,
-    /// Signed-in accounts (read-only).
-    #[serde(default, skip_deserializing)]
+    /// Signed-in accounts (read-only: what a page sends here is ignored).
+    #[serde(default)]
     pub accounts: Vec<String>,
 }
 
 /// A saved account, as the settings window lists it.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountDto {
@@ -272,6 +281,7 @@ pub struct AccountDto {
 }
 
 /// A tenant of an account, with whether the tray shows it.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantChoiceDto {
@@ -550,11 +560,10 @@ mod tests {
         );
     }
 
-    /// `ui/ipc.js` mirrors these DTOs by hand; this fails when a field is added or renamed
-    /// here and not there.
+    /// `ui/ipc-types.d.ts` (generated, checked fresh by `ipc::tests`) names every DTO field.
     #[test]
-    fn ui_ipc_js_documents_every_dto_field() {
-        let js = include_str!("../../ui/ipc.js");
+    fn ui_ipc_types_document_every_dto_field() {
+        let js = include_str!("../../ui/ipc-types.d.ts");
         let role = RoleView {
             key: "k".into(),
             kind: crate::view::RoleKind::Group,
@@ -618,7 +627,7 @@ mod tests {
             .collect();
         assert!(
             missing.is_empty(),
-            "ui/ipc.js does not document {missing:?}"
+            "ui/ipc-types.d.ts does not document {missing:?}"
         );
         // The request shape is what ActivateRoleRequest accepts.
         let req: ActivateRoleRequest = serde_json::from_value(serde_json::json!({

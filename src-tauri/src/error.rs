@@ -1,20 +1,19 @@
 //! The one error type crossing IPC: `{ code, message }`. The UI branches on `code`, never on
 //! the message text, which is written for the user.
 
-use serde::Serialize;
+use pim_core::ErrorCode;
+use serde::{Deserialize, Serialize};
 
 /// An error returned by a command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 #[error("{message}")]
 pub struct IpcError {
-    /// Machine-readable code: `signInRequired`, `stepUpRequired`, `policyViolation`,
-    /// `invalidInput`, `notFound`, `ambiguous`, `throttled`, `api`, `transport`,
-    /// `invalidResponse`, `config`, `keychain`, `browserUnavailable`, `notEligible`, `tooEarly`, `invalidState`,
-    /// `uncertain`, the sign-in refusals (`consentRequired`, `adminConsentRequired`,
-    /// `appBlocked`, `appNotFound`, `conditionalAccessBlocked`, `invalidClient`,
-    /// `signInDeclined`) and `internal` ([`pim_core::Error::code`]).
-    pub code: &'static str,
+    /// Machine-readable code ([`pim_core::ErrorCode`]: the core's codes and `internal`); an
+    /// unknown name read from a window process's line is `internal`.
+    #[cfg_attr(test, ts(type = "ErrorCode"))]
+    pub code: ErrorCode,
     /// What happened and what to do, for the user.
     pub message: String,
 }
@@ -23,7 +22,7 @@ impl IpcError {
     /// Bad input from the page.
     pub fn invalid(message: impl Into<String>) -> IpcError {
         IpcError {
-            code: "invalidInput",
+            code: ErrorCode::InvalidInput,
             message: message.into(),
         }
     }
@@ -31,7 +30,7 @@ impl IpcError {
     /// Something on our side.
     pub fn internal(message: impl Into<String>) -> IpcError {
         IpcError {
-            code: "internal",
+            code: ErrorCode::Internal,
             message: message.into(),
         }
     }
@@ -42,7 +41,7 @@ impl From<pim_core::Error> for IpcError {
         // pim-core names every error (sign-in refusals by reason: `consentRequired`,
         // `appBlocked`, `conditionalAccessBlocked`, ...); the UI branches on the same codes.
         IpcError {
-            code: e.code(),
+            code: e.error_code(),
             message: e.to_string(),
         }
     }
@@ -51,7 +50,7 @@ impl From<pim_core::Error> for IpcError {
 impl From<crate::settings::SettingsError> for IpcError {
     fn from(e: crate::settings::SettingsError) -> IpcError {
         IpcError {
-            code: "config",
+            code: ErrorCode::Config,
             message: e.to_string(),
         }
     }
@@ -117,8 +116,10 @@ mod tests {
             let ipc: IpcError = e.into();
             assert_eq!(ipc.code, code);
             assert_eq!(ipc.message, text);
-            // A window process maps the relayed code back to the same string.
-            assert_eq!(crate::window_protocol::error_code(code), code);
+            // A window process reads the relayed code back as the same code.
+            let line = crate::window_protocol::answer_line(serde_json::json!(1), Err(ipc.clone()));
+            let (_, back) = crate::window_protocol::parse_answer(line.trim_end()).expect("answer");
+            assert_eq!(back.expect_err("error").code, code);
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod demo;
 pub mod dto;
 pub mod engine;
 pub mod error;
+pub mod ipc;
 pub mod logging;
 pub mod menu;
 pub mod notify;
@@ -157,21 +158,9 @@ impl AppState {
     }
 }
 
-/// The IPC handler with every command.
+/// The IPC handler with every command ([`commands::handler`]).
 pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
-    tauri::generate_handler![
-        commands::get_activation_form,
-        commands::activate_role,
-        commands::activation_progress,
-        commands::get_settings,
-        commands::save_settings,
-        commands::get_accounts,
-        commands::use_account,
-        commands::remove_account,
-        commands::add_account,
-        commands::set_tenant_shown,
-        commands::close_window,
-    ]
+    commands::handler()
 }
 
 /// The app's configuration, assets and capabilities (shared by the tray and window

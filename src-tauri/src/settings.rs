@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 pub const FILE_NAME: &str = "tray-settings.json";
 
 /// Which tray icon set to use.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub enum IconTheme {

@@ -27,11 +27,8 @@ use serde_json::Value;
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 use tokio::sync::oneshot;
 
-use crate::AppState;
 use crate::error::IpcError;
-pub use crate::window_protocol::{
-    Ended, Limits, WindowArgs, WindowKind, error_code, send_args, serve_child,
-};
+pub use crate::window_protocol::{Ended, Limits, WindowArgs, WindowKind, send_args, serve_child};
 use crate::window_protocol::{call_line, parse_answer};
 
 // ------------------------------------------------------------------ child side
@@ -105,16 +102,7 @@ fn relay_handler<R: Runtime>(
                 invoke.resolver.resolve(());
                 true
             }
-            "get_activation_form"
-            | "activate_role"
-            | "activation_progress"
-            | "get_settings"
-            | "save_settings"
-            | "get_accounts"
-            | "use_account"
-            | "remove_account"
-            | "add_account"
-            | "set_tenant_shown" => {
+            name if crate::ipc::Call::NAMES.contains(&name) => {
                 let args = match invoke.message.payload() {
                     tauri::ipc::InvokeBody::Json(v) => v.clone(),
                     tauri::ipc::InvokeBody::Raw(_) => Value::Null,
@@ -264,58 +252,19 @@ pub fn start_child(
     Ok((child, stdin, stdout))
 }
 
-fn arg<T: serde::de::DeserializeOwned>(args: &Value, name: &str) -> Result<T, IpcError> {
-    serde_json::from_value(args.get(name).cloned().unwrap_or(Value::Null))
-        .map_err(|e| IpcError::invalid(format!("invalid `{name}`: {e}")))
-}
-
-fn to_value<T: serde::Serialize>(v: T) -> Result<Value, IpcError> {
-    serde_json::to_value(v).map_err(|e| IpcError::internal(e.to_string()))
-}
-
 /// Answers one call from a window process with the ordinary command bodies.
 pub async fn dispatch<R: Runtime>(
     app: &AppHandle<R>,
     cmd: &str,
     args: Value,
 ) -> Result<Value, IpcError> {
-    let state = app.state::<AppState>();
-    match cmd {
-        "get_activation_form" => {
-            to_value(crate::commands::activation_form(&state, arg(&args, "roleKey")?).await?)
-        }
-        "activate_role" => {
-            to_value(crate::commands::activate(&state, arg(&args, "request")?).await?)
-        }
-        "activation_progress" => to_value(
-            crate::commands::progress(&state, arg::<Option<String>>(&args, "seen")?).await?,
-        ),
-        "get_settings" => to_value(crate::commands::settings_dto(&state)),
-        "get_accounts" => to_value(crate::commands::accounts(&state)?),
-        "use_account" => {
-            to_value(crate::commands::account_action(&state, "use", arg(&args, "key")?).await?)
-        }
-        "remove_account" => {
-            to_value(crate::commands::account_action(&state, "remove", arg(&args, "key")?).await?)
-        }
-        "add_account" => to_value(crate::commands::add(&state, arg(&args, "cloud")?).await?),
-        "set_tenant_shown" => to_value(
-            crate::commands::tenant_shown(
-                &state,
-                arg(&args, "key")?,
-                arg(&args, "tenantId")?,
-                arg(&args, "shown")?,
-            )
-            .await?,
-        ),
-        "save_settings" => to_value(crate::commands::save(app, &state, arg(&args, "settings")?)?),
-        other => Err(IpcError::invalid(format!("unknown command `{other}`"))),
-    }
+    crate::commands::dispatch(app, crate::ipc::Call::parse(cmd, args)?).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::AppState;
     use serde_json::json;
     use tokio::io::AsyncBufReadExt;
 

@@ -18,6 +18,8 @@ use std::io::{BufRead, Read};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
+use pim_core::ErrorCode;
+
 use crate::error::IpcError;
 
 /// Which window a child process shows.
@@ -122,8 +124,12 @@ pub fn parse_answer(line: &str) -> Option<(u64, Result<Value, IpcError>)> {
     let v = serde_json::from_str::<Value>(line).ok()?;
     let id = v.get("id").and_then(Value::as_u64)?;
     let answer = match v.get("err") {
+        // A code this version does not know reads as `internal` (ErrorCode's deserialiser).
         Some(e) => Err(IpcError {
-            code: error_code(e.get("code").and_then(Value::as_str).unwrap_or("internal")),
+            code: e
+                .get("code")
+                .and_then(|c| serde_json::from_value(c.clone()).ok())
+                .unwrap_or(ErrorCode::Internal),
             message: e
                 .get("message")
                 .and_then(Value::as_str)
@@ -133,43 +139,6 @@ pub fn parse_answer(line: &str) -> Option<(u64, Result<Value, IpcError>)> {
         None => Ok(v.get("ok").cloned().unwrap_or(Value::Null)),
     };
     Some((id, answer))
-}
-
-/// Maps a code received from the tray back to the static code strings the UI knows.
-pub fn error_code(code: &str) -> &'static str {
-    const CODES: [&str; 26] = [
-        "signInRequired",
-        "azureCliSignInRequired",
-        "stepUpRequired",
-        "policyViolation",
-        "invalidInput",
-        "notFound",
-        "ambiguous",
-        "throttled",
-        "api",
-        "transport",
-        "invalidResponse",
-        "config",
-        "keychain",
-        "browserUnavailable",
-        "notEligible",
-        "tooEarly",
-        "invalidState",
-        "uncertain",
-        "consentRequired",
-        "adminConsentRequired",
-        "appBlocked",
-        "appNotFound",
-        "conditionalAccessBlocked",
-        "invalidClient",
-        "signInDeclined",
-        "internal",
-    ];
-    CODES
-        .iter()
-        .find(|c| **c == code)
-        .copied()
-        .unwrap_or("internal")
 }
 
 /// Writes what to show as the child's first line.
@@ -329,8 +298,6 @@ mod tests {
         assert_eq!(WindowArgs::from_line(r#"{"window":"evil"}"#), None);
         assert_eq!(WindowArgs::from_line(r#"{"window":"activate"}"#), None);
         assert_eq!(WindowArgs::from_line("not json"), None);
-        assert_eq!(error_code("policyViolation"), "policyViolation");
-        assert_eq!(error_code("made-up"), "internal");
     }
 
     #[test]

@@ -169,27 +169,150 @@ impl Error {
 
     /// A stable machine code for UIs and scripts (STYLE rule 7): branch on this, not on text.
     pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
+    }
+
+    /// [`Error::code`] as the enum the front ends serialise.
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            Error::SignInRequired { .. } => "signInRequired",
-            Error::AzureCliSignInRequired { .. } => "azureCliSignInRequired",
-            Error::StepUpRequired { .. } => "stepUpRequired",
-            Error::PolicyViolation { .. } => "policyViolation",
-            Error::InvalidInput(_) => "invalidInput",
-            Error::Ambiguous { .. } => "ambiguous",
-            Error::NotFound { .. } => "notFound",
-            Error::Throttled { .. } => "throttled",
-            Error::Api { .. } => "api",
-            Error::Transport(_) => "transport",
-            Error::InvalidResponse(_) => "invalidResponse",
-            Error::Config(_) => "config",
-            Error::Keychain(_) => "keychain",
-            Error::BrowserUnavailable { .. } => "browserUnavailable",
-            Error::NotEligible { .. } => "notEligible",
-            Error::TooEarly { .. } => "tooEarly",
-            Error::InvalidState { .. } => "invalidState",
-            Error::Uncertain { .. } => "uncertain",
-            Error::SignInRefused { reason, .. } => reason.code(),
+            Error::SignInRequired { .. } => ErrorCode::SignInRequired,
+            Error::AzureCliSignInRequired { .. } => ErrorCode::AzureCliSignInRequired,
+            Error::StepUpRequired { .. } => ErrorCode::StepUpRequired,
+            Error::PolicyViolation { .. } => ErrorCode::PolicyViolation,
+            Error::InvalidInput(_) => ErrorCode::InvalidInput,
+            Error::Ambiguous { .. } => ErrorCode::Ambiguous,
+            Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::Throttled { .. } => ErrorCode::Throttled,
+            Error::Api { .. } => ErrorCode::Api,
+            Error::Transport(_) => ErrorCode::Transport,
+            Error::InvalidResponse(_) => ErrorCode::InvalidResponse,
+            Error::Config(_) => ErrorCode::Config,
+            Error::Keychain(_) => ErrorCode::Keychain,
+            Error::BrowserUnavailable { .. } => ErrorCode::BrowserUnavailable,
+            Error::NotEligible { .. } => ErrorCode::NotEligible,
+            Error::TooEarly { .. } => ErrorCode::TooEarly,
+            Error::InvalidState { .. } => ErrorCode::InvalidState,
+            Error::Uncertain { .. } => ErrorCode::Uncertain,
+            Error::SignInRefused { reason, .. } => reason.error_code(),
         }
+    }
+}
+
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $var:ident = $s:literal,)*) => {
+        /// The machine codes of errors ([`Error::code`]), as the front ends send them: the
+        /// tray's pages and the window processes branch on these, never on message text. Each
+        /// is written once, here; serialised as its camelCase name, and any unknown name reads
+        /// as [`ErrorCode::Internal`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $($(#[$doc])* $var,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$var,)*];
+
+            /// The code's name on the wire (`signInRequired`, ...).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$var => $s,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// [`Error::SignInRequired`].
+    SignInRequired = "signInRequired",
+    /// [`Error::AzureCliSignInRequired`].
+    AzureCliSignInRequired = "azureCliSignInRequired",
+    /// [`Error::StepUpRequired`].
+    StepUpRequired = "stepUpRequired",
+    /// [`Error::PolicyViolation`].
+    PolicyViolation = "policyViolation",
+    /// [`Error::InvalidInput`].
+    InvalidInput = "invalidInput",
+    /// [`Error::NotFound`].
+    NotFound = "notFound",
+    /// [`Error::Ambiguous`].
+    Ambiguous = "ambiguous",
+    /// [`Error::Throttled`].
+    Throttled = "throttled",
+    /// [`Error::Api`].
+    Api = "api",
+    /// [`Error::Transport`].
+    Transport = "transport",
+    /// [`Error::InvalidResponse`].
+    InvalidResponse = "invalidResponse",
+    /// [`Error::Config`].
+    Config = "config",
+    /// [`Error::Keychain`].
+    Keychain = "keychain",
+    /// [`Error::BrowserUnavailable`].
+    BrowserUnavailable = "browserUnavailable",
+    /// [`Error::NotEligible`].
+    NotEligible = "notEligible",
+    /// [`Error::TooEarly`].
+    TooEarly = "tooEarly",
+    /// [`Error::InvalidState`].
+    InvalidState = "invalidState",
+    /// [`Error::Uncertain`].
+    Uncertain = "uncertain",
+    /// [`SignInRefusal::ConsentRequired`].
+    ConsentRequired = "consentRequired",
+    /// [`SignInRefusal::AdminConsentRequired`].
+    AdminConsentRequired = "adminConsentRequired",
+    /// [`SignInRefusal::AppBlocked`].
+    AppBlocked = "appBlocked",
+    /// [`SignInRefusal::AppNotFound`].
+    AppNotFound = "appNotFound",
+    /// [`SignInRefusal::ConditionalAccess`].
+    ConditionalAccessBlocked = "conditionalAccessBlocked",
+    /// [`SignInRefusal::InvalidClient`].
+    InvalidClient = "invalidClient",
+    /// [`SignInRefusal::Declined`].
+    SignInDeclined = "signInDeclined",
+    /// Something on the front end's side (no core error): a bug, or a window process that
+    /// lost its tray.
+    Internal = "internal",
+}
+
+impl ErrorCode {
+    /// The code with this name; [`ErrorCode::Internal`] for a name no version of ours sends.
+    pub fn from_name(name: &str) -> ErrorCode {
+        ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == name)
+            .unwrap_or(ErrorCode::Internal)
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(ErrorCode::from_name(&name))
     }
 }
 
@@ -220,14 +343,49 @@ pub enum SignInRefusal {
 impl SignInRefusal {
     /// The stable machine code reported by [`Error::code`].
     pub fn code(self) -> &'static str {
+        self.error_code().as_str()
+    }
+
+    /// [`SignInRefusal::code`] as an [`ErrorCode`].
+    pub fn error_code(self) -> ErrorCode {
         match self {
-            SignInRefusal::ConsentRequired => "consentRequired",
-            SignInRefusal::AdminConsentRequired => "adminConsentRequired",
-            SignInRefusal::AppBlocked => "appBlocked",
-            SignInRefusal::AppNotFound => "appNotFound",
-            SignInRefusal::ConditionalAccess => "conditionalAccessBlocked",
-            SignInRefusal::InvalidClient => "invalidClient",
-            SignInRefusal::Declined => "signInDeclined",
+            SignInRefusal::ConsentRequired => ErrorCode::ConsentRequired,
+            SignInRefusal::AdminConsentRequired => ErrorCode::AdminConsentRequired,
+            SignInRefusal::AppBlocked => ErrorCode::AppBlocked,
+            SignInRefusal::AppNotFound => ErrorCode::AppNotFound,
+            SignInRefusal::ConditionalAccess => ErrorCode::ConditionalAccessBlocked,
+            SignInRefusal::InvalidClient => ErrorCode::InvalidClient,
+            SignInRefusal::Declined => ErrorCode::SignInDeclined,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_round_trip_by_name_and_unknown_names_are_internal() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ErrorCode::ALL {
+            assert!(seen.insert(c.as_str()), "{c} twice");
+            let json = serde_json::to_string(c).expect("serialise");
+            assert_eq!(json, format!("\"{}\"", c.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).expect("read"), *c);
+        }
+        assert_eq!(
+            serde_json::from_str::<ErrorCode>("\"rm -rf\"").expect("read"),
+            ErrorCode::Internal
+        );
+        assert!(serde_json::from_str::<ErrorCode>("3").is_err());
+        assert_eq!(ErrorCode::from_name("policyViolation"), "policyViolation");
+        let refused = Error::SignInRefused {
+            reason: SignInRefusal::ConditionalAccess,
+            client_id: String::new(),
+            aadsts: vec![53003],
+            message: String::new(),
+            request_id: None,
+        };
+        assert_eq!(refused.code(), "conditionalAccessBlocked");
     }
 }

@@ -82,7 +82,7 @@ pub mod fuzz_api;
 
 pub use clock::{Clock, ServerTime, SystemClock};
 pub use duration::PimDuration;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorCode, Result};
 pub use matching::{RoleQuery, match_tenants};
 pub use model::{
     AccessId, Account, Action, ActivationRequest, ActiveAssignment, AssignmentType, EligibleRole,

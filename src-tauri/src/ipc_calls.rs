@@ -1,0 +1,30 @@
+// The IPC surface, written once: every command the pages may call, its arguments (camelCase on
+// the wire) and its answer. `ipc.rs` turns this list into the `Call` enum, the `Commands`
+// trait the tray implements and the UI's types (`ui/ipc-types.d.ts`); `build.rs` into the
+// commands' `allow-<command>` permissions, which `capabilities/default.json` grants.
+ipc_calls! {
+    /// What the activation window shows for a role.
+    get_activation_form => GetActivationForm { role_key: String } -> ActivationFormDto;
+    /// Sends an activation request.
+    activate_role => ActivateRole { request: ActivateRoleRequest } -> ActivateRoleResponse;
+    /// What the running activation waits for (e.g. a step-up in the browser), or null; answers
+    /// when that differs from `seen`, else when it changes.
+    activation_progress => ActivationProgress { seen: Option<String> } -> Option<String>;
+    /// The settings.
+    get_settings => GetSettings {} -> SettingsDto;
+    /// Changes the settings; answers what was saved.
+    save_settings => SaveSettings { settings: SettingsDto } -> SettingsDto;
+    /// The saved accounts (the default first).
+    get_accounts => GetAccounts {} -> Vec<AccountDto>;
+    /// Makes the account the default (the tray shows it).
+    use_account => UseAccount { key: String } -> Vec<AccountDto>;
+    /// Signs the account out.
+    remove_account => RemoveAccount { key: String } -> Vec<AccountDto>;
+    /// Adds an account through the browser (cloud: public, usgov, china, custom) or the Azure
+    /// CLI's sign-in (azure-cli).
+    add_account => AddAccount { cloud: String } -> Vec<AccountDto>;
+    /// Shows or hides a tenant of an account in the tray.
+    set_tenant_shown => SetTenantShown { key: String, tenant_id: String, shown: bool } -> Vec<AccountDto>;
+    /// Closes the calling window (answered by the window's own process).
+    close_window => CloseWindow {} -> ();
+}

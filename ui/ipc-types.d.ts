@@ -1,0 +1,225 @@
+// Generated from src-tauri's IPC types (src/ipc_calls.rs, src/dto.rs, pim-core's
+// ErrorCode) by `UPDATE_IPC_TYPES=1 cargo test -p pim-tray --lib ipc`; do not edit.
+// A test fails when this file is stale.
+
+export type ErrorCode = "signInRequired" | "azureCliSignInRequired" | "stepUpRequired" | "policyViolation" | "invalidInput" | "notFound" | "ambiguous" | "throttled" | "api" | "transport" | "invalidResponse" | "config" | "keychain" | "browserUnavailable" | "notEligible" | "tooEarly" | "invalidState" | "uncertain" | "consentRequired" | "adminConsentRequired" | "appBlocked" | "appNotFound" | "conditionalAccessBlocked" | "invalidClient" | "signInDeclined" | "internal";
+export type IpcError = { 
+/**
+ * Machine-readable code ([`pim_core::ErrorCode`]: the core's codes and `internal`); an
+ * unknown name read from a window process's line is `internal`.
+ */
+code: ErrorCode, 
+/**
+ * What happened and what to do, for the user.
+ */
+message: string, };
+export type RoleDto = { 
+/**
+ * Key for later calls.
+ */
+key: string, 
+/**
+ * `entraRole`, `group` or `azureResource`.
+ */
+kind: "entraRole" | "group" | "azureResource", 
+/**
+ * Display name.
+ */
+name: string, 
+/**
+ * Human-readable scope, if any.
+ */
+scope: string | null, 
+/**
+ * Name with scope, as in the menu.
+ */
+title: string, };
+export type PolicyDto = { 
+/**
+ * False when the policy could not be read.
+ */
+known: boolean, 
+/**
+ * Maximum duration in minutes.
+ */
+maxDurationMinutes: number, 
+/**
+ * Justification required.
+ */
+justification: boolean, 
+/**
+ * Ticket required.
+ */
+ticket: boolean, 
+/**
+ * MFA required.
+ */
+mfa: boolean, 
+/**
+ * Authentication context required.
+ */
+authenticationContext: string | null, 
+/**
+ * Approval required.
+ */
+approval: boolean, };
+export type ActivationFormDto = { 
+/**
+ * The role.
+ */
+role: RoleDto, 
+/**
+ * Its policy.
+ */
+policy: PolicyDto, 
+/**
+ * Justification remembered for this role.
+ */
+justification: string, 
+/**
+ * Ticket system used last.
+ */
+ticketSystem: string, 
+/**
+ * Suggested duration (the default, capped by the policy).
+ */
+durationMinutes: number, 
+/**
+ * Demo mode.
+ */
+demo: boolean, };
+export type ActivateRoleRequest = { 
+/**
+ * Role key.
+ */
+roleKey: string, 
+/**
+ * Justification.
+ */
+justification: string, 
+/**
+ * Ticket number.
+ */
+ticketNumber: string, 
+/**
+ * Ticket system.
+ */
+ticketSystem: string, 
+/**
+ * Duration in minutes.
+ */
+durationMinutes: number, 
+/**
+ * Optional start (RFC 3339); empty or absent means now.
+ */
+startAt: string | null, };
+export type ActivateRoleResponse = { 
+/**
+ * `active`, `pending` (awaiting approval) or `scheduled`.
+ */
+state: "active" | "pending" | "scheduled", 
+/**
+ * A sentence for the user.
+ */
+message: string, };
+export type IconTheme = "auto" | "dark" | "light";
+export type SettingsDto = { 
+/**
+ * Reminder times, minutes before the end.
+ */
+reminderMinutes: Array<number>, 
+/**
+ * Default duration in minutes.
+ */
+defaultDurationMinutes: number, 
+/**
+ * Launch at login.
+ */
+launchAtLogin: boolean, 
+/**
+ * Cloud.
+ */
+cloud: string, 
+/**
+ * Client id (empty: default).
+ */
+clientId: string, 
+/**
+ * Authority host override (empty: the cloud's).
+ */
+authorityHost: string, 
+/**
+ * Graph endpoint override.
+ */
+graphEndpoint: string, 
+/**
+ * ARM endpoint override.
+ */
+armEndpoint: string, 
+/**
+ * `auto`, `dark` or `light`.
+ */
+iconTheme: IconTheme, 
+/**
+ * Signed-in accounts (read-only: what a page sends here is ignored).
+ */
+accounts: Array<string>, };
+export type TenantChoiceDto = { 
+/**
+ * Tenant id (what `set_tenant_shown` takes).
+ */
+id: string, 
+/**
+ * Display name.
+ */
+name: string, 
+/**
+ * Default domain, when known.
+ */
+domain: string | null, 
+/**
+ * The account's home tenant.
+ */
+home: boolean, 
+/**
+ * Shown in the tray (not hidden by the user).
+ */
+shown: boolean, };
+export type AccountDto = { 
+/**
+ * Stable key (what `use_account` and `remove_account` take).
+ */
+key: string, 
+/**
+ * Sign-in name.
+ */
+upn: string, 
+/**
+ * `public`, `usgov` or `china`.
+ */
+cloud: string, 
+/**
+ * Tokens come from the Azure CLI (Azure resource roles only).
+ */
+azureCli: boolean, 
+/**
+ * Whether the tray shows this account now (the default one).
+ */
+current: boolean, 
+/**
+ * Its tenants, home first (empty until the account's first refresh).
+ */
+tenants: Array<TenantChoiceDto>, };
+export type IpcCalls = {
+  get_activation_form: { args: { roleKey: string }; ok: ActivationFormDto };
+  activate_role: { args: { request: ActivateRoleRequest }; ok: ActivateRoleResponse };
+  activation_progress: { args: { seen: string | null }; ok: string | null };
+  get_settings: { args: {}; ok: SettingsDto };
+  save_settings: { args: { settings: SettingsDto }; ok: SettingsDto };
+  get_accounts: { args: {}; ok: Array<AccountDto> };
+  use_account: { args: { key: string }; ok: Array<AccountDto> };
+  remove_account: { args: { key: string }; ok: Array<AccountDto> };
+  add_account: { args: { cloud: string }; ok: Array<AccountDto> };
+  set_tenant_shown: { args: { key: string; tenantId: string; shown: boolean }; ok: Array<AccountDto> };
+  close_window: { args: {}; ok: null };
+};

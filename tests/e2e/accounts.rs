@@ -322,7 +322,10 @@ async fn azure_cli_account_lists_azure_roles_and_explains_graph() {
     // A bad `PIM_AZ_TIMEOUT` is a configuration error that names the fix; az is not run.
     env.clear_requests().await;
     let run = env
-        .pim_with(&["roles"], &[("PATH", path.as_str()), ("PIM_AZ_TIMEOUT", "soon")])
+        .pim_with(
+            &["roles"],
+            &[("PATH", path.as_str()), ("PIM_AZ_TIMEOUT", "soon")],
+        )
         .await;
     run.expect_code(1);
     assert!(
@@ -332,7 +335,10 @@ async fn azure_cli_account_lists_azure_roles_and_explains_graph() {
     );
     assert!(env.requests().await.is_empty(), "nothing was sent");
     let run = env
-        .pim_with(&["roles"], &[("PATH", path.as_str()), ("PIM_AZ_TIMEOUT", "120")])
+        .pim_with(
+            &["roles"],
+            &[("PATH", path.as_str()), ("PIM_AZ_TIMEOUT", "120")],
+        )
         .await;
     run.expect_code(0);
 

@@ -643,7 +643,10 @@ mod tests {
             assert_eq!(e.code(), "config");
             let msg = e.to_string();
             assert!(msg.contains("PIM_AZ_TIMEOUT"), "{msg}");
-            assert!(msg.contains("1 to 3600") || msg.contains("from 1 to 3600"), "{msg}");
+            assert!(
+                msg.contains("1 to 3600") || msg.contains("from 1 to 3600"),
+                "{msg}"
+            );
         }
     }
 

@@ -599,7 +599,10 @@ mod tests {
         ));
         let hostile = "Reader\u{1b}]0;pwned\u{7}\u{1b}[2J\r\u{9b}31m\u{202e}nimdA\u{2066}x\u{7f}";
         let safe = terminal_safe(hostile);
-        assert_eq!(safe, "Reader\u{FFFD}]0;pwned\u{FFFD}\u{FFFD}[2J\u{FFFD}\u{FFFD}31m\u{FFFD}nimdA\u{FFFD}x\u{FFFD}");
+        assert_eq!(
+            safe,
+            "Reader\u{FFFD}]0;pwned\u{FFFD}\u{FFFD}[2J\u{FFFD}\u{FFFD}31m\u{FFFD}nimdA\u{FFFD}x\u{FFFD}"
+        );
         assert!(!safe.chars().any(|c| c.is_control()));
         assert_eq!(terminal_safe("Überprüfer 管理者 ✓"), "Überprüfer 管理者 ✓");
     }

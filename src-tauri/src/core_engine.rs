@@ -371,8 +371,7 @@ impl CoreEngine {
             } else {
                 current.push(c);
             }
-            *self.order.lock().unwrap_or_else(|p| p.into_inner()) =
-                current.iter().map(|c| c.account.key()).collect();
+            *pim_core::sync::lock(&self.order) = current.iter().map(|c| c.account.key()).collect();
             let order = self.order.clone();
             self.tx.send_if_modified(|m| {
                 let before: Vec<String> = m.accounts.iter().map(|a| a.key.clone()).collect();
@@ -395,8 +394,7 @@ impl CoreEngine {
         let i = current.iter().position(|c| c.account.key() == key)?;
         let c = current.remove(i);
         let empty = current.is_empty();
-        *self.order.lock().unwrap_or_else(|p| p.into_inner()) =
-            current.iter().map(|c| c.account.key()).collect();
+        *pim_core::sync::lock(&self.order) = current.iter().map(|c| c.account.key()).collect();
         self.tx.send_modify(|m| {
             m.accounts.retain(|a| a.key != key);
             if empty {
@@ -596,7 +594,7 @@ type Order = Arc<std::sync::Mutex<Vec<String>>>;
 
 /// Puts the accounts' sections in `order`.
 fn sort_accounts(m: &mut TrayModel, order: &Order) {
-    let order = order.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let order = pim_core::sync::lock(order).clone();
     m.accounts
         .sort_by_key(|a| order.iter().position(|k| *k == a.key).unwrap_or(usize::MAX));
 }

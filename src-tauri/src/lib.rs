@@ -82,9 +82,7 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use pim_core::sync::lock;
 
 impl AppState {
     /// State over an engine, with settings loaded from `config_dir` (defaults when missing

@@ -15,21 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::view::{RoleState, RoleView, TrayModel};
 
-/// Source of "now" (wall clock). Tests use a virtual clock.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// Current time.
-    fn now(&self) -> OffsetDateTime;
-}
-
-/// The system's wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
-    }
-}
+pub use pim_core::clock::{Clock, SystemClock};
 
 /// One reminder to show.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -44,9 +44,7 @@ pub struct Bridge {
     out: Mutex<()>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use pim_core::sync::lock;
 
 impl Bridge {
     /// Sends one call to the tray and waits for its answer.

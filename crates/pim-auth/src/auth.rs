@@ -327,9 +327,7 @@ type RecentSlot = tokio::sync::Mutex<Option<(std::time::Instant, StoredToken)>>;
 /// process may rotate the token (the old one stays valid, and a rejected token is re-read).
 const KEYCHAIN_REUSE: Duration = Duration::from_secs(2);
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use pim_core::sync::lock;
 
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> std::result::Result<T, StoreError> + Send + 'static,

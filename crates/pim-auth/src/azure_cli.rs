@@ -244,9 +244,7 @@ impl Default for AzureCliTokenSource {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use pim_core::sync::lock;
 
 impl AzureCliTokenSource {
     /// Runs the real `az` (through the shell, as azure_identity does) with [`AzExecutor`],

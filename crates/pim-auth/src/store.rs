@@ -203,7 +203,7 @@ impl MemoryStore {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>> {
         // A panic while holding this lock cannot leave the map inconsistent.
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+        pim_core::sync::lock(&self.entries)
     }
 }
 
@@ -244,11 +244,11 @@ impl LimitedStore {
     /// From now on every call fails with [`StoreError::Unavailable`] (`Some(reason)`), or works
     /// again (`None`).
     pub fn set_unavailable(&self, reason: Option<&str>) {
-        *self.unavailable.lock().unwrap_or_else(|p| p.into_inner()) = reason.map(str::to_owned);
+        *pim_core::sync::lock(&self.unavailable) = reason.map(str::to_owned);
     }
 
     fn check(&self) -> Result<(), StoreError> {
-        match &*self.unavailable.lock().unwrap_or_else(|p| p.into_inner()) {
+        match &*pim_core::sync::lock(&self.unavailable) {
             Some(r) => Err(StoreError::Unavailable(r.clone())),
             None => Ok(()),
         }

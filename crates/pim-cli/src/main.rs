@@ -339,10 +339,7 @@ impl Ctx {
 
     fn make(&self, opts: AuthOptions) -> pim_core::Result<Auth> {
         let auth = Auth::new(opts)?;
-        self.auths
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(auth.clone());
+        pim_core::sync::lock(&self.auths).push(auth.clone());
         Ok(auth)
     }
 
@@ -382,7 +379,7 @@ impl Ctx {
     }
 
     async fn flush(&self) {
-        let auths: Vec<Auth> = self.auths.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let auths: Vec<Auth> = pim_core::sync::lock(&self.auths).clone();
         for a in auths {
             a.flush().await;
         }

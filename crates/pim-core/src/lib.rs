@@ -67,6 +67,7 @@ pub mod matching;
 pub mod model;
 pub mod policy;
 pub mod session;
+pub mod sync;
 pub mod token;
 pub mod wire;
 

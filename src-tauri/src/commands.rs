@@ -22,7 +22,7 @@ fn not_found(key: &str) -> IpcError {
     }
 }
 
-/// Body of [`get_activation_form`] (also answers windows hosted in a child process).
+/// Body of `get_activation_form` (also answers windows hosted in a child process).
 pub async fn activation_form(
     state: &AppState,
     role_key: String,
@@ -50,7 +50,7 @@ pub async fn activation_form(
     })
 }
 
-/// Body of [`activate_role`].
+/// Body of `activate_role`.
 pub async fn activate(
     state: &AppState,
     request: ActivateRoleRequest,
@@ -90,10 +90,10 @@ pub async fn activate(
     Ok(response)
 }
 
-/// How long [`activation_progress`] waits for news before answering with the current state.
+/// How long `activation_progress` waits for news before answering with the current state.
 pub const PROGRESS_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Body of [`activation_progress`].
+/// Body of `activation_progress`.
 pub async fn progress(state: &AppState, seen: Option<String>) -> Result<Option<String>, IpcError> {
     if seen.as_ref().is_some_and(|s| s.chars().count() > 500) {
         return Err(IpcError::invalid("`seen` is longer than 500 characters."));
@@ -106,7 +106,7 @@ pub async fn progress(state: &AppState, seen: Option<String>) -> Result<Option<S
     Ok(rx.borrow().clone())
 }
 
-/// Body of [`get_accounts`].
+/// Body of `get_accounts`.
 pub fn accounts(state: &AppState) -> Result<Vec<AccountDto>, IpcError> {
     Ok(state
         .engine
@@ -116,7 +116,7 @@ pub fn accounts(state: &AppState) -> Result<Vec<AccountDto>, IpcError> {
         .collect())
 }
 
-/// Body of [`use_account`] and [`remove_account`].
+/// Body of `use_account` and `remove_account`.
 pub async fn account_action(
     state: &AppState,
     action: &str,
@@ -130,14 +130,14 @@ pub async fn account_action(
     accounts(state)
 }
 
-/// Body of [`add_account`].
+/// Body of `add_account`.
 pub async fn add(state: &AppState, cloud: String) -> Result<Vec<AccountDto>, IpcError> {
     let cloud = crate::dto::new_account_cloud(&cloud)?;
     state.engine.add_account(cloud).await?;
     accounts(state)
 }
 
-/// Body of [`set_tenant_shown`].
+/// Body of `set_tenant_shown`.
 pub async fn tenant_shown(
     state: &AppState,
     key: String,
@@ -150,7 +150,7 @@ pub async fn tenant_shown(
     accounts(state)
 }
 
-/// Body of [`get_settings`].
+/// Body of `get_settings`.
 pub fn settings_dto(state: &AppState) -> SettingsDto {
     let accounts = state
         .model()
@@ -161,7 +161,7 @@ pub fn settings_dto(state: &AppState) -> SettingsDto {
     SettingsDto::from_settings(&state.settings(), accounts)
 }
 
-/// Body of [`save_settings`].
+/// Body of `save_settings`.
 pub fn save<R: Runtime>(
     app: &AppHandle<R>,
     state: &AppState,

@@ -264,6 +264,7 @@ mod tests {
     use super::*;
     use crate::AppState;
     use serde_json::json;
+    #[cfg(target_os = "linux")]
     use tokio::io::AsyncBufReadExt;
 
     #[test]

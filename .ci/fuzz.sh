@@ -5,6 +5,7 @@
 #   bash .ci/fuzz.sh [SECONDS]            SECONDS in all (default 60), shared by the targets
 #   FUZZ_RUNS=10000000 bash .ci/fuzz.sh   each target until it has run that many inputs
 #   FUZZ_TARGETS="page batch" bash .ci/fuzz.sh 20   only these targets
+#   FUZZ_MAX_LEN=8192                      largest input in bytes (default 65536)
 #
 # Built with the stable toolchain and no cargo-fuzz: the coverage instrumentation cargo-fuzz
 # asks rustc for (sancov, 8-bit counters, PC table, comparison tracing) is plain `-C` flags,
@@ -69,7 +70,7 @@ for t in "${targets[@]}"; do
   t_start=$(date +%s)
   touch "$work/$t.start"
   set +e
-  "$bin/$t" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  "$bin/$t" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -max_len="${FUZZ_MAX_LEN:-65536}" \
     -print_final_stats=1 -artifact_prefix="$out/$t/" \
     "$work/$t" "fuzz/corpus/$t" >"$work/$t.log" 2>&1
   rc=$?

@@ -32,12 +32,14 @@ pub async fn activation_form(
         .role(&role_key)
         .map(RoleDto::from)
         .ok_or_else(|| not_found(&role_key))?;
-    let policy = PolicyDto::from(&state.engine.policy(&role_key).await?);
     let settings = state.settings();
+    let form = state
+        .engine
+        .activation_form(&role_key, settings.default_duration_minutes)
+        .await?;
+    let policy = PolicyDto::from(&form.policy);
     Ok(ActivationFormDto {
-        duration_minutes: settings
-            .default_duration_minutes
-            .min(policy.max_duration_minutes),
+        duration_minutes: form.duration_minutes,
         justification: settings
             .justifications
             .get(&role_key)
@@ -60,8 +62,8 @@ pub async fn activate(
         .role(&request.role_key)
         .map(|r| r.title())
         .ok_or_else(|| not_found(&request.role_key))?;
-    let policy = state.engine.policy(&request.role_key).await?;
-    let input = request.validate(&policy, time::OffsetDateTime::now_utc())?;
+    // Shape only here; the role's policy is checked by the core before anything is sent.
+    let input = request.validate(time::OffsetDateTime::now_utc())?;
     // Remembering the justification is a convenience: a settings file that cannot be written
     // (read-only or full disk) is logged and mentioned, and never stops the activation.
     let remembered = state.remember(&input);

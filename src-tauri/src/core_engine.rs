@@ -25,7 +25,7 @@ use crate::dto::ActivationInput;
 use crate::engine::{AccountEntry, ActivationOutcome, Engine, EngineResult, NewAccountCloud};
 use crate::settings::Settings;
 use crate::view::{
-    AccountView, DeviceCodeView, PolicyView, RoleKind, RoleState, RoleView, Status, TenantView,
+    AccountView, DeviceCodeView, FormView, PolicyView, RoleKind, RoleState, RoleView, Status, TenantView,
     TrayModel,
 };
 
@@ -440,19 +440,33 @@ fn minutes(d: pim_core::PimDuration) -> u32 {
     u32::try_from(d.to_time().whole_minutes().max(0)).unwrap_or(u32::MAX)
 }
 
-/// Maps the core's policy to the view.
-pub fn policy_view(info: &pim_core::PolicyInfo) -> PolicyView {
+/// Maps the core's activation form (the policy, its bounds, the suggested duration) to the
+/// view; `preferred_minutes` is the user's default duration.
+pub fn form_view(info: &pim_core::PolicyInfo, preferred_minutes: u32) -> FormView {
+    let preferred = pim_core::PimDuration::from_minutes(u64::from(preferred_minutes));
+    let form = pim_core::ActivationForm::new(info.known(), Some(preferred));
+    FormView {
+        policy: policy_view(info, &form),
+        duration_minutes: minutes(form.duration),
+    }
+}
+
+fn policy_view(info: &pim_core::PolicyInfo, form: &pim_core::ActivationForm) -> PolicyView {
+    let max_duration_minutes = minutes(form.max_duration);
     match info.known() {
         Some(p) => PolicyView {
             known: true,
-            max_duration_minutes: p.max_duration.map(minutes),
+            max_duration_minutes,
             justification: p.justification_required,
             ticket: p.ticket_required,
             mfa: p.mfa_required,
             authentication_context: p.authentication_context.clone(),
             approval: p.approval_required,
         },
-        None => PolicyView::default(),
+        None => PolicyView {
+            max_duration_minutes,
+            ..PolicyView::default()
+        },
     }
 }
 
@@ -528,7 +542,7 @@ fn role_view(r: &Role) -> RoleView {
         pim_core::RoleState::Active => match &r.assignment {
             Some(a) if !a.is_activation() => RoleState::Assigned { end: a.end },
             a => RoleState::Active {
-                start: a.as_ref().and_then(|a| a.start),
+                deactivatable_from: a.as_ref().and_then(|a| a.deactivatable_from()),
                 end: r.ends_at(),
             },
         },
@@ -725,24 +739,14 @@ impl Engine for CoreEngine {
         }
     }
 
-    async fn policy(&self, key: &str) -> EngineResult<PolicyView> {
+    async fn activation_form(&self, key: &str, preferred_minutes: u32) -> EngineResult<FormView> {
         let (session, role) = self.role(key).await?;
-        Ok(policy_view(&session.policy(&role).await))
+        Ok(form_view(&session.policy(&role).await, preferred_minutes))
     }
 
     async fn activate(&self, input: ActivationInput) -> EngineResult<ActivationOutcome> {
         let (session, role) = self.role(&input.key).await?;
-        let req = pim_core::ActivationRequest {
-            justification: (!input.justification.is_empty()).then_some(input.justification),
-            ticket: input
-                .ticket
-                .map(|(number, system)| pim_core::Ticket { number, system }),
-            duration: Some(pim_core::PimDuration::from_time(time::Duration::minutes(
-                i64::from(input.duration_minutes),
-            ))),
-            start: input.start,
-        };
-        let r = session.activate(&role, req).await;
+        let r = session.activate(&role, input.to_request()).await;
         self.progress.send_replace(None);
         Ok(outcome(&r?))
     }
@@ -754,19 +758,12 @@ impl Engine for CoreEngine {
 
     async fn extend(&self, key: &str) -> EngineResult<()> {
         let (session, role) = self.role(key).await?;
-        // Restart the clock for as long as the activation ran; the core keeps the previous
-        // justification and ticket.
-        let duration = role
-            .assignment
-            .as_ref()
-            .and_then(|a| Some(a.end? - a.start?))
-            .filter(|d| d.is_positive())
-            .map(pim_core::PimDuration::from_time);
-        let req = pim_core::ActivationRequest {
-            duration,
-            ..pim_core::ActivationRequest::default()
-        };
-        session.extend(&role, req).await.map(|_| ())
+        // The core's extend rule picks the duration (the length the activation ran, within
+        // the policy) and keeps the previous justification and ticket.
+        session
+            .extend(&role, pim_core::ActivationRequest::default())
+            .await
+            .map(|_| ())
     }
 
     async fn cancel(&self, key: &str) -> EngineResult<()> {

@@ -10,12 +10,16 @@ use crate::error::IpcError;
 use crate::settings::{IconTheme, Settings};
 use crate::view::{PolicyView, RoleView};
 
+/// PIM's own bounds on an activation, in minutes (5 minutes to a day): the range of the
+/// default duration setting.
+const ACTIVATION_MINUTES: std::ops::RangeInclusive<u32> =
+    (pim_core::PimDuration::MIN_ACTIVATION.as_secs() / 60) as u32
+        ..=(pim_core::PimDuration::MAX_ACTIVATION.as_secs() / 60) as u32;
+
 /// Longest justification accepted (the service allows 500 characters).
 pub const MAX_JUSTIFICATION: usize = 500;
 /// Longest ticket number or system.
 pub const MAX_TICKET: usize = 100;
-/// Duration bound when the policy is unknown: 24 hours.
-pub const FALLBACK_MAX_MINUTES: u32 = 24 * 60;
 
 /// A role as the UI shows it.
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -54,7 +58,7 @@ impl From<&RoleView> for RoleDto {
 pub struct PolicyDto {
     /// False when the policy could not be read.
     pub known: bool,
-    /// Maximum duration in minutes.
+    /// Longest duration to offer, in minutes (the policy's, or PIM's own day when unknown).
     pub max_duration_minutes: u32,
     /// Justification required.
     pub justification: bool,
@@ -72,7 +76,7 @@ impl From<&PolicyView> for PolicyDto {
     fn from(p: &PolicyView) -> Self {
         PolicyDto {
             known: p.known,
-            max_duration_minutes: p.max_duration_minutes.unwrap_or(FALLBACK_MAX_MINUTES),
+            max_duration_minutes: p.max_duration_minutes,
             justification: p.justification,
             ticket: p.ticket,
             mfa: p.mfa,
@@ -125,6 +129,8 @@ pub struct ActivateRoleRequest {
 }
 
 /// A validated activation request for the engine.
+///
+/// [`ActivationInput::to_request`] makes the core's request of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivationInput {
     /// Role key.
@@ -155,38 +161,14 @@ fn clean(s: &str, max: usize, what: &str) -> Result<String, IpcError> {
 }
 
 impl ActivateRoleRequest {
-    /// Checks the request against the known policy. `now` bounds the start time.
-    pub fn validate(
-        &self,
-        policy: &PolicyView,
-        now: OffsetDateTime,
-    ) -> Result<ActivationInput, IpcError> {
+    /// Checks the request's shape: lengths, characters, a readable start within 30 days of
+    /// `now`. The role's policy (justification, ticket, duration) is the core's to check,
+    /// with the same rule for both faces, before anything is sent.
+    pub fn validate(&self, now: OffsetDateTime) -> Result<ActivationInput, IpcError> {
         let key = clean(&self.role_key, 400, "role key")?;
         let justification = clean(&self.justification, MAX_JUSTIFICATION, "justification")?;
         let number = clean(&self.ticket_number, MAX_TICKET, "ticket number")?;
         let system = clean(&self.ticket_system, MAX_TICKET, "ticket system")?;
-        if policy.justification && justification.is_empty() {
-            return Err(IpcError {
-                code: pim_core::ErrorCode::PolicyViolation,
-                message: "This role's policy requires a justification: say why you need it.".into(),
-            });
-        }
-        if policy.ticket && (number.is_empty() || system.is_empty()) {
-            return Err(IpcError {
-                code: pim_core::ErrorCode::PolicyViolation,
-                message: "This role's policy requires a ticket number and ticket system.".into(),
-            });
-        }
-        let max = policy.max_duration_minutes.unwrap_or(FALLBACK_MAX_MINUTES);
-        if self.duration_minutes < 5 || self.duration_minutes > max {
-            return Err(IpcError {
-                code: pim_core::ErrorCode::PolicyViolation,
-                message: format!(
-                    "Choose a duration between 5 minutes and {} (the policy's maximum).",
-                    minutes_text(max)
-                ),
-            });
-        }
         let start = match self.start_at.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(s) => {
@@ -212,12 +194,20 @@ impl ActivateRoleRequest {
     }
 }
 
-/// `90` → `1 h 30 min`.
-pub fn minutes_text(m: u32) -> String {
-    match (m / 60, m % 60) {
-        (0, m) => format!("{m} min"),
-        (h, 0) => format!("{h} h"),
-        (h, m) => format!("{h} h {m} min"),
+impl ActivationInput {
+    /// The core's request: an empty justification is none; the duration in minutes.
+    pub fn to_request(&self) -> pim_core::ActivationRequest {
+        pim_core::ActivationRequest {
+            justification: (!self.justification.is_empty()).then(|| self.justification.clone()),
+            ticket: self
+                .ticket
+                .clone()
+                .map(|(number, system)| pim_core::Ticket { number, system }),
+            duration: Some(pim_core::PimDuration::from_minutes(u64::from(
+                self.duration_minutes,
+            ))),
+            start: self.start,
+        }
     }
 }
 
@@ -393,7 +383,7 @@ impl SettingsDto {
                 "Give up to five reminder times between 1 and 1440 minutes.",
             ));
         }
-        if !(5..=FALLBACK_MAX_MINUTES).contains(&self.default_duration_minutes) {
+        if !ACTIVATION_MINUTES.contains(&self.default_duration_minutes) {
             return Err(IpcError::invalid(
                 "The default duration must be between 5 minutes and 24 h.",
             ));
@@ -437,49 +427,48 @@ mod tests {
         serde_json::from_value(json).expect("request")
     }
 
-    fn strict() -> PolicyView {
-        PolicyView {
-            known: true,
-            max_duration_minutes: Some(240),
-            justification: true,
-            ticket: true,
-            mfa: true,
-            authentication_context: None,
-            approval: false,
-        }
-    }
-
     #[test]
-    fn validation_follows_the_policy() {
+    fn validation_checks_the_shape_and_leaves_the_policy_to_the_core() {
         let ok = req(
             serde_json::json!({"roleKey":"k","justification":" Incident 7 ","ticketNumber":"INC1",
             "ticketSystem":"ServiceNow","durationMinutes":90,"startAt":""}),
         );
-        let input = ok.validate(&strict(), NOW).expect("valid");
+        let input = ok.validate(NOW).expect("valid");
         assert_eq!(input.justification, "Incident 7");
         assert_eq!(input.ticket, Some(("INC1".into(), "ServiceNow".into())));
         assert_eq!(input.start, None);
+        let request = input.to_request();
+        assert_eq!(request.justification.as_deref(), Some("Incident 7"));
+        assert_eq!(request.duration, Some(pim_core::PimDuration::from_minutes(90)));
 
-        let no_ticket =
-            req(serde_json::json!({"roleKey":"k","justification":"x","durationMinutes":60}));
-        assert_eq!(
-            no_ticket.validate(&strict(), NOW).unwrap_err().code,
-            "policyViolation"
+        // No ticket and a long duration are the policy's business: the core refuses them
+        // with its own message (the same one `pim activate` prints).
+        let no_ticket = req(
+            serde_json::json!({"roleKey":"k","justification":"x","durationMinutes":600}),
         );
-
-        let too_long = ActivateRoleRequest {
-            duration_minutes: 241,
-            ..ok.clone()
+        let input = no_ticket.validate(NOW).expect("the shape is fine");
+        assert_eq!(input.ticket, None);
+        let strict = pim_core::Policy {
+            max_duration: Some(pim_core::PimDuration::from_hours(4)),
+            ticket_required: true,
+            ..pim_core::Policy::default()
         };
-        let e = too_long.validate(&strict(), NOW).unwrap_err();
-        assert!(e.message.contains("4 h"), "{}", e.message);
+        let e = IpcError::from(
+            pim_core::policy::validate("Global Reader", Some(&strict), &input.to_request())
+                .unwrap_err(),
+        );
+        assert_eq!(e.code, "policyViolation");
+        assert!(e.message.contains("TicketingRule") && e.message.contains("4h"), "{}", e.message);
+        // An empty justification is none.
+        let blank = req(serde_json::json!({"roleKey":"k","durationMinutes":60}));
+        assert_eq!(blank.validate(NOW).unwrap().to_request().justification, None);
 
         let later = ActivateRoleRequest {
             start_at: Some("2026-11-26T12:00:00Z".into()),
             ..ok.clone()
         };
         assert_eq!(
-            later.validate(&strict(), NOW).expect("valid").start,
+            later.validate(NOW).expect("valid").start,
             Some(datetime!(2026-11-26 12:00 UTC))
         );
         let bad = ActivateRoleRequest {
@@ -487,7 +476,7 @@ mod tests {
             ..ok.clone()
         };
         assert_eq!(
-            bad.validate(&strict(), NOW).unwrap_err().code,
+            bad.validate(NOW).unwrap_err().code,
             "invalidInput"
         );
         let ctl = ActivateRoleRequest {
@@ -495,7 +484,7 @@ mod tests {
             ..ok
         };
         assert_eq!(
-            ctl.validate(&strict(), NOW).unwrap_err().code,
+            ctl.validate(NOW).unwrap_err().code,
             "invalidInput"
         );
     }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::dto::ActivationInput;
-use crate::view::{PolicyView, TrayModel};
+use crate::view::{FormView, TrayModel};
 
 /// Result of engine calls (pim-core's error, mapped to `IpcError` at the IPC edge).
 pub type EngineResult<T> = Result<T, pim_core::Error>;
@@ -74,8 +74,9 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     fn subscribe(&self) -> watch::Receiver<TrayModel>;
     /// Re-read everything.
     async fn refresh(&self) -> EngineResult<()>;
-    /// The role's policy (read lazily, cached by the engine).
-    async fn policy(&self, key: &str) -> EngineResult<PolicyView>;
+    /// The activation form for a role: its policy (read lazily, cached by the engine) and
+    /// the duration to suggest, given the user's default (`preferred_minutes`).
+    async fn activation_form(&self, key: &str, preferred_minutes: u32) -> EngineResult<FormView>;
     /// Activate.
     async fn activate(&self, input: ActivationInput) -> EngineResult<ActivationOutcome>;
     /// Deactivate an activation.
@@ -131,8 +132,8 @@ mod fake {
         tx: watch::Sender<TrayModel>,
         /// Calls seen, e.g. `activate:k:60`.
         pub calls: Mutex<Vec<String>>,
-        /// Policy returned for every role.
-        pub policy: PolicyView,
+        /// Policy of every role; activation checks it with the core's own rule.
+        pub policy: pim_core::Policy,
         /// Progress of activations; with `step_up` set, activation announces a step-up.
         pub progress: watch::Sender<Option<String>>,
         /// Message sent as progress during every activation (a pretend step-up).
@@ -175,11 +176,10 @@ mod fake {
             FakeEngine {
                 tx: watch::Sender::new(model),
                 calls: Mutex::new(Vec::new()),
-                policy: PolicyView {
-                    known: true,
-                    max_duration_minutes: Some(480),
-                    justification: true,
-                    ..PolicyView::default()
+                policy: pim_core::Policy {
+                    max_duration: Some(pim_core::PimDuration::from_hours(8)),
+                    justification_required: true,
+                    ..pim_core::Policy::default()
                 },
                 progress: watch::Sender::new(None),
                 step_up: None,
@@ -238,16 +238,23 @@ mod fake {
             self.record("refresh".into());
             Ok(())
         }
-        async fn policy(&self, key: &str) -> EngineResult<PolicyView> {
+        async fn activation_form(
+            &self,
+            key: &str,
+            preferred_minutes: u32,
+        ) -> EngineResult<FormView> {
             if self.tx.borrow().role(key).is_none() {
                 return Err(pim_core::Error::NotFound {
                     name: key.into(),
                     hint: String::new(),
                 });
             }
-            Ok(self.policy.clone())
+            let info = pim_core::PolicyInfo::Known(self.policy.clone());
+            Ok(crate::core_engine::form_view(&info, preferred_minutes))
         }
         async fn activate(&self, input: ActivationInput) -> EngineResult<ActivationOutcome> {
+            // The core checks the policy before anything is sent; so does this fake.
+            pim_core::policy::validate(&input.key, Some(&self.policy), &input.to_request())?;
             self.record(format!("activate:{}:{}", input.key, input.duration_minutes));
             if let Some(m) = &self.step_up {
                 self.progress.send_replace(Some(m.clone()));
@@ -257,7 +264,7 @@ mod fake {
             let r = self.set_state(
                 &input.key,
                 RoleState::Active {
-                    start: Some(now),
+                    deactivatable_from: Some(now + pim_core::model::DEACTIVATION_GUARD),
                     end: Some(now + time::Duration::minutes(i64::from(input.duration_minutes))),
                 },
             );

@@ -40,9 +40,14 @@ impl From<pim_core::Error> for IpcError {
     fn from(e: pim_core::Error) -> IpcError {
         // pim-core names every error (sign-in refusals by reason: `consentRequired`,
         // `appBlocked`, `conditionalAccessBlocked`, ...); the UI branches on the same codes.
+        // Its messages name no front end: the tray adds its own advice, once.
+        let mut message = e.to_string();
+        if matches!(e, pim_core::Error::SignInRequired { .. }) {
+            message.push_str(" Choose Sign in… in the tray menu.");
+        }
         IpcError {
             code: e.error_code(),
-            message: e.to_string(),
+            message,
         }
     }
 }
@@ -75,6 +80,14 @@ mod tests {
         );
         let e: IpcError = pim_core::Error::Transport("connection refused".into()).into();
         assert_eq!(e.code, "transport");
+        // Sign-in advice names the tray's way, once, and not the CLI's.
+        let e: IpcError = pim_core::Error::SignInRequired {
+            reason: "nobody is signed in".into(),
+        }
+        .into();
+        assert_eq!(e.code, "signInRequired");
+        assert_eq!(e.message.matches("Sign in").count(), 1, "{}", e.message);
+        assert!(!e.message.contains("pim login"), "{}", e.message);
     }
 
     #[test]

@@ -8,9 +8,6 @@ use time::{Duration, OffsetDateTime};
 
 use crate::view::{RoleKind, RoleState, RoleView, Status, TrayModel};
 
-/// PIM refuses deactivation during the first five minutes of an activation.
-pub const DEACTIVATE_GUARD: Duration = Duration::minutes(5);
-
 /// One entry of the menu.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MenuNode {
@@ -259,7 +256,7 @@ fn tenant_section(out: &mut Vec<MenuNode>, n: &mut usize, roles: &[RoleView], no
         out.push(MenuNode::info(n, "  (none)"));
     }
     for r in active {
-        let (start, end) = match r.state {
+        let (deactivatable_from, end) = match r.state {
             RoleState::Assigned { end: None } => {
                 out.push(MenuNode::info(n, format!("{} — permanent", r.title())));
                 continue;
@@ -271,15 +268,19 @@ fn tenant_section(out: &mut Vec<MenuNode>, n: &mut usize, roles: &[RoleView], no
                 ));
                 continue;
             }
-            RoleState::Active { start, end } => (start, end),
+            RoleState::Active {
+                deactivatable_from,
+                end,
+            } => (deactivatable_from, end),
             _ => continue,
         };
         match end {
             None => out.push(MenuNode::info(n, format!("{} — active", r.title()))),
             Some(end) => {
-                // Extending re-activates, so both wait for PIM's five-minute guard.
-                let guard_left = start
-                    .map(|s| s + DEACTIVATE_GUARD - now)
+                // Extending re-activates, so both wait for PIM's five-minute guard (the
+                // core's rule: `deactivatable_from`).
+                let guard_left = deactivatable_from
+                    .map(|from| from - now)
                     .filter(|left| *left > Duration::ZERO);
                 let guarded = |action: MenuAction, verb: &str| match guard_left {
                     Some(left) => MenuNode::Item {
@@ -444,7 +445,7 @@ mod tests {
                     "User Administrator",
                     Some("Europe"),
                     RoleState::Active {
-                        start: Some(NOW - Duration::minutes(50)),
+                        deactivatable_from: Some(NOW - Duration::minutes(45)),
                         end: Some(NOW + Duration::minutes(10)),
                     },
                 ),
@@ -522,7 +523,8 @@ mod tests {
                 "Global Reader",
                 None,
                 RoleState::Active {
-                    start: Some(NOW - Duration::minutes(2)),
+                    // Activated two minutes ago.
+                    deactivatable_from: Some(NOW + Duration::minutes(3)),
                     end: Some(NOW + Duration::hours(1)),
                 },
             )],

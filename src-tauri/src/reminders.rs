@@ -258,7 +258,7 @@ mod tests {
             scope: None,
             tenant_id: "t".into(),
             state: RoleState::Active {
-                start: Some(end - Duration::hours(1)),
+                deactivatable_from: Some(end - Duration::minutes(55)),
                 end: Some(end),
             },
         }

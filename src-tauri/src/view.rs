@@ -42,8 +42,9 @@ pub enum RoleState {
     Eligible,
     /// Activated by the user (can be extended and deactivated).
     Active {
-        /// When the activation started (None when unknown).
-        start: Option<OffsetDateTime>,
+        /// When PIM lets the user deactivate or extend it at the earliest (the core's rule:
+        /// [`pim_core::ActiveAssignment::deactivatable_from`]); None when unknown.
+        deactivatable_from: Option<OffsetDateTime>,
         /// When it ends (None when unknown).
         end: Option<OffsetDateTime>,
     },
@@ -67,8 +68,9 @@ pub enum RoleState {
 pub struct PolicyView {
     /// False when the policy could not be read (403): the service decides at submit time.
     pub known: bool,
-    /// Maximum activation duration in minutes.
-    pub max_duration_minutes: Option<u32>,
+    /// Longest activation to offer, in minutes (the policy's maximum, or PIM's own day when
+    /// the policy is unknown: [`pim_core::ActivationForm`]).
+    pub max_duration_minutes: u32,
     /// A justification is required.
     pub justification: bool,
     /// Ticket number and system are required.
@@ -79,6 +81,15 @@ pub struct PolicyView {
     pub authentication_context: Option<String>,
     /// An approver must approve the request.
     pub approval: bool,
+}
+
+/// What the activation window starts from: the policy and the duration to suggest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormView {
+    /// The policy.
+    pub policy: PolicyView,
+    /// Suggested duration in minutes (the user's default, within the policy).
+    pub duration_minutes: u32,
 }
 
 /// One role of one account in one tenant, in one state.

@@ -12,6 +12,9 @@ async fn login_from_clean_environment_stores_token_only_in_keychain() {
     let run = env.pim(&["roles"]).await;
     run.expect_code(4);
     assert!(run.stderr.contains("pim login"), "{}", run.stderr);
+    // Said once, by the CLI; the core's message names no front end.
+    assert_eq!(run.stderr.matches("pim login").count(), 1, "{}", run.stderr);
+    assert!(!run.stderr.contains("tray"), "{}", run.stderr);
 
     env.login().await;
     assert!(env.config_dir().is_dir(), "login creates PIM_CONFIG_DIR");

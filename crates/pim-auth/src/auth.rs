@@ -1774,7 +1774,8 @@ mod tests {
             "authority host",
             &server.base,
             "accounts.json",
-            "pim login",
+            // What to do, in words every face can follow (the CLI adds `pim login`).
+            "sign in again",
             "127.0.0.1:9",
         ] {
             assert!(text.contains(part), "{part}: {text}");

@@ -263,6 +263,10 @@ fn cli_hint(e: &Error) -> Option<String> {
         Error::StepUpRequired { .. } => Some(
             "run the command where a browser can open (set BROWSER if needed), or `pim login` again".into(),
         ),
+        // The core's messages name no front end; the CLI's own advice is added here, once.
+        Error::SignInRequired { .. } => Some("run `pim login`".into()),
+        Error::Ambiguous { .. } => Some("add --scope or --tenant (see `pim roles`)".into()),
+        Error::NotFound { .. } => Some("`pim roles` lists the names".into()),
         _ => None,
     }
 }
@@ -373,7 +377,7 @@ impl Ctx {
                 .default_account(|_| true)
                 .cloned()
                 .ok_or_else(|| Error::SignInRequired {
-                    reason: "nobody is signed in; run `pim login`".into(),
+                    reason: "nobody is signed in".into(),
                 }),
         }
     }
@@ -855,6 +859,22 @@ fn parse_start(s: &str, local: UtcOffset) -> pim_core::Result<OffsetDateTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cli_adds_its_own_advice_once() {
+        let e = Error::SignInRequired {
+            reason: "nobody is signed in".into(),
+        };
+        let text = format!("{e} {}", cli_hint(&e).unwrap_or_default());
+        assert_eq!(text.matches("pim login").count(), 1, "{text}");
+        assert!(!text.contains("tray"), "{text}");
+        let e = Error::Ambiguous {
+            name: "reader".into(),
+            candidates: vec!["Global Reader".into(), "Security Reader".into()],
+        };
+        assert!(!e.to_string().contains("--scope"), "core names no option: {e}");
+        assert!(cli_hint(&e).is_some_and(|h| h.contains("--scope")));
+    }
 
     #[test]
     fn start_times() {

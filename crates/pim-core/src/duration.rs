@@ -17,6 +17,11 @@ impl PimDuration {
     /// The shortest activation PIM accepts (five minutes).
     pub const MIN_ACTIVATION: PimDuration = PimDuration::from_minutes(5);
 
+    /// The longest activation PIM itself allows (a day): a role's policy may set its
+    /// maximum anywhere from 30 minutes up to this, for all three kinds, so it bounds a request
+    /// whose policy could not be read.
+    pub const MAX_ACTIVATION: PimDuration = PimDuration::from_hours(24);
+
     /// The longest duration [`PimDuration::parse`] accepts: 36,500 days (about 100 years),
     /// far beyond any PIM policy (activations: at most a day; assignments: a year or
     /// permanent), and short enough that a start date plus it stays a valid date.

@@ -13,7 +13,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// No usable sign-in (none yet, refresh token revoked or expired): sign in again.
-    #[error("sign-in required: {reason}. Run `pim login` (or Sign in from the tray).")]
+    #[error("sign-in required: {reason}.")]
     SignInRequired {
         /// Why.
         reason: String,
@@ -48,7 +48,7 @@ pub enum Error {
     #[error("{0}")]
     InvalidInput(String),
     /// A name matched several roles.
-    #[error("`{name}` matches several roles; say which with --scope or --tenant:\n  {}", candidates.join("\n  "))]
+    #[error("`{name}` matches several roles; say which by scope or tenant:\n  {}", candidates.join("\n  "))]
     Ambiguous {
         /// The name given.
         name: String,

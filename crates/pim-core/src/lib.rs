@@ -90,7 +90,7 @@ pub use model::{
     MemberType, Outcome, PolicyInfo, RequestStatus, Role, RoleKind, RoleState, ScheduleRequest,
     Scope, ScopeKind, Snapshot, Tenant, TenantError, TenantSnapshot, Ticket,
 };
-pub use policy::Policy;
+pub use policy::{ActivationForm, Policy};
 pub use session::{
     GRAPH_UNREADABLE, Session, SessionOptions, StepUpHook, hidden_tenants_after, normalise_ids,
     policy_claims,

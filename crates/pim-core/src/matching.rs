@@ -116,9 +116,6 @@ pub fn find_role<'a>(
             );
         }
     }
-    if hint.is_empty() {
-        hint = "; run `pim roles` to see the names".into();
-    }
     Err(Error::NotFound {
         name: q.name.clone(),
         hint,
@@ -152,7 +149,7 @@ pub fn describe_tenants<'a>(tenants: impl IntoIterator<Item = &'a Tenant>) -> St
 
 fn unknown_tenant(q: &str, tenants: &[Tenant]) -> Error {
     Error::InvalidInput(format!(
-        "no tenant `{q}` among {}; see `pim tenants`",
+        "no tenant `{q}` among {}",
         describe_tenants(tenants)
     ))
 }

@@ -403,10 +403,21 @@ pub struct ActiveAssignment {
     pub linked_eligibility_schedule_id: Option<String>,
 }
 
+/// How long PIM keeps a new activation before it may be deactivated, or extended (which
+/// deactivates and activates again): five minutes.
+pub const DEACTIVATION_GUARD: time::Duration = time::Duration::minutes(5);
+
 impl ActiveAssignment {
     /// Whether the user may deactivate it (an activation held directly).
     pub fn is_activation(&self) -> bool {
         matches!(self.assignment_type, Some(AssignmentType::Activated))
+    }
+
+    /// The earliest time PIM lets the user deactivate (or extend) it: its start plus
+    /// [`DEACTIVATION_GUARD`]. `None` when the start is unknown, or so late that five minutes
+    /// more leave the calendar: then the service decides.
+    pub fn deactivatable_from(&self) -> Option<OffsetDateTime> {
+        self.start?.checked_add(DEACTIVATION_GUARD)
     }
 }
 
@@ -526,6 +537,39 @@ pub struct Role {
 }
 
 impl Role {
+    /// The earliest time, not before `now`, at which deactivating or extending this role's
+    /// activation can succeed: `now` once PIM's five-minute guard has passed (or when it
+    /// cannot be known: no activation or no start), else the end of the guard. The CLI, the
+    /// core's own check before sending and the tray's menu all ask this.
+    pub fn deactivatable_at(&self, now: OffsetDateTime) -> OffsetDateTime {
+        self.assignment
+            .as_ref()
+            .and_then(ActiveAssignment::deactivatable_from)
+            .filter(|from| *from > now)
+            .unwrap_or(now)
+    }
+
+    /// How long an extension asks for when the caller names no duration: the length the
+    /// activation ran (from its start to its end), capped at the policy's maximum (PIM's
+    /// [`PimDuration::MAX_ACTIVATION`] when the policy is unknown); [`default_duration`] when
+    /// that length is unknown. Both faces (the CLI's `pim extend` without `--duration`, the
+    /// tray's Extend) use this one rule.
+    pub fn extend_duration(&self, policy: Option<&Policy>) -> PimDuration {
+        let ran = self
+            .assignment
+            .as_ref()
+            .and_then(|a| Some(a.end? - a.start?))
+            .filter(|d| d.is_positive())
+            .map(PimDuration::from_time);
+        let max = policy
+            .and_then(|p| p.max_duration)
+            .unwrap_or(PimDuration::MAX_ACTIVATION);
+        match ran {
+            Some(d) => d.clamp(PimDuration::MIN_ACTIVATION, max.max(PimDuration::MIN_ACTIVATION)),
+            None => default_duration(policy),
+        }
+    }
+
     /// Stable identity of the row: kind, tenant, role definition, scope, access (lower-case).
     pub fn key(&self) -> String {
         // ARM role definition ids come with or without the subscription prefix: compare the
@@ -820,6 +864,75 @@ mod tests {
             v,
             serde_json::json!({"outcome": "pendingApproval", "requestId": "r1"})
         );
+    }
+
+    fn activation(start: Option<OffsetDateTime>, end: Option<OffsetDateTime>) -> Role {
+        Role {
+            kind: RoleKind::EntraRole,
+            tenant_id: "t".into(),
+            tenant_name: "Contoso".into(),
+            name: "Global Reader".into(),
+            role_definition_id: "f2ef992c-3afb-46b9-b7cf-a126ee74c451".into(),
+            scope: Scope {
+                id: "/".into(),
+                display_name: "Directory".into(),
+                kind: ScopeKind::Directory,
+            },
+            app_scope_id: None,
+            access: None,
+            state: RoleState::Active,
+            eligibility: None,
+            assignment: Some(ActiveAssignment {
+                instance_id: None,
+                schedule_id: None,
+                assignment_type: Some(AssignmentType::Activated),
+                member_type: None,
+                start,
+                end,
+                linked_eligibility_schedule_id: None,
+            }),
+            pending: Vec::new(),
+            policy: PolicyInfo::NotLoaded,
+        }
+    }
+
+    #[test]
+    fn deactivation_waits_five_minutes_after_the_start() {
+        use time::macros::datetime;
+        let start = datetime!(2026-12-07 10:00 UTC);
+        let r = activation(Some(start), None);
+        let at = |now| r.deactivatable_at(now);
+        assert_eq!(at(start), datetime!(2026-12-07 10:05 UTC));
+        assert_eq!(
+            at(datetime!(2026-12-07 10:04:59 UTC)),
+            datetime!(2026-12-07 10:05 UTC)
+        );
+        let later = datetime!(2026-12-07 10:05:01 UTC);
+        assert_eq!(at(later), later, "the guard has passed");
+        // No start, or one so late the guard leaves the calendar: the service decides.
+        let now = datetime!(2026-12-07 10:00 UTC);
+        assert_eq!(activation(None, None).deactivatable_at(now), now);
+        let last = time::PrimitiveDateTime::MAX.assume_utc();
+        assert_eq!(activation(Some(last), None).deactivatable_at(now), now);
+    }
+
+    #[test]
+    fn an_extension_asks_for_the_length_the_activation_ran() {
+        use time::macros::datetime;
+        let start = datetime!(2026-12-07 10:00 UTC);
+        let p = |h| Policy {
+            max_duration: Some(PimDuration::from_hours(h)),
+            ..Policy::default()
+        };
+        let ran_3h = activation(Some(start), Some(datetime!(2026-12-07 13:00 UTC)));
+        assert_eq!(ran_3h.extend_duration(Some(&p(8))), PimDuration::from_hours(3));
+        assert_eq!(ran_3h.extend_duration(Some(&p(2))), PimDuration::from_hours(2));
+        assert_eq!(ran_3h.extend_duration(None), PimDuration::from_hours(3));
+        let ran_30h = activation(Some(start), Some(datetime!(2026-12-08 16:00 UTC)));
+        assert_eq!(ran_30h.extend_duration(None), PimDuration::MAX_ACTIVATION);
+        // Unknown length: the default.
+        let open = activation(Some(start), None);
+        assert_eq!(open.extend_duration(Some(&p(8))), PimDuration::from_hours(1));
     }
 
     #[test]

@@ -142,8 +142,48 @@ fn is_end_user_assignment(rule: &Value, id: &str) -> bool {
     caller.eq_ignore_ascii_case("enduser") && level.eq_ignore_ascii_case("assignment")
 }
 
+/// What an activation form offers before anything is sent: the policy (when it could be
+/// read), the longest duration it allows and the duration to suggest. Both faces build their
+/// form from this; [`validate`] applies the same bounds when the request is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivationForm {
+    /// The role's policy; `None` when it could not be read (the service decides the rest).
+    pub policy: Option<Policy>,
+    /// The longest activation to offer: the policy's maximum, else PIM's own
+    /// [`PimDuration::MAX_ACTIVATION`].
+    pub max_duration: PimDuration,
+    /// The duration to suggest: the user's preferred one (a setting) when given, else
+    /// [`default_duration`], capped at `max_duration` and at least five minutes.
+    pub duration: PimDuration,
+}
+
+impl ActivationForm {
+    /// The form for `policy`, suggesting `preferred` where the policy allows it.
+    pub fn new(policy: Option<&Policy>, preferred: Option<PimDuration>) -> ActivationForm {
+        let max_duration = max_duration(policy);
+        let duration = preferred
+            .unwrap_or_else(|| default_duration(policy))
+            .min(max_duration)
+            .max(PimDuration::MIN_ACTIVATION);
+        ActivationForm {
+            policy: policy.cloned(),
+            max_duration,
+            duration,
+        }
+    }
+}
+
+/// The longest activation `policy` allows: its maximum, else PIM's own
+/// [`PimDuration::MAX_ACTIVATION`].
+pub fn max_duration(policy: Option<&Policy>) -> PimDuration {
+    policy
+        .and_then(|p| p.max_duration)
+        .unwrap_or(PimDuration::MAX_ACTIVATION)
+}
+
 /// Checks a request against the known policy (or only the universal rules when `None`):
-/// duration between 5 minutes and the maximum, justification and ticket present. All failures
+/// duration between 5 minutes and the maximum (the policy's, or PIM's own day when the policy
+/// is unknown), justification and ticket present. All failures
 /// are reported together in one [`Error::PolicyViolation`] naming the rules and what to do.
 pub fn validate(role_name: &str, policy: Option<&Policy>, req: &ActivationRequest) -> Result<()> {
     let mut rules = Vec::new();
@@ -162,6 +202,13 @@ pub fn validate(role_name: &str, policy: Option<&Policy>, req: &ActivationReques
         advice.push(format!(
             "the duration {duration} is longer than the maximum of {max} ({}) allowed by the policy: ask for {max} or less",
             max.to_iso8601()
+        ));
+    } else if policy.and_then(|p| p.max_duration).is_none()
+        && duration > PimDuration::MAX_ACTIVATION
+    {
+        rules.push("ExpirationRule".to_owned());
+        advice.push(format!(
+            "the duration {duration} is longer than the day (24h) PIM allows any activation: ask for 24h or less"
         ));
     }
     if let Some(p) = policy {
@@ -311,6 +358,46 @@ mod tests {
         assert!(matches!(err, Error::PolicyViolation { .. }));
         assert!(err.to_string().contains("5m"));
         validate("x", None, &ActivationRequest::default()).unwrap();
+    }
+
+    #[test]
+    fn an_unknown_policy_still_caps_at_pims_day() {
+        let req = |h| ActivationRequest {
+            duration: Some(PimDuration::from_hours(h)),
+            ..Default::default()
+        };
+        validate("x", None, &req(24)).unwrap();
+        let err = validate("x", None, &req(25)).unwrap_err();
+        assert!(
+            matches!(&err, Error::PolicyViolation { rules, .. } if rules == &["ExpirationRule"]),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("24h or less"), "{err}");
+        // A known maximum is the policy's, not PIM's.
+        let p = Policy {
+            max_duration: Some(PimDuration::from_hours(2)),
+            ..Default::default()
+        };
+        assert!(validate("x", Some(&p), &req(3)).is_err());
+    }
+
+    #[test]
+    fn the_form_offers_the_policys_bounds() {
+        let p = Policy {
+            max_duration: Some(PimDuration::from_hours(4)),
+            ..Default::default()
+        };
+        let f = ActivationForm::new(Some(&p), Some(PimDuration::from_hours(8)));
+        assert_eq!(f.max_duration, PimDuration::from_hours(4));
+        assert_eq!(f.duration, PimDuration::from_hours(4), "capped at the maximum");
+        let f = ActivationForm::new(Some(&p), None);
+        assert_eq!(f.duration, PimDuration::from_hours(1), "the default");
+        let f = ActivationForm::new(Some(&p), Some(PimDuration::from_minutes(1)));
+        assert_eq!(f.duration, PimDuration::MIN_ACTIVATION);
+        let f = ActivationForm::new(None, Some(PimDuration::from_hours(30)));
+        assert_eq!(f.max_duration, PimDuration::MAX_ACTIVATION);
+        assert_eq!(f.duration, PimDuration::MAX_ACTIVATION);
+        assert_eq!(f.policy, None);
     }
 
     #[test]

@@ -1953,23 +1953,20 @@ impl Session {
                 ),
             });
         }
-        // A start so late that 5 minutes more leave the calendar: the service decides.
-        if let Some(earliest) = a
-            .start
-            .and_then(|start| start.checked_add(time::Duration::minutes(5)))
-        {
-            let now = self.now();
-            if now < earliest {
-                let wait = PimDuration::from_time(earliest - now);
-                return Err(Error::TooEarly {
-                    message: format!(
-                        "{} was activated less than 5 minutes ago; PIM allows deactivation from {} (in {wait})",
-                        role.describe(),
-                        format_datetime(earliest)
-                    ),
-                    retry_at: Some(earliest),
-                });
-            }
+        // PIM's five-minute guard, by the model's one rule (a start so late that five minutes
+        // more leave the calendar: the service decides).
+        let now = self.now();
+        let earliest = role.deactivatable_at(now);
+        if now < earliest {
+            let wait = PimDuration::from_time(earliest - now);
+            return Err(Error::TooEarly {
+                message: format!(
+                    "{} was activated less than 5 minutes ago; PIM allows deactivation from {} (in {wait})",
+                    role.describe(),
+                    format_datetime(earliest)
+                ),
+                retry_at: Some(earliest),
+            });
         }
         Ok(())
     }
@@ -2076,11 +2073,13 @@ impl Session {
                 }
             }
             req.start = None;
+            // One extend rule for every face: the length the activation ran, within the
+            // policy, unless the caller names a duration.
+            let duration = *req
+                .duration
+                .get_or_insert_with(|| role.extend_duration(policy.known()));
             validate(&role.label(), policy.known(), &req)?;
             self.check_deactivatable(role)?;
-            let duration = req
-                .duration
-                .unwrap_or_else(|| default_duration(policy.known()));
             check_end(self.start_time(&req), duration)?;
             // Step up before deactivating, so a declined step-up loses nothing.
             let claims = self.proactive_step_up(role, policy.known()).await?;

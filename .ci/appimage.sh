@@ -34,8 +34,8 @@ now() { date +%s.%N; }
 took() { awk -v what="$1" -v a="$(now)" -v b="$2" 'BEGIN { printf "%s %.1fs\n", what, a - b }'; }
 T0=$(now)
 
-for b in pim-tray pim; do
-  [[ -x "$BIN_DIR/$b" ]] || die "$BIN_DIR/$b is missing: build it first (cargo build --release -p pim-tray -p pim-cli) or pass its directory as the first argument or PIM_BIN_DIR"
+for b in pim-tray pim pim-sim; do
+  [[ -x "$BIN_DIR/$b" ]] || die "$BIN_DIR/$b is missing: build it first (cargo build --release -p pim-tray -p pim-cli -p pim-sim) or pass its directory as the first argument or PIM_BIN_DIR"
 done
 command -v mksquashfs >/dev/null || die "mksquashfs not found (apt-get install squashfs-tools)"
 VERSION=$(sed -n 's/^  "version": *"\([^"]*\)".*/\1/p' "$ROOT/src-tauri/tauri.conf.json" | head -n1)
@@ -72,6 +72,8 @@ t=$(now)
 APPDIR="$WORK/AppDir"
 install -Dm755 "$BIN_DIR/pim-tray" "$APPDIR/usr/bin/pim-tray"
 install -Dm755 "$BIN_DIR/pim" "$APPDIR/usr/bin/pim"
+# The simulator demo mode starts (pim-tray finds it beside itself).
+install -Dm755 "$BIN_DIR/pim-sim" "$APPDIR/usr/bin/pim-sim"
 for lib in "${TRAY_LIBS[@]}"; do
   path=$("$(command -v ldconfig || echo /sbin/ldconfig)" -p | awk -v l="$lib" '$1 == l && /x86-64/ { print $NF; exit }')
   [[ -n "$path" ]] || die "$lib not found on this machine (apt-get install libayatana-appindicator3-1)"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Demo mode on a fresh Debian/Ubuntu desktop: installs the system packages, builds, and starts
-# the tray app against its embedded simulator of Entra ID, Microsoft Graph and Azure Resource
-# Manager (tenants Contoso and Fabrikam, signed in automatically as Adele Vance).
+# the tray app against the simulator of Entra ID, Microsoft Graph and Azure Resource Manager
+# (pim-sim, which the tray starts beside itself: tenants Contoso and Fabrikam, signed in
+# automatically as Adele Vance).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/setup.sh
-cargo build --locked -p pim-tray -p pim-cli
+cargo build --locked -p pim-tray -p pim-cli -p pim-sim
 cat >&2 <<MSG
 
 PIM Tray demo: look for the shield icon in your tray. It prints PIM_SIM_READY <url> and the

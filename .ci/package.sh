@@ -63,7 +63,8 @@ count_results() { # adds a harness's `N passed, M failed` line from its log
 # ------------------------------------------------------------------------------------ Linux
 step "linux release build + .deb"
 # The bundler builds pim-tray with Tauri's custom protocol, then (beforeBundleCommand) the pim
-# CLI, which bundle.linux.deb.files puts into the same package as /usr/bin/pim.
+# CLI and the simulator, which bundle.linux.deb.files puts into the same package as
+# /usr/bin/pim and /usr/bin/pim-sim (demo mode starts it beside the tray).
 cargo tauri build --ci --bundles deb -- --locked
 # Debian's file name convention (the bundler names it after the product, with a space).
 deb=$bundle/deb/pim-tray_${version}_amd64.deb
@@ -96,6 +97,7 @@ deb_files() {
   echo "$list"
   grep -qE '^-rwxr-xr-x .* (\./)?usr/bin/pim-tray$' <<<"$list"
   grep -qE '^-rwxr-xr-x .* (\./)?usr/bin/pim$' <<<"$list"
+  grep -qE '^-rwxr-xr-x .* (\./)?usr/bin/pim-sim$' <<<"$list"
   grep -qE '^-rw-r--r-- .* (\./)?usr/share/applications/PIM Tray\.desktop$' <<<"$list"
   grep -qE '^-rw-r--r-- .* (\./)?usr/share/icons/hicolor/128x128/apps/pim-tray\.png$' <<<"$list"
   grep -qE '^-rw-r--r-- .* (\./)?usr/share/doc/pim-tray/copyright$' <<<"$list"
@@ -109,7 +111,7 @@ deb_files() {
   [ "$("$root/usr/bin/pim" --version)" = "pim $version" ]
   rm -rf "$root"
 }
-check ".deb files: /usr/bin/pim-tray, /usr/bin/pim, desktop entry (Exec, Icon), icons, copyright" deb_files
+check ".deb files: /usr/bin/pim-tray, /usr/bin/pim, /usr/bin/pim-sim, desktop entry (Exec, Icon), icons, copyright" deb_files
 
 if [ "$(id -u)" -eq 0 ]; then
   prefix=""
@@ -129,9 +131,9 @@ count_results "$out/e2e-deb.log"
 if [ -z "$prefix" ]; then
   removed() {
     dpkg -r pim-tray
-    [ ! -e /usr/bin/pim-tray ] && [ ! -e /usr/bin/pim ] && ! dpkg -s pim-tray >/dev/null 2>&1
+    [ ! -e /usr/bin/pim-tray ] && [ ! -e /usr/bin/pim ] && [ ! -e /usr/bin/pim-sim ] && ! dpkg -s pim-tray >/dev/null 2>&1
   }
-  check "dpkg -r removes pim-tray and pim again" removed
+  check "dpkg -r removes pim-tray, pim and pim-sim again" removed
 fi
 step_done
 
@@ -149,7 +151,7 @@ step_done
 
 # ---------------------------------------------------------------------------------- Windows
 step "windows cross build (x86_64-pc-windows-gnu)"
-cargo build --release --locked --target x86_64-pc-windows-gnu -p pim-cli -p pim-tray \
+cargo build --release --locked --target x86_64-pc-windows-gnu -p pim-cli -p pim-tray -p pim-sim \
   --features pim-tray/custom-protocol
 win=target/x86_64-pc-windows-gnu/release
 # The GNU build links WebView2 through WebView2Loader.dll (shipped inside webview2-com-sys).
@@ -158,7 +160,7 @@ loader=$win/WebView2Loader.dll
 [ -f "$loader" ] || loader=$(find "$win/build" -path '*webview2-com-sys-*/out/x64/WebView2Loader.dll' | head -n 1)
 stage=$bundle/windows/PIM_Tray_${version}_x64
 rm -rf "$stage" && mkdir -p "$stage"
-cp "$win/pim-tray.exe" "$win/pim.exe" "$loader" "$stage/"
+cp "$win/pim-tray.exe" "$win/pim.exe" "$win/pim-sim.exe" "$loader" "$stage/"
 cp README.md "$stage/README.md"
 (cd "$bundle/windows" && rm -f "PIM_Tray_${version}_x64.zip" && zip -qr "PIM_Tray_${version}_x64.zip" "PIM_Tray_${version}_x64")
 mkdir -p "$bundle/nsis"

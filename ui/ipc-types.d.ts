@@ -40,7 +40,7 @@ export type PolicyDto = {
  */
 known: boolean, 
 /**
- * Maximum duration in minutes.
+ * Longest duration to offer, in minutes (the policy's, or PIM's own day when unknown).
  */
 maxDurationMinutes: number, 
 /**

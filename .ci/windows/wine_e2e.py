@@ -13,7 +13,7 @@ bcryptprimitives.dll (see bcryptprimitives.c; test-only, never shipped):
   activate; deactivate; logout removes every entry; no token in any file of the prefix nor in
   any output (RUST_LOG=debug).
 - `pim-tray.exe --demo`: starts under Wine (X display from the caller, or Xvfb started here),
-  signs in to its embedded simulator and builds its tray menu with the demo roles; without
+  starts pim-sim.exe beside itself, signs in to it and builds its tray menu with the demo roles; without
   WebView2 a window says so clearly instead of failing silently.
 - the installer (when given): silent install, the installed `pim.exe --version`, uninstall.
 
@@ -316,7 +316,7 @@ def installer_checks(args, res, wine):
     def install():
         wine.run(inst, "/S", timeout=300)
         wait_for(lambda: os.path.exists(os.path.join(target, "pim.exe")), 60, "pim.exe installed")
-        for f in ("pim.exe", "pim-tray.exe", "uninstall.exe"):
+        for f in ("pim.exe", "pim-tray.exe", "pim-sim.exe", "uninstall.exe"):
             assert os.path.exists(os.path.join(target, f)), f"{f} not installed: {os.listdir(target)}"
         r = wine.run(os.path.join(target, "pim.exe"), "--version")
         assert r.stdout.startswith("pim "), r.stdout

@@ -25,8 +25,8 @@ use crate::dto::ActivationInput;
 use crate::engine::{AccountEntry, ActivationOutcome, Engine, EngineResult, NewAccountCloud};
 use crate::settings::Settings;
 use crate::view::{
-    AccountView, DeviceCodeView, FormView, PolicyView, RoleKind, RoleState, RoleView, Status, TenantView,
-    TrayModel,
+    AccountView, DeviceCodeView, FormView, PolicyView, RoleKind, RoleState, RoleView, Status,
+    TenantView, TrayModel,
 };
 
 /// Starts the engine (in demo mode, the embedded simulator first, then an automatic sign-in).
@@ -38,7 +38,7 @@ pub async fn start(
     let env = ProcessEnv;
     let (endpoints, sim, auth_options) = if options.demo {
         let sim = crate::demo::start_simulator().await?;
-        let base = sim.base_url();
+        let base = sim.base_url().to_owned();
         let mut e = Endpoints::for_cloud(pim_core::config::Cloud::Public);
         e.authority_host = pim_core::config::parse_base_url("demo authority", &base)?;
         e.graph = e.authority_host.clone();
@@ -61,7 +61,12 @@ pub async fn start(
     if let Some(w) = auth.keychain_warning() {
         tracing::warn!("{w}");
     }
-    let engine = CoreEngine::new(auth, endpoints, options.demo, sim);
+    let engine = CoreEngine::new(
+        auth,
+        endpoints,
+        options.demo,
+        sim.map(|s| Box::new(s) as Box<dyn std::any::Any + Send + Sync>),
+    );
     let _ = engine.base.set(auth_options);
     let first = engine.clone();
     tauri::async_runtime::spawn(async move {
@@ -131,7 +136,9 @@ pub struct CoreEngine {
     /// Options of `auth`, to make an `Auth` for accounts of other clouds or app registrations.
     base: std::sync::OnceLock<AuthOptions>,
     warning: Option<String>,
-    _sim: Option<pim_sim::SimHandle>,
+    /// What must live as long as the engine: the demo simulator's process (tests: an
+    /// in-process simulator).
+    _keep: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl std::fmt::Debug for CoreEngine {
@@ -183,12 +190,13 @@ impl StepUpHook for BrowserStepUp {
 
 impl CoreEngine {
     /// An engine over `auth` and `endpoints`, signed out until [`Engine::sign_in`] (or the
-    /// start-up sign-in of [`start`]); `sim` is kept running as long as the engine (demo).
+    /// start-up sign-in of [`start`]); `keep` (the demo simulator) is kept running as long
+    /// as the engine.
     pub fn new(
         auth: Auth,
         endpoints: Endpoints,
         demo: bool,
-        sim: Option<pim_sim::SimHandle>,
+        keep: Option<Box<dyn std::any::Any + Send + Sync>>,
     ) -> Arc<CoreEngine> {
         let warning = auth.keychain_warning();
         Arc::new(CoreEngine {
@@ -208,7 +216,7 @@ impl CoreEngine {
             progress: watch::Sender::new(None),
             base: std::sync::OnceLock::new(),
             warning,
-            _sim: sim,
+            _keep: keep,
         })
     }
 

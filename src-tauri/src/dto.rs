@@ -439,13 +439,15 @@ mod tests {
         assert_eq!(input.start, None);
         let request = input.to_request();
         assert_eq!(request.justification.as_deref(), Some("Incident 7"));
-        assert_eq!(request.duration, Some(pim_core::PimDuration::from_minutes(90)));
+        assert_eq!(
+            request.duration,
+            Some(pim_core::PimDuration::from_minutes(90))
+        );
 
         // No ticket and a long duration are the policy's business: the core refuses them
         // with its own message (the same one `pim activate` prints).
-        let no_ticket = req(
-            serde_json::json!({"roleKey":"k","justification":"x","durationMinutes":600}),
-        );
+        let no_ticket =
+            req(serde_json::json!({"roleKey":"k","justification":"x","durationMinutes":600}));
         let input = no_ticket.validate(NOW).expect("the shape is fine");
         assert_eq!(input.ticket, None);
         let strict = pim_core::Policy {
@@ -458,10 +460,17 @@ mod tests {
                 .unwrap_err(),
         );
         assert_eq!(e.code, "policyViolation");
-        assert!(e.message.contains("TicketingRule") && e.message.contains("4h"), "{}", e.message);
+        assert!(
+            e.message.contains("TicketingRule") && e.message.contains("4h"),
+            "{}",
+            e.message
+        );
         // An empty justification is none.
         let blank = req(serde_json::json!({"roleKey":"k","durationMinutes":60}));
-        assert_eq!(blank.validate(NOW).unwrap().to_request().justification, None);
+        assert_eq!(
+            blank.validate(NOW).unwrap().to_request().justification,
+            None
+        );
 
         let later = ActivateRoleRequest {
             start_at: Some("2026-11-26T12:00:00Z".into()),
@@ -475,18 +484,12 @@ mod tests {
             start_at: Some("tomorrow".into()),
             ..ok.clone()
         };
-        assert_eq!(
-            bad.validate(NOW).unwrap_err().code,
-            "invalidInput"
-        );
+        assert_eq!(bad.validate(NOW).unwrap_err().code, "invalidInput");
         let ctl = ActivateRoleRequest {
             justification: "a\u{7}b".into(),
             ..ok
         };
-        assert_eq!(
-            ctl.validate(NOW).unwrap_err().code,
-            "invalidInput"
-        );
+        assert_eq!(ctl.validate(NOW).unwrap_err().code, "invalidInput");
     }
 
     #[test]

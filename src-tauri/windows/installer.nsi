@@ -1,6 +1,6 @@
 ; PIM Tray installer for Windows (NSIS 3, Unicode), built on Linux by .ci/package.sh:
 ;
-;   makensis -DVERSION=0.1.0 -DSRCDIR=<folder with pim-tray.exe, pim.exe, WebView2Loader.dll>
+;   makensis -DVERSION=0.1.0 -DSRCDIR=<folder with pim-tray.exe, pim.exe, pim-sim.exe, WebView2Loader.dll>
 ;            -DOUTFILE=<setup.exe> src-tauri/windows/installer.nsi
 ;
 ; Why our own script and not the Tauri bundler's NSIS target: on Linux the bundler downloads
@@ -8,8 +8,8 @@
 ; cannot reach. This script needs only Debian's `nsis` package and its standard includes.
 ;
 ; What it does, per machine (C:\Program Files\PIM Tray, administrator rights):
-; - installs pim-tray.exe, pim.exe (the CLI), WebView2Loader.dll (the GNU build loads WebView2
-;   through it) and the icon;
+; - installs pim-tray.exe, pim.exe (the CLI), pim-sim.exe (the simulator demo mode starts),
+;   WebView2Loader.dll (the GNU build loads WebView2 through it) and the icon;
 ; - a Start menu shortcut; the install folder on the system PATH so `pim` works in any shell;
 ; - registers the app's AppUserModelID (app.pimtray.tray) with its name and icon, which
 ;   Windows needs to show an unpackaged app's toast notifications;
@@ -99,6 +99,7 @@ Section "Install"
   SetOutPath "$INSTDIR"
   File "${SRCDIR}/pim-tray.exe"
   File "${SRCDIR}/pim.exe"
+  File "${SRCDIR}/pim-sim.exe"
   File "${SRCDIR}/WebView2Loader.dll"
   File "/oname=pim-tray.ico" "${ICONDIR}/icon.ico"
   File "/oname=pim-tray.png" "${ICONDIR}/128x128.png"
@@ -144,6 +145,7 @@ Section "Uninstall"
   !insertmacro CloseTray
   Delete "$INSTDIR\pim-tray.exe"
   Delete "$INSTDIR\pim.exe"
+  Delete "$INSTDIR\pim-sim.exe"
   Delete "$INSTDIR\WebView2Loader.dll"
   Delete "$INSTDIR\pim-tray.ico"
   Delete "$INSTDIR\pim-tray.png"

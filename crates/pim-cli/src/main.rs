@@ -872,7 +872,10 @@ mod tests {
             name: "reader".into(),
             candidates: vec!["Global Reader".into(), "Security Reader".into()],
         };
-        assert!(!e.to_string().contains("--scope"), "core names no option: {e}");
+        assert!(
+            !e.to_string().contains("--scope"),
+            "core names no option: {e}"
+        );
         assert!(cli_hint(&e).is_some_and(|h| h.contains("--scope")));
     }
 

@@ -565,7 +565,10 @@ impl Role {
             .and_then(|p| p.max_duration)
             .unwrap_or(PimDuration::MAX_ACTIVATION);
         match ran {
-            Some(d) => d.clamp(PimDuration::MIN_ACTIVATION, max.max(PimDuration::MIN_ACTIVATION)),
+            Some(d) => d.clamp(
+                PimDuration::MIN_ACTIVATION,
+                max.max(PimDuration::MIN_ACTIVATION),
+            ),
             None => default_duration(policy),
         }
     }
@@ -925,14 +928,23 @@ mod tests {
             ..Policy::default()
         };
         let ran_3h = activation(Some(start), Some(datetime!(2026-12-07 13:00 UTC)));
-        assert_eq!(ran_3h.extend_duration(Some(&p(8))), PimDuration::from_hours(3));
-        assert_eq!(ran_3h.extend_duration(Some(&p(2))), PimDuration::from_hours(2));
+        assert_eq!(
+            ran_3h.extend_duration(Some(&p(8))),
+            PimDuration::from_hours(3)
+        );
+        assert_eq!(
+            ran_3h.extend_duration(Some(&p(2))),
+            PimDuration::from_hours(2)
+        );
         assert_eq!(ran_3h.extend_duration(None), PimDuration::from_hours(3));
         let ran_30h = activation(Some(start), Some(datetime!(2026-12-08 16:00 UTC)));
         assert_eq!(ran_30h.extend_duration(None), PimDuration::MAX_ACTIVATION);
         // Unknown length: the default.
         let open = activation(Some(start), None);
-        assert_eq!(open.extend_duration(Some(&p(8))), PimDuration::from_hours(1));
+        assert_eq!(
+            open.extend_duration(Some(&p(8))),
+            PimDuration::from_hours(1)
+        );
     }
 
     #[test]

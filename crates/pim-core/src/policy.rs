@@ -389,7 +389,11 @@ mod tests {
         };
         let f = ActivationForm::new(Some(&p), Some(PimDuration::from_hours(8)));
         assert_eq!(f.max_duration, PimDuration::from_hours(4));
-        assert_eq!(f.duration, PimDuration::from_hours(4), "capped at the maximum");
+        assert_eq!(
+            f.duration,
+            PimDuration::from_hours(4),
+            "capped at the maximum"
+        );
         let f = ActivationForm::new(Some(&p), None);
         assert_eq!(f.duration, PimDuration::from_hours(1), "the default");
         let f = ActivationForm::new(Some(&p), Some(PimDuration::from_minutes(1)));

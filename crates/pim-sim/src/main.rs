@@ -23,6 +23,10 @@ struct Args {
     /// Page size for Graph and ARM collections.
     #[arg(long)]
     page_size: Option<usize>,
+    /// Stop when stdin reaches its end: a parent that starts the simulator with a pipe (the
+    /// tray in demo mode) takes it down with it, however the parent ends.
+    #[arg(long)]
+    exit_with_stdin: bool,
 }
 
 #[tokio::main]
@@ -56,7 +60,14 @@ async fn main() -> anyhow::Result<()> {
         writeln!(err, "export PIM_ARM_ENDPOINT={base}")?;
         err.flush()?;
     }
-    signal.await;
+    if args.exit_with_stdin {
+        tokio::select! {
+            () = signal => {}
+            () = stdin_closed() => {}
+        }
+    } else {
+        signal.await;
+    }
     sim.shutdown().await;
     Ok(())
 }
@@ -79,4 +90,16 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     Ok(async {
         let _ = tokio::signal::ctrl_c().await;
     })
+}
+
+/// Resolves when stdin reaches its end (or fails); what is read is discarded.
+async fn stdin_closed() {
+    use tokio::io::AsyncReadExt;
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0u8; 256];
+    while let Ok(n) = stdin.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
 }

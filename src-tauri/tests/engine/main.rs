@@ -36,7 +36,7 @@ async fn demo_engine(dir: &std::path::Path) -> Arc<CoreEngine> {
         Arc::new(MemoryStore::new()),
     );
     o.browser = Arc::new(DemoBrowser::new());
-    CoreEngine::new(Auth::new(o).unwrap(), e, true, Some(sim))
+    CoreEngine::new(Auth::new(o).unwrap(), e, true, Some(Box::new(sim)))
 }
 
 /// A memory store whose deletes take 300 ms (test only).
@@ -107,7 +107,7 @@ async fn demo_sign_in_maps_every_kind_and_state() {
     assert!(matches!(
         role(&m, "User Administrator (Europe)").state,
         RoleState::Active {
-            start: Some(_),
+            deactivatable_from: Some(_),
             end: Some(_)
         }
     ));
@@ -134,9 +134,11 @@ async fn mfa_role_activates_through_step_up_and_approval_role_goes_pending_then_
     let m = wait_model(&engine, "the demo roles", |m| m.roles().count() > 10).await;
 
     let sec = role(&m, "Security Administrator").key.clone();
-    let p = engine.policy(&sec).await.unwrap();
+    let form = engine.activation_form(&sec, 60).await.unwrap();
+    let p = form.policy;
     assert!(p.known && p.mfa && p.ticket && p.justification);
-    assert_eq!(p.max_duration_minutes, Some(240));
+    assert_eq!(p.max_duration_minutes, 240);
+    assert_eq!(form.duration_minutes, 60);
     let outcome = engine
         .activate(ActivationInput {
             key: sec.clone(),
@@ -155,7 +157,7 @@ async fn mfa_role_activates_through_step_up_and_approval_role_goes_pending_then_
     .await;
 
     let ga = role(&m, "Global Administrator").key.clone();
-    let p = engine.policy(&ga).await.unwrap();
+    let p = engine.activation_form(&ga, 60).await.unwrap().policy;
     assert!(p.approval);
     let outcome = engine
         .activate(ActivationInput {
@@ -404,7 +406,7 @@ async fn azure_cli_account_from_settings_lists_and_activates_azure_roles() {
     );
     o.browser = Arc::new(DemoBrowser::new());
     o.az_executor = Some(az.clone());
-    let engine = CoreEngine::new(Auth::new(o.clone()).unwrap(), e, false, Some(sim));
+    let engine = CoreEngine::new(Auth::new(o.clone()).unwrap(), e, false, Some(Box::new(sim)));
     engine.set_auth_options(o);
     // Graph refuses the Azure CLI's app, as Entra ID does.
     ctl.add_fault(pim_sim::FaultSpec {

@@ -9,10 +9,11 @@ use time::OffsetDateTime;
 use crate::authority::ARM_AUD;
 use crate::clock::fmt_dt;
 use crate::engine::{self, NewRequest};
-use crate::errors::{self, ARM_JSON, Ctx, PimError, Reply};
 use crate::odata::{self, Query};
 use crate::policy::{self, Dialect};
+use crate::reply::{ARM_JSON, Ctx, Reply};
 use crate::server::Shared;
+use crate::service_errors::{self, PimError};
 use crate::state::{
     Action, Assignment, AssignmentType, Eligibility, Kind, Listed, Listing, Request, State, Target,
     Tenant, norm_scope, seeded_guid,
@@ -38,7 +39,7 @@ pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ApiReq<'_>) -> Reply {
         .map(str::to_owned)
         .filter(|v| !v.is_empty())
     else {
-        return errors::arm(
+        return service_errors::arm(
             400,
             "MissingApiVersionParameter",
             "The api-version query parameter (?api-version=) is required for all requests.",
@@ -67,7 +68,7 @@ pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ApiReq<'_>) -> Reply {
         .filter(|s| !s.is_empty())
         .collect();
     if !PIM_API_VERSIONS.contains(&api.as_str()) {
-        return errors::arm(
+        return service_errors::arm(
             400,
             "InvalidApiVersionParameter",
             &format!(
@@ -106,7 +107,7 @@ pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ApiReq<'_>) -> Reply {
                 || c.starts_with("rolemanagementpolic")
                 || *c == "roleassignmentschedulerequests" =>
         {
-            errors::arm(
+            service_errors::arm(
                 405,
                 "MethodNotAllowed",
                 &format!("The requested method '{m}' is not allowed for this resource."),
@@ -117,7 +118,7 @@ pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ApiReq<'_>) -> Reply {
 }
 
 fn not_found(path: &str) -> Reply {
-    errors::arm(
+    service_errors::arm(
         404,
         "InvalidResourceType",
         &format!(
@@ -155,7 +156,7 @@ fn token_error(ctx: &Ctx, p: TokenProblem) -> Reply {
             )
         }
     };
-    errors::arm(401, code, &msg).header(
+    service_errors::arm(401, code, &msg).header(
         "WWW-Authenticate",
         format!("Bearer authorization_uri=\"{}/common\", error=\"invalid_token\", error_description=\"{msg}\"", ctx.base),
     )
@@ -185,7 +186,7 @@ fn check_scope(st: &State, tenant: &Tenant, scope: &str) -> Result<(), Reply> {
                     .iter()
                     .find(|t| t.subs.iter().any(|x| x.id.eq_ignore_ascii_case(sub)))
                 {
-                    return Err(errors::arm(
+                    return Err(service_errors::arm(
                         401,
                         "InvalidAuthenticationTokenTenant",
                         &format!(
@@ -199,7 +200,7 @@ fn check_scope(st: &State, tenant: &Tenant, scope: &str) -> Result<(), Reply> {
                         ),
                     ));
                 }
-                return Err(errors::arm(
+                return Err(service_errors::arm(
                     404,
                     "SubscriptionNotFound",
                     &format!("The subscription '{sub}' could not be found."),
@@ -215,14 +216,14 @@ fn check_scope(st: &State, tenant: &Tenant, scope: &str) -> Result<(), Reply> {
                     {
                         Ok(())
                     } else {
-                        Err(errors::arm(
+                        Err(service_errors::arm(
                             404,
                             "ResourceGroupNotFound",
                             &format!("Resource group '{rg}' could not be found."),
                         ))
                     }
                 }
-                _ => Err(errors::arm(
+                _ => Err(service_errors::arm(
                     400,
                     "InvalidScope",
                     &format!("The scope '{scope}' is not valid."),
@@ -237,7 +238,7 @@ fn check_scope(st: &State, tenant: &Tenant, scope: &str) -> Result<(), Reply> {
         {
             Ok(())
         }
-        _ => Err(errors::arm(
+        _ => Err(service_errors::arm(
             400,
             "InvalidScope",
             &format!("The scope '{scope}' is not valid."),
@@ -463,7 +464,7 @@ fn list(st: &State, env: &Env<'_>, scope: &str, coll: &str) -> Reply {
         Some(f) => match odata::parse_filter(f) {
             Some(x) => Some(x),
             None => {
-                return errors::arm(
+                return service_errors::arm(
                     400,
                     "InvalidFilterInQueryString",
                     &format!("The filter '{f}' is not supported."),
@@ -517,7 +518,9 @@ fn page(st: &State, env: &Env<'_>, items: Vec<Value>) -> Reply {
     let offset = match env.q.get("$skiptoken") {
         Some(t) => match odata::parse_skip_token(t) {
             Some(o) => o,
-            None => return errors::arm(400, "InvalidSkipToken", "The skip token is invalid."),
+            None => {
+                return service_errors::arm(400, "InvalidSkipToken", "The skip token is invalid.");
+            }
         },
         None => 0,
     };
@@ -592,7 +595,7 @@ fn get_one(st: &State, env: &Env<'_>, scope: &str, coll: &str, name: &str) -> Re
     };
     match found {
         Some(v) => Reply::json(200, v, ARM_JSON),
-        None => errors::arm(
+        None => service_errors::arm(
             404,
             "ResourceNotFound",
             &format!("The resource '{name}' was not found."),
@@ -609,7 +612,7 @@ fn find_request<'a>(st: &'a State, env: &Env<'_>, name: &str) -> Option<&'a Requ
 }
 
 fn request_not_found(name: &str) -> Reply {
-    errors::arm(
+    service_errors::arm(
         404,
         "RoleAssignmentScheduleRequestNotFound",
         &format!("The role assignment schedule request '{name}' was not found."),
@@ -625,7 +628,7 @@ fn get_request(st: &State, env: &Env<'_>, name: &str) -> Reply {
 
 fn put_request(st: &mut State, env: &Env<'_>, scope: &str, name: &str, validate: bool) -> Reply {
     if scope.is_empty() {
-        return errors::arm(
+        return service_errors::arm(
             400,
             "InvalidScope",
             "A scope is required to create a role assignment schedule request.",
@@ -634,7 +637,7 @@ fn put_request(st: &mut State, env: &Env<'_>, scope: &str, name: &str, validate:
     let body: Value = match serde_json::from_slice(env.r.body) {
         Ok(v @ Value::Object(_)) => v,
         _ => {
-            return errors::arm(
+            return service_errors::arm(
                 400,
                 "InvalidRequestContent",
                 "The request content was invalid and could not be deserialized.",
@@ -642,7 +645,7 @@ fn put_request(st: &mut State, env: &Env<'_>, scope: &str, name: &str, validate:
         }
     };
     let Some(props) = body.get("properties").filter(|p| p.is_object()).cloned() else {
-        return errors::arm(
+        return service_errors::arm(
             400,
             "InvalidRequestContent",
             "The request content was invalid and could not be deserialized: 'properties' is required.",
@@ -654,7 +657,7 @@ fn put_request(st: &mut State, env: &Env<'_>, scope: &str, name: &str, validate:
         return if same {
             Reply::json(201, request_json(st, &env.tenant, existing), ARM_JSON)
         } else {
-            errors::arm(
+            service_errors::arm(
                 400,
                 "RoleAssignmentRequestExists",
                 &format!(
@@ -697,7 +700,7 @@ fn put_request(st: &mut State, env: &Env<'_>, scope: &str, name: &str, validate:
     })();
     let req = match parsed {
         Ok(r) => r,
-        Err(e) => return errors::arm_pim(&e),
+        Err(e) => return service_errors::arm_pim(&e),
     };
     let caller = env.caller();
     match engine::submit(st, env.now, &caller, req) {
@@ -706,7 +709,7 @@ fn put_request(st: &mut State, env: &Env<'_>, scope: &str, name: &str, validate:
             request_json(st, &env.tenant, &q),
             ARM_JSON,
         ),
-        Err(e) => errors::arm_pim(&e),
+        Err(e) => service_errors::arm_pim(&e),
     }
 }
 
@@ -714,12 +717,12 @@ fn cancel(st: &mut State, env: &Env<'_>, name: &str) -> Reply {
     match engine::cancel(st, env.now, &env.claims.oid, Kind::AzureResource, name) {
         Ok(_) => Reply::empty(200),
         Err(e) if e.status == 404 => request_not_found(name),
-        Err(e) => errors::arm_pim(&e),
+        Err(e) => service_errors::arm_pim(&e),
     }
 }
 
 fn forbidden(env: &Env<'_>, scope: &str, action: &str) -> Reply {
-    errors::arm(
+    service_errors::arm(
         403,
         "AuthorizationFailed",
         &format!(
@@ -749,7 +752,7 @@ fn policy_read_guard(
     what: &str,
 ) -> Result<(), Reply> {
     if scope.is_empty() {
-        return Err(errors::arm(
+        return Err(service_errors::arm(
             400,
             "InvalidScope",
             &format!("A scope is required to list {what}."),
@@ -791,7 +794,7 @@ fn named_or_page(
             .is_some_and(|x| x.eq_ignore_ascii_case(n))
     }) {
         Some(v) => Reply::json(200, v, ARM_JSON),
-        None => errors::arm(404, code, &format!("The {what} '{n}' was not found.")),
+        None => service_errors::arm(404, code, &format!("The {what} '{n}' was not found.")),
     }
 }
 

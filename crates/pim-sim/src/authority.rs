@@ -14,9 +14,9 @@ use sha2::{Digest, Sha256};
 use time::Duration;
 
 use crate::clock::fmt_aad_timestamp;
-use crate::errors::{Ctx, JSON, Reply};
 use crate::jwt;
 use crate::odata::Query;
+use crate::reply::{Ctx, JSON, Reply};
 use crate::server::Shared;
 use crate::state::{
     AuthCode, AuthorityError, DEVICE_CODE_GRANT, DeviceGrant, DeviceStatus, RefreshGrant, SignIn,
@@ -481,7 +481,7 @@ fn page(status: u16, text: &str) -> Reply {
     Reply {
         status,
         headers: Vec::new(),
-        body: crate::errors::Body::Text(
+        body: crate::reply::Body::Text(
             format!(
                 "<!DOCTYPE html><html><head><title>pim-sim sign-in</title></head><body><p>{text}</p></body></html>"
             ),

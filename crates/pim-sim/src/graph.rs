@@ -9,10 +9,11 @@ use time::OffsetDateTime;
 use crate::authority::GRAPH_AUD;
 use crate::clock::fmt_dt;
 use crate::engine::{self, NewRequest};
-use crate::errors::{self, Ctx, GRAPH_JSON, PimError, Reply};
 use crate::odata::{self, Expand, Query};
 use crate::policy::{self, Dialect};
+use crate::reply::{Ctx, GRAPH_JSON, Reply};
 use crate::server::Shared;
+use crate::service_errors::{self, PimError};
 use crate::state::{
     Action, Assignment, AssignmentType, Eligibility, Kind, Listed, Listing, Request, State, Target,
     Tenant, new_guid, seeded_guid,
@@ -105,16 +106,16 @@ impl Env<'_> {
 }
 
 fn forbidden_scope(ctx: &Ctx, st: &State, scopes: &[&str], group: bool) -> Reply {
-    let msg = errors::missing_scope_message(scopes);
+    let msg = service_errors::missing_scope_message(scopes);
     if group && st.config.wrap_errors {
-        errors::graph_wrapped(ctx, 403, "PermissionScopeNotGranted", &msg)
+        service_errors::graph_wrapped(ctx, 403, "PermissionScopeNotGranted", &msg)
     } else {
-        errors::graph(ctx, 403, "PermissionScopeNotGranted", &msg)
+        service_errors::graph(ctx, 403, "PermissionScopeNotGranted", &msg)
     }
 }
 
 fn not_found(ctx: &Ctx, path: &str) -> Reply {
-    errors::graph(
+    service_errors::graph(
         ctx,
         400,
         "BadRequest",
@@ -126,7 +127,7 @@ fn not_found(ctx: &Ctx, path: &str) -> Reply {
 }
 
 fn bad_request(ctx: &Ctx, msg: &str) -> Reply {
-    errors::graph(ctx, 400, "BadRequest", msg)
+    service_errors::graph(ctx, 400, "BadRequest", msg)
 }
 
 fn bad_json(ctx: &Ctx) -> Reply {
@@ -304,7 +305,7 @@ pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ApiReq<'_>) -> Reply {
         ("GET", ["policies", "rolemanagementpolicies", _, "rules", _]) => {
             policy_by_id(&st, &env, &segs[2], Some(Some(&segs[4])))
         }
-        (_, [..]) if known_path(&l) => errors::graph(
+        (_, [..]) if known_path(&l) => service_errors::graph(
             ctx,
             405,
             "Request_BadRequest",
@@ -334,7 +335,7 @@ fn token_error(ctx: &Ctx, p: TokenProblem) -> Reply {
         }
         TokenProblem::Expired(_) => "Lifetime validation failed, the token is expired.".to_owned(),
     };
-    errors::graph(ctx, 401, "InvalidAuthenticationToken", &msg).header(
+    service_errors::graph(ctx, 401, "InvalidAuthenticationToken", &msg).header(
         "WWW-Authenticate",
         format!(
             "Bearer realm=\"\", authorization_uri=\"{}/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"",
@@ -523,7 +524,7 @@ fn role_definitions(st: &State, env: &Env<'_>, id: Option<&str>) -> Reply {
                 .iter()
                 .any(|r| r.id.eq_ignore_ascii_case(id))
             {
-                return errors::graph(
+                return service_errors::graph(
                     env.ctx,
                     404,
                     "Request_ResourceNotFound",
@@ -558,7 +559,7 @@ fn role_definitions(st: &State, env: &Env<'_>, id: Option<&str>) -> Reply {
 
 fn group_object(st: &State, env: &Env<'_>, id: &str) -> Reply {
     if env.require(st, GROUP_READ, false).is_err() {
-        return errors::graph(
+        return service_errors::graph(
             env.ctx,
             403,
             "Authorization_RequestDenied",
@@ -576,7 +577,7 @@ fn group_object(st: &State, env: &Env<'_>, id: &str) -> Reply {
             "groups/$entity",
             json!({"id": g.id, "displayName": g.name, "description": g.description, "securityEnabled": true, "mailEnabled": false, "isAssignableToRole": true}),
         ),
-        None => errors::graph(
+        None => service_errors::graph(
             env.ctx,
             404,
             "Request_ResourceNotFound",
@@ -1019,11 +1020,11 @@ fn post_request(
     };
     let req = match target(&v).and_then(|t| common_request(&v, t)) {
         Ok(r) => r,
-        Err(e) => return errors::graph_pim(env.ctx, &e),
+        Err(e) => return service_errors::graph_pim(env.ctx, &e),
     };
     match engine::submit(st, env.now, &env.caller(), req) {
         Ok(q) => created(env, f.requests_set, (f.request)(&q), &q.id),
-        Err(e) => errors::graph_pim(env.ctx, &e),
+        Err(e) => service_errors::graph_pim(env.ctx, &e),
     }
 }
 
@@ -1056,7 +1057,7 @@ fn get_request(st: &State, env: &Env<'_>, kind: Kind, id: &str) -> Reply {
             &format!("{}/$entity", f.requests_set),
             strip_type((f.request)(q)),
         ),
-        None => errors::graph(
+        None => service_errors::graph(
             env.ctx,
             404,
             "ResourceNotFound",
@@ -1078,8 +1079,10 @@ fn cancel(st: &mut State, env: &Env<'_>, kind: Kind, id: &str) -> Reply {
     }
     match engine::cancel(st, env.now, &env.claims.oid, kind, id) {
         Ok(_) => Reply::empty(204),
-        Err(e) if e.status == 404 => errors::graph(env.ctx, 404, "ResourceNotFound", &e.message),
-        Err(e) => errors::graph_pim(env.ctx, &e),
+        Err(e) if e.status == 404 => {
+            service_errors::graph(env.ctx, 404, "ResourceNotFound", &e.message)
+        }
+        Err(e) => service_errors::graph_pim(env.ctx, &e),
     }
 }
 
@@ -1268,7 +1271,7 @@ fn assignments_read_guard(
 ) -> Result<(), Reply> {
     policy_read_guard(st, env, group)?;
     if with_rules && st.config.expand_policy_fails {
-        return Err(errors::graph(
+        return Err(service_errors::graph(
             env.ctx,
             500,
             "UnknownError",
@@ -1303,7 +1306,7 @@ fn policy_assignments(st: &State, env: &Env<'_>, id: Option<&str>) -> Reply {
             .iter()
             .find(|p| p.assignment_id.eq_ignore_ascii_case(id))
         else {
-            return errors::graph(
+            return service_errors::graph(
                 env.ctx,
                 404,
                 "ResourceNotFound",
@@ -1402,7 +1405,7 @@ fn policies(st: &State, env: &Env<'_>) -> Reply {
 fn policy_by_id(st: &State, env: &Env<'_>, id: &str, rules: Option<Option<&str>>) -> Reply {
     let all = graph_policies(&env.tenant);
     let Some(p) = all.iter().find(|p| p.policy_id.eq_ignore_ascii_case(id)) else {
-        return errors::graph(
+        return service_errors::graph(
             env.ctx,
             404,
             "ResourceNotFound",
@@ -1445,7 +1448,7 @@ fn policy_by_id(st: &State, env: &Env<'_>, id: &str, rules: Option<Option<&str>>
                         ),
                         r,
                     ),
-                    None => errors::graph(
+                    None => service_errors::graph(
                         env.ctx,
                         404,
                         "ResourceNotFound",

@@ -31,21 +31,22 @@
 //! # Ok(()) }
 //! ```
 
+mod api_error;
 mod arm;
 mod authority;
 mod batch;
 mod clock;
 mod control;
 mod engine;
-mod error;
-mod errors;
 mod faults;
 mod graph;
 mod jwt;
 mod odata;
 mod policy;
+mod reply;
 mod scenario;
 mod server;
+mod service_errors;
 mod state;
 mod wire;
 
@@ -56,8 +57,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use api_error::{Error, Result};
 pub use control::{PendingRequest, SimControl};
-pub use error::{Error, Result};
 pub use faults::{Fault, FaultSpec};
 pub use scenario::{
     GrantKind, GrantSpec, NamedSpec, PolicySpec, Scenario, SubscriptionSpec, TargetSpec,

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
+use crate::api_error::{Error, Result};
 use crate::clock::parse_duration;
-use crate::error::{Error, Result};
 use crate::faults::FaultRule;
 use crate::policy::{Approver, Policy};
 use crate::scenario::{GrantKind, GrantSpec, Scenario, TargetSpec, TenantSpec};

@@ -34,7 +34,6 @@
 mod api_error;
 mod arm;
 mod authority;
-mod batch;
 mod clock;
 mod control;
 mod engine;

@@ -18,12 +18,12 @@ use tokio::task::JoinSet;
 
 use crate::arm;
 use crate::authority;
-use crate::batch;
 use crate::clock::{Clock, fmt_http_date};
 use crate::control::{self, SimControl};
 use crate::engine;
 use crate::faults::{self, Fault, Service};
 use crate::graph;
+use crate::graph::batch;
 use crate::odata::{self, Query};
 use crate::reply::{self, Body, Ctx, Reply};
 use crate::service_errors;

@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
+use crate::api_error::{Error, Result};
 use crate::authority;
 use crate::clock::fmt_dt;
 use crate::engine;
-use crate::error::{Error, Result};
-use crate::errors::{JSON, Reply};
 use crate::faults::{FaultRule, FaultSpec};
+use crate::reply::{JSON, Reply};
 use crate::server::Shared;
 use crate::state::{AssignmentType, DeviceStatus, Kind, RecordedRequest, SimConfig, State, Target};
 

@@ -8,7 +8,7 @@
 use time::{Duration, OffsetDateTime};
 
 use crate::clock::parse_duration;
-use crate::errors::PimError;
+use crate::service_errors::PimError;
 use crate::state::{
     Action, Assignment, AssignmentType, ExpType, Expiration, Kind, Request, State, Target, Ticket,
     new_b64, new_guid,

@@ -6,7 +6,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
-use crate::errors::{self, Ctx, Reply};
+use crate::reply::{self, Ctx, Reply};
+use crate::service_errors;
 
 /// What to do to a matching request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,20 +133,20 @@ pub fn reply(f: &Fault, svc: Service, ctx: &Ctx) -> Option<Reply> {
         } => {
             let mut r = match svc {
                 Service::Graph => {
-                    let (dc, dm) = errors::default_graph_error(*status);
+                    let (dc, dm) = service_errors::default_graph_error(*status);
                     let c = code.as_deref().unwrap_or(dc);
                     let m = message.as_deref().unwrap_or(dm);
                     if *wrapped {
-                        errors::graph_wrapped(ctx, *status, c, m)
+                        service_errors::graph_wrapped(ctx, *status, c, m)
                     } else if *status == 429 {
-                        errors::graph_throttled(ctx, c, m)
+                        service_errors::graph_throttled(ctx, c, m)
                     } else {
-                        errors::graph(ctx, *status, c, m)
+                        service_errors::graph(ctx, *status, c, m)
                     }
                 }
                 Service::Arm => {
-                    let (dc, dm) = errors::default_arm_error(*status);
-                    errors::arm(
+                    let (dc, dm) = service_errors::default_arm_error(*status);
+                    service_errors::arm(
                         *status,
                         code.as_deref().unwrap_or(dc),
                         message.as_deref().unwrap_or(dm),
@@ -161,7 +162,7 @@ pub fn reply(f: &Fault, svc: Service, ctx: &Ctx) -> Option<Reply> {
                         "trace_id": ctx.request_id,
                         "correlation_id": ctx.client_request_id,
                     }),
-                    errors::JSON,
+                    reply::JSON,
                 ),
             };
             if let Some(ra) = retry_after {
@@ -181,8 +182,8 @@ pub fn reply(f: &Fault, svc: Service, ctx: &Ctx) -> Option<Reply> {
             );
             let msg = "Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp";
             let r = match svc {
-                Service::Arm => errors::arm(401, "InvalidAuthenticationToken", msg),
-                _ => errors::graph(ctx, 401, "InvalidAuthenticationToken", msg),
+                Service::Arm => service_errors::arm(401, "InvalidAuthenticationToken", msg),
+                _ => service_errors::graph(ctx, 401, "InvalidAuthenticationToken", msg),
             };
             Some(r.header("WWW-Authenticate", header))
         }

@@ -18,6 +18,32 @@
 //! * Bad input never panics: malformed bodies get the service's own 400 shape.
 //! * Tokens are unsigned JWTs (`alg: none`); nothing here is security.
 //!
+//! Code map (one line per module):
+//! * `server`: HTTP plumbing: accept loop, request classification, latency, faults,
+//!   the request log, the `Date` and request-id headers.
+//! * `authority/`: Entra ID: authorize (PKCE), the token endpoint's grants, the device-code
+//!   flow, what a token holds, claims requests, OAuth errors, OpenID configuration.
+//! * `graph/`: Microsoft Graph: routing, directory objects, PIM for Entra roles and for
+//!   groups (and the schedule/request machinery they share), policies, `$batch`.
+//! * `arm/`: Azure Resource Manager: routing and scope checks, how PIM items render,
+//!   schedules and schedule requests, policies, `/tenants` and `/subscriptions`.
+//! * `wire`: what Graph and ARM share: the request, its checked caller, body parsing.
+//! * `engine`: PIM request processing: policy enforcement, activation, deactivation,
+//!   extension, cancel, approvals, the passage of time.
+//! * `state/`: the world: tenants and the user, PIM records, the five PIM lists, runtime
+//!   configuration, the authority's grants, building it from a scenario.
+//! * `scenario`: scenario files (JSON) and the built-in ones.
+//! * `policy`: the policy model and its Graph rules and ARM `effectiveRules`.
+//! * `odata`: query strings, `$filter`, `$select`, `$expand`, skip tokens.
+//! * `reply`: a response before it becomes HTTP, the request's context, content types.
+//! * `service_errors`: the services' error catalogue: exact codes and texts, Graph and
+//!   ARM error shapes, fault-injection defaults.
+//! * `api_error`: the Rust API's [`Error`] and [`Result`].
+//! * `faults`: fault-injection rules and the replies they make.
+//! * `control`: the `/_sim/*` test API and [`SimControl`].
+//! * `clock`: the virtual clock and the wire's date, time and duration formats.
+//! * `jwt`: unsigned JWT-shaped tokens.
+//!
 //! ```no_run
 //! # async fn demo() -> pim_sim::Result<()> {
 //! let sim = pim_sim::Simulator::start(pim_sim::SimOptions {
@@ -31,21 +57,21 @@
 //! # Ok(()) }
 //! ```
 
+mod api_error;
 mod arm;
 mod authority;
-mod batch;
 mod clock;
 mod control;
 mod engine;
-mod error;
-mod errors;
 mod faults;
 mod graph;
 mod jwt;
 mod odata;
 mod policy;
+mod reply;
 mod scenario;
 mod server;
+mod service_errors;
 mod state;
 mod wire;
 
@@ -56,8 +82,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use api_error::{Error, Result};
 pub use control::{PendingRequest, SimControl};
-pub use error::{Error, Result};
 pub use faults::{Fault, FaultSpec};
 pub use scenario::{
     GrantKind, GrantSpec, NamedSpec, PolicySpec, Scenario, SubscriptionSpec, TargetSpec,

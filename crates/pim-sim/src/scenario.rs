@@ -10,8 +10,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::api_error::{Error, Result};
 use crate::clock::parse_duration;
-use crate::error::{Error, Result};
 
 const DEMO: &str = include_str!("../scenarios/demo.json");
 const SMALL: &str = include_str!("../scenarios/small.json");

@@ -18,14 +18,15 @@ use tokio::task::JoinSet;
 
 use crate::arm;
 use crate::authority;
-use crate::batch;
 use crate::clock::{Clock, fmt_http_date};
 use crate::control::{self, SimControl};
 use crate::engine;
-use crate::errors::{self, Body, Ctx, Reply};
 use crate::faults::{self, Fault, Service};
 use crate::graph;
+use crate::graph::batch;
 use crate::odata::{self, Query};
+use crate::reply::{self, Body, Ctx, Reply};
+use crate::service_errors;
 use crate::state::{RecordedRequest, State, new_guid};
 use crate::wire::ApiReq;
 
@@ -246,7 +247,7 @@ async fn handler(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
                     Reply::json(
                         403,
                         serde_json::json!({"error": "the control API is available from loopback only"}),
-                        errors::JSON,
+                        reply::JSON,
                     )
                 }
                 Resource::Control => {
@@ -307,7 +308,7 @@ async fn handler(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
                         )
                     }
                 }
-                Resource::Unknown => errors::graph(
+                Resource::Unknown => service_errors::graph(
                     &ctx,
                     404,
                     "NotFound",

@@ -6,9 +6,10 @@ use time::OffsetDateTime;
 
 use crate::clock::parse_dt;
 use crate::engine::Caller;
-use crate::errors::{Ctx, PimError};
 use crate::jwt::{self, AccessClaims};
 use crate::odata::Query;
+use crate::reply::Ctx;
+use crate::service_errors::PimError;
 use crate::state::{ExpType, Expiration, State, Tenant, Ticket};
 
 /// One Graph or ARM request (for Graph, also a `$batch` item).

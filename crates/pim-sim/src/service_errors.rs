@@ -1,16 +1,11 @@
-//! Wire error shapes and the exact codes/messages of contract sections A.10, B.7, C.8.
+//! The services' error catalogue: wire error shapes and the exact codes/messages of
+//! contract sections A.10, B.7, C.8 ([`PimError`], Graph and ARM error replies, the
+//! defaults fault injection uses).
 
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 use crate::clock::fmt_inner_date;
-
-/// Graph `Content-Type`.
-pub const GRAPH_JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
-/// ARM `Content-Type`.
-pub const ARM_JSON: &str = "application/json; charset=utf-8";
-/// Plain JSON (authority, control).
-pub const JSON: &str = "application/json; charset=utf-8";
+use crate::reply::{ARM_JSON, Ctx, GRAPH_JSON, Reply};
 
 /// `RoleAssignmentRequestPolicyValidationFailed`.
 pub const POLICY_FAILED: &str = "RoleAssignmentRequestPolicyValidationFailed";
@@ -22,77 +17,6 @@ pub const EXISTS_MSG: &str = "The Role assignment already exists.";
 pub const NOT_EXISTS_MSG: &str = "The Role assignment does not exist.";
 /// `InvalidRoleAssignmentRequest` text.
 pub const INVALID_MSG: &str = "The role assignment request is invalid.";
-
-/// Request-scoped facts every response needs.
-#[derive(Debug, Clone)]
-pub struct Ctx {
-    /// `http://127.0.0.1:PORT` (no trailing slash).
-    pub base: String,
-    /// Virtual now.
-    pub now: OffsetDateTime,
-    /// Response `request-id` / `x-ms-request-id`.
-    pub request_id: String,
-    /// Echoed `client-request-id` (or the request id).
-    pub client_request_id: String,
-}
-
-/// A response body.
-#[derive(Debug, Clone)]
-pub enum Body {
-    /// No body.
-    Empty,
-    /// JSON with a content type.
-    Json(Value, &'static str),
-    /// Text with a content type.
-    Text(String, &'static str),
-}
-
-/// A response before it is turned into HTTP (also used for `$batch` items).
-#[derive(Debug, Clone)]
-pub struct Reply {
-    /// Status code.
-    pub status: u16,
-    /// Extra headers.
-    pub headers: Vec<(String, String)>,
-    /// Body.
-    pub body: Body,
-    /// Drop the connection instead of answering.
-    pub reset: bool,
-}
-
-impl Reply {
-    /// JSON reply.
-    pub fn json(status: u16, v: Value, ct: &'static str) -> Self {
-        Self {
-            status,
-            headers: Vec::new(),
-            body: Body::Json(v, ct),
-            reset: false,
-        }
-    }
-    /// Empty reply.
-    pub fn empty(status: u16) -> Self {
-        Self {
-            status,
-            headers: Vec::new(),
-            body: Body::Empty,
-            reset: false,
-        }
-    }
-    /// Adds a header.
-    pub fn header(mut self, k: &str, v: impl Into<String>) -> Self {
-        self.headers.push((k.to_owned(), v.into()));
-        self
-    }
-    /// The JSON body, if any.
-    #[cfg(test)]
-    pub fn json_body(&self) -> Option<&Value> {
-        match &self.body {
-            Body::Json(v, _) => Some(v),
-            _ => None,
-        }
-    }
-}
 
 /// A PIM service error in dialect-neutral form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,6 +199,8 @@ pub fn default_arm_error(status: u16) -> (&'static str, &'static str) {
 
 #[cfg(test)]
 mod tests {
+    use time::OffsetDateTime;
+
     use super::*;
 
     #[test]

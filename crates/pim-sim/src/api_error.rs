@@ -1,4 +1,5 @@
-//! The crate's error type (library API errors, not wire errors; see `errors.rs`).
+//! The crate's error type for its Rust API (not the services' wire errors; those are in
+//! `service_errors.rs`).
 
 /// Errors returned by the simulator's Rust API.
 #[derive(Debug, thiserror::Error)]

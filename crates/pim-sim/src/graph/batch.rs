@@ -7,11 +7,12 @@ use std::sync::Arc;
 use rand::seq::SliceRandom;
 use serde_json::{Map, Value, json};
 
-use crate::errors::{self, Body, Ctx, GRAPH_JSON, Reply};
 use crate::faults::{self, Fault, Service};
 use crate::graph;
 use crate::odata;
+use crate::reply::{Body, Ctx, GRAPH_JSON, Reply};
 use crate::server::Shared;
+use crate::service_errors;
 use crate::state::new_guid;
 use crate::wire::ApiReq;
 
@@ -27,7 +28,7 @@ struct Item {
 }
 
 fn parse(ctx: &Ctx, body: &[u8]) -> Result<Vec<Item>, Reply> {
-    let bad = |m: &str| errors::graph(ctx, 400, "BadRequest", m);
+    let bad = |m: &str| service_errors::graph(ctx, 400, "BadRequest", m);
     let v: Value =
         serde_json::from_slice(body).map_err(|_| bad("Invalid batch payload format."))?;
     let reqs = v
@@ -191,7 +192,7 @@ pub async fn handle(
                     .as_ref()
                     .is_some_and(|r| !(200..300).contains(&r.status))
             }) {
-                results[idx] = Some(errors::graph(
+                results[idx] = Some(service_errors::graph(
                     ctx,
                     424,
                     "FailedDependency",
@@ -204,7 +205,7 @@ pub async fn handle(
     }
     // dependency cycles: whatever is left fails
     for r in results.iter_mut().filter(|r| r.is_none()) {
-        *r = Some(errors::graph(
+        *r = Some(service_errors::graph(
             ctx,
             424,
             "FailedDependency",

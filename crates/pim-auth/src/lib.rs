@@ -44,6 +44,29 @@
 //!   ([`entra::MAX_TOKEN_LIFETIME`]), answers are read up to 16 MiB without following
 //!   redirects, tenants must be ids or domains ([`entra::validate_tenant`]), and a damaged
 //!   keychain entry is [`StoreError::Integrity`] (sign in again).
+//!
+//! Code map:
+//! - `auth/mod.rs`: the [`Auth`] facade and its shared state: accounts, default account,
+//!   sign-out, token sources.
+//! - `auth/options.rs`: [`AuthOptions`] and the options of each sign-in ([`LoginOptions`],
+//!   [`DeviceCodeOptions`]).
+//! - `auth/signin.rs`: the sign-in flows: browser (auth code + PKCE), device code, Azure CLI
+//!   accounts, and the browser step-up.
+//! - `auth/tokens.rs`: the per-account token source: access-token cache, single-flight
+//!   refresh, rotated refresh tokens saved (or a rejected one deleted).
+//! - `auth/vault.rs`: the stored refresh token: keychain or memory, the cross-process
+//!   `keychain.lock`, and the check of its bound endpoints.
+//! - `bound.rs`: the keychain value format that binds a refresh token to its endpoints.
+//! - [`entra`]: the Entra v2 protocol: tenants and authority URLs (`mod.rs`), the claims
+//!   request and ID-token claims (`claims.rs`), the token and device-code client and its
+//!   answers (`client.rs`), error responses, AADSTS codes and refusals (`error.rs`).
+//! - [`loopback`], [`pkce`], [`browser`]: the browser flow's redirect listener, PKCE and
+//!   `state`, and opening the page.
+//! - [`store`]: [`SecretStore`] (keychain, memory, size-limited fake) and token chunking.
+//! - [`accounts`], [`tenant_cache`]: `accounts.json` and `tenants.json` (no secrets).
+//! - [`filelock`]: advisory locks on the config folder's shared files.
+//! - [`azure_cli`]: the `az` token source.
+//! - [`clock`]: time as an input.
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

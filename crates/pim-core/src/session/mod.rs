@@ -11,11 +11,9 @@
 //!   context; the write is then retried once with the claims.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -27,10 +25,12 @@ use crate::clock::{Clock, ServerTime, SystemClock};
 use crate::config::Endpoints;
 use crate::duration::PimDuration;
 use crate::graph::{BatchItem, Graph, ItemOk, odata_literal, policy_from_assignment};
+pub use crate::http::default_client;
 use crate::http::{Failure, Http, RetryPolicy};
 use crate::matching::{RoleQuery, find_role};
 use crate::model::*;
 use crate::policy::{Policy, validate};
+pub use crate::token::StepUpHook;
 use crate::token::{Resource, TokenRequest, TokenSource};
 use crate::wire::{
     ArmInstanceProps, ArmRequestProps, ArmResource, GraphGroupInstance, GraphMe,
@@ -47,16 +47,6 @@ const GROUP_REQUESTS: &str =
 /// and groups missing, Azure roles listed), e.g. an Azure CLI sign-in whose app has no Graph
 /// PIM permissions.
 pub const GRAPH_UNREADABLE: &str = "Entra roles and groups could not be read";
-
-/// Called when a write needs an interactive step-up (MFA, authentication context, CAE).
-/// After it returns `Ok`, the session retries the write once, asking the token source for a
-/// token with the same claims.
-#[async_trait]
-pub trait StepUpHook: Send + Sync + fmt::Debug {
-    /// Satisfies `claims` for `resource` in `tenant_id` (e.g. interactive sign-in with the
-    /// claims request). Return [`Error::StepUpRequired`] if the user declined.
-    async fn step_up(&self, tenant_id: &str, resource: Resource, claims: &str) -> Result<()>;
-}
 
 /// How to build a [`Session`].
 #[derive(Debug, Clone)]
@@ -123,19 +113,6 @@ impl SessionOptions {
             hidden_tenants: Vec::new(),
         }
     }
-}
-
-/// A reqwest client suitable for the session (no redirects, connect timeout 30 s).
-pub fn default_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(30))
-        .user_agent(concat!("pim-tray/", env!("CARGO_PKG_VERSION")))
-        .build()
-        // Only the TLS backend or the system proxy settings can make `build` fail, and
-        // `Client::default` sets them up the same way: it never hands out a client that
-        // follows redirects in place of this one.
-        .unwrap_or_default()
 }
 
 #[derive(Debug, Default)]

@@ -20,10 +20,12 @@ use crate::http::{
 use crate::model::{
     AccessId, ActivationRequest, ActiveAssignment, EligibleRole, Role, RoleKind, Ticket,
 };
-use crate::session::{
+use crate::session::policy_claims;
+use crate::session::rows::{
     arm_row, arm_schedule_request, attach_request, entra_row, graph_schedule_request,
-    is_open_activation, jwt_claim, merge_assignment, policy_claims, upsert,
+    is_open_activation, merge_assignment, upsert,
 };
+use crate::session::write::jwt_claim;
 use crate::token::Resource;
 use crate::wire::{
     ArmInstanceProps, ArmPolicyAssignmentProps, ArmRequestProps, ArmResource, ArmTenant,

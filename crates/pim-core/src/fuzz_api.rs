@@ -19,12 +19,11 @@ use crate::http::{
     ApiError, claims_from_message, insufficient_claims, parse_retry_after, parse_rules,
 };
 use crate::model::{ActivationRequest, Role, RoleKind, Ticket};
-use crate::session::policy_claims;
 use crate::session::rows::{
     add_arm_requests, add_graph_instances, add_graph_requests, arm_rows, arm_schedule_request,
     entra_policies, entra_row, finish_rows, graph_schedule_request, group_row,
 };
-use crate::session::write::jwt_claim;
+use crate::session::{jwt_claim, policy_claims};
 use crate::token::Resource;
 use crate::wire::{
     ArmInstanceProps, ArmPolicyAssignmentProps, ArmRequestProps, ArmResource, ArmTenant,

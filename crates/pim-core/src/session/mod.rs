@@ -21,7 +21,7 @@ mod names;
 mod reconcile;
 pub(crate) mod rows;
 mod tenants;
-pub(crate) mod write;
+mod write;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -44,6 +44,8 @@ use crate::token::TokenSource;
 use crate::{Error, Result};
 use tenants::normalise_tenants;
 pub use tenants::{hidden_tenants_after, normalise_ids};
+#[cfg(feature = "fuzzing")]
+pub(crate) use write::jwt_claim;
 pub use write::policy_claims;
 
 /// How a tenant's warning starts when Microsoft Graph could not be read at all (Entra roles

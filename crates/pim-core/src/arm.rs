@@ -1,18 +1,22 @@
 //! Azure Resource Manager client: tenants, my eligibility/assignment instances, my requests
 //! (provider level, falling back per scope), schedule requests (PUT with a client-chosen GUID,
-//! idempotent), cancel, policies (effective rules).
+//! idempotent), cancel, policies (effective rules), the names of role definitions and
+//! subscriptions; and the ARM request bodies the session sends.
 
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
 
+use crate::duration::PimDuration;
 use crate::error::Error;
-use crate::graph::{id_segment, path_segment};
+use crate::graph::{id_segment, insert_justification_and_ticket, path_segment};
 use crate::http::{Call, Failure, Http};
+use crate::model::{Action, ActivationRequest, Role};
 use crate::policy::Policy;
 use crate::token::Resource;
 use crate::wire::{
     ArmInstanceProps, ArmPolicyAssignmentProps, ArmRequestProps, ArmResource, ArmTenant,
-    last_segment, parse_items,
+    format_datetime, last_segment, parse_items,
 };
 
 /// PIM api-version.
@@ -47,6 +51,45 @@ pub(crate) fn arm_path(id: &str) -> Result<String, Error> {
     Ok(out)
 }
 
+/// The body of a schedule request for an Azure role (`SelfActivate`, `SelfExtend`,
+/// `SelfDeactivate`); `schedule` is the start and duration (none for a deactivation).
+pub(crate) fn request_body(
+    role: &Role,
+    principal: &str,
+    action: &Action,
+    schedule: Option<(OffsetDateTime, PimDuration)>,
+    req: &ActivationRequest,
+) -> Value {
+    let mut p = serde_json::Map::new();
+    p.insert("principalId".into(), json!(principal));
+    p.insert("roleDefinitionId".into(), json!(role.role_definition_id));
+    p.insert("requestType".into(), json!(action.as_pascal()));
+    if *action == Action::SelfActivate
+        && let Some(s) = role
+            .eligibility
+            .as_ref()
+            .and_then(|e| e.schedule_id.clone())
+    {
+        p.insert("linkedRoleEligibilityScheduleId".into(), json!(s));
+    }
+    if *action == Action::SelfExtend
+        && let Some(s) = role.assignment.as_ref().and_then(|a| a.schedule_id.clone())
+    {
+        p.insert("targetRoleAssignmentScheduleId".into(), json!(s));
+    }
+    insert_justification_and_ticket(&mut p, req);
+    if let Some((start, duration)) = schedule {
+        p.insert(
+            "scheduleInfo".into(),
+            json!({
+                "startDateTime": format_datetime(start),
+                "expiration": {"type": "AfterDuration", "endDateTime": null, "duration": duration.to_iso8601()}
+            }),
+        );
+    }
+    json!({ "properties": Value::Object(p) })
+}
+
 /// ARM client for one session.
 #[derive(Debug, Clone)]
 pub(crate) struct Arm {
@@ -67,6 +110,26 @@ impl Arm {
     /// be an ARM path ([`arm_path`]).
     fn scoped(&self, scope: &str, rest: &str) -> Result<String, Error> {
         Ok(format!("{}{}{AUTHZ}/{rest}", self.base(), arm_path(scope)?))
+    }
+
+    /// The URL that reads a role definition (its `properties.roleName`); `id` (from a
+    /// response) must be an ARM path ([`arm_path`]).
+    pub fn role_definition_url(&self, id: &str) -> Result<String, Error> {
+        Ok(format!(
+            "{}{}?api-version=2022-04-01",
+            self.base(),
+            arm_path(id)?
+        ))
+    }
+
+    /// The URL that reads a subscription (its `displayName`); `id` (from a response) must
+    /// be an ARM path ([`arm_path`]).
+    pub fn subscription_url(&self, id: &str) -> Result<String, Error> {
+        Ok(format!(
+            "{}{}?api-version=2020-01-01",
+            self.base(),
+            arm_path(id)?
+        ))
     }
 
     /// `GET /tenants?api-version=2020-01-01` with the home tenant's token.

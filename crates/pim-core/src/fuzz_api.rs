@@ -5,6 +5,7 @@
 //! has to return without panicking; some also check a round trip and panic when it breaks, so
 //! that the fuzzer reports it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -17,13 +18,12 @@ use crate::graph::{item_body, item_status, lower_keys};
 use crate::http::{
     ApiError, claims_from_message, insufficient_claims, parse_retry_after, parse_rules,
 };
-use crate::model::{
-    AccessId, ActivationRequest, ActiveAssignment, EligibleRole, Role, RoleKind, Ticket,
+use crate::model::{ActivationRequest, Role, RoleKind, Ticket};
+use crate::session::rows::{
+    add_arm_requests, add_graph_instances, add_graph_requests, arm_rows, arm_schedule_request,
+    entra_policies, entra_row, finish_rows, graph_schedule_request, group_row,
 };
-use crate::session::{
-    arm_row, arm_schedule_request, attach_request, entra_row, graph_schedule_request,
-    is_open_activation, jwt_claim, merge_assignment, policy_claims, upsert,
-};
+use crate::session::{jwt_claim, policy_claims};
 use crate::token::Resource;
 use crate::wire::{
     ArmInstanceProps, ArmPolicyAssignmentProps, ArmRequestProps, ArmResource, ArmTenant,
@@ -174,91 +174,32 @@ fn single(v: Value) {
     }
 }
 
-/// What `Session::load_graph` and `load_arm` do with the items of their lists, in one place:
-/// rows from eligible and active instances, merged, with open requests attached.
+/// What `Session::load_graph` and `load_arm` do with the items of their lists, with the
+/// same functions (`session::rows`): rows from eligible and active instances, merged, with
+/// open requests attached; each item read as every kind.
 fn items_into_model(items: Vec<Value>) {
     let now = now();
     let tid = "fuzz-tenant";
     let mut rows: Vec<Role> = Vec::new();
-    for i in parse_items::<GraphRoleInstance>("fuzz", items.clone()) {
-        let Some(rid) = i.role_definition_id.clone() else {
-            continue;
-        };
-        let mut r = entra_row(tid, &i, &rid);
-        r.eligibility = Some(EligibleRole {
-            instance_id: i.id.clone(),
-            schedule_id: i.role_eligibility_schedule_id.clone(),
-            start: i.start_date_time,
-            end: i.end_date_time,
-            member_type: i.member_type.clone(),
-        });
-        upsert(&mut rows, r.clone(), |_, _| {});
-        let a = ActiveAssignment {
-            instance_id: i.id.clone(),
-            schedule_id: i.role_assignment_schedule_id.clone(),
-            assignment_type: i.assignment_type.clone(),
-            member_type: i.member_type.clone(),
-            start: i.start_date_time,
-            end: i.end_date_time,
-            linked_eligibility_schedule_id: None,
-        };
-        r.assignment = Some(a.clone());
-        upsert(&mut rows, r, move |existing, _| {
-            merge_assignment(existing, a)
-        });
-    }
-    for i in parse_items::<GraphGroupInstance>("fuzz", items.clone()) {
-        let _ = (&i.group_id, &i.access_id, &i.group, i.start_date_time);
-        let _ = i.access_id.as_ref().map(AccessId::as_str);
-    }
-    for i in parse_items::<ArmResource<ArmInstanceProps>>("fuzz", items.clone()) {
-        let Some(p) = i.properties.as_ref() else {
-            continue;
-        };
-        let Some(mut r) = arm_row(tid, p) else {
-            continue;
-        };
-        r.eligibility = Some(EligibleRole {
-            instance_id: i.id.clone(),
-            schedule_id: p.role_eligibility_schedule_id.clone(),
-            start: p.start_date_time,
-            end: p.end_date_time,
-            member_type: p.member_type.clone(),
-        });
-        upsert(&mut rows, r, |_, _| {});
-    }
-    for q in parse_items::<GraphRequest>("fuzz", items.clone()) {
-        let Some(sr) = graph_schedule_request(&q) else {
-            continue;
-        };
-        let _ = is_open_activation(&sr, now);
-        let Some(rid) = q.role_definition_id.as_deref() else {
-            continue;
-        };
-        let scope = q.directory_scope_id.clone().unwrap_or_else(|| "/".into());
-        attach_request(&mut rows, RoleKind::EntraRole, tid, rid, &scope, None, sr);
-    }
-    for q in parse_items::<ArmResource<ArmRequestProps>>("fuzz", items.clone()) {
-        let Some(sr) = arm_schedule_request(&q) else {
-            continue;
-        };
-        let _ = is_open_activation(&sr, now);
-        let Some(p) = q.properties.as_ref() else {
-            continue;
-        };
-        let (Some(rid), Some(scope)) = (p.role_definition_id.as_deref(), p.scope.as_deref()) else {
-            continue;
-        };
-        attach_request(
-            &mut rows,
-            RoleKind::AzureResource,
-            tid,
-            rid,
-            scope,
-            None,
-            sr,
-        );
-    }
+    let entra: Vec<GraphRoleInstance> = parse_items("fuzz", items.clone());
+    add_graph_instances(&mut rows, &entra, &entra, now, |i| {
+        let rid = i.role_definition_id.as_deref()?;
+        Some(entra_row(tid, i, rid))
+    });
+    let groups: Vec<GraphGroupInstance> = parse_items("fuzz", items.clone());
+    let names = HashMap::new();
+    add_graph_instances(&mut rows, &groups, &groups, now, |i| {
+        group_row(tid, i, &names)
+    });
+    let arm: Vec<ArmResource<ArmInstanceProps>> = parse_items("fuzz", items.clone());
+    let (arm, _scopes) = arm_rows(tid, &arm, &arm, now);
+    rows.extend(arm);
+    let requests: Vec<GraphRequest> = parse_items("fuzz", items.clone());
+    add_graph_requests(&mut rows, RoleKind::EntraRole, tid, &requests, now);
+    add_graph_requests(&mut rows, RoleKind::Group, tid, &requests, now);
+    let requests: Vec<ArmResource<ArmRequestProps>> = parse_items("fuzz", items.clone());
+    add_arm_requests(&mut rows, tid, &requests, now);
+    let _ = entra_policies(items.clone(), true);
     for pa in parse_items::<GraphPolicyAssignment>("fuzz", items.clone()) {
         if let Some(rules) = pa.policy.and_then(|p| p.rules) {
             check_policy(&Policy::from_rules(&rules));
@@ -273,8 +214,8 @@ fn items_into_model(items: Vec<Value>) {
     for t in parse_items::<ArmTenant>("fuzz", items) {
         let _ = (t.tenant_id, t.display_name, t.default_domain, t.domains);
     }
-    for r in &mut rows {
-        r.recompute_state(now);
+    finish_rows(&mut rows, "Fuzz", &HashMap::new(), now);
+    for r in &rows {
         let _ = (r.key(), r.label(), r.describe(), r.starts_at(), r.ends_at());
         let _ = r.time_left(now).map(format_time_left);
         let _ = r.pending_request();

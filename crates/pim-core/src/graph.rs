@@ -1,5 +1,6 @@
 //! Microsoft Graph client: the refresh `$batch` (with per-item throttling, per-item fallback
-//! URLs and paging), schedule requests for Entra roles and PIM for Groups, cancel, policies.
+//! URLs and paging), schedule requests for Entra roles and PIM for Groups, cancel, policies;
+//! and the Graph paths, OData filters and request bodies the session sends.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,14 +9,204 @@ use base64::Engine as _;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use time::OffsetDateTime;
+
+use crate::duration::PimDuration;
 use crate::error::Error;
 use crate::http::{ApiError, Call, Failure, Http, parse_retry_after};
+use crate::model::{Action, ActivationRequest, Role, RoleKind};
 use crate::policy::Policy;
 use crate::token::Resource;
-use crate::wire::{GraphPolicyAssignment, GraphRequest, parse_items};
+use crate::wire::{GraphPolicyAssignment, GraphRequest, format_datetime, parse_items};
 
 /// Most requests per `$batch` (Graph limit).
 const BATCH_LIMIT: usize = 20;
+
+/// Entra role schedule requests: writes are POSTed here, mine are listed below it.
+pub(crate) const ROLE_REQUESTS: &str = "/roleManagement/directory/roleAssignmentScheduleRequests";
+/// PIM for Groups schedule requests: writes are POSTed here, mine are listed below it.
+pub(crate) const GROUP_REQUESTS: &str =
+    "/identityGovernance/privilegedAccess/group/assignmentScheduleRequests";
+/// The signed-in user's object id alone.
+pub(crate) const ME_ID: &str = "/me?$select=id";
+
+/// The schedule request collection for a role's kind (Entra roles or groups).
+pub(crate) fn requests_path(kind: RoleKind) -> &'static str {
+    match kind {
+        RoleKind::Group => GROUP_REQUESTS,
+        _ => ROLE_REQUESTS,
+    }
+}
+
+/// The ids of the refresh `$batch` items ([`refresh_items`]).
+pub(crate) mod item {
+    /// `/me`.
+    pub const ME: &str = "me";
+    /// My Entra eligibility instances.
+    pub const ELIGIBLE: &str = "eligible";
+    /// My active Entra instances.
+    pub const ACTIVE: &str = "active";
+    /// My Entra role requests.
+    pub const REQUESTS: &str = "requests";
+    /// The directory-wide Entra role policy assignments.
+    pub const POLICIES: &str = "policies";
+    /// My group eligibility instances.
+    pub const GROUP_ELIGIBLE: &str = "groupEligible";
+    /// My active group instances.
+    pub const GROUP_ACTIVE: &str = "groupActive";
+    /// My group requests.
+    pub const GROUP_REQUESTS: &str = "groupRequests";
+}
+
+/// The refresh `$batch` for one tenant: me, Entra eligible/active/requests, all Entra role
+/// policies (rules expanded when the service can; the [`item::POLICIES`] item's
+/// alternative 0), group eligible/active/requests. Each item lists plainer fallbacks after
+/// its preferred URL.
+pub(crate) fn refresh_items() -> Vec<BatchItem> {
+    const ELIG: &str = "/roleManagement/directory/roleEligibilityScheduleInstances/filterByCurrentUser(on='principal')";
+    const ACT: &str = "/roleManagement/directory/roleAssignmentScheduleInstances/filterByCurrentUser(on='principal')";
+    const GELIG: &str = "/identityGovernance/privilegedAccess/group/eligibilityScheduleInstances/filterByCurrentUser(on='principal')";
+    const GACT: &str = "/identityGovernance/privilegedAccess/group/assignmentScheduleInstances/filterByCurrentUser(on='principal')";
+    let with = |base: &str, alts: &[&str]| -> Vec<String> {
+        alts.iter()
+            .map(|q| {
+                if q.is_empty() {
+                    base.to_owned()
+                } else {
+                    format!("{base}?{q}")
+                }
+            })
+            .collect()
+    };
+    let policies = "/policies/roleManagementPolicyAssignments?$filter=scopeId%20eq%20'/'%20and%20scopeType%20eq%20'DirectoryRole'";
+    let roles = [
+        "$expand=roleDefinition,directoryScope",
+        "$expand=roleDefinition",
+        "",
+    ];
+    let groups = ["$expand=group($select=id,displayName)", ""];
+    vec![
+        BatchItem::new(
+            item::ME,
+            &[
+                "/me?$select=id,displayName,userPrincipalName".to_owned(),
+                "/me".to_owned(),
+            ],
+        ),
+        BatchItem::new(item::ELIGIBLE, &with(ELIG, &roles)),
+        BatchItem::new(item::ACTIVE, &with(ACT, &roles)),
+        BatchItem::new(
+            item::REQUESTS,
+            &[format!(
+                "{ROLE_REQUESTS}/filterByCurrentUser(on='principal')"
+            )],
+        ),
+        BatchItem::new(
+            item::POLICIES,
+            &[
+                format!("{policies}&$expand=policy($expand=rules)"),
+                policies.to_owned(),
+            ],
+        ),
+        BatchItem::new(item::GROUP_ELIGIBLE, &with(GELIG, &groups)),
+        BatchItem::new(item::GROUP_ACTIVE, &with(GACT, &groups)),
+        BatchItem::new(
+            item::GROUP_REQUESTS,
+            &[format!(
+                "{GROUP_REQUESTS}/filterByCurrentUser(on='principal')"
+            )],
+        ),
+    ]
+}
+
+/// The path that reads an Entra role definition's display name; an id that is no path
+/// segment is refused ([`id_segment`]).
+pub(crate) fn role_definition_name_path(id: &str) -> Result<String, Error> {
+    id_segment(id)
+        .map(|id| format!("/roleManagement/directory/roleDefinitions/{id}?$select=id,displayName"))
+}
+
+/// The path that reads a directory scope's display name: an administrative unit
+/// (`/administrativeUnits/{id}`) or any other directory object (its last segment).
+pub(crate) fn directory_scope_name_path(scope_id: &str) -> Result<String, Error> {
+    let bare = scope_id.trim_start_matches('/');
+    match bare.split_once('/') {
+        Some((coll, oid)) if coll.eq_ignore_ascii_case("administrativeUnits") => id_segment(oid)
+            .map(|oid| format!("/directory/administrativeUnits/{oid}?$select=id,displayName")),
+        _ => id_segment(bare.rsplit('/').next().unwrap_or(bare))
+            .map(|oid| format!("/directoryObjects/{oid}?$select=id,displayName")),
+    }
+}
+
+/// The path that reads a group's display name.
+pub(crate) fn group_name_path(group_id: &str) -> Result<String, Error> {
+    id_segment(group_id).map(|gid| format!("/groups/{gid}?$select=id,displayName"))
+}
+
+/// The body of a schedule request for an Entra role or a group (`selfActivate`,
+/// `selfExtend`, `selfDeactivate`), and the collection it is POSTed to. `schedule` is the
+/// start and duration (none for a deactivation).
+pub(crate) fn request_body(
+    role: &Role,
+    principal: &str,
+    action: &Action,
+    schedule: Option<(OffsetDateTime, PimDuration)>,
+    req: &ActivationRequest,
+) -> (&'static str, Value) {
+    let mut body = serde_json::Map::new();
+    body.insert("action".into(), json!(action.as_str()));
+    body.insert("principalId".into(), json!(principal));
+    let path = match role.kind {
+        RoleKind::Group => {
+            body.insert("groupId".into(), json!(role.scope.id));
+            body.insert(
+                "accessId".into(),
+                json!(role.access.as_ref().map(|a| a.as_str()).unwrap_or("member")),
+            );
+            GROUP_REQUESTS
+        }
+        _ => {
+            body.insert("roleDefinitionId".into(), json!(role.role_definition_id));
+            match &role.app_scope_id {
+                Some(app) => body.insert("appScopeId".into(), json!(app)),
+                None => body.insert("directoryScopeId".into(), json!(role.scope.id)),
+            };
+            ROLE_REQUESTS
+        }
+    };
+    insert_justification_and_ticket(&mut body, req);
+    if let Some((start, duration)) = schedule {
+        body.insert(
+            "scheduleInfo".into(),
+            json!({
+                "startDateTime": format_datetime(start),
+                "expiration": {"type": "afterDuration", "duration": duration.to_iso8601()}
+            }),
+        );
+    }
+    (path, Value::Object(body))
+}
+
+/// Adds `justification` (when not blank) and `ticketInfo` (when given) to a request body:
+/// the same members on Graph and ARM.
+pub(crate) fn insert_justification_and_ticket(
+    body: &mut serde_json::Map<String, Value>,
+    req: &ActivationRequest,
+) {
+    if let Some(j) = req
+        .justification
+        .as_deref()
+        .filter(|j| !j.trim().is_empty())
+    {
+        body.insert("justification".into(), json!(j));
+    }
+    if let Some(t) = &req.ticket {
+        body.insert(
+            "ticketInfo".into(),
+            json!({"ticketNumber": t.number, "ticketSystem": t.system}),
+        );
+    }
+}
 
 /// Encodes an OData string literal (`'` doubled) for use inside a URL.
 pub(crate) fn odata_literal(s: &str) -> String {
@@ -363,6 +554,40 @@ impl Graph {
         Ok(p)
     }
 
+    /// An Entra role's directory-wide policy: the assignment with expanded rules; on 500
+    /// (or 400, 501) the assignment without expansion and then the rules by policy id.
+    pub async fn entra_policy(
+        &self,
+        tenant: &str,
+        role_definition_id: &str,
+    ) -> Result<Policy, Error> {
+        let filter = format!(
+            "$filter=scopeId%20eq%20'/'%20and%20scopeType%20eq%20'DirectoryRole'%20and%20roleDefinitionId%20eq%20'{}'",
+            odata_literal(role_definition_id)
+        );
+        let url = self.url(&format!(
+            "/policies/roleManagementPolicyAssignments?{filter}&$expand=policy($expand=rules)"
+        ));
+        let items = match self.http.get_all(tenant, Resource::Graph, &url).await {
+            Ok(i) => i,
+            Err(Error::Api {
+                status: 500 | 400 | 501,
+                ..
+            }) => {
+                let plain = self.url(&format!(
+                    "/policies/roleManagementPolicyAssignments?{filter}"
+                ));
+                self.http.get_all(tenant, Resource::Graph, &plain).await?
+            }
+            Err(e) => return Err(e),
+        };
+        let pa = parse_items::<GraphPolicyAssignment>("policy assignments", items)
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::InvalidResponse("no policy assignment for this role".into()))?;
+        policy_from_assignment(self, tenant, pa).await
+    }
+
     /// A group's policy (member or owner): assignment with expanded rules; on 500 (or 400)
     /// the assignment without expansion and then the rules by policy id.
     pub async fn group_policy(
@@ -618,5 +843,91 @@ mod tests {
         assert_eq!(item_body(None), Value::Null);
         let h = lower_keys(Some(&json!({"Retry-After": "2.5", "X": 1})));
         assert_eq!(h.get("retry-after").map(String::as_str), Some("2.5"));
+    }
+
+    #[test]
+    fn request_bodies_follow_the_contract() {
+        use time::macros::datetime;
+
+        use crate::model::{
+            AccessId, EligibleRole, PolicyInfo, RoleState, Scope, ScopeKind, Ticket,
+        };
+        let role = Role {
+            kind: RoleKind::AzureResource,
+            tenant_id: "t".into(),
+            tenant_name: "T".into(),
+            name: "Contributor".into(),
+            role_definition_id:
+                "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/b2".into(),
+            scope: Scope {
+                id: "/subscriptions/s".into(),
+                display_name: "Prod".into(),
+                kind: ScopeKind::Subscription,
+            },
+            app_scope_id: None,
+            access: None,
+            state: RoleState::Eligible,
+            eligibility: Some(EligibleRole {
+                instance_id: None,
+                schedule_id: Some("/x/roleEligibilitySchedules/e1".into()),
+                start: None,
+                end: None,
+                member_type: None,
+            }),
+            assignment: None,
+            pending: vec![],
+            policy: PolicyInfo::NotLoaded,
+        };
+        let req = ActivationRequest {
+            justification: Some("fix".into()),
+            ticket: Some(Ticket {
+                number: "1".into(),
+                system: "J".into(),
+            }),
+            ..Default::default()
+        };
+        let b = crate::arm::request_body(
+            &role,
+            "me",
+            &Action::SelfActivate,
+            Some((
+                datetime!(2026-08-21 08:00 UTC),
+                PimDuration::from_minutes(90),
+            )),
+            &req,
+        );
+        assert_eq!(b["properties"]["requestType"], "SelfActivate");
+        assert_eq!(
+            b["properties"]["scheduleInfo"]["expiration"]["duration"],
+            "PT1H30M"
+        );
+        assert_eq!(
+            b["properties"]["scheduleInfo"]["expiration"]["type"],
+            "AfterDuration"
+        );
+        assert_eq!(
+            b["properties"]["linkedRoleEligibilityScheduleId"],
+            "/x/roleEligibilitySchedules/e1"
+        );
+        let mut g = role.clone();
+        g.kind = RoleKind::Group;
+        g.access = Some(AccessId::Owner);
+        g.scope.id = "grp".into();
+        let (path, b) = request_body(
+            &g,
+            "me",
+            &Action::SelfActivate,
+            Some((datetime!(2026-08-21 08:00 UTC), PimDuration::from_hours(2))),
+            &req,
+        );
+        assert_eq!(path, GROUP_REQUESTS);
+        assert_eq!(b["accessId"], "owner");
+        assert_eq!(b["action"], "selfActivate");
+        assert_eq!(
+            b["scheduleInfo"]["startDateTime"],
+            "2026-08-21T08:00:00.000Z"
+        );
+        assert_eq!(b["scheduleInfo"]["expiration"]["type"], "afterDuration");
+        assert_eq!(b["ticketInfo"]["ticketSystem"], "J");
     }
 }

@@ -177,6 +177,19 @@ impl From<Failure> for Error {
     }
 }
 
+/// A reqwest client suitable for the session (no redirects, connect timeout 30 s).
+pub fn default_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(30))
+        .user_agent(concat!("pim-tray/", env!("CARGO_PKG_VERSION")))
+        .build()
+        // Only the TLS backend or the system proxy settings can make `build` fail, and
+        // `Client::default` sets them up the same way: it never hands out a client that
+        // follows redirects in place of this one.
+        .unwrap_or_default()
+}
+
 /// The HTTP client shared by the Graph and ARM clients.
 #[derive(Debug, Clone)]
 pub(crate) struct Http {
@@ -187,7 +200,7 @@ pub(crate) struct Http {
     pub retry: RetryPolicy,
     pub timeout: Duration,
     /// Answers 401 claims challenges (CAE) on any call, reads included.
-    pub step_up: Option<Arc<dyn crate::session::StepUpHook>>,
+    pub step_up: Option<Arc<dyn crate::token::StepUpHook>>,
 }
 
 impl Http {
@@ -953,7 +966,7 @@ pub(crate) mod tests {
         e.graph = url.clone();
         e.arm = url;
         Http {
-            client: crate::session::default_client(),
+            client: default_client(),
             tokens: Arc::new(StaticTokens),
             endpoints: e,
             time: Arc::new(ServerTime::new(Arc::new(crate::clock::SystemClock))),

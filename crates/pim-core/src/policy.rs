@@ -186,6 +186,26 @@ pub fn max_duration(policy: Option<&Policy>) -> PimDuration {
 /// is unknown), justification and ticket present. All failures
 /// are reported together in one [`Error::PolicyViolation`] naming the rules and what to do.
 pub fn validate(role_name: &str, policy: Option<&Policy>, req: &ActivationRequest) -> Result<()> {
+    check(role_name, policy, req, true)
+}
+
+/// [`validate`] for an extension of an administrator's assignment (`selfExtend`): its length
+/// is the approving administrator's to decide, so neither the policy's activation maximum nor
+/// PIM's day bounds it; the other rules apply.
+pub fn validate_extension(
+    role_name: &str,
+    policy: Option<&Policy>,
+    req: &ActivationRequest,
+) -> Result<()> {
+    check(role_name, policy, req, false)
+}
+
+fn check(
+    role_name: &str,
+    policy: Option<&Policy>,
+    req: &ActivationRequest,
+    bounded: bool,
+) -> Result<()> {
     let mut rules = Vec::new();
     let mut advice = Vec::new();
     let duration = req.duration.unwrap_or_else(|| default_duration(policy));
@@ -195,7 +215,8 @@ pub fn validate(role_name: &str, policy: Option<&Policy>, req: &ActivationReques
             "the duration {duration} is shorter than the minimum of 5m: ask for at least 5 minutes"
         ));
     }
-    if let Some(max) = policy.and_then(|p| p.max_duration)
+    let max = policy.and_then(|p| p.max_duration).filter(|_| bounded);
+    if let Some(max) = max
         && duration > max
     {
         rules.push("ExpirationRule".to_owned());
@@ -203,9 +224,7 @@ pub fn validate(role_name: &str, policy: Option<&Policy>, req: &ActivationReques
             "the duration {duration} is longer than the maximum of {max} ({}) allowed by the policy: ask for {max} or less",
             max.to_iso8601()
         ));
-    } else if policy.and_then(|p| p.max_duration).is_none()
-        && duration > PimDuration::MAX_ACTIVATION
-    {
+    } else if bounded && max.is_none() && duration > PimDuration::MAX_ACTIVATION {
         rules.push("ExpirationRule".to_owned());
         advice.push(format!(
             "the duration {duration} is longer than the day (24h) PIM allows any activation: ask for 24h or less"
@@ -379,6 +398,13 @@ mod tests {
             ..Default::default()
         };
         assert!(validate("x", Some(&p), &req(3)).is_err());
+        // An administrator's assignment is extended for as long as the approver decides.
+        validate_extension("x", Some(&p), &req(24 * 90)).unwrap();
+        validate_extension("x", None, &req(24 * 90)).unwrap();
+        assert!(
+            validate_extension("x", None, &req(0)).is_err(),
+            "the minimum still holds"
+        );
     }
 
     #[test]

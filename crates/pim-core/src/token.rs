@@ -92,6 +92,16 @@ pub trait TokenSource: Send + Sync + fmt::Debug {
     async fn access_token(&self, req: &TokenRequest) -> Result<AccessToken>;
 }
 
+/// Called when a write needs an interactive step-up (MFA, authentication context, CAE).
+/// After it returns `Ok`, the [`crate::Session`] retries the write once, asking the token source for a
+/// token with the same claims.
+#[async_trait]
+pub trait StepUpHook: Send + Sync + fmt::Debug {
+    /// Satisfies `claims` for `resource` in `tenant_id` (e.g. interactive sign-in with the
+    /// claims request). Return [`crate::Error::StepUpRequired`] if the user declined.
+    async fn step_up(&self, tenant_id: &str, resource: Resource, claims: &str) -> Result<()>;
+}
+
 /// Adapts any azure_core `TokenCredential` (e.g. `AzureCliCredential`) to [`TokenSource`].
 ///
 /// Claims are not supported by such credentials: a request with claims fails with

@@ -435,6 +435,8 @@ async fn long_refresh_token_through_the_limited_store_then_invalid_grant_deletes
             let t = ts.access_token(&req).await.unwrap();
             secrets.push(t.token.expose().to_owned());
             messages.push(format!("{t:?}"));
+            // Rotated tokens are saved by a background task: wait for it before reading.
+            h.auth.flush().await;
             let rt = saved_token(&h, &user);
             assert_eq!(rt.len(), 6000);
             secrets.push(rt);

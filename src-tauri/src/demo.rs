@@ -78,7 +78,7 @@ pub async fn start_simulator() -> anyhow::Result<SimProcess> {
     Ok(sim)
 }
 
-/// Runs `program` as the demo simulator and waits (at most [`READY_TIMEOUT`]) for its base URL.
+/// Runs `program` as the demo simulator and waits (at most 30 s) for its base URL.
 pub async fn spawn(program: &Path) -> anyhow::Result<SimProcess> {
     let mut cmd = tokio::process::Command::new(program);
     cmd.args([

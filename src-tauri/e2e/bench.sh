@@ -18,6 +18,7 @@ while [ $# -gt 0 ]; do
 done
 if [ "$build" = 1 ]; then
   cargo build --release --locked -p pim-tray --bin pim-tray --example bare_tray
+  cargo build --release --locked -p pim-sim # demo mode starts it beside pim-tray
 fi
 out="${out:-$(mktemp -d /tmp/pim-tray-bench-XXXXXX)}"
 mkdir -p "$out"

@@ -651,8 +651,10 @@ impl Forwarder {
                             let skew = (session.now() - OffsetDateTime::now_utc()).whole_seconds();
                             let model = view.model(&snapshot, skew);
                             // This account's sections replace its previous ones; the other
-                            // accounts' stay.
-                            tx.send_modify(|m| {
+                            // accounts' stay. A model that did not change wakes nobody (the
+                            // menu is rebuilt once per real change).
+                            tx.send_if_modified(|m| {
+                                let before = m.clone();
                                 for a in model.accounts {
                                     match m.accounts.iter_mut().find(|x| x.key == a.key) {
                                         Some(x) => *x = a,
@@ -664,6 +666,7 @@ impl Forwarder {
                                 m.status = Status::Ready;
                                 m.skew_seconds = skew;
                                 m.warning = warning.clone();
+                                *m != before
                             });
                         }
                         let now = session.now();

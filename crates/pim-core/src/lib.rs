@@ -12,7 +12,7 @@
 //!
 //! let endpoints = Endpoints::from_env(&ProcessEnv)?;
 //! let session = Session::new(SessionOptions::new(endpoints, tokens, "home-tenant-guid"));
-//! let mut changes = session.subscribe(); // a new Snapshot after every refresh and write
+//! let mut changes = session.subscribe(); // a new Snapshot whenever a refresh or write changes one
 //! let snapshot = session.refresh().await?; // every tenant, every kind, in parallel
 //! for role in snapshot.roles() {
 //!     println!("{} {:?} {:?}", role.describe(), role.state, role.time_left(session.now()));

@@ -213,14 +213,24 @@ impl Session {
         self.inner.tx.borrow().clone()
     }
 
-    /// Receives every new snapshot (after refreshes and writes).
+    /// Receives every snapshot that says something new (after refreshes and writes; a
+    /// refresh that finds everything as it was wakes nobody).
     pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
         self.inner.tx.subscribe()
     }
 
     /// Makes `s` the latest snapshot and sends it to the subscribers.
+    /// Publishes `s`; subscribers are woken only when it says something new (a refresh
+    /// that found everything as it was changes only `taken_at`, and wakes nobody).
     fn publish(&self, s: Snapshot) {
-        self.inner.tx.send_replace(s);
+        self.inner.tx.send_if_modified(|current| {
+            let changed = current.taken_at.is_none() != s.taken_at.is_none()
+                || current.account != s.account
+                || current.tenants != s.tenants
+                || current.hidden != s.hidden;
+            *current = s;
+            changed
+        });
     }
 
     fn caches(&self) -> std::sync::MutexGuard<'_, Caches> {

@@ -510,3 +510,40 @@ async fn hidden_tenants_are_not_read_until_shown_again() {
     assert!(snap.tenants.is_empty());
     assert_eq!(snap.hidden, live);
 }
+
+#[tokio::test]
+async fn a_refresh_that_finds_nothing_new_wakes_nobody() {
+    let h = harness::start().await;
+    let mut changes = h.session.subscribe();
+    h.session.refresh().await.unwrap();
+    assert!(changes.has_changed().unwrap(), "the first snapshot is news");
+    changes.borrow_and_update();
+    // Policies read lazily settle in the first refreshes; then nothing changes.
+    h.session.refresh().await.unwrap();
+    changes.borrow_and_update();
+    let before = h.session.snapshot();
+    h.session.refresh().await.unwrap();
+    assert!(
+        !changes.has_changed().unwrap(),
+        "an unchanged snapshot woke the subscribers"
+    );
+    // It is still the latest one (taken later).
+    assert!(h.session.snapshot().taken_at >= before.taken_at);
+    // A real change does wake them.
+    let gr = h
+        .session
+        .find(&RoleQuery::name("Global Reader"), &|_| false)
+        .await
+        .unwrap();
+    h.session
+        .activate(
+            &gr,
+            pim_core::ActivationRequest {
+                justification: Some("audit".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(changes.has_changed().unwrap(), "the activation is news");
+}

@@ -21,6 +21,10 @@ for c in pim-core pim-auth pim-sim; do
     echo "FAIL: $c depends on tauri" >&2; exit 1
   fi
 done
+# The tray links no HTTP server: demo mode runs the simulator (pim-sim) as its own process.
+if cargo tree -p pim-tray -e normal --prefix none | grep -Eq '^(axum|pim-sim) '; then
+  echo "FAIL: pim-tray links an HTTP server (axum or pim-sim)" >&2; exit 1
+fi
 echo "== docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
 echo "== ui types"

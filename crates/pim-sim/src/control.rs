@@ -9,9 +9,9 @@ use time::{Duration, OffsetDateTime};
 use crate::api_error::{Error, Result};
 use crate::authority;
 use crate::clock::fmt_dt;
-use crate::engine;
 use crate::faults::{FaultRule, FaultSpec};
 use crate::reply::{JSON, Reply};
+use crate::requests;
 use crate::server::Shared;
 use crate::state::{AssignmentType, DeviceStatus, Kind, RecordedRequest, SimConfig, State, Target};
 
@@ -132,7 +132,7 @@ impl SimControl {
     /// Advances the virtual clock by a duration.
     pub fn advance_by(&self, by: Duration) -> OffsetDateTime {
         let now = self.shared.clock.advance(by);
-        engine::tick(&mut self.shared.lock(), now);
+        requests::tick(&mut self.shared.lock(), now);
         now
     }
 
@@ -184,14 +184,14 @@ impl SimControl {
     pub fn approve(&self, id: &str, justification: Option<&str>) -> Result<()> {
         let _ = justification;
         let now = self.shared.clock.now();
-        engine::decide(&mut self.shared.lock(), now, id, true).map(|_| ())
+        requests::decide(&mut self.shared.lock(), now, id, true).map(|_| ())
     }
 
     /// Denies a pending request.
     pub fn deny(&self, id: &str, justification: Option<&str>) -> Result<()> {
         let _ = justification;
         let now = self.shared.clock.now();
-        engine::decide(&mut self.shared.lock(), now, id, false).map(|_| ())
+        requests::decide(&mut self.shared.lock(), now, id, false).map(|_| ())
     }
 
     /// Completes a device-code sign-in.
@@ -255,7 +255,7 @@ impl SimControl {
                     .map(|q| json!({"id": q.id, "kind": kind_name(q.target.kind), "roleName": role_name(&st, &q.target),
                         "scopeName": scope_name(&st, &q.target), "action": q.action.graph(), "status": q.status,
                         "created": fmt_dt(q.created), "start": q.start.map(fmt_dt),
-                        "end": engine::requested_end(q).map(fmt_dt)}))
+                        "end": requests::requested_end(q).map(fmt_dt)}))
                     .collect();
                 json!({"tenantId": t.id, "displayName": t.name, "defaultDomain": t.default_domain,
                        "userObjectId": t.user_oid, "eligible": eligible, "active": active, "requests": requests})

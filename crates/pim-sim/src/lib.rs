@@ -28,7 +28,7 @@
 //! * `arm/`: Azure Resource Manager: routing and scope checks, how PIM items render,
 //!   schedules and schedule requests, policies, `/tenants` and `/subscriptions`.
 //! * `wire`: what Graph and ARM share: the request, its checked caller, body parsing.
-//! * `engine`: PIM request processing: policy enforcement, activation, deactivation,
+//! * `requests`: PIM request processing: policy enforcement, activation, deactivation,
 //!   extension, cancel, approvals, the passage of time.
 //! * `state/`: the world: tenants and the user, PIM records, the five PIM lists, runtime
 //!   configuration, the authority's grants, building it from a scenario.
@@ -62,13 +62,13 @@ mod arm;
 mod authority;
 mod clock;
 mod control;
-mod engine;
 mod faults;
 mod graph;
 mod jwt;
 mod odata;
 mod policy;
 mod reply;
+mod requests;
 mod scenario;
 mod server;
 mod service_errors;

@@ -20,12 +20,12 @@ use crate::arm;
 use crate::authority;
 use crate::clock::{Clock, fmt_http_date};
 use crate::control::{self, SimControl};
-use crate::engine;
 use crate::faults::{self, Fault, Service};
 use crate::graph;
 use crate::graph::batch;
 use crate::odata::{self, Query};
 use crate::reply::{self, Body, Ctx, Reply};
+use crate::requests;
 use crate::service_errors;
 use crate::state::{RecordedRequest, State, new_guid};
 use crate::wire::ApiReq;
@@ -193,7 +193,7 @@ async fn handler(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
     .map(str::to_owned)
     .unwrap_or_else(|| request_id.clone());
     let now = sh.clock.now();
-    engine::tick(&mut sh.lock(), now);
+    requests::tick(&mut sh.lock(), now);
     let ctx = Ctx {
         base,
         now,

@@ -5,10 +5,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::clock::parse_dt;
-use crate::engine::Caller;
 use crate::jwt::{self, AccessClaims};
 use crate::odata::Query;
 use crate::reply::Ctx;
+use crate::requests::Caller;
 use crate::service_errors::PimError;
 use crate::state::{ExpType, Expiration, State, Tenant, Ticket};
 

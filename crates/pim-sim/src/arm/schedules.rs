@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 
-use crate::engine::{self, NewRequest};
 use crate::odata;
 use crate::reply::{ARM_JSON, Reply};
+use crate::requests::{self, NewRequest};
 use crate::service_errors::{self, PimError};
 use crate::state::{Action, Kind, Listed, Listing, Request, State, Target, norm_scope};
 use crate::wire::{self, Env};
@@ -239,7 +239,7 @@ pub(super) fn put_request(
         Err(e) => return service_errors::arm_pim(&e),
     };
     let caller = env.caller();
-    match engine::submit(st, env.now, &caller, req) {
+    match requests::submit(st, env.now, &caller, req) {
         Ok(q) => Reply::json(
             if validate { 200 } else { 201 },
             request_json(st, &env.tenant, &q),
@@ -250,7 +250,7 @@ pub(super) fn put_request(
 }
 
 pub(super) fn cancel(st: &mut State, env: &Env<'_>, name: &str) -> Reply {
-    match engine::cancel(st, env.now, &env.claims.oid, Kind::AzureResource, name) {
+    match requests::cancel(st, env.now, &env.claims.oid, Kind::AzureResource, name) {
         Ok(_) => Reply::empty(200),
         Err(e) if e.status == 404 => request_not_found(name),
         Err(e) => service_errors::arm_pim(&e),

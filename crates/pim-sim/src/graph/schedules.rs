@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::clock::fmt_dt;
-use crate::engine::{self, NewRequest};
 use crate::odata::Expand;
 use crate::reply::{GRAPH_JSON, Reply};
+use crate::requests::{self, NewRequest};
 use crate::service_errors::{self, PimError};
 use crate::state::{
     Action, Assignment, Eligibility, Kind, Listed, Listing, Request, State, Target, new_guid,
@@ -69,7 +69,7 @@ pub(super) fn request_schedule(q: &Request) -> Value {
         duration: None,
         end: None,
     });
-    schedule_info(q.start, &exp, engine::requested_end(q))
+    schedule_info(q.start, &exp, requests::requested_end(q))
 }
 
 /// The `on` argument of `filterByCurrentUser(on='…')` (default `principal`): requests
@@ -262,7 +262,7 @@ pub(super) fn post_request(
         Ok(r) => r,
         Err(e) => return service_errors::graph_pim(env.ctx, &e),
     };
-    match engine::submit(st, env.now, &env.caller(), req) {
+    match requests::submit(st, env.now, &env.caller(), req) {
         Ok(q) => created(env, f.requests_set, (f.request)(&q), &q.id),
         Err(e) => service_errors::graph_pim(env.ctx, &e),
     }
@@ -317,7 +317,7 @@ pub(super) fn cancel(st: &mut State, env: &Env<'_>, kind: Kind, id: &str) -> Rep
     if let Err(e) = env.require(st, flavour(kind).req_write, kind == Kind::Group) {
         return e;
     }
-    match engine::cancel(st, env.now, &env.claims.oid, kind, id) {
+    match requests::cancel(st, env.now, &env.claims.oid, kind, id) {
         Ok(_) => Reply::empty(204),
         Err(e) if e.status == 404 => {
             service_errors::graph(env.ctx, 404, "ResourceNotFound", &e.message)

@@ -526,6 +526,7 @@ impl ViewOf {
                 key: self.key.clone(),
                 upn: self.upn.clone(),
                 tenants,
+                changes: snapshot.changes.clone(),
             }],
             skew_seconds,
             warning: None,

@@ -171,6 +171,7 @@ mod fake {
                         roles,
                         error: None,
                     }],
+                    changes: Vec::new(),
                 }],
             };
             FakeEngine {

@@ -377,6 +377,7 @@ mod tests {
                     roles,
                     error: None,
                 }],
+                changes: Vec::new(),
             }],
         }
     }

@@ -1,5 +1,8 @@
 //! Expiry reminders and change notices.
 //!
+//! The notices word the changes pim-core publishes with each snapshot (approved, denied,
+//! ended; [`pim_core::Change`], numbered): the shell infers nothing by comparing models.
+//!
 //! [`Reminders`] is pure: given the activations and the time, it says which reminders are due
 //! and when to wake next. [`ReminderTask`] runs it: it waits for either a new model or the next
 //! due time, re-reading the wall clock on every wake (the timer is re-armed at most a minute
@@ -13,7 +16,7 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::view::{RoleState, RoleView, TrayModel};
+use crate::view::{RoleView, TrayModel};
 
 pub use pim_core::clock::{Clock, SystemClock};
 
@@ -120,38 +123,44 @@ impl Reminders {
     }
 }
 
-/// Compares the model before and after a change.
-pub fn notices(before: &TrayModel, after: &TrayModel) -> Vec<Notice> {
-    let mut out = Vec::new();
-    if before.accounts.is_empty() || after.accounts.is_empty() {
-        return out; // signing in or out is not news
-    }
-    let same = |a: &RoleView, b: &RoleView| {
-        a.tenant_id == b.tenant_id && a.kind == b.kind && a.name == b.name && a.scope == b.scope
-    };
-    let find = |m: &TrayModel, r: &RoleView, pred: fn(&RoleState) -> bool| {
-        m.roles().any(|o| same(o, r) && pred(&o.state))
-    };
-    let is_active: fn(&RoleState) -> bool = |s| matches!(s, RoleState::Active { end: Some(_), .. });
-    let is_live: fn(&RoleState) -> bool =
-        |s| matches!(s, RoleState::Active { .. } | RoleState::Scheduled { .. });
-    let is_pending: fn(&RoleState) -> bool = |s| matches!(s, RoleState::Pending);
-    for r in before.roles() {
-        match r.state {
-            RoleState::Pending if !find(after, r, is_pending) => {
-                if find(after, r, is_live) {
-                    out.push(Notice::Approved { title: r.title() });
-                } else {
-                    out.push(Notice::Denied { title: r.title() });
-                }
+/// The newest change number in `model` (0 when none).
+pub fn last_change(model: &TrayModel) -> u64 {
+    model
+        .accounts
+        .iter()
+        .flat_map(|a| &a.changes)
+        .map(|c| c.seq)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The notices for the core's changes in `model` numbered after `seen`, oldest first. The
+/// core decides what changed (by each role's identity); this only words it, with the role's
+/// title as the menu shows it.
+pub fn notices(model: &TrayModel, seen: u64) -> Vec<Notice> {
+    let mut changes: Vec<&pim_core::Change> = model
+        .accounts
+        .iter()
+        .flat_map(|a| &a.changes)
+        .filter(|c| c.seq > seen)
+        .collect();
+    changes.sort_by_key(|c| c.seq);
+    changes
+        .into_iter()
+        .filter_map(|c| {
+            let title = model
+                .role(&c.key)
+                .map(RoleView::title)
+                .unwrap_or_else(|| c.role.clone());
+            match c.kind {
+                pim_core::ChangeKind::Approved => Some(Notice::Approved { title }),
+                pim_core::ChangeKind::Denied => Some(Notice::Denied { title }),
+                pim_core::ChangeKind::Ended => Some(Notice::Ended { title }),
+                // The window or the CLI that activated it already said so.
+                pim_core::ChangeKind::Activated => None,
             }
-            RoleState::Active { end: Some(_), .. } if !find(after, r, is_active) => {
-                out.push(Notice::Ended { title: r.title() });
-            }
-            _ => {}
-        }
-    }
-    out
+        })
+        .collect()
 }
 
 /// Where reminders and notices go (the notification layer; a recorder in tests).
@@ -206,6 +215,8 @@ pub async fn run(
 ) {
     let mut reminders = Reminders::new(&minutes.borrow_and_update());
     let mut last = models.borrow_and_update().clone();
+    // Changes made before the loop started are not news.
+    let mut seen = last_change(&last);
     loop {
         let now = last.service_now(clock.now());
         for r in reminders.due(&last, now) {
@@ -224,9 +235,10 @@ pub async fn run(
                     return;
                 }
                 let next = models.borrow_and_update().clone();
-                for n in notices(&last, &next) {
+                for n in notices(&next, seen) {
                     sink.notice(&n);
                 }
+                seen = seen.max(last_change(&next));
                 last = next;
             }
             changed = minutes.changed() => {
@@ -245,7 +257,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::view::{AccountView, RoleKind, Status, TenantView};
+    use crate::view::{AccountView, RoleKind, RoleState, Status, TenantView};
     use time::macros::datetime;
 
     const T0: OffsetDateTime = datetime!(2026-11-26 10:00 UTC);
@@ -281,6 +293,7 @@ mod tests {
                     roles,
                     error: None,
                 }],
+                changes: Vec::new(),
             }],
         }
     }
@@ -314,25 +327,40 @@ mod tests {
         assert_eq!(r.next_due(&m, T0), Some(T0 + Duration::minutes(115)));
     }
 
+    fn change(seq: u64, kind: pim_core::ChangeKind, key: &str) -> pim_core::Change {
+        pim_core::Change {
+            seq,
+            kind,
+            key: key.into(),
+            role: format!("role {key}"),
+        }
+    }
+
+    fn with_changes(mut m: TrayModel, changes: Vec<pim_core::Change>) -> TrayModel {
+        m.accounts[0].changes = changes;
+        m
+    }
+
     #[test]
-    fn notices_for_approval_denial_and_end() {
-        let pending = |k: &str, n: &str| RoleView {
-            state: RoleState::Pending,
-            ..active(k, n, T0)
-        };
-        let before = model(vec![
-            pending("g", "Global Administrator"),
-            pending("x", "Exchange Administrator"),
-            active("u", "User Administrator", T0),
-        ]);
-        let after = model(vec![active(
-            "g2",
-            "Global Administrator",
-            T0 + Duration::hours(2),
-        )]);
-        let n = notices(&before, &after);
+    fn notices_word_the_cores_changes_once() {
+        use pim_core::ChangeKind as K;
+        let after = with_changes(
+            model(vec![
+                active("g", "Global Administrator", T0 + Duration::hours(2)),
+                RoleView {
+                    state: RoleState::Eligible,
+                    ..active("x", "Exchange Administrator", T0)
+                },
+            ]),
+            vec![
+                change(7, K::Approved, "g"),
+                change(8, K::Denied, "x"),
+                change(9, K::Ended, "gone"),
+                change(10, K::Activated, "g"),
+            ],
+        );
         assert_eq!(
-            n,
+            notices(&after, 6),
             [
                 Notice::Approved {
                     title: "Global Administrator".into()
@@ -340,12 +368,21 @@ mod tests {
                 Notice::Denied {
                     title: "Exchange Administrator".into()
                 },
+                // Not in the menu any more: the core's own words.
                 Notice::Ended {
-                    title: "User Administrator".into()
+                    title: "role gone".into()
                 },
             ]
         );
-        assert!(notices(&TrayModel::default(), &after).is_empty());
+        // Only what is newer than what was shown.
+        assert_eq!(
+            notices(&after, 8),
+            [Notice::Ended {
+                title: "role gone".into()
+            }]
+        );
+        assert!(notices(&after, last_change(&after)).is_empty());
+        assert_eq!(last_change(&TrayModel::default()), 0);
     }
 
     #[derive(Debug)]
@@ -392,12 +429,19 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_secs(5 * 60)).await;
         assert_eq!(rec.0.lock().expect("lock").len(), 2);
         assert_eq!(rec.0.lock().expect("lock")[1], "User Administrator 5");
-        tx.send_replace(model(vec![]));
+        tx.send_replace(with_changes(
+            model(vec![]),
+            vec![change(1, pim_core::ChangeKind::Ended, "ua")],
+        ));
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         assert_eq!(
             rec.0.lock().expect("lock")[2],
-            "Ended { title: \"User Administrator\" }"
+            "Ended { title: \"role ua\" }"
         );
+        // The same model again (a change already shown) says nothing new.
+        tx.send_modify(|_| {});
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        assert_eq!(rec.0.lock().expect("lock").len(), 3);
         drop(tx);
         task.await.expect("loop ends when the model sender goes");
     }

@@ -154,6 +154,9 @@ pub struct AccountView {
     pub upn: String,
     /// Tenants, home first.
     pub tenants: Vec<TenantView>,
+    /// The most recent changes the core saw for this account (approved, denied, ended,
+    /// activated), numbered; the reminder loop shows each once.
+    pub changes: Vec<pim_core::Change>,
 }
 
 /// Sign-in and loading state.

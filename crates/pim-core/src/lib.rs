@@ -57,6 +57,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod arm;
+pub mod changes;
 pub mod clock;
 pub mod config;
 pub mod duration;
@@ -81,6 +82,7 @@ pub mod test_server;
 #[doc(hidden)]
 pub mod fuzz_api;
 
+pub use changes::{Change, ChangeKind};
 pub use clock::{Clock, ServerTime, SystemClock};
 pub use duration::PimDuration;
 pub use error::{Error, ErrorCode, Result};

@@ -708,6 +708,11 @@ pub struct Snapshot {
     /// ([`crate::SessionOptions::hidden_tenants`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hidden: Vec<Tenant>,
+    /// The most recent changes the session saw (approved, denied, ended, activated; oldest
+    /// first, at most [`crate::changes::KEPT`]); a subscriber shows those numbered after the
+    /// last one it showed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<crate::changes::Change>,
 }
 
 impl Snapshot {

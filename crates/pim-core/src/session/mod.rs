@@ -222,12 +222,16 @@ impl Session {
     /// Makes `s` the latest snapshot and sends it to the subscribers.
     /// Publishes `s`; subscribers are woken only when it says something new (a refresh
     /// that found everything as it was changes only `taken_at`, and wakes nobody).
-    fn publish(&self, s: Snapshot) {
+    /// The changes since the previous snapshot are worked out here and kept in it
+    /// ([`Snapshot::changes`]).
+    fn publish(&self, mut s: Snapshot) {
         self.inner.tx.send_if_modified(|current| {
             let changed = current.taken_at.is_none() != s.taken_at.is_none()
                 || current.account != s.account
                 || current.tenants != s.tenants
                 || current.hidden != s.hidden;
+            let recent = std::mem::take(&mut current.changes);
+            s.changes = crate::changes::keep(recent, current, &s);
             *current = s;
             changed
         });
@@ -301,6 +305,8 @@ impl Session {
             account,
             tenants: snaps,
             hidden,
+            // Worked out when published (see `publish`); subscribers read them there.
+            changes: Vec::new(),
         };
         self.publish(snapshot.clone());
         Ok(snapshot)

@@ -1,0 +1,234 @@
+//! What the service decided between two snapshots, as typed changes: a request approved or
+//! denied, an activation that started or ended. The session works them out when it publishes
+//! a snapshot and keeps the most recent ones in it ([`Snapshot::changes`], numbered), so a
+//! subscriber that skipped a snapshot still sees every change once; the faces only show them.
+//!
+//! Rows are matched by their stable identity ([`Role::key`]: kind, tenant, role definition,
+//! scope, access), never by name.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Role, RoleState, Snapshot};
+
+/// What happened to a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ChangeKind {
+    /// A pending request was approved: the role is now active or scheduled.
+    Approved,
+    /// A pending request went away without the role becoming active: denied, cancelled or
+    /// expired.
+    Denied,
+    /// An activation ended (expired or deactivated).
+    Ended,
+    /// An activation started without a pending request before it (activated here, from
+    /// another device, or a scheduled one that began).
+    Activated,
+}
+
+/// One change, numbered in the order the session saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    /// Increases with every change this process sees, across sessions.
+    pub seq: u64,
+    /// What happened.
+    pub kind: ChangeKind,
+    /// The role's [`Role::key`].
+    pub key: String,
+    /// The role as [`Role::describe`] says it.
+    pub role: String,
+}
+
+/// How many recent changes a snapshot keeps.
+pub const KEPT: usize = 32;
+
+static NEXT_SEQ: AtomicU64 = AtomicU64::new(1);
+
+/// Held now as the user's own activation with an end.
+fn activation(r: &Role) -> bool {
+    r.state == RoleState::Active
+        && r.assignment.as_ref().is_some_and(|a| a.is_activation())
+        && r.ends_at().is_some()
+}
+
+/// Active as the user's activation, or scheduled to be.
+fn live(r: &Role) -> bool {
+    (r.state == RoleState::Active && r.assignment.as_ref().is_some_and(|a| a.is_activation()))
+        || r.state == RoleState::Scheduled
+}
+
+fn pending(r: &Role) -> bool {
+    r.state == RoleState::Pending
+}
+
+/// The changes from `before` to `after`, numbered from the process-wide sequence. Nothing
+/// when either is not a read snapshot (`taken_at` unset): signing in or out is not news.
+pub fn between(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
+    if before.taken_at.is_none() || after.taken_at.is_none() {
+        return Vec::new();
+    }
+    let any = |s: &Snapshot, key: &str, pred: fn(&Role) -> bool| {
+        s.roles().any(|r| pred(r) && r.key() == key)
+    };
+    let mut found: BTreeSet<(ChangeKind, String, String)> = BTreeSet::new();
+    for r in before.roles() {
+        let key = r.key();
+        if pending(r) && !any(after, &key, pending) {
+            let kind = if any(after, &key, live) {
+                ChangeKind::Approved
+            } else {
+                ChangeKind::Denied
+            };
+            found.insert((kind, key, r.describe()));
+        } else if activation(r) && !any(after, &key, activation) {
+            found.insert((ChangeKind::Ended, key, r.describe()));
+        }
+    }
+    for r in after.roles() {
+        let key = r.key();
+        if activation(r) && !any(before, &key, activation) && !any(before, &key, pending) {
+            found.insert((ChangeKind::Activated, key, r.describe()));
+        }
+    }
+    found
+        .into_iter()
+        .map(|(kind, key, role)| Change {
+            seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
+            kind,
+            key,
+            role,
+        })
+        .collect()
+}
+
+/// `recent` (oldest first) followed by the changes from `before` to `after`, at most
+/// [`KEPT`] of them.
+pub fn keep(mut recent: Vec<Change>, before: &Snapshot, after: &Snapshot) -> Vec<Change> {
+    recent.extend(between(before, after));
+    let skip = recent.len().saturating_sub(KEPT);
+    recent.drain(..skip);
+    recent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        ActiveAssignment, AssignmentType, PolicyInfo, RoleKind, Scope, ScopeKind, TenantSnapshot,
+    };
+    use time::macros::datetime;
+
+    fn role(def: &str, name: &str, state: RoleState, ends: bool) -> Role {
+        let start = datetime!(2026-12-07 10:00 UTC);
+        Role {
+            kind: RoleKind::EntraRole,
+            tenant_id: "t".into(),
+            tenant_name: "Contoso".into(),
+            name: name.into(),
+            role_definition_id: def.into(),
+            scope: Scope {
+                id: "/".into(),
+                display_name: "Directory".into(),
+                kind: ScopeKind::Directory,
+            },
+            app_scope_id: None,
+            access: None,
+            assignment: (state == RoleState::Active).then(|| ActiveAssignment {
+                instance_id: None,
+                schedule_id: None,
+                assignment_type: Some(AssignmentType::Activated),
+                member_type: None,
+                start: Some(start),
+                end: ends.then(|| start + time::Duration::hours(1)),
+                linked_eligibility_schedule_id: None,
+            }),
+            state,
+            eligibility: None,
+            pending: Vec::new(),
+            policy: PolicyInfo::NotLoaded,
+        }
+    }
+
+    fn snap(roles: Vec<Role>) -> Snapshot {
+        Snapshot {
+            taken_at: Some(datetime!(2026-12-07 10:30 UTC)),
+            tenants: vec![TenantSnapshot {
+                tenant: crate::model::Tenant::from_id("t", true),
+                roles,
+                error: None,
+                warnings: Vec::new(),
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn kinds(c: &[Change]) -> Vec<(ChangeKind, String)> {
+        c.iter().map(|c| (c.kind, c.role.clone())).collect()
+    }
+
+    #[test]
+    fn approval_denial_end_and_activation() {
+        let before = snap(vec![
+            role("ga", "Global Administrator", RoleState::Pending, false),
+            role("ex", "Exchange Administrator", RoleState::Pending, false),
+            role("ua", "User Administrator", RoleState::Active, true),
+            role("gr", "Global Reader", RoleState::Eligible, false),
+        ]);
+        let after = snap(vec![
+            // The approved role, now active (the same identity, whatever its row).
+            role("ga", "Global Administrator", RoleState::Active, true),
+            role("ex", "Exchange Administrator", RoleState::Eligible, false),
+            role("ua", "User Administrator", RoleState::Eligible, false),
+            role("gr", "Global Reader", RoleState::Active, true),
+        ]);
+        let c = between(&before, &after);
+        let describe = |n: &str| role("x", n, RoleState::Eligible, false).describe();
+        assert_eq!(
+            kinds(&c),
+            [
+                (ChangeKind::Approved, describe("Global Administrator")),
+                (ChangeKind::Denied, describe("Exchange Administrator")),
+                (ChangeKind::Ended, describe("User Administrator")),
+                (ChangeKind::Activated, describe("Global Reader")),
+            ]
+        );
+        assert!(
+            c.windows(2).all(|w| w[0].seq < w[1].seq),
+            "numbered in order"
+        );
+        // Nothing new, nothing reported; signing in is not news.
+        assert!(between(&after, &after).is_empty());
+        assert!(between(&Snapshot::default(), &after).is_empty());
+        // A renamed role is the same role: no change.
+        let renamed = snap(vec![role(
+            "gr",
+            "Global Reader (renamed)",
+            RoleState::Active,
+            true,
+        )]);
+        let just_gr = snap(vec![role("gr", "Global Reader", RoleState::Active, true)]);
+        assert!(between(&just_gr, &renamed).is_empty());
+    }
+
+    #[test]
+    fn a_snapshot_keeps_the_most_recent_changes() {
+        let on = snap(vec![role("gr", "Global Reader", RoleState::Active, true)]);
+        let off = snap(vec![role(
+            "gr",
+            "Global Reader",
+            RoleState::Eligible,
+            false,
+        )]);
+        let mut recent = Vec::new();
+        for i in 0..(KEPT + 5) {
+            let (a, b) = if i % 2 == 0 { (&on, &off) } else { (&off, &on) };
+            recent = keep(recent, a, b);
+        }
+        assert_eq!(recent.len(), KEPT);
+        assert!(recent.windows(2).all(|w| w[0].seq < w[1].seq));
+    }
+}

@@ -6,6 +6,8 @@
 #   FUZZ_RUNS=10000000 bash .ci/fuzz.sh   each target until it has run that many inputs
 #   FUZZ_TARGETS="page batch" bash .ci/fuzz.sh 20   only these targets
 #   FUZZ_MAX_LEN=8192                      largest input in bytes (default 65536)
+#   FUZZ_JOBS=2                            run that many targets at a time (SECONDS is then
+#                                          shared per lane; a campaign uses one lane per core)
 #
 # Built with the stable toolchain and no cargo-fuzz: the coverage instrumentation cargo-fuzz
 # asks rustc for (sancov, 8-bit counters, PC table, comparison tracing) is plain `-C` flags,
@@ -53,14 +55,16 @@ build_start=$(date +%s)
 echo "fuzz: build $(($(date +%s) - build_start)) s"
 bin=$target_dir/$host/release
 
-per=$((total / ${#targets[@]}))
+jobs_max=${FUZZ_JOBS:-1} # targets run at the same time (a campaign: one per core)
+case "$jobs_max" in '' | *[!0-9]* | 0) echo "FUZZ_JOBS must be a positive number" >&2; exit 2 ;; esac
+per=$((total * jobs_max / ${#targets[@]}))
 [ "$per" -ge 1 ] || per=1
 work=$(mktemp -d /tmp/pim-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-results=()
-for t in "${targets[@]}"; do
+
+# Runs one target; writes its result line to $work/<target>.result ("ok ..." or "FAIL ...").
+run_target() {
+  local t=$1 limit t_start rc secs execs crashes line
   mkdir -p "$work/$t" "$out/$t"
   if [ -n "${FUZZ_RUNS:-}" ]; then
     limit=(-runs="$FUZZ_RUNS")
@@ -80,16 +84,30 @@ for t in "${targets[@]}"; do
   # Artifacts this run wrote (crash-*, timeout-*, oom-*, leak-*).
   crashes=$(find "$out/$t" -maxdepth 1 -type f -newer "$work/$t.start" | wc -l)
   line=$(printf '%-18s %12s execs %6d s %4d crashes' "$t" "${execs:-?}" "$secs" "$crashes")
-  results+=("$line")
   if [ "$rc" -eq 0 ] && [ "$crashes" -eq 0 ]; then
-    passed=$((passed + 1))
+    echo "ok   $line" >"$work/$t.result"
     echo "fuzz: ok   $line"
   else
-    failed=$((failed + 1))
+    echo "FAIL $line (exit $rc)" >"$work/$t.result"
     echo "fuzz: FAIL $line (exit $rc)"
     grep -E 'panicked|ERROR|SUMMARY|artifact_prefix|Test unit written' "$work/$t.log" |
       head -n 20 | sed 's/^/    /'
   fi
+}
+
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  if [ "$jobs_max" -eq 1 ]; then run_target "$t"; else run_target "$t" & fi
+done
+wait
+
+passed=0
+failed=0
+results=()
+for t in "${targets[@]}"; do
+  r=$(cat "$work/$t.result" 2>/dev/null || echo "FAIL $t: no result")
+  results+=("$r")
+  case "$r" in ok*) passed=$((passed + 1)) ;; *) failed=$((failed + 1)) ;; esac
 done
 
 echo "== fuzz: $(($(date +%s) - start)) s in all"

@@ -164,6 +164,9 @@ struct Inner {
     /// Keys of the roles with a write under way ([`Session::begin_write`]).
     writes: Mutex<std::collections::HashSet<String>>,
     tx: watch::Sender<Snapshot>,
+    /// The server clock's offset (seconds) at the last publish: a new offset is news, since
+    /// subscribers show times by the service's clock.
+    published_offset: std::sync::atomic::AtomicI64,
 }
 
 impl Session {
@@ -199,6 +202,7 @@ impl Session {
                 caches: Mutex::new(caches),
                 writes: Mutex::default(),
                 tx,
+                published_offset: std::sync::atomic::AtomicI64::new(0),
             }),
         }
     }
@@ -220,13 +224,21 @@ impl Session {
     }
 
     /// Makes `s` the latest snapshot and sends it to the subscribers.
-    /// Publishes `s`; subscribers are woken only when it says something new (a refresh
-    /// that found everything as it was changes only `taken_at`, and wakes nobody).
+    /// Publishes `s`; subscribers are woken only when it says something new: its content, or
+    /// the service's clock (a refresh that found everything as it was, on the same clock,
+    /// changes only `taken_at`, and wakes nobody).
     /// The changes since the previous snapshot are worked out here and kept in it
     /// ([`Snapshot::changes`]).
     fn publish(&self, mut s: Snapshot) {
+        let offset = self.inner.time.offset().whole_seconds();
+        let clock_moved = self
+            .inner
+            .published_offset
+            .swap(offset, std::sync::atomic::Ordering::Relaxed)
+            != offset;
         self.inner.tx.send_if_modified(|current| {
-            let changed = current.taken_at.is_none() != s.taken_at.is_none()
+            let changed = clock_moved
+                || current.taken_at.is_none() != s.taken_at.is_none()
                 || current.account != s.account
                 || current.tenants != s.tenants
                 || current.hidden != s.hidden;

@@ -529,6 +529,14 @@ async fn a_refresh_that_finds_nothing_new_wakes_nobody() {
     );
     // It is still the latest one (taken later).
     assert!(h.session.snapshot().taken_at >= before.taken_at);
+    // The service's clock moving (past the skew threshold) is news: times are shown by it.
+    h.sim.control().advance(6 * 60);
+    h.session.refresh().await.unwrap();
+    assert!(
+        changes.has_changed().unwrap(),
+        "a new server clock offset woke nobody"
+    );
+    changes.borrow_and_update();
     // A real change does wake them.
     let gr = h
         .session

@@ -44,7 +44,7 @@ OUT="$OUT_DIR/PIM_Tray_${VERSION}_amd64.AppImage"
 
 # 1. The runtime: static, size-optimised (profiles live in the workspace root, hence --config).
 t=$(now)
-rustup target list --installed 2>/dev/null | grep -qx "$MUSL" || rustup target add "$MUSL"
+rustup target list --installed 2>/dev/null | grep -x "$MUSL" >/dev/null || rustup target add "$MUSL"
 cargo build --locked --manifest-path "$ROOT/Cargo.toml" -p pim-appimage-runtime --release --target "$MUSL" \
   --config 'profile.release.opt-level="z"' --config 'profile.release.strip=true'
 took "runtime build:" "$t"
@@ -75,7 +75,9 @@ install -Dm755 "$BIN_DIR/pim" "$APPDIR/usr/bin/pim"
 # The simulator demo mode starts (pim-tray finds it beside itself).
 install -Dm755 "$BIN_DIR/pim-sim" "$APPDIR/usr/bin/pim-sim"
 for lib in "${TRAY_LIBS[@]}"; do
-  path=$("$(command -v ldconfig || echo /sbin/ldconfig)" -p | awk -v l="$lib" '$1 == l && /x86-64/ { print $NF; exit }')
+  # awk reads to the end: leaving early would kill ldconfig with SIGPIPE (fatal under pipefail
+  # once its list outgrows the pipe buffer).
+  path=$("$(command -v ldconfig || echo /sbin/ldconfig)" -p | awk -v l="$lib" '$1 == l && /x86-64/ && !p { p = $NF } END { print p }')
   [[ -n "$path" ]] || die "$lib not found on this machine (apt-get install libayatana-appindicator3-1)"
   install -Dm644 "$(readlink -f "$path")" "$APPDIR/usr/lib/$lib"
 done

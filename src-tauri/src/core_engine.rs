@@ -2,8 +2,8 @@
 //! snapshots pushed by the session are mapped to the view model and forwarded; each engine
 //! call is one session (or auth) call.
 //!
-//! Besides forwarding, one task re-reads when the service's state changes by itself: when an
-//! activation or scheduled request reaches its end or start time (a timer on that time), and
+//! Beside each forwarder runs the session's own schedule ([`Session::keep_current`]): the
+//! core re-reads when an activation or a scheduled request reaches its end or start time, and
 //! every two minutes while a request waits for an approver (approvals happen elsewhere).
 
 use std::path::Path;
@@ -583,34 +583,6 @@ fn tenant_entries(list: &[pim_core::Tenant], hidden: &[String]) -> Vec<crate::en
         .collect()
 }
 
-/// When the session should re-read by itself: the next end or start time, or in two minutes
-/// while a request awaits approval.
-fn next_reread(snapshot: &Snapshot, now: OffsetDateTime) -> Option<OffsetDateTime> {
-    let mut next: Option<OffsetDateTime> = None;
-    let mut consider = |t: OffsetDateTime| {
-        if t > now && next.is_none_or(|n| t < n) {
-            next = Some(t);
-        }
-    };
-    for r in snapshot.roles() {
-        match r.state {
-            pim_core::RoleState::Active => {
-                if let Some(end) = r.ends_at() {
-                    consider(end + time::Duration::seconds(2));
-                }
-            }
-            pim_core::RoleState::Scheduled => {
-                if let Some(s) = r.starts_at() {
-                    consider(s + time::Duration::seconds(2));
-                }
-            }
-            pim_core::RoleState::Pending => consider(now + time::Duration::minutes(2)),
-            pim_core::RoleState::Eligible => {}
-        }
-    }
-    next
-}
-
 /// Forwards session snapshots to the view model; cancelled on drop.
 /// Keys of the open accounts in menu order.
 type Order = Arc<std::sync::Mutex<Vec<String>>>;
@@ -643,6 +615,15 @@ impl Forwarder {
         let cancel = CancellationToken::new();
         let token = cancel.clone();
         let mut rx = session.subscribe();
+        // The core re-reads when the service's clock calls for it (ends, starts, pending
+        // requests); its snapshots come here like any other.
+        let schedule = session.clone();
+        let schedule_token = cancel.clone();
+        tauri::async_runtime::spawn(async move {
+            schedule_token
+                .run_until_cancelled(schedule.keep_current(pim_core::ScheduleOptions::default()))
+                .await;
+        });
         tauri::async_runtime::spawn(async move {
             token
                 .run_until_cancelled(async move {
@@ -670,22 +651,8 @@ impl Forwarder {
                                 *m != before
                             });
                         }
-                        let now = session.now();
-                        let due = next_reread(&snapshot, now);
-                        // Re-armed at least once a minute against the wall clock (suspend).
-                        let wait = due
-                            .map(|t| (t - now).unsigned_abs())
-                            .unwrap_or(crate::reminders::MAX_SLEEP)
-                            .min(crate::reminders::MAX_SLEEP);
-                        tokio::select! {
-                            r = rx.changed() => if r.is_err() { return },
-                            () = tokio::time::sleep(wait) => {
-                                if due.is_some_and(|t| t <= session.now())
-                                    && let Err(e) = session.refresh().await
-                                {
-                                    tracing::warn!("re-read failed: {e}");
-                                }
-                            }
+                        if rx.changed().await.is_err() {
+                            return;
                         }
                     }
                 })

@@ -94,6 +94,6 @@ pub use model::{
 };
 pub use policy::{ActivationForm, Policy};
 pub use session::{
-    GRAPH_UNREADABLE, Session, SessionOptions, StepUpHook, hidden_tenants_after, normalise_ids,
-    policy_claims,
+    GRAPH_UNREADABLE, ScheduleOptions, Session, SessionOptions, StepUpHook, hidden_tenants_after,
+    normalise_ids, policy_claims,
 };

@@ -20,6 +20,7 @@ mod load;
 mod names;
 mod reconcile;
 pub(crate) mod rows;
+mod schedule;
 mod tenants;
 mod write;
 
@@ -42,6 +43,7 @@ use crate::model::*;
 pub use crate::token::StepUpHook;
 use crate::token::TokenSource;
 use crate::{Error, Result};
+pub use schedule::{ScheduleOptions, next_reread};
 use tenants::normalise_tenants;
 pub use tenants::{hidden_tenants_after, normalise_ids};
 #[cfg(feature = "fuzzing")]

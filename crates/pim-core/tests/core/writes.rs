@@ -425,3 +425,54 @@ async fn uncertain_arm_put_is_checked_by_name() {
     let puts = recorded(&h, |r| r.method == "PUT");
     assert_eq!(puts, 1, "the request exists; no second PUT");
 }
+
+#[tokio::test]
+async fn the_session_keeps_itself_current_while_a_request_waits() {
+    let (h, role) = start_at("Global Administrator").await;
+    let out = h
+        .session
+        .activate(&role, just("break glass"))
+        .await
+        .unwrap();
+    assert!(matches!(out, Outcome::PendingApproval { .. }), "{out:?}");
+    let mut changes = h.session.subscribe();
+    changes.borrow_and_update();
+    let session = h.session.clone();
+    let schedule = tokio::spawn(async move {
+        session
+            .keep_current(pim_core::ScheduleOptions {
+                pending_every: std::time::Duration::from_millis(200),
+                max_sleep: std::time::Duration::from_secs(1),
+            })
+            .await;
+    });
+    // An approver decides elsewhere; nobody here refreshes.
+    let pending = h.sim.control().pending();
+    let ga = pending
+        .iter()
+        .find(|p| p.role_name == "Global Administrator")
+        .expect("the pending request");
+    h.sim.control().approve(&ga.id, Some("ok")).unwrap();
+    let approved = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            changes.changed().await.expect("session alive");
+            let s = changes.borrow_and_update().clone();
+            if let Some(c) = s
+                .changes
+                .iter()
+                .find(|c| c.kind == pim_core::ChangeKind::Approved)
+            {
+                return (c.clone(), s);
+            }
+        }
+    })
+    .await
+    .expect("the schedule re-read the pending request");
+    assert_eq!(approved.0.key, role.key());
+    let now = approved
+        .1
+        .roles()
+        .find(|r| r.key() == role.key() && r.state == RoleState::Active);
+    assert!(now.is_some(), "the role is active after the approval");
+    schedule.abort();
+}

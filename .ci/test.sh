@@ -16,7 +16,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # The fuzz targets' entry points (features off in every other build).
 cargo clippy -p pim-core -p pim-auth --features pim-core/fuzzing,pim-auth/fuzzing --all-targets --locked -- -D warnings
 echo "== boundaries"
-for c in pim-core pim-auth pim-sim; do
+for c in pim-core pim-auth pim-accounts pim-sim pim-cli; do
   if cargo tree -p "$c" -e normal --prefix none | grep -Eq '^tauri(-|\s)'; then
     echo "FAIL: $c depends on tauri" >&2; exit 1
   fi

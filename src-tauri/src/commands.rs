@@ -436,7 +436,7 @@ mod tests {
     #[test]
     fn progress_tells_a_waiting_window_about_the_step_up_then_the_end() {
         let mut fake = security_administrator();
-        fake.step_up = Some(crate::core_engine::STEP_UP_MESSAGE.into());
+        fake.step_up = Some(crate::core_adapter::STEP_UP_MESSAGE.into());
         let dir = tempfile::tempdir().expect("tempdir");
         let state = crate::AppState::new(Arc::new(fake), dir.path().to_owned(), true);
         let request: crate::dto::ActivateRoleRequest = serde_json::from_value(
@@ -458,7 +458,7 @@ mod tests {
         // still shows the step-up.
         let after = tauri::async_runtime::block_on(super::progress(
             &state,
-            Some(crate::core_engine::STEP_UP_MESSAGE.into()),
+            Some(crate::core_adapter::STEP_UP_MESSAGE.into()),
         ))
         .expect("progress");
         assert_eq!(after, None);

@@ -1,5 +1,5 @@
 //! The shell's port to the engine: what the tray asks of pim-core (through its `Session`) and
-//! the view model it gets back. `CoreEngine` (in `core_engine.rs`) adapts pim-core; tests use
+//! the view model it gets back. `CoreAdapter` (in `core_adapter.rs`) adapts pim-core; tests use
 //! `FakeEngine`. Every method is one engine call: no retries, timers or policy here.
 
 use async_trait::async_trait;
@@ -251,7 +251,7 @@ mod fake {
                 });
             }
             let info = pim_core::PolicyInfo::Known(self.policy.clone());
-            Ok(crate::core_engine::form_view(&info, preferred_minutes))
+            Ok(crate::core_adapter::form_view(&info, preferred_minutes))
         }
         async fn activate(&self, input: ActivationInput) -> EngineResult<ActivationOutcome> {
             // The core checks the policy before anything is sent; so does this fake.

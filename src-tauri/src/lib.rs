@@ -2,7 +2,7 @@
 //!
 //! Code map:
 //! - `view.rs`: the view model (accounts → tenants → roles with state and policy).
-//! - `engine.rs`: the port to the engine (`Engine` trait); `core_engine.rs` adapts pim-core's
+//! - `engine.rs`: the port to the engine (`Engine` trait); `core_adapter.rs` adapts pim-core's
 //!   `Session` and pim-auth's sign-in; `demo.rs` starts the embedded simulator.
 //! - `menu.rs` (pure) builds the tray menu from the view model; `tray.rs` renders it natively.
 //! - `reminders.rs` (pure + one task) decides when expiry reminders are due; `notify.rs`
@@ -22,7 +22,7 @@
 
 pub mod actions;
 pub mod commands;
-pub mod core_engine;
+pub mod core_adapter;
 pub mod demo;
 pub mod dto;
 pub mod engine;
@@ -197,7 +197,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
             app.set_activation_policy(tauri::ActivationPolicy::Accessory);
             let handle = app.handle().clone();
             let settings = Settings::load(&config_dir).unwrap_or_default();
-            let engine = tauri::async_runtime::block_on(core_engine::start(
+            let engine = tauri::async_runtime::block_on(core_adapter::start(
                 &options,
                 &settings,
                 &config_dir,

@@ -15,13 +15,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use clap::{Args, Parser, Subcommand};
+use pim_accounts::{Accounts, OpenAccount, Tenants};
 use pim_auth::accounts::{AccountStore, AccountsFile};
 use pim_auth::{Account, Auth, AuthOptions, CredentialKind, DeviceCodeOptions, LoginOptions};
-use pim_core::config::{Cloud, Endpoints, Env, ProcessEnv};
+use pim_core::config::{Cloud, Env, ProcessEnv};
 use pim_core::token::Resource;
 use pim_core::{
-    ActivationRequest, Error, PimDuration, Role, RoleQuery, RoleState, Session, SessionOptions,
-    Snapshot, StepUpHook, Ticket,
+    ActivationRequest, Error, PimDuration, Role, RoleQuery, RoleState, Session, Snapshot,
+    StepUpHook, Ticket,
 };
 use time::{OffsetDateTime, UtcOffset};
 
@@ -314,10 +315,8 @@ fn init_logging() {
 /// Per-process context: the options from the environment (one keychain store for all
 /// accounts), the accounts file, and every `Auth` made (flushed before exiting).
 struct Ctx {
-    base: AuthOptions,
-    env_endpoints: Endpoints,
+    accounts: Accounts,
     store: AccountStore,
-    auths: std::sync::Mutex<Vec<Auth>>,
 }
 
 impl Ctx {
@@ -333,35 +332,22 @@ impl Ctx {
         }
         // Printed once above; the `Auth`s made below must not log it again.
         base.keychain_warning = None;
-        Ok(Ctx {
-            env_endpoints: base.endpoints.clone(),
-            store: AccountStore::new(base.config_dir.clone()),
-            base,
-            auths: std::sync::Mutex::new(Vec::new()),
-        })
-    }
-
-    fn make(&self, opts: AuthOptions) -> pim_core::Result<Auth> {
-        let auth = Auth::new(opts)?;
-        pim_core::sync::lock(&self.auths).push(auth.clone());
-        Ok(auth)
+        let store = AccountStore::new(base.config_dir.clone());
+        let accounts = Accounts::new(base)?.with_step_up(Arc::new(|_: &Account, _: &Auth| {
+            Arc::new(BrowserStepUp) as Arc<dyn StepUpHook>
+        }));
+        Ok(Ctx { accounts, store })
     }
 
     /// An `Auth` for new sign-ins in `cloud` (its hosts, overridden by PIM_* as always).
     fn login_auth(&self, cloud: Option<Cloud>) -> pim_core::Result<Auth> {
-        let mut opts = self.base.clone();
-        if let Some(c) = cloud {
-            opts.endpoints = Endpoints::from_env(&CloudEnv(c))?;
+        match cloud {
+            Some(c) => self.accounts.auth_with(
+                pim_accounts::endpoints_in(c, &ProcessEnv)?,
+                &self.accounts.options().client_id,
+            ),
+            None => Ok(self.accounts.auth().clone()),
         }
-        self.make(opts)
-    }
-
-    /// An `Auth` that works with `account`: its stored cloud, endpoints and app registration.
-    fn auth_for(&self, account: &Account) -> pim_core::Result<Auth> {
-        let mut opts = self.base.clone();
-        opts.endpoints = account.endpoints(Some(&self.env_endpoints))?;
-        opts.client_id = account.client_id.clone();
-        self.make(opts)
     }
 
     fn accounts(&self) -> pim_core::Result<AccountsFile> {
@@ -380,30 +366,6 @@ impl Ctx {
                     reason: "nobody is signed in".into(),
                 }),
         }
-    }
-
-    async fn flush(&self) {
-        let auths: Vec<Auth> = pim_core::sync::lock(&self.auths).clone();
-        for a in auths {
-            a.flush().await;
-        }
-    }
-
-    fn tenant_cache(&self) -> pim_auth::TenantCache {
-        pim_auth::TenantCache::new(&self.base.config_dir)
-    }
-}
-
-/// The process environment with `PIM_CLOUD` replaced by `--cloud`.
-#[derive(Debug)]
-struct CloudEnv(Cloud);
-
-impl Env for CloudEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        if name == "PIM_CLOUD" {
-            return Some(self.0.as_str().to_owned());
-        }
-        ProcessEnv.var(name)
     }
 }
 
@@ -454,69 +416,43 @@ impl StepUpHook for BrowserStepUp {
     }
 }
 
-/// The selected account's session, starting from the cached tenant list (if any) so the
-/// first refresh reads every tenant at once. The account's hidden tenants are not read,
-/// unless `--tenant` names a tenant explicitly.
-async fn session(
+/// The selected account, open, starting from the cached tenant list (if any) so the first
+/// refresh reads every tenant at once. The account's hidden tenants are not read, unless
+/// `--tenant` names a tenant explicitly.
+fn open_account(
     ctx: &Ctx,
     which: &Option<String>,
     tenant: &Option<String>,
-) -> pim_core::Result<(Account, Session)> {
+) -> pim_core::Result<OpenAccount> {
     let account = ctx.select(which)?;
-    let auth = ctx.auth_for(&account)?;
-    let tokens = auth.token_source(&account);
-    let endpoints = account.endpoints(Some(&ctx.env_endpoints))?;
-    let mut opts = SessionOptions::new(endpoints, tokens, account.home_tenant_id.clone());
-    if account.kind != CredentialKind::AzureCli {
-        opts.step_up = Some(Arc::new(BrowserStepUp));
-    }
-    opts.known_tenants = ctx.tenant_cache().load(&account.key());
-    if tenant.is_none() {
-        opts.hidden_tenants = account.hidden_tenants.clone();
-    }
-    Ok((account, Session::new(opts)))
-}
-
-/// Refreshes, then updates the tenant cache when the session found a different tenant list.
-async fn refresh(ctx: &Ctx, account: &Account, session: &Session) -> pim_core::Result<Snapshot> {
-    let snap = session.refresh().await?;
-    if let Some(tenants) = session.tenants_changed()
-        && let Err(e) = ctx.tenant_cache().save(&account.key(), &tenants)
-    {
-        tracing::debug!(error = %e, "cannot save the tenant list");
-    }
-    Ok(snap)
+    let tenants = match tenant {
+        None => Tenants::Shown,
+        Some(_) => Tenants::All,
+    };
+    ctx.accounts.open(account, tenants)
 }
 
 /// For an Azure CLI account whose Graph reads were refused: which app registration is needed.
-fn azure_cli_note(account: &Account, snap: &Snapshot) {
-    if account.kind != CredentialKind::AzureCli {
-        return;
-    }
-    let graph_refused = snap.tenants.iter().any(|t| {
-        t.warnings
-            .iter()
-            .any(|w| w.starts_with(pim_core::GRAPH_UNREADABLE))
-    });
-    if graph_refused {
+fn azure_cli_note(open: &OpenAccount, snap: &Snapshot) {
+    if open.is_azure_cli() && pim_accounts::graph_unreadable(snap) {
         errln!(
             "note: {} signs in through the Azure CLI, whose app registration has no Microsoft Graph \
              PIM permissions, so only Azure resource roles are listed. For Entra roles and groups, \
              sign in with an app registration that has the delegated Graph PIM permissions \
              (README, App registration; PIM_CLIENT_ID): `pim login`.",
-            account.upn
+            open.account().upn
         );
     }
 }
 
 async fn find(
-    ctx: &Ctx,
-    (account, session): &(Account, Session),
+    open: &OpenAccount,
     cli_tenant: &Option<String>,
     t: &Target,
     prefer: &dyn Fn(&Role) -> bool,
 ) -> pim_core::Result<Role> {
-    refresh(ctx, account, session).await?;
+    open.refresh().await?;
+    let session = open.session();
     let found = session
         .find(
             &RoleQuery {
@@ -553,7 +489,7 @@ async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
     let ctx = Ctx::new()?;
     let result = command(cli, out, &ctx).await;
     // Refreshes save rotated refresh tokens in the background: wait for them before exiting.
-    ctx.flush().await;
+    ctx.accounts.flush().await;
     result
 }
 
@@ -563,7 +499,7 @@ async fn logout(ctx: &Ctx, accounts: Vec<Account>) -> pim_core::Result<()> {
         return Ok(());
     }
     for a in accounts {
-        ctx.auth_for(&a)?.logout(&a).await?;
+        ctx.accounts.auth_for(&a)?.logout(&a).await?;
         outln!("Signed out {}.", a.upn);
     }
     Ok(())
@@ -638,16 +574,16 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             Ok(())
         }
         Command::Tenants { json, action } => {
-            let (account, s) = session(ctx, &cli.account, &None).await?;
-            let all = s.tenants().await?;
+            let mut open = open_account(ctx, &cli.account, &None)?;
+            let all = open.session().tenants().await?;
             if let Some(action) = action {
-                let hidden = choose_hidden(&all, &account.hidden_tenants, &action)?;
-                let saved = ctx
-                    .auth_for(&account)?
-                    .set_hidden_tenants(&account, hidden)?;
-                out.tenants(&saved, &all, &saved.hidden_tenants, json);
+                let (hide, show) = hide_and_show(&all, &action)?;
+                open.set_tenants_shown(&hide, &show).await?;
+                let saved = open.account();
+                out.tenants(saved, &all, &saved.hidden_tenants, json);
                 return Ok(());
             }
+            let account = open.account();
             let tenants: Vec<pim_core::Tenant> = match &cli.tenant {
                 Some(q) => pim_core::match_tenants(&all, q)?
                     .into_iter()
@@ -655,14 +591,15 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
                     .collect(),
                 None => all,
             };
-            out.tenants(&account, &tenants, &account.hidden_tenants, json);
+            out.tenants(account, &tenants, &account.hidden_tenants, json);
             Ok(())
         }
         Command::Roles { json } => {
-            let (account, s) = session(ctx, &cli.account, &cli.tenant).await?;
+            let open = open_account(ctx, &cli.account, &cli.tenant)?;
+            let s = open.session();
             // Policies of groups and Azure roles are read lazily (`pim policy NAME`).
-            let snap = refresh(ctx, &account, &s).await?;
-            check_tenant(&s, &cli.tenant).await?;
+            let snap = open.refresh().await?;
+            check_tenant(s, &cli.tenant).await?;
             let roles: Vec<&Role> = snap
                 .roles()
                 .filter(|r| tenant_ok(&snap, r, &cli.tenant))
@@ -671,17 +608,18 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
                 out.print_json(&roles.iter().map(|r| out.role_json(r)).collect::<Vec<_>>());
             } else {
                 out.warnings(&snap);
-                azure_cli_note(&account, &snap);
+                azure_cli_note(&open, &snap);
                 out.roles_table(&roles, s.now());
             }
             Ok(())
         }
         Command::Status { json } => {
             let accounts = ctx.accounts()?.accounts;
-            let (account, s) = session(ctx, &cli.account, &cli.tenant).await?;
-            let snap = refresh(ctx, &account, &s).await?;
-            check_tenant(&s, &cli.tenant).await?;
-            out.status(&account, &accounts, &snap, &cli.tenant, s.now(), json);
+            let open = open_account(ctx, &cli.account, &cli.tenant)?;
+            let s = open.session();
+            let snap = open.refresh().await?;
+            check_tenant(s, &cli.tenant).await?;
+            out.status(open.account(), &accounts, &snap, &cli.tenant, s.now(), json);
             Ok(())
         }
         Command::Activate {
@@ -694,9 +632,9 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             if let Some(st) = &start {
                 req.start = Some(parse_start(st, out.local)?);
             }
-            let se = session(ctx, &cli.account, &cli.tenant).await?;
-            let s = &se.1;
-            let role = find(ctx, &se, &cli.tenant, &target, &|r| {
+            let se = open_account(ctx, &cli.account, &cli.tenant)?;
+            let s = se.session();
+            let role = find(&se, &cli.tenant, &target, &|r| {
                 r.state == RoleState::Eligible
             })
             .await?;
@@ -718,9 +656,9 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             Ok(())
         }
         Command::Deactivate { target, json } => {
-            let se = session(ctx, &cli.account, &cli.tenant).await?;
-            let s = &se.1;
-            let role = find(ctx, &se, &cli.tenant, &target, &|r| {
+            let se = open_account(ctx, &cli.account, &cli.tenant)?;
+            let s = se.session();
+            let role = find(&se, &cli.tenant, &target, &|r| {
                 r.assignment.as_ref().is_some_and(|a| a.is_activation())
             })
             .await?;
@@ -733,20 +671,17 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             request,
             json,
         } => {
-            let se = session(ctx, &cli.account, &cli.tenant).await?;
-            let s = &se.1;
-            let role = find(ctx, &se, &cli.tenant, &target, &|r| {
-                r.state == RoleState::Active
-            })
-            .await?;
+            let se = open_account(ctx, &cli.account, &cli.tenant)?;
+            let s = se.session();
+            let role = find(&se, &cli.tenant, &target, &|r| r.state == RoleState::Active).await?;
             let outcome = s.extend(&role, request.to_request()).await?;
             out.outcome(&role, &outcome, s.now(), json);
             Ok(())
         }
         Command::Cancel { target, json } => {
-            let se = session(ctx, &cli.account, &cli.tenant).await?;
-            let s = &se.1;
-            let role = find(ctx, &se, &cli.tenant, &target, &|r| {
+            let se = open_account(ctx, &cli.account, &cli.tenant)?;
+            let s = se.session();
+            let role = find(&se, &cli.tenant, &target, &|r| {
                 matches!(r.state, RoleState::Pending | RoleState::Scheduled)
             })
             .await?;
@@ -755,9 +690,9 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             Ok(())
         }
         Command::Policy { target, json } => {
-            let se = session(ctx, &cli.account, &cli.tenant).await?;
-            let s = &se.1;
-            let role = find(ctx, &se, &cli.tenant, &target, &|_| false).await?;
+            let se = open_account(ctx, &cli.account, &cli.tenant)?;
+            let s = se.session();
+            let role = find(&se, &cli.tenant, &target, &|_| false).await?;
             let mut role = role;
             role.policy = s.policy(&role).await;
             out.policy(&role, &role.policy, json);
@@ -766,13 +701,12 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
     }
 }
 
-/// The hidden tenant ids after `action`. Names are matched like `--tenant` (name, domain or
-/// id); a name that matches no tenant or several is refused, and so is hiding every tenant.
-fn choose_hidden(
+/// The tenant ids `action` hides and shows. Names are matched like `--tenant` (name, domain
+/// or id); a name that matches no tenant or several is refused.
+fn hide_and_show(
     all: &[pim_core::Tenant],
-    hidden: &[String],
     action: &TenantsAction,
-) -> pim_core::Result<Vec<String>> {
+) -> pim_core::Result<(Vec<String>, Vec<String>)> {
     let resolve = |qs: &[String]| -> pim_core::Result<Vec<String>> {
         qs.iter()
             .map(|q| match pim_core::match_tenants(all, q)?.as_slice() {
@@ -785,15 +719,13 @@ fn choose_hidden(
             })
             .collect()
     };
-    match action {
-        TenantsAction::Hide { tenants } => {
-            pim_core::hidden_tenants_after(all, hidden, &resolve(tenants)?, &[])
+    Ok(match action {
+        TenantsAction::Hide { tenants } => (resolve(tenants)?, Vec::new()),
+        TenantsAction::Show { all: true, .. } => {
+            (Vec::new(), all.iter().map(|t| t.id.clone()).collect())
         }
-        TenantsAction::Show { all: true, .. } => Ok(Vec::new()),
-        TenantsAction::Show { tenants, .. } => {
-            pim_core::hidden_tenants_after(all, hidden, &[], &resolve(tenants)?)
-        }
-    }
+        TenantsAction::Show { tenants, .. } => (Vec::new(), resolve(tenants)?),
+    })
 }
 
 /// `--tenant NAME` must name a tenant of the account (after a refresh the list is known

@@ -90,10 +90,10 @@ pub use matching::{RoleQuery, match_tenants};
 pub use model::{
     AccessId, Account, Action, ActivationRequest, ActiveAssignment, AssignmentType, EligibleRole,
     MemberType, Outcome, PolicyInfo, RequestStatus, Role, RoleKind, RoleState, ScheduleRequest,
-    Scope, ScopeKind, Snapshot, Tenant, TenantError, TenantSnapshot, Ticket,
+    Scope, ScopeKind, Snapshot, Tenant, TenantError, TenantSnapshot, Ticket, Warning,
 };
 pub use policy::{ActivationForm, Policy};
 pub use session::{
-    GRAPH_UNREADABLE, ScheduleOptions, Session, SessionOptions, StepUpHook, hidden_tenants_after,
-    normalise_ids, policy_claims,
+    ScheduleOptions, Session, SessionOptions, StepUpHook, hidden_tenants_after, normalise_ids,
+    policy_claims,
 };

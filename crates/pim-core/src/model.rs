@@ -679,8 +679,49 @@ pub struct TenantSnapshot {
     pub roles: Vec<Role>,
     /// Set when the tenant could not be read at all (other tenants are still listed).
     pub error: Option<TenantError>,
-    /// Parts that could not be read (e.g. groups forbidden), as user-facing text.
-    pub warnings: Vec<String>,
+    /// Parts that could not be read (e.g. groups forbidden); each displays as user-facing
+    /// text.
+    pub warnings: Vec<Warning>,
+}
+
+/// A part of a tenant that could not be read, while the rest was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Warning {
+    /// Microsoft Graph could not be read at all: no Entra roles or groups, while Azure roles
+    /// are listed (e.g. an Azure CLI sign-in, whose app has no Graph PIM permissions).
+    GraphUnreadable {
+        /// Why (the error's message).
+        reason: String,
+    },
+    /// One list could not be read (e.g. "Eligible Azure roles"); the others are listed.
+    Unreadable {
+        /// Which list.
+        what: String,
+        /// Why (the error's message).
+        reason: String,
+    },
+}
+
+impl Warning {
+    /// `what` could not be read because of `reason`.
+    pub fn unreadable(what: &str, reason: impl fmt::Display) -> Warning {
+        Warning::Unreadable {
+            what: what.to_owned(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::GraphUnreadable { reason } => {
+                write!(f, "Entra roles and groups could not be read: {reason}")
+            }
+            Warning::Unreadable { what, reason } => write!(f, "{what} could not be read: {reason}"),
+        }
+    }
 }
 
 /// A tenant-level failure, cloneable for publishing.

@@ -1,4 +1,4 @@
-//! The tray's engine adapter (`CoreEngine`) over the real pim-core `Session` and pim-auth
+//! The tray's engine adapter (`CoreAdapter`) over the real pim-core `Session` and pim-auth
 //! sign-in, against an in-process pim-sim with the demo scenario over loopback. Refresh
 //! tokens go to an in-memory store (never the user's keychain).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -6,9 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use pim_accounts::Accounts;
 use pim_auth::{Auth, AuthOptions, LoginOptions, MemoryStore};
 use pim_core::config::{Cloud, Endpoints, parse_base_url};
-use pim_tray::core_engine::CoreEngine;
+use pim_tray::core_adapter::CoreAdapter;
 use pim_tray::demo::DemoBrowser;
 use pim_tray::dto::ActivationInput;
 use pim_tray::engine::{ActivationOutcome, Engine};
@@ -27,16 +28,16 @@ async fn sim_in(cloud: Cloud) -> (pim_sim::SimHandle, Endpoints) {
     (sim, e)
 }
 
-async fn demo_engine(dir: &std::path::Path) -> Arc<CoreEngine> {
+async fn demo_engine(dir: &std::path::Path) -> Arc<CoreAdapter> {
     let (sim, e) = sim_in(Cloud::Public).await;
     let mut o = AuthOptions::with_secret_store(
-        e.clone(),
+        e,
         pim_core::config::DEFAULT_CLIENT_ID.to_owned(),
         dir.to_owned(),
         Arc::new(MemoryStore::new()),
     );
     o.browser = Arc::new(DemoBrowser::new());
-    CoreEngine::new(Auth::new(o).unwrap(), e, true, Some(Box::new(sim)))
+    CoreAdapter::new(Accounts::new(o).unwrap(), true, Some(Box::new(sim)))
 }
 
 /// A memory store whose deletes take 300 ms (test only).
@@ -57,7 +58,7 @@ impl pim_auth::SecretStore for SlowDelete {
 }
 
 async fn wait_model(
-    engine: &CoreEngine,
+    engine: &CoreAdapter,
     what: &str,
     pred: impl Fn(&TrayModel) -> bool,
 ) -> TrayModel {
@@ -225,13 +226,7 @@ async fn two_accounts_in_two_clouds_show_side_by_side_and_are_removed_one_by_one
         .login_interactive(LoginOptions::default())
         .await
         .expect("US Gov sign-in");
-    let engine = CoreEngine::new(
-        Auth::new(options(&endpoints[0])).unwrap(),
-        endpoints[0].clone(),
-        true,
-        None,
-    );
-    engine.set_auth_options(options(&endpoints[0]));
+    let engine = CoreAdapter::new(Accounts::new(options(&endpoints[0])).unwrap(), true, None);
     engine.sign_in().await.expect("public sign-in");
     engine.use_account(&gov.key()).await.expect("make default");
     let m = wait_model(&engine, "both accounts' roles", |m| {
@@ -399,15 +394,14 @@ async fn azure_cli_account_from_settings_lists_and_activates_azure_roles() {
     });
     let store = Arc::new(MemoryStore::new());
     let mut o = AuthOptions::with_secret_store(
-        e.clone(),
+        e,
         pim_core::config::DEFAULT_CLIENT_ID.to_owned(),
         dir.path().join("tray"),
         store.clone(),
     );
     o.browser = Arc::new(DemoBrowser::new());
     o.az_executor = Some(az.clone());
-    let engine = CoreEngine::new(Auth::new(o.clone()).unwrap(), e, false, Some(Box::new(sim)));
-    engine.set_auth_options(o);
+    let engine = CoreAdapter::new(Accounts::new(o).unwrap(), false, Some(Box::new(sim)));
     // Graph refuses the Azure CLI's app, as Entra ID does.
     ctl.add_fault(pim_sim::FaultSpec {
         method: None,
@@ -442,7 +436,7 @@ async fn azure_cli_account_from_settings_lists_and_activates_azure_roles() {
     let home = &m.accounts[0].tenants[0];
     assert_eq!(
         home.warnings,
-        vec![pim_tray::core_engine::AZURE_CLI_GRAPH_NOTE.to_owned()]
+        vec![pim_tray::core_adapter::AZURE_CLI_GRAPH_NOTE.to_owned()]
     );
     let list = engine.accounts().unwrap();
     assert!(list[0].azure_cli && list[0].current, "{list:?}");

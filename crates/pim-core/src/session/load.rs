@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::Session;
 use super::rows::{
     add_arm_requests, add_graph_instances, add_graph_requests, arm_rows, entra_policies, entra_row,
     finish_rows, group_row,
 };
-use super::{GRAPH_UNREADABLE, Session};
 use crate::graph::{ItemOk, clone_error, item, refresh_items};
 use crate::model::*;
 use crate::policy::Policy;
@@ -37,7 +37,7 @@ impl Session {
             (Ok((gr, gw)), Err(e)) => {
                 roles.extend(gr);
                 warnings.extend(gw);
-                warnings.push(format!("Azure roles could not be read: {e}"));
+                warnings.push(Warning::unreadable("Azure roles", &e));
                 if t.is_home && matches!(e, Error::StepUpRequired { .. }) {
                     fatal = Some(e);
                 }
@@ -45,7 +45,9 @@ impl Session {
             (Err(e), Ok((ar, aw))) => {
                 roles.extend(ar);
                 warnings.extend(aw);
-                warnings.push(format!("{GRAPH_UNREADABLE}: {e}"));
+                warnings.push(Warning::GraphUnreadable {
+                    reason: e.to_string(),
+                });
                 if t.is_home && matches!(e, Error::StepUpRequired { .. }) {
                     fatal = Some(e);
                 }
@@ -73,7 +75,7 @@ impl Session {
 
     /// The tenant's Entra role and group rows, from one `$batch`, with warnings for the
     /// lists that could not be read. Fails when none could (or a token is needed).
-    async fn load_graph(&self, t: &Tenant) -> Result<(Vec<Role>, Vec<String>)> {
+    async fn load_graph(&self, t: &Tenant) -> Result<(Vec<Role>, Vec<Warning>)> {
         let g = &self.inner.graph;
         let tid = t.id.as_str();
         let mut res = g.batch(tid, refresh_items()).await;
@@ -132,7 +134,7 @@ impl Session {
 
         let mut warn = |what: &str, r: &Result<Vec<Value>>| {
             if let Err(e) = r {
-                warnings.push(format!("{what} could not be read: {e}"));
+                warnings.push(Warning::unreadable(what, e));
             }
         };
         warn("Eligible Entra roles", &eligible);
@@ -200,7 +202,7 @@ impl Session {
 
     /// The tenant's Azure role rows, with warnings for the lists that could not be read.
     /// Fails when neither eligibilities nor assignments could be read.
-    async fn load_arm(&self, t: &Tenant) -> Result<(Vec<Role>, Vec<String>)> {
+    async fn load_arm(&self, t: &Tenant) -> Result<(Vec<Role>, Vec<Warning>)> {
         let arm = &self.inner.arm;
         let tid = t.id.as_str();
         let (elig, act, reqs) = tokio::join!(
@@ -215,11 +217,11 @@ impl Session {
             (e, a) => (e, a),
         };
         let elig = elig.unwrap_or_else(|e| {
-            warnings.push(format!("Eligible Azure roles could not be read: {e}"));
+            warnings.push(Warning::unreadable("Eligible Azure roles", &e));
             Vec::new()
         });
         let act = act.unwrap_or_else(|e| {
-            warnings.push(format!("Active Azure roles could not be read: {e}"));
+            warnings.push(Warning::unreadable("Active Azure roles", &e));
             Vec::new()
         });
         let (mut rows, scopes) = arm_rows(tid, &elig, &act, now);
@@ -227,7 +229,7 @@ impl Session {
             Ok(Some(r)) => r,
             Ok(None) => arm.requests_at(tid, &scopes).await,
             Err(e) => {
-                warnings.push(format!("Pending Azure requests could not be read: {e}"));
+                warnings.push(Warning::unreadable("Pending Azure requests", &e));
                 Vec::new()
             }
         };

@@ -50,11 +50,6 @@ pub use tenants::{hidden_tenants_after, normalise_ids};
 pub(crate) use write::jwt_claim;
 pub use write::policy_claims;
 
-/// How a tenant's warning starts when Microsoft Graph could not be read at all (Entra roles
-/// and groups missing, Azure roles listed), e.g. an Azure CLI sign-in whose app has no Graph
-/// PIM permissions.
-pub const GRAPH_UNREADABLE: &str = "Entra roles and groups could not be read";
-
 /// How to build a [`Session`].
 #[derive(Debug, Clone)]
 pub struct SessionOptions {

@@ -166,7 +166,7 @@ async fn tolerant_of_an_odd_stand_in() {
     assert_eq!(t.tenant.display_name, "odd.example");
     assert!(t.error.is_none());
     assert!(
-        t.warnings.iter().any(|w| w.contains("groups")),
+        t.warnings.iter().any(|w| w.to_string().contains("groups")),
         "{:?}",
         t.warnings
     );

@@ -1,0 +1,645 @@
+//! Adapts the account layer ([`pim_accounts`]: each open account's pim-core [`Session`]) and
+//! pim-auth's sign-in to the shell's [`Engine`] port: snapshots pushed by the sessions are
+//! mapped to the view model and forwarded; each engine call is one session (or auth) call.
+//!
+//! Beside each forwarder runs the session's own schedule ([`Session::keep_current`]): the
+//! core re-reads when an activation or a scheduled request reaches its end or start time, and
+//! every two minutes while a request waits for an approver (approvals happen elsewhere).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pim_accounts::{Accounts, EndpointSettings, OpenAccount, OpenSet, Tenants};
+use pim_auth::{
+    Account, Auth, AuthOptions, CredentialKind, DeviceCodeOptions, DeviceCodePrompt, LoginOptions,
+};
+use pim_core::config::{Cloud, Endpoints, ProcessEnv};
+use pim_core::token::Resource;
+use pim_core::{Outcome, Role, Session, StepUpHook};
+use tokio::sync::{Mutex, watch};
+
+use crate::RunOptions;
+use crate::dto::ActivationInput;
+use crate::engine::{AccountEntry, ActivationOutcome, Engine, EngineResult, NewAccountCloud};
+use crate::settings::Settings;
+mod forward;
+mod view_of;
+
+use forward::{Forwarder, Order, sort_accounts};
+use view_of::tenant_entries;
+pub use view_of::{AZURE_CLI_GRAPH_NOTE, ViewOf, form_view};
+
+use crate::view::{DeviceCodeView, FormView, Status, TrayModel};
+
+/// Starts the engine (in demo mode, the embedded simulator first, then an automatic sign-in).
+pub async fn start(
+    options: &RunOptions,
+    settings: &Settings,
+    config_dir: &Path,
+) -> anyhow::Result<Arc<dyn Engine>> {
+    let env = ProcessEnv;
+    let (sim, auth_options) = if options.demo {
+        let sim = crate::demo::start_simulator().await?;
+        let base = sim.base_url().to_owned();
+        let mut e = Endpoints::for_cloud(Cloud::Public);
+        e.authority_host = pim_core::config::parse_base_url("demo authority", &base)?;
+        e.graph = e.authority_host.clone();
+        e.arm = e.authority_host.clone();
+        let client_id = pim_core::config::client_id_from_env(&env);
+        let mut o = AuthOptions::new(e, client_id, config_dir.to_owned());
+        o.browser = Arc::new(crate::demo::DemoBrowser::new());
+        (Some(sim), o)
+    } else {
+        let e = pim_accounts::endpoints(&env, &endpoint_settings(settings)?)?;
+        let client_id = settings
+            .client_id
+            .clone()
+            .unwrap_or_else(|| pim_core::config::client_id_from_env(&env));
+        let mut o = AuthOptions::new(e, client_id, config_dir.to_owned());
+        o.browser = Arc::new(pim_auth::SystemBrowser::new());
+        (None, o)
+    };
+    let accounts = Accounts::new(auth_options)?;
+    if let Some(w) = accounts.keychain_warning() {
+        tracing::warn!("{w}");
+    }
+    let engine = CoreAdapter::new(
+        accounts,
+        options.demo,
+        sim.map(|s| Box::new(s) as Box<dyn std::any::Any + Send + Sync>),
+    );
+    let first = engine.clone();
+    tauri::async_runtime::spawn(async move {
+        let result = if first.demo {
+            first.sign_in().await
+        } else {
+            first.resume().await
+        };
+        if let Err(e) = result {
+            tracing::warn!("start-up sign-in: {e}");
+            first.set_status(Status::Error(e.to_string()));
+        }
+    });
+    Ok(engine)
+}
+
+/// The settings' endpoint choices (the account layer applies the precedence: cloud, then
+/// `PIM_*` variables, then these base URLs).
+fn endpoint_settings(settings: &Settings) -> pim_core::Result<EndpointSettings> {
+    Ok(EndpointSettings {
+        cloud: Some(Cloud::parse(&settings.cloud)?),
+        authority_host: settings.authority_host.clone(),
+        graph: settings.graph_endpoint.clone(),
+        arm: settings.arm_endpoint.clone(),
+    })
+}
+
+/// An open account and the task forwarding its snapshots to the view.
+struct Current {
+    open: OpenAccount,
+    _forward: Forwarder,
+}
+
+impl AsRef<OpenAccount> for Current {
+    fn as_ref(&self) -> &OpenAccount {
+        &self.open
+    }
+}
+
+/// The engine over pim-core.
+pub struct CoreAdapter {
+    /// Every account's `Auth` and session (step-up through the browser).
+    accounts: Accounts,
+    demo: bool,
+    /// Open accounts, the default one first; each has its own session and menu sections.
+    current: Mutex<OpenSet<Current>>,
+    /// Keys of the open accounts in menu order (default first), shared with the forwarders.
+    order: Order,
+    tx: watch::Sender<TrayModel>,
+    progress: watch::Sender<Option<String>>,
+    warning: Option<String>,
+    /// What must live as long as the engine: the demo simulator's process (tests: an
+    /// in-process simulator).
+    _keep: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for CoreAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoreAdapter")
+            .field("demo", &self.demo)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Interactive step-up through the browser sign-in.
+#[derive(Debug)]
+struct BrowserStepUp {
+    auth: Auth,
+    upn: String,
+    progress: watch::Sender<Option<String>>,
+}
+
+/// What the activation window says while the browser asks for more verification.
+pub const STEP_UP_MESSAGE: &str = "Additional verification: complete the sign-in in your browser…";
+
+#[async_trait]
+impl StepUpHook for BrowserStepUp {
+    async fn step_up(
+        &self,
+        tenant_id: &str,
+        resource: Resource,
+        claims: &str,
+    ) -> pim_core::Result<()> {
+        self.progress.send_replace(Some(STEP_UP_MESSAGE.to_owned()));
+        let r = self
+            .auth
+            .login_interactive(LoginOptions {
+                tenant: Some(tenant_id.to_owned()),
+                login_hint: Some(self.upn.clone()),
+                resource: Some(resource),
+                claims: Some(claims.to_owned()),
+                ..LoginOptions::default()
+            })
+            .await
+            .map(|_| ());
+        self.progress.send_replace(Some(match &r {
+            Ok(()) => "Verified in the browser.".to_owned(),
+            Err(_) => "The browser verification did not complete.".to_owned(),
+        }));
+        r
+    }
+}
+
+impl CoreAdapter {
+    /// An engine over `accounts`, signed out until [`Engine::sign_in`] (or the start-up
+    /// sign-in of [`start`]); `keep` (the demo simulator) is kept running as long as the
+    /// engine. Sessions step up through the browser, with progress shown in the activation
+    /// window.
+    pub fn new(
+        accounts: Accounts,
+        demo: bool,
+        keep: Option<Box<dyn std::any::Any + Send + Sync>>,
+    ) -> Arc<CoreAdapter> {
+        let warning = accounts.keychain_warning();
+        let progress = watch::Sender::new(None);
+        let p = progress.clone();
+        let accounts = accounts.with_step_up(Arc::new(move |account: &Account, auth: &Auth| {
+            Arc::new(BrowserStepUp {
+                auth: auth.clone(),
+                upn: account.upn.clone(),
+                progress: p.clone(),
+            }) as Arc<dyn StepUpHook>
+        }));
+        Arc::new(CoreAdapter {
+            accounts,
+            demo,
+            current: Mutex::new(OpenSet::new()),
+            order: Order::default(),
+            tx: watch::Sender::new(TrayModel {
+                demo,
+                status: Status::Loading,
+                accounts: Vec::new(),
+                skew_seconds: 0,
+                warning: warning.clone(),
+                device_code: None,
+            }),
+            progress,
+            warning,
+            _keep: keep,
+        })
+    }
+
+    fn set_status(&self, status: Status) {
+        self.tx.send_if_modified(|m| {
+            let changed = m.status != status;
+            m.status = status;
+            changed
+        });
+    }
+
+    /// Runs a sign-in with the status on Loading, then opens the account it gives; a failed
+    /// sign-in puts the status back as it was.
+    async fn signing_in(
+        &self,
+        what: &str,
+        login: impl std::future::Future<Output = EngineResult<Account>>,
+    ) -> EngineResult<()> {
+        let before = self.tx.borrow().status.clone();
+        self.set_status(Status::Loading);
+        let r = login.await;
+        self.opened_or_restored(what, r, before).await
+    }
+
+    /// Opens the account of a sign-in that succeeded; otherwise restores `before`.
+    async fn opened_or_restored(
+        &self,
+        what: &str,
+        r: EngineResult<Account>,
+        before: Status,
+    ) -> EngineResult<()> {
+        match r {
+            Ok(account) => {
+                tracing::info!(upn = %account.upn, cloud = account.cloud.as_str(), "{what}");
+                self.open(account).await
+            }
+            Err(e) => {
+                self.set_status(before);
+                Err(e)
+            }
+        }
+    }
+
+    async fn resume(&self) -> EngineResult<()> {
+        // The saved default, whichever cloud or app registration it signs in with (as in the
+        // CLI); each account gets its own `Auth` in `open_at`.
+        let mut saved = self.accounts.saved()?.into_iter();
+        let Some(default) = saved.next() else {
+            self.set_status(Status::SignedOut);
+            return Ok(());
+        };
+        let others: Vec<Account> = saved.collect();
+        self.open(default).await?;
+        // The other saved accounts get their own sections; one that cannot be read says so
+        // in the log and stays listed in Settings.
+        for a in others {
+            let upn = a.upn.clone();
+            if let Err(e) = self.open_more(a).await {
+                tracing::warn!(%upn, "cannot open the account: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens an additional account after the default one (order kept).
+    async fn open_more(&self, account: Account) -> EngineResult<()> {
+        self.open_at(account, false).await
+    }
+
+    fn account(&self, key: &str) -> EngineResult<Account> {
+        self.accounts
+            .auth()
+            .accounts()?
+            .into_iter()
+            .find(|a| a.key() == key)
+            .ok_or_else(|| pim_core::Error::NotFound {
+                name: key.to_owned(),
+                hint: "; the account list changed, reopen Settings".into(),
+            })
+    }
+
+    /// Opens `account` as the default (first) account.
+    async fn open(&self, account: Account) -> EngineResult<()> {
+        self.open_at(account, true).await
+    }
+
+    async fn open_at(&self, account: Account, first: bool) -> EngineResult<()> {
+        if self.tx.borrow().accounts.is_empty() {
+            self.set_status(Status::Loading);
+        }
+        let open = self.accounts.open(account, Tenants::Shown)?;
+        let account = open.account().clone();
+        let key = account.key();
+        {
+            let mut current = self.current.lock().await;
+            let forward = Forwarder::spawn(
+                self.order.clone(),
+                self.warning.clone(),
+                open.session().clone(),
+                ViewOf {
+                    key: key.clone(),
+                    upn: account.upn.clone(),
+                    azure_cli: account.kind == CredentialKind::AzureCli,
+                    demo: self.demo,
+                },
+                self.tx.clone(),
+            );
+            // Reopening an account replaces its session (and drops its forwarder).
+            current.insert(
+                Current {
+                    open: open.clone(),
+                    _forward: forward,
+                },
+                first,
+            );
+            *pim_core::sync::lock(&self.order) = current.keys();
+            let order = self.order.clone();
+            self.tx.send_if_modified(|m| {
+                let before: Vec<String> = m.accounts.iter().map(|a| a.key.clone()).collect();
+                sort_accounts(m, &order);
+                before != m.accounts.iter().map(|a| a.key.clone()).collect::<Vec<_>>()
+            });
+        }
+        open.refresh().await?;
+        Ok(())
+    }
+
+    /// Drops an account's session and its menu sections; `SignedOut` when none is left.
+    async fn close(&self, key: &str) -> Option<Current> {
+        let mut current = self.current.lock().await;
+        let c = current.remove(key)?;
+        let empty = current.is_empty();
+        *pim_core::sync::lock(&self.order) = current.keys();
+        self.tx.send_modify(|m| {
+            m.accounts.retain(|a| a.key != key);
+            if empty {
+                m.status = Status::SignedOut;
+                m.skew_seconds = 0;
+            }
+        });
+        Some(c)
+    }
+
+    async fn sessions(&self) -> EngineResult<Vec<Session>> {
+        let sessions = self.current.lock().await.sessions();
+        if sessions.is_empty() {
+            return Err(pim_core::Error::SignInRequired {
+                reason: "nobody is signed in".into(),
+            });
+        }
+        Ok(sessions)
+    }
+
+    /// The role with this key in whichever account has it.
+    async fn role(&self, key: &str) -> EngineResult<(Session, Role)> {
+        if let Some(found) = self.current.lock().await.role(key) {
+            return Ok(found);
+        }
+        self.sessions().await?;
+        Err(pim_core::Error::NotFound {
+            name: key.to_owned(),
+            hint: "; refresh and try again".into(),
+        })
+    }
+}
+
+fn outcome(o: &Outcome) -> ActivationOutcome {
+    match o {
+        Outcome::PendingApproval { .. } => ActivationOutcome::Pending,
+        Outcome::Scheduled { .. } => ActivationOutcome::Scheduled,
+        _ => ActivationOutcome::Active,
+    }
+}
+
+#[async_trait]
+impl Engine for CoreAdapter {
+    async fn flush(&self) {
+        // Accounts of other clouds or app registrations have their own Auth: all are flushed.
+        self.accounts.flush().await;
+    }
+
+    fn progress(&self) -> watch::Receiver<Option<String>> {
+        self.progress.subscribe()
+    }
+
+    fn subscribe(&self) -> watch::Receiver<TrayModel> {
+        self.tx.subscribe()
+    }
+
+    async fn refresh(&self) -> EngineResult<()> {
+        let sessions = self.sessions().await?;
+        // Every account at once.
+        let mut set = tokio::task::JoinSet::new();
+        for s in sessions {
+            set.spawn(async move { s.refresh().await.map(|_| ()) });
+        }
+        let mut first_err = None;
+        while let Some(r) = set.join_next().await {
+            let r = r.unwrap_or_else(|e| Err(pim_core::Error::Transport(e.to_string())));
+            if let Err(e) = r {
+                first_err.get_or_insert(e);
+            }
+        }
+        match first_err {
+            None => Ok(()),
+            Some(e) => {
+                self.set_status(Status::Error(e.to_string()));
+                Err(e)
+            }
+        }
+    }
+
+    async fn activation_form(&self, key: &str, preferred_minutes: u32) -> EngineResult<FormView> {
+        let (session, role) = self.role(key).await?;
+        Ok(form_view(&session.policy(&role).await, preferred_minutes))
+    }
+
+    async fn activate(&self, input: ActivationInput) -> EngineResult<ActivationOutcome> {
+        let (session, role) = self.role(&input.key).await?;
+        let r = session.activate(&role, input.to_request()).await;
+        self.progress.send_replace(None);
+        Ok(outcome(&r?))
+    }
+
+    async fn deactivate(&self, key: &str) -> EngineResult<()> {
+        let (session, role) = self.role(key).await?;
+        session.deactivate(&role).await.map(|_| ())
+    }
+
+    async fn extend(&self, key: &str) -> EngineResult<()> {
+        let (session, role) = self.role(key).await?;
+        // The core's extend rule picks the duration (the length the activation ran, within
+        // the policy) and keeps the previous justification and ticket.
+        session
+            .extend(&role, pim_core::ActivationRequest::default())
+            .await
+            .map(|_| ())
+    }
+
+    async fn cancel(&self, key: &str) -> EngineResult<()> {
+        let (session, role) = self.role(key).await?;
+        session.cancel(&role).await.map(|_| ())
+    }
+
+    async fn sign_in(&self) -> EngineResult<()> {
+        let before = self.tx.borrow().status.clone();
+        self.set_status(Status::Loading);
+        match self
+            .accounts
+            .auth()
+            .login_interactive(LoginOptions::default())
+            .await
+        {
+            // No browser can be started here: fall back to a device code, shown in the menu.
+            Err(e @ pim_core::Error::BrowserUnavailable { .. }) => {
+                tracing::warn!("{e}; signing in with a code instead");
+                self.sign_in_with_code().await
+            }
+            r => self.opened_or_restored("signed in", r, before).await,
+        }
+    }
+
+    async fn sign_in_with_code(&self) -> EngineResult<()> {
+        let before = self.tx.borrow().status.clone();
+        self.set_status(Status::Loading);
+        let tx = self.tx.clone();
+        let on_prompt: pim_auth::DeviceCodeCallback = Arc::new(move |p: &DeviceCodePrompt| {
+            let dc = DeviceCodeView {
+                verification_uri: p.verification_uri.clone(),
+                user_code: p.user_code.clone(),
+            };
+            tx.send_modify(|m| m.device_code = Some(dc));
+        });
+        let r = self
+            .accounts
+            .auth()
+            .login_device_code(DeviceCodeOptions {
+                on_prompt: Some(on_prompt),
+                ..DeviceCodeOptions::default()
+            })
+            .await;
+        self.tx.send_modify(|m| m.device_code = None);
+        self.opened_or_restored("signed in with a code", r, before)
+            .await
+    }
+
+    fn accounts(&self) -> EngineResult<Vec<AccountEntry>> {
+        // The default account is the first open one; open accounts know their tenants.
+        let open: Vec<(String, Option<Vec<pim_core::Tenant>>, Vec<String>)> = self
+            .current
+            .try_lock()
+            .map(|c| {
+                c.iter()
+                    .map(|c| {
+                        (
+                            c.open.key(),
+                            c.open.session().tenant_list(),
+                            c.open.session().hidden_tenants(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let current = open.first().map(|(k, _, _)| k.clone());
+        let mut list: Vec<AccountEntry> = self
+            .accounts
+            .auth()
+            .accounts()?
+            .into_iter()
+            .map(|a| {
+                let key = a.key();
+                let tenants = match open.iter().find(|(k, _, _)| *k == key) {
+                    Some((_, Some(list), hidden)) => tenant_entries(list, hidden),
+                    _ => Vec::new(),
+                };
+                AccountEntry {
+                    current: current.as_deref() == Some(key.as_str()),
+                    key,
+                    upn: a.upn,
+                    cloud: a.cloud.as_str().to_owned(),
+                    azure_cli: a.kind == CredentialKind::AzureCli,
+                    tenants,
+                }
+            })
+            .collect();
+        list.sort_by(|a, b| b.current.cmp(&a.current).then(a.upn.cmp(&b.upn)));
+        Ok(list)
+    }
+
+    async fn use_account(&self, key: &str) -> EngineResult<()> {
+        let account = self.account(key)?;
+        self.accounts.auth().set_default_account(&account)?;
+        self.open(account).await
+    }
+
+    async fn remove_account(&self, key: &str) -> EngineResult<()> {
+        let account = self.account(key)?;
+        let was_default = self
+            .current
+            .lock()
+            .await
+            .first()
+            .is_some_and(|c| c.open.key() == key);
+        let auth = self.accounts.auth_for(&account)?;
+        // The token goes first: the menu shows the account gone only once its refresh
+        // token is deleted (a keychain failure leaves the account open, with the error).
+        auth.logout(&account).await?;
+        self.close(key).await;
+        if was_default {
+            // The next open account becomes the default.
+            let next = self
+                .current
+                .lock()
+                .await
+                .first()
+                .map(|c| c.open.account().clone());
+            if let Some(next) = next {
+                self.accounts.auth().set_default_account(&next)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn add_account(&self, cloud: NewAccountCloud) -> EngineResult<()> {
+        let base = self.accounts.auth();
+        let auth = match cloud {
+            NewAccountCloud::AzureCli => {
+                return self
+                    .signing_in("Azure CLI account added", base.login_azure_cli(None))
+                    .await;
+            }
+            // The configured endpoints (settings, `PIM_*`, the demo simulator).
+            NewAccountCloud::Custom => base.clone(),
+            // A cloud chosen by name: its hosts, with the `PIM_*` overrides as always.
+            NewAccountCloud::Cloud(c) => self.accounts.auth_with(
+                pim_accounts::endpoints_in(c, &ProcessEnv)?,
+                &self.accounts.options().client_id,
+            )?,
+        };
+        self.signing_in(
+            "account added",
+            auth.login_interactive(LoginOptions::default()),
+        )
+        .await
+    }
+
+    async fn set_tenant_shown(&self, key: &str, tenant_id: &str, shown: bool) -> EngineResult<()> {
+        let mut open = self
+            .current
+            .lock()
+            .await
+            .get(key)
+            .map(|c| c.open.clone())
+            .ok_or_else(|| pim_core::Error::NotFound {
+                name: key.to_owned(),
+                hint: "; the account is not open, reopen Settings".into(),
+            })?;
+        let id = vec![tenant_id.to_owned()];
+        let (hide, show) = if shown {
+            (Vec::new(), id)
+        } else {
+            (id, Vec::new())
+        };
+        open.set_tenants_shown(&hide, &show)
+            .await
+            .map_err(|e| match e {
+                pim_core::Error::InvalidInput(m) if m.contains("does not reach") => {
+                    pim_core::Error::InvalidInput(format!("{m}; reopen Settings"))
+                }
+                e => e,
+            })?;
+        if let Some(c) = self.current.lock().await.get_mut(key) {
+            c.open = open.clone();
+        }
+        if shown {
+            open.refresh().await?;
+        }
+        Ok(())
+    }
+
+    async fn sign_out(&self) -> EngineResult<()> {
+        let current = self.current.lock().await.take_all();
+        for c in current {
+            c.open.auth().logout(c.open.account()).await?;
+        }
+        self.tx.send_replace(TrayModel {
+            demo: self.demo,
+            status: Status::SignedOut,
+            accounts: Vec::new(),
+            skew_seconds: 0,
+            warning: self.warning.clone(),
+            device_code: None,
+        });
+        Ok(())
+    }
+}

@@ -630,7 +630,7 @@ impl Graph {
                 let pas: Vec<GraphPolicyAssignment> = parse_items("policy assignments", items);
                 let id = pas
                     .into_iter()
-                    .find_map(|p| p.policy_id)
+                    .find_map(|p| p.policy_id.into_option())
                     .ok_or_else(|| Error::InvalidResponse("no policy id for this group".into()))?;
                 self.policy_rules(tenant, &id).await
             }
@@ -647,8 +647,8 @@ pub(crate) async fn policy_from_assignment(
 ) -> Result<Policy, Error> {
     let policy_id = pa
         .policy_id
-        .clone()
-        .or_else(|| pa.policy.as_ref().and_then(|p| p.id.clone()));
+        .get()
+        .or_else(|| pa.policy.as_ref().and_then(|p| p.id.get()));
     match pa.policy.and_then(|p| p.rules) {
         Some(rules) => {
             let mut p = Policy::from_rules(&rules);

@@ -366,7 +366,7 @@ impl Session {
                 let body = crate::arm::request_body(role, &principal, &action, None, &req);
                 let r = self.arm_put(role, &name, body, claims).await?;
                 Ok(Outcome::Deactivated {
-                    request_id: r.name.unwrap_or(name),
+                    request_id: r.name.into_option().unwrap_or(name),
                 })
             }
         }

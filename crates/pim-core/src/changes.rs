@@ -117,39 +117,17 @@ pub fn keep(mut recent: Vec<Change>, before: &Snapshot, after: &Snapshot) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{
-        ActiveAssignment, AssignmentType, PolicyInfo, RoleKind, Scope, ScopeKind, TenantSnapshot,
-    };
+    use crate::model::TenantSnapshot;
+    use crate::testing::{activated, test_role};
     use time::macros::datetime;
 
     fn role(def: &str, name: &str, state: RoleState, ends: bool) -> Role {
         let start = datetime!(2026-12-07 10:00 UTC);
+        let end = ends.then(|| start + time::Duration::hours(1));
         Role {
-            kind: RoleKind::EntraRole,
-            tenant_id: "t".into(),
-            tenant_name: "Contoso".into(),
-            name: name.into(),
-            role_definition_id: def.into(),
-            scope: Scope {
-                id: "/".into(),
-                display_name: "Directory".into(),
-                kind: ScopeKind::Directory,
-            },
-            app_scope_id: None,
-            access: None,
-            assignment: (state == RoleState::Active).then(|| ActiveAssignment {
-                instance_id: None,
-                schedule_id: None,
-                assignment_type: Some(AssignmentType::Activated),
-                member_type: None,
-                start: Some(start),
-                end: ends.then(|| start + time::Duration::hours(1)),
-                linked_eligibility_schedule_id: None,
-            }),
+            assignment: (state == RoleState::Active).then(|| activated(Some(start), end)),
             state,
-            eligibility: None,
-            pending: Vec::new(),
-            policy: PolicyInfo::NotLoaded,
+            ..test_role(def, name)
         }
     }
 

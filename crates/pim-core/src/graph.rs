@@ -849,34 +849,23 @@ mod tests {
     fn request_bodies_follow_the_contract() {
         use time::macros::datetime;
 
-        use crate::model::{
-            AccessId, EligibleRole, PolicyInfo, RoleState, Scope, ScopeKind, Ticket,
-        };
+        use crate::model::{AccessId, EligibleRole, Scope, ScopeKind, Ticket};
+        use crate::testing::{eligible, test_role};
         let role = Role {
             kind: RoleKind::AzureResource,
-            tenant_id: "t".into(),
-            tenant_name: "T".into(),
-            name: "Contributor".into(),
-            role_definition_id:
-                "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/b2".into(),
             scope: Scope {
                 id: "/subscriptions/s".into(),
                 display_name: "Prod".into(),
                 kind: ScopeKind::Subscription,
             },
-            app_scope_id: None,
-            access: None,
-            state: RoleState::Eligible,
             eligibility: Some(EligibleRole {
-                instance_id: None,
                 schedule_id: Some("/x/roleEligibilitySchedules/e1".into()),
-                start: None,
-                end: None,
-                member_type: None,
+                ..eligible()
             }),
-            assignment: None,
-            pending: vec![],
-            policy: PolicyInfo::NotLoaded,
+            ..test_role(
+                "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/b2",
+                "Contributor",
+            )
         };
         let req = ActivationRequest {
             justification: Some("fix".into()),

@@ -595,6 +595,7 @@ pub(crate) mod tests {
     use time::macros::datetime;
 
     use super::*;
+    use crate::testing::test_role;
 
     /// A selfActivate request `r` with `status`, starting at `start`.
     pub(crate) fn sr(status: &str, start: Option<OffsetDateTime>) -> ScheduleRequest {
@@ -643,25 +644,7 @@ pub(crate) mod tests {
             end,
             linked_eligibility_schedule_id: None,
         };
-        let mut row = Role {
-            kind: RoleKind::EntraRole,
-            tenant_id: "t".into(),
-            tenant_name: "T".into(),
-            name: "R".into(),
-            role_definition_id: "r".into(),
-            scope: Scope {
-                id: "/".into(),
-                display_name: "Directory".into(),
-                kind: ScopeKind::Directory,
-            },
-            app_scope_id: None,
-            access: None,
-            state: RoleState::Eligible,
-            eligibility: None,
-            assignment: None,
-            pending: vec![],
-            policy: PolicyInfo::NotLoaded,
-        };
+        let mut row = test_role("r", "R");
         merge_assignment(&mut row, asg("Assigned", None));
         merge_assignment(
             &mut row,

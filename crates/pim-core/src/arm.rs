@@ -219,8 +219,8 @@ impl Arm {
                     for it in parse_items::<ArmResource<ArmRequestProps>>("requests", items) {
                         let key = it
                             .name
-                            .clone()
-                            .or(it.id.clone())
+                            .get()
+                            .or(it.id.get())
                             .unwrap_or_default()
                             .to_ascii_lowercase();
                         if seen.insert(key) {
@@ -350,10 +350,10 @@ impl Arm {
             .ok_or_else(|| Error::InvalidResponse("no policy assignment for this role".into()))?;
         if !pa.effective_rules.is_empty() {
             let mut p = Policy::from_rules(&pa.effective_rules);
-            p.policy_id = pa.policy_id;
+            p.policy_id = pa.policy_id.into_option();
             return Ok(p);
         }
-        let pid = pa.policy_id.ok_or_else(|| {
+        let pid = pa.policy_id.into_option().ok_or_else(|| {
             Error::InvalidResponse("policy assignment without rules or policy id".into())
         })?;
         let url = format!(

@@ -6,7 +6,7 @@
 //! Rows are matched by their stable identity ([`Role::key`]: kind, tenant, role definition,
 //! scope, access), never by name.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
@@ -65,33 +65,59 @@ fn pending(r: &Role) -> bool {
     r.state == RoleState::Pending
 }
 
-/// The changes from `before` to `after`, numbered from the process-wide sequence. Nothing
-/// when either is not a read snapshot (`taken_at` unset): signing in or out is not news.
+/// What a snapshot holds under one role key: any of its rows with that key counts.
+#[derive(Debug, Default, Clone, Copy)]
+struct Held {
+    pending: bool,
+    live: bool,
+    activation: bool,
+}
+
+/// Each row of `s` with its [`Role::key`], worked out once.
+fn keyed(s: &Snapshot) -> Vec<(String, &Role)> {
+    s.roles().map(|r| (r.key(), r)).collect()
+}
+
+/// What `rows` hold, by key.
+fn held<'a>(rows: &'a [(String, &Role)]) -> HashMap<&'a str, Held> {
+    let mut by_key: HashMap<&str, Held> = HashMap::with_capacity(rows.len());
+    for (key, r) in rows {
+        let h = by_key.entry(key.as_str()).or_default();
+        h.pending |= pending(r);
+        h.live |= live(r);
+        h.activation |= activation(r);
+    }
+    by_key
+}
+
+/// The changes from `before` to `after`, numbered from the process-wide sequence, in order
+/// of kind, then key, then description. Nothing when either is not a read snapshot
+/// (`taken_at` unset): signing in or out is not news.
 pub fn between(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
     if before.taken_at.is_none() || after.taken_at.is_none() {
         return Vec::new();
     }
-    let any = |s: &Snapshot, key: &str, pred: fn(&Role) -> bool| {
-        s.roles().any(|r| pred(r) && r.key() == key)
-    };
+    let (rows_before, rows_after) = (keyed(before), keyed(after));
+    let (was, is) = (held(&rows_before), held(&rows_after));
+    let lookup = |m: &HashMap<&str, Held>, key: &str| m.get(key).copied().unwrap_or_default();
     let mut found: BTreeSet<(ChangeKind, String, String)> = BTreeSet::new();
-    for r in before.roles() {
-        let key = r.key();
-        if pending(r) && !any(after, &key, pending) {
-            let kind = if any(after, &key, live) {
+    for (key, r) in &rows_before {
+        let now = lookup(&is, key);
+        if pending(r) && !now.pending {
+            let kind = if now.live {
                 ChangeKind::Approved
             } else {
                 ChangeKind::Denied
             };
-            found.insert((kind, key, r.describe()));
-        } else if activation(r) && !any(after, &key, activation) {
-            found.insert((ChangeKind::Ended, key, r.describe()));
+            found.insert((kind, key.clone(), r.describe()));
+        } else if activation(r) && !now.activation {
+            found.insert((ChangeKind::Ended, key.clone(), r.describe()));
         }
     }
-    for r in after.roles() {
-        let key = r.key();
-        if activation(r) && !any(before, &key, activation) && !any(before, &key, pending) {
-            found.insert((ChangeKind::Activated, key, r.describe()));
+    for (key, r) in &rows_after {
+        let then = lookup(&was, key);
+        if activation(r) && !then.activation && !then.pending {
+            found.insert((ChangeKind::Activated, key.clone(), r.describe()));
         }
     }
     found
@@ -117,39 +143,17 @@ pub fn keep(mut recent: Vec<Change>, before: &Snapshot, after: &Snapshot) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{
-        ActiveAssignment, AssignmentType, PolicyInfo, RoleKind, Scope, ScopeKind, TenantSnapshot,
-    };
+    use crate::model::TenantSnapshot;
+    use crate::testing::{activated, test_role};
     use time::macros::datetime;
 
     fn role(def: &str, name: &str, state: RoleState, ends: bool) -> Role {
         let start = datetime!(2026-12-07 10:00 UTC);
+        let end = ends.then(|| start + time::Duration::hours(1));
         Role {
-            kind: RoleKind::EntraRole,
-            tenant_id: "t".into(),
-            tenant_name: "Contoso".into(),
-            name: name.into(),
-            role_definition_id: def.into(),
-            scope: Scope {
-                id: "/".into(),
-                display_name: "Directory".into(),
-                kind: ScopeKind::Directory,
-            },
-            app_scope_id: None,
-            access: None,
-            assignment: (state == RoleState::Active).then(|| ActiveAssignment {
-                instance_id: None,
-                schedule_id: None,
-                assignment_type: Some(AssignmentType::Activated),
-                member_type: None,
-                start: Some(start),
-                end: ends.then(|| start + time::Duration::hours(1)),
-                linked_eligibility_schedule_id: None,
-            }),
+            assignment: (state == RoleState::Active).then(|| activated(Some(start), end)),
             state,
-            eligibility: None,
-            pending: Vec::new(),
-            policy: PolicyInfo::NotLoaded,
+            ..test_role(def, name)
         }
     }
 
@@ -212,6 +216,71 @@ mod tests {
         )]);
         let just_gr = snap(vec![role("gr", "Global Reader", RoleState::Active, true)]);
         assert!(between(&just_gr, &renamed).is_empty());
+    }
+
+    #[test]
+    fn changes_come_in_order_of_kind_then_key_whatever_the_row_order() {
+        let rows = |state, names: &[&str]| -> Vec<Role> {
+            names
+                .iter()
+                .map(|n| role(&n.to_lowercase(), n, state, true))
+                .collect()
+        };
+        // Row order differs between the two snapshots and from the key order.
+        let before = snap(
+            [
+                rows(RoleState::Active, &["C", "A"]),
+                rows(RoleState::Pending, &["E", "D"]),
+                rows(RoleState::Eligible, &["G", "F"]),
+            ]
+            .concat(),
+        );
+        let after = snap(
+            [
+                rows(RoleState::Active, &["F", "G", "D"]),
+                rows(RoleState::Eligible, &["A", "E", "C"]),
+            ]
+            .concat(),
+        );
+        let changes = between(&before, &after);
+        let got: Vec<(ChangeKind, &str)> =
+            changes.iter().map(|c| (c.kind, c.key.as_str())).collect();
+        let key = |n: &str| role(n, n, RoleState::Eligible, false).key();
+        let (a, c, d, e, f, g) = (key("a"), key("c"), key("d"), key("e"), key("f"), key("g"));
+        assert_eq!(
+            got,
+            [
+                (ChangeKind::Approved, d.as_str()),
+                (ChangeKind::Denied, e.as_str()),
+                (ChangeKind::Ended, a.as_str()),
+                (ChangeKind::Ended, c.as_str()),
+                (ChangeKind::Activated, f.as_str()),
+                (ChangeKind::Activated, g.as_str()),
+            ]
+        );
+        // The same again in reverse row order: the same changes in the same order.
+        let reversed = |s: &Snapshot| {
+            let mut rows: Vec<Role> = s.roles().cloned().collect();
+            rows.reverse();
+            snap(rows)
+        };
+        let again = between(&reversed(&before), &reversed(&after));
+        assert_eq!(kinds(&again), kinds(&changes));
+        // Two rows with one key are one role: held if either is, reported once.
+        let twice = snap(rows(RoleState::Active, &["A", "A"]));
+        let one_held = snap(
+            [
+                rows(RoleState::Eligible, &["A"]),
+                rows(RoleState::Active, &["A"]),
+            ]
+            .concat(),
+        );
+        assert!(between(&twice, &one_held).is_empty());
+        let none = snap(rows(RoleState::Eligible, &["A"]));
+        assert_eq!(
+            kinds(&between(&twice, &none)),
+            [(ChangeKind::Ended, twice.roles().next().unwrap().describe())]
+        );
     }
 
     #[test]

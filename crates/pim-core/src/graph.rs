@@ -630,7 +630,7 @@ impl Graph {
                 let pas: Vec<GraphPolicyAssignment> = parse_items("policy assignments", items);
                 let id = pas
                     .into_iter()
-                    .find_map(|p| p.policy_id)
+                    .find_map(|p| p.policy_id.into_option())
                     .ok_or_else(|| Error::InvalidResponse("no policy id for this group".into()))?;
                 self.policy_rules(tenant, &id).await
             }
@@ -647,8 +647,8 @@ pub(crate) async fn policy_from_assignment(
 ) -> Result<Policy, Error> {
     let policy_id = pa
         .policy_id
-        .clone()
-        .or_else(|| pa.policy.as_ref().and_then(|p| p.id.clone()));
+        .get()
+        .or_else(|| pa.policy.as_ref().and_then(|p| p.id.get()));
     match pa.policy.and_then(|p| p.rules) {
         Some(rules) => {
             let mut p = Policy::from_rules(&rules);
@@ -849,34 +849,23 @@ mod tests {
     fn request_bodies_follow_the_contract() {
         use time::macros::datetime;
 
-        use crate::model::{
-            AccessId, EligibleRole, PolicyInfo, RoleState, Scope, ScopeKind, Ticket,
-        };
+        use crate::model::{AccessId, EligibleRole, Scope, ScopeKind, Ticket};
+        use crate::testing::{eligible, test_role};
         let role = Role {
             kind: RoleKind::AzureResource,
-            tenant_id: "t".into(),
-            tenant_name: "T".into(),
-            name: "Contributor".into(),
-            role_definition_id:
-                "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/b2".into(),
             scope: Scope {
                 id: "/subscriptions/s".into(),
                 display_name: "Prod".into(),
                 kind: ScopeKind::Subscription,
             },
-            app_scope_id: None,
-            access: None,
-            state: RoleState::Eligible,
             eligibility: Some(EligibleRole {
-                instance_id: None,
                 schedule_id: Some("/x/roleEligibilitySchedules/e1".into()),
-                start: None,
-                end: None,
-                member_type: None,
+                ..eligible()
             }),
-            assignment: None,
-            pending: vec![],
-            policy: PolicyInfo::NotLoaded,
+            ..test_role(
+                "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/b2",
+                "Contributor",
+            )
         };
         let req = ActivationRequest {
             justification: Some("fix".into()),

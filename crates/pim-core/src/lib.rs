@@ -77,6 +77,10 @@ pub mod wire;
 #[doc(hidden)]
 pub mod test_server;
 
+/// Fixtures for the unit tests (`test_role`, ...).
+#[cfg(test)]
+mod testing;
+
 /// Entry points for the fuzz targets in `fuzz/`.
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

@@ -157,7 +157,8 @@ fn unknown_tenant(q: &str, tenants: &[Tenant]) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{AccessId, PolicyInfo, RoleKind, RoleState, Scope, ScopeKind};
+    use crate::model::{AccessId, RoleKind, RoleState, Scope, ScopeKind};
+    use crate::testing::test_role;
 
     fn role(
         kind: RoleKind,
@@ -170,20 +171,13 @@ mod tests {
             kind,
             tenant_id: format!("{tenant}-id"),
             tenant_name: tenant.into(),
-            name: name.into(),
-            role_definition_id: name.to_lowercase(),
             scope: Scope {
                 id: format!("/{}", scope.to_lowercase()),
                 display_name: scope.into(),
                 kind: ScopeKind::Directory,
             },
-            app_scope_id: None,
             access,
-            state: RoleState::Eligible,
-            eligibility: None,
-            assignment: None,
-            pending: vec![],
-            policy: PolicyInfo::NotLoaded,
+            ..test_role(&name.to_lowercase(), name)
         }
     }
 

@@ -865,6 +865,7 @@ impl fmt::Display for Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{activated, test_role};
 
     #[test]
     fn enums_are_case_insensitive_and_open() {
@@ -917,31 +918,9 @@ mod tests {
 
     fn activation(start: Option<OffsetDateTime>, end: Option<OffsetDateTime>) -> Role {
         Role {
-            kind: RoleKind::EntraRole,
-            tenant_id: "t".into(),
-            tenant_name: "Contoso".into(),
-            name: "Global Reader".into(),
-            role_definition_id: "f2ef992c-3afb-46b9-b7cf-a126ee74c451".into(),
-            scope: Scope {
-                id: "/".into(),
-                display_name: "Directory".into(),
-                kind: ScopeKind::Directory,
-            },
-            app_scope_id: None,
-            access: None,
             state: RoleState::Active,
-            eligibility: None,
-            assignment: Some(ActiveAssignment {
-                instance_id: None,
-                schedule_id: None,
-                assignment_type: Some(AssignmentType::Activated),
-                member_type: None,
-                start,
-                end,
-                linked_eligibility_schedule_id: None,
-            }),
-            pending: Vec::new(),
-            policy: PolicyInfo::NotLoaded,
+            assignment: Some(activated(start, end)),
+            ..test_role("f2ef992c-3afb-46b9-b7cf-a126ee74c451", "Global Reader")
         }
     }
 

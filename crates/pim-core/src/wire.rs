@@ -4,6 +4,10 @@
 //! is accepted wherever a value may be missing, enum strings are compared case-insensitively,
 //! ids are opaque strings (numbers are accepted and turned into strings), dates may carry 0–9
 //! fractional digits and may lack the zone designator (then UTC).
+//!
+//! Every wire struct is `#[serde(default)]` (any member may be missing); its text, date and
+//! list members are `Lenient`, so a value of the wrong type is read as missing instead of
+//! failing the item.
 
 // Wire structs mirror the contract; some fields are kept for completeness and debugging.
 #![allow(dead_code)]
@@ -23,46 +27,98 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
-/// A string, a number (as text), or `null`/missing → `None`. Never fails.
-pub(crate) fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let v = Value::deserialize(d)?;
-    Ok(match v {
-        Value::String(s) => Some(s),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    })
+/// A member read leniently: a value of the wrong type, one that does not parse, `null`, or
+/// (the wire structs are all `#[serde(default)]`) a missing member is `None`, never an
+/// error. What is accepted depends on `T` ([`LenientValue`]).
+///
+/// Borrow it as the `Option<T>` it wraps (`Deref`: `as_deref`, `is_some_and`, ...), copy it
+/// out with [`get`](Lenient::get), move it out with [`into_option`](Lenient::into_option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lenient<T>(pub Option<T>);
+
+impl<T> Default for Lenient<T> {
+    fn default() -> Self {
+        Lenient(None)
+    }
 }
 
-/// A date-time, tolerant; unparseable or `null` → `None`.
-pub(crate) fn lenient_datetime<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<OffsetDateTime>, D::Error> {
-    let v = Value::deserialize(d)?;
-    Ok(match v {
-        Value::String(s) => parse_datetime(&s),
-        _ => None,
-    })
+impl<T> Lenient<T> {
+    /// The value, moved out.
+    pub fn into_option(self) -> Option<T> {
+        self.0
+    }
 }
 
-/// A list of strings; `null`, a single string, or non-string members tolerated.
-pub(crate) fn lenient_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let v = Value::deserialize(d)?;
-    Ok(match v {
-        Value::Array(a) => a
-            .into_iter()
-            .filter_map(|x| match x {
-                Value::String(s) => Some(s),
-                _ => None,
-            })
-            .collect(),
-        Value::String(s) => s
-            .split(',')
-            .map(|x| x.trim().to_owned())
-            .filter(|x| !x.is_empty())
-            .collect(),
-        _ => Vec::new(),
-    })
+impl<T: Clone> Lenient<T> {
+    /// A copy of the value.
+    pub fn get(&self) -> Option<T> {
+        self.0.clone()
+    }
+}
+
+impl<T> std::ops::Deref for Lenient<T> {
+    type Target = Option<T>;
+    fn deref(&self) -> &Option<T> {
+        &self.0
+    }
+}
+
+impl<'de, T: LenientValue> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Lenient(T::from_json(Value::deserialize(d)?)))
+    }
+}
+
+/// A type a [`Lenient`] member can hold: made from any JSON value, `None` when it does not fit.
+pub(crate) trait LenientValue: Sized {
+    /// The value `v` stands for, if any.
+    fn from_json(v: Value) -> Option<Self>;
+}
+
+/// A string, or a number or boolean as text.
+impl LenientValue for String {
+    fn from_json(v: Value) -> Option<Self> {
+        match v {
+            Value::String(s) => Some(s),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// A string [`parse_datetime`] reads.
+impl LenientValue for OffsetDateTime {
+    fn from_json(v: Value) -> Option<Self> {
+        match v {
+            Value::String(s) => parse_datetime(&s),
+            _ => None,
+        }
+    }
+}
+
+/// A list's string members (others skipped), or a comma-separated string's non-empty,
+/// trimmed parts; anything else is `None` (read it as an empty list).
+impl LenientValue for Vec<String> {
+    fn from_json(v: Value) -> Option<Self> {
+        match v {
+            Value::Array(a) => Some(
+                a.into_iter()
+                    .filter_map(|x| match x {
+                        Value::String(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Value::String(s) => Some(
+                s.split(',')
+                    .map(|x| x.trim().to_owned())
+                    .filter(|x| !x.is_empty())
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// Longest date-time text looked at (RFC 3339 with 9 fractional digits is 35 bytes; servers
@@ -141,17 +197,14 @@ pub fn last_segment(id: &str) -> String {
 
 /// A paged collection: `value` plus `@odata.nextLink` (Graph) or `nextLink` (ARM).
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct Page {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(deserialize_with = "nullable")]
     pub value: Vec<Value>,
-    #[serde(
-        default,
-        rename = "@odata.nextLink",
-        deserialize_with = "lenient_string"
-    )]
-    pub odata_next_link: Option<String>,
-    #[serde(default, rename = "nextLink", deserialize_with = "lenient_string")]
-    pub next_link: Option<String>,
+    #[serde(rename = "@odata.nextLink")]
+    pub odata_next_link: Lenient<String>,
+    #[serde(rename = "nextLink")]
+    pub next_link: Lenient<String>,
 }
 
 impl Page {
@@ -183,178 +236,124 @@ pub(crate) fn parse_items<T: serde::de::DeserializeOwned>(what: &str, items: Vec
 
 /// `roleDefinition`, `directoryScope`, `group`, ... expansions: `{id, displayName}`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct NamedObject {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub display_name: Option<String>,
-    #[serde(default, rename = "@odata.type", deserialize_with = "lenient_string")]
-    pub odata_type: Option<String>,
-    #[serde(default, rename = "type", deserialize_with = "lenient_string")]
-    pub kind: Option<String>,
+    pub id: Lenient<String>,
+    pub display_name: Lenient<String>,
+    #[serde(rename = "@odata.type")]
+    pub odata_type: Lenient<String>,
+    #[serde(rename = "type")]
+    pub kind: Lenient<String>,
 }
 
 /// Graph `unifiedRoleEligibilityScheduleInstance` / `unifiedRoleAssignmentScheduleInstance`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct GraphRoleInstance {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub role_definition_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub directory_scope_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub app_scope_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_datetime")]
-    pub start_date_time: Option<OffsetDateTime>,
-    #[serde(default, deserialize_with = "lenient_datetime")]
-    pub end_date_time: Option<OffsetDateTime>,
-    #[serde(default)]
+    pub id: Lenient<String>,
+    pub role_definition_id: Lenient<String>,
+    pub directory_scope_id: Lenient<String>,
+    pub app_scope_id: Lenient<String>,
+    pub start_date_time: Lenient<OffsetDateTime>,
+    pub end_date_time: Lenient<OffsetDateTime>,
     pub member_type: Option<MemberType>,
-    #[serde(default)]
     pub assignment_type: Option<AssignmentType>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub role_eligibility_schedule_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub role_assignment_schedule_id: Option<String>,
-    #[serde(default)]
+    pub role_eligibility_schedule_id: Lenient<String>,
+    pub role_assignment_schedule_id: Lenient<String>,
     pub role_definition: Option<NamedObject>,
-    #[serde(default)]
     pub directory_scope: Option<NamedObject>,
-    #[serde(default)]
     pub app_scope: Option<NamedObject>,
 }
 
 /// Graph PIM-for-Groups eligibility/assignment instance.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct GraphGroupInstance {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub group_id: Option<String>,
-    #[serde(default)]
+    pub id: Lenient<String>,
+    pub group_id: Lenient<String>,
     pub access_id: Option<AccessId>,
-    #[serde(default, deserialize_with = "lenient_datetime")]
-    pub start_date_time: Option<OffsetDateTime>,
-    #[serde(default, deserialize_with = "lenient_datetime")]
-    pub end_date_time: Option<OffsetDateTime>,
-    #[serde(default)]
+    pub start_date_time: Lenient<OffsetDateTime>,
+    pub end_date_time: Lenient<OffsetDateTime>,
     pub member_type: Option<MemberType>,
-    #[serde(default)]
     pub assignment_type: Option<AssignmentType>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub eligibility_schedule_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub assignment_schedule_id: Option<String>,
-    #[serde(default)]
+    pub eligibility_schedule_id: Lenient<String>,
+    pub assignment_schedule_id: Lenient<String>,
     pub group: Option<NamedObject>,
 }
 
 /// `scheduleInfo.expiration`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct Expiration {
-    #[serde(default, rename = "type", deserialize_with = "lenient_string")]
-    pub kind: Option<String>,
-    #[serde(default, deserialize_with = "lenient_datetime")]
-    pub end_date_time: Option<OffsetDateTime>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub duration: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Lenient<String>,
+    pub end_date_time: Lenient<OffsetDateTime>,
+    pub duration: Lenient<String>,
 }
 
 /// `scheduleInfo`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct ScheduleInfo {
-    #[serde(default, deserialize_with = "lenient_datetime")]
-    pub start_date_time: Option<OffsetDateTime>,
-    #[serde(default)]
+    pub start_date_time: Lenient<OffsetDateTime>,
     pub expiration: Option<Expiration>,
 }
 
 /// `ticketInfo`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct TicketInfo {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub ticket_number: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub ticket_system: Option<String>,
+    pub ticket_number: Lenient<String>,
+    pub ticket_system: Lenient<String>,
 }
 
 /// Graph schedule request (roles and groups).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct GraphRequest {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub id: Option<String>,
-    #[serde(default)]
+    pub id: Lenient<String>,
     pub status: Option<RequestStatus>,
-    #[serde(default)]
     pub action: Option<Action>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub principal_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub role_definition_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub directory_scope_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub app_scope_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub group_id: Option<String>,
-    #[serde(default)]
+    pub principal_id: Lenient<String>,
+    pub role_definition_id: Lenient<String>,
+    pub directory_scope_id: Lenient<String>,
+    pub app_scope_id: Lenient<String>,
+    pub group_id: Lenient<String>,
     pub access_id: Option<AccessId>,
-    #[serde(default, deserialize_with = "lenient_datetime")]
-    pub created_date_time: Option<OffsetDateTime>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub approval_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub justification: Option<String>,
-    #[serde(default)]
+    pub created_date_time: Lenient<OffsetDateTime>,
+    pub approval_id: Lenient<String>,
+    pub justification: Lenient<String>,
     pub schedule_info: Option<ScheduleInfo>,
-    #[serde(default)]
     pub ticket_info: Option<TicketInfo>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub target_schedule_id: Option<String>,
-    #[serde(default)]
+    pub target_schedule_id: Lenient<String>,
     pub role_definition: Option<NamedObject>,
 }
 
 /// Graph `unifiedRoleManagementPolicyAssignment` (with `policy($expand=rules)` when expanded).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct GraphPolicyAssignment {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub policy_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub role_definition_id: Option<String>,
-    #[serde(default)]
+    pub policy_id: Lenient<String>,
+    pub role_definition_id: Lenient<String>,
     pub policy: Option<GraphPolicy>,
 }
 
 /// Graph `unifiedRoleManagementPolicy`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct GraphPolicy {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub id: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    pub id: Lenient<String>,
+    #[serde(deserialize_with = "nullable")]
     pub rules: Option<Vec<Value>>,
 }
 
 /// `GET /me`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct GraphMe {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub display_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub user_principal_name: Option<String>,
+    pub id: Lenient<String>,
+    pub display_name: Lenient<String>,
+    pub user_principal_name: Lenient<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,113 +361,77 @@ pub(crate) struct GraphMe {
 
 /// ARM resource envelope.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub(crate) struct ArmResource<P> {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub name: Option<String>,
-    #[serde(default = "Option::default")]
+    pub id: Lenient<String>,
+    pub name: Lenient<String>,
     pub properties: Option<P>,
 }
 
 /// `expandedProperties`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct ArmExpanded {
-    #[serde(default)]
     pub scope: Option<NamedObject>,
-    #[serde(default)]
     pub role_definition: Option<NamedObject>,
 }
 
 /// ARM eligibility / assignment schedule instance properties.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct ArmInstanceProps {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub scope: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub role_definition_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub role_eligibility_schedule_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub role_assignment_schedule_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub linked_role_eligibility_schedule_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub linked_role_eligibility_schedule_instance_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_datetime")]
-    pub start_date_time: Option<OffsetDateTime>,
-    #[serde(default, deserialize_with = "lenient_datetime")]
-    pub end_date_time: Option<OffsetDateTime>,
-    #[serde(default)]
+    pub scope: Lenient<String>,
+    pub role_definition_id: Lenient<String>,
+    pub role_eligibility_schedule_id: Lenient<String>,
+    pub role_assignment_schedule_id: Lenient<String>,
+    pub linked_role_eligibility_schedule_id: Lenient<String>,
+    pub linked_role_eligibility_schedule_instance_id: Lenient<String>,
+    pub start_date_time: Lenient<OffsetDateTime>,
+    pub end_date_time: Lenient<OffsetDateTime>,
     pub member_type: Option<MemberType>,
-    #[serde(default)]
     pub assignment_type: Option<AssignmentType>,
-    #[serde(default)]
     pub status: Option<RequestStatus>,
-    #[serde(default)]
     pub expanded_properties: Option<ArmExpanded>,
 }
 
 /// ARM `roleAssignmentScheduleRequests` properties.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct ArmRequestProps {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub scope: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub role_definition_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub principal_id: Option<String>,
-    #[serde(default)]
+    pub scope: Lenient<String>,
+    pub role_definition_id: Lenient<String>,
+    pub principal_id: Lenient<String>,
     pub request_type: Option<Action>,
-    #[serde(default)]
     pub status: Option<RequestStatus>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub approval_id: Option<String>,
-    #[serde(default)]
+    pub approval_id: Lenient<String>,
     pub schedule_info: Option<ScheduleInfo>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub justification: Option<String>,
-    #[serde(default)]
+    pub justification: Lenient<String>,
     pub ticket_info: Option<TicketInfo>,
-    #[serde(default, deserialize_with = "lenient_datetime")]
-    pub created_on: Option<OffsetDateTime>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub linked_role_eligibility_schedule_id: Option<String>,
-    #[serde(default)]
+    pub created_on: Lenient<OffsetDateTime>,
+    pub linked_role_eligibility_schedule_id: Lenient<String>,
     pub expanded_properties: Option<ArmExpanded>,
 }
 
 /// ARM `roleManagementPolicyAssignments` properties.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct ArmPolicyAssignmentProps {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub scope: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub role_definition_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub policy_id: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    pub scope: Lenient<String>,
+    pub role_definition_id: Lenient<String>,
+    pub policy_id: Lenient<String>,
+    #[serde(deserialize_with = "nullable")]
     pub effective_rules: Vec<Value>,
 }
 
 /// ARM `GET /tenants` item.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub(crate) struct ArmTenant {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub tenant_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub display_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub default_domain: Option<String>,
-    #[serde(default, deserialize_with = "lenient_strings")]
-    pub domains: Vec<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub tenant_category: Option<String>,
+    pub tenant_id: Lenient<String>,
+    pub display_name: Lenient<String>,
+    pub default_domain: Lenient<String>,
+    pub domains: Lenient<Vec<String>>,
+    pub tenant_category: Lenient<String>,
 }
 
 #[cfg(test)]
@@ -516,6 +479,119 @@ mod tests {
             serde_json::from_value(serde_json::json!({"id": "x", "endDateTime": "€abcde"}))
                 .unwrap();
         assert!(i.end_date_time.is_none());
+    }
+
+    /// A lenient `T` read from `v`.
+    fn lenient<T: LenientValue>(v: Value) -> Option<T> {
+        serde_json::from_value::<Lenient<T>>(v)
+            .unwrap()
+            .into_option()
+    }
+
+    #[test]
+    fn lenient_text_takes_strings_numbers_and_booleans() {
+        use serde_json::json;
+        let text = lenient::<String>;
+        assert_eq!(text(json!("abc")).as_deref(), Some("abc"));
+        assert_eq!(text(json!("")).as_deref(), Some(""));
+        assert_eq!(text(json!(42)).as_deref(), Some("42"));
+        assert_eq!(text(json!(-1.5)).as_deref(), Some("-1.5"));
+        assert_eq!(text(json!(true)).as_deref(), Some("true"));
+        assert_eq!(text(json!(false)).as_deref(), Some("false"));
+        for other in [json!(null), json!({"a": 1}), json!(["a"]), json!([])] {
+            assert_eq!(text(other.clone()), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn lenient_dates_take_only_strings_that_parse() {
+        use serde_json::json;
+        let date = lenient::<OffsetDateTime>;
+        assert_eq!(
+            date(json!("2024-03-28T07:04:50")),
+            parse_datetime("2024-03-28T07:04:50Z")
+        );
+        assert!(date(json!("2022-04-11T11:50:03.9014347Z")).is_some());
+        for other in [
+            json!("not a date"),
+            json!(""),
+            json!(1_711_609_490),
+            json!(true),
+            json!(null),
+            json!({"dateTime": "2024-03-28T07:04:50Z"}),
+            json!(["2024-03-28T07:04:50Z"]),
+        ] {
+            assert_eq!(date(other.clone()), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn lenient_lists_take_string_members_or_comma_separated_text() {
+        use serde_json::json;
+        let list = |v| lenient::<Vec<String>>(v).unwrap_or_default();
+        assert_eq!(
+            list(json!(["a", 1, null, "b", {"c": 2}, ["d"]])),
+            ["a", "b"]
+        );
+        assert_eq!(list(json!(" a, ,b ,")), ["a", "b"]);
+        assert!(list(json!([])).is_empty());
+        assert!(list(json!("")).is_empty());
+        for other in [json!(null), json!(3), json!(false), json!({"a": "b"})] {
+            assert!(list(other.clone()).is_empty(), "{other}");
+        }
+        let t: ArmTenant = serde_json::from_value(serde_json::json!({
+            "tenantId": 7, "domains": "contoso.com, fabrikam.com", "displayName": {"x": 1}
+        }))
+        .unwrap();
+        assert_eq!(t.tenant_id.as_deref(), Some("7"));
+        assert_eq!(
+            t.domains.get().unwrap_or_default(),
+            ["contoso.com", "fabrikam.com"]
+        );
+        assert!(t.display_name.is_none() && t.default_domain.is_none());
+        let t: ArmTenant = serde_json::from_value(serde_json::json!({"domains": null})).unwrap();
+        assert!(t.tenant_id.is_none() && t.domains.is_none());
+        let t: ArmTenant = serde_json::from_value(serde_json::json!({})).unwrap();
+        assert!(t.domains.is_none());
+    }
+
+    #[test]
+    fn members_of_the_wrong_type_are_missing_and_missing_members_are_defaults() {
+        // Every member of a request of the wrong type: still a request, with nothing in it.
+        let q: GraphRequest = serde_json::from_value(serde_json::json!({
+            "id": {"x": 1}, "principalId": [1], "createdDateTime": 5, "justification": null,
+            "scheduleInfo": {"startDateTime": false, "expiration": {"type": 3, "duration": null}},
+            "ticketInfo": {"ticketNumber": 12, "ticketSystem": true}
+        }))
+        .unwrap();
+        assert!(q.id.is_none() && q.principal_id.is_none() && q.justification.is_none());
+        assert!(q.created_date_time.is_none());
+        let info = q.schedule_info.as_ref().unwrap();
+        assert!(info.start_date_time.is_none());
+        let exp = info.expiration.as_ref().unwrap();
+        assert_eq!(exp.kind.as_deref(), Some("3"));
+        assert!(exp.duration.is_none() && exp.end_date_time.is_none());
+        let t = q.ticket_info.as_ref().unwrap();
+        assert_eq!(
+            (t.ticket_number.as_deref(), t.ticket_system.as_deref()),
+            (Some("12"), Some("true"))
+        );
+        // An empty object: every member missing.
+        let a: ArmResource<ArmPolicyAssignmentProps> =
+            serde_json::from_value(serde_json::json!({})).unwrap();
+        assert!(a.id.is_none() && a.name.is_none() && a.properties.is_none());
+        let p: ArmPolicyAssignmentProps =
+            serde_json::from_value(serde_json::json!({"effectiveRules": null})).unwrap();
+        assert!(p.effective_rules.is_empty() && p.policy_id.is_none());
+        // Members that are not lenient still refuse the wrong type.
+        assert!(
+            serde_json::from_value::<Page>(serde_json::json!({"value": "x"})).is_err(),
+            "`value` must be a list"
+        );
+        assert!(
+            serde_json::from_value::<GraphRoleInstance>(serde_json::json!({"memberType": 1}))
+                .is_err()
+        );
     }
 
     #[test]

@@ -117,15 +117,15 @@ impl Session {
         let mut warnings = Vec::new();
         if let Ok(ok) = me
             && let Ok(m) = serde_json::from_value::<GraphMe>(ok.body)
-            && let Some(id) = m.id.clone()
+            && let Some(id) = m.id.get()
         {
             let mut c = self.caches();
             c.principals.insert(tid.to_ascii_lowercase(), id.clone());
             if t.is_home {
                 c.account = Some(Account {
                     id,
-                    display_name: m.display_name,
-                    user_principal_name: m.user_principal_name,
+                    display_name: m.display_name.into_option(),
+                    user_principal_name: m.user_principal_name.into_option(),
                 });
             }
         }

@@ -204,9 +204,11 @@ impl Session {
         {
             let mut c = self.caches();
             for i in items {
-                let Some(gid) = &i.group_id else { continue };
+                let Some(gid) = i.group_id.as_ref() else {
+                    continue;
+                };
                 let k = (tid.to_ascii_lowercase(), gid.to_ascii_lowercase());
-                if let Some(n) = i.group.as_ref().and_then(|g| g.display_name.clone()) {
+                if let Some(n) = i.group.as_ref().and_then(|g| g.display_name.get()) {
                     c.group_names.insert(k, n);
                 } else if !c.group_names.contains_key(&k) && !missing.contains(gid) {
                     missing.push(gid.clone());

@@ -13,7 +13,7 @@ use super::Session;
 use super::rows::graph_request_scope;
 use crate::http::Failure;
 use crate::model::*;
-use crate::wire::{ArmRequestProps, ArmResource, GraphRequest};
+use crate::wire::{ArmRequestProps, ArmResource, GraphRequest, Lenient};
 use crate::{Error, Result};
 
 /// What re-reading found after a Graph write with an uncertain outcome.
@@ -100,7 +100,7 @@ impl Session {
             .post_request(tid, path, body.clone(), claims.clone())
             .await
         {
-            Ok(r) => Ok(r.id.unwrap_or_default()),
+            Ok(r) => Ok(r.id.into_option().unwrap_or_default()),
             Err(Failure::Definite(e)) => Err(e),
             Err(Failure::Uncertain(e)) => {
                 tracing::warn!(error = %e, "deactivation outcome uncertain; re-reading");
@@ -108,7 +108,7 @@ impl Session {
                     return Ok(String::new());
                 }
                 match graph.post_request(tid, path, body, claims).await {
-                    Ok(r) => Ok(r.id.unwrap_or_default()),
+                    Ok(r) => Ok(r.id.into_option().unwrap_or_default()),
                     Err(f) => {
                         let e = second_attempt_error(f);
                         if is_code(&e, "RoleAssignmentDoesNotExist") {
@@ -154,8 +154,8 @@ impl Session {
                             || is_code(&e, "RoleAssignmentDoesNotExist")
                         {
                             return Ok(ArmResource {
-                                id: None,
-                                name: Some(name.to_owned()),
+                                id: Lenient(None),
+                                name: Lenient(Some(name.to_owned())),
                                 properties: Some(ArmRequestProps {
                                     status: Some(RequestStatus::Provisioned),
                                     ..Default::default()
@@ -203,7 +203,7 @@ impl Session {
                 }
             })
             .filter(|q| q.created_date_time.is_none_or(|c| c >= from))
-            .max_by_key(|q| q.created_date_time)
+            .max_by_key(|q| q.created_date_time.get())
     }
 
     /// After a Graph activation or extension with an uncertain outcome: looks for the

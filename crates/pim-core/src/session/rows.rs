@@ -29,52 +29,52 @@ pub(crate) trait GraphInstance {
 impl GraphInstance for GraphRoleInstance {
     fn eligibility(&self) -> EligibleRole {
         EligibleRole {
-            instance_id: self.id.clone(),
-            schedule_id: self.role_eligibility_schedule_id.clone(),
-            start: self.start_date_time,
-            end: self.end_date_time,
+            instance_id: self.id.get(),
+            schedule_id: self.role_eligibility_schedule_id.get(),
+            start: self.start_date_time.get(),
+            end: self.end_date_time.get(),
             member_type: self.member_type.clone(),
         }
     }
     fn assignment(&self) -> ActiveAssignment {
         ActiveAssignment {
-            instance_id: self.id.clone(),
-            schedule_id: self.role_assignment_schedule_id.clone(),
+            instance_id: self.id.get(),
+            schedule_id: self.role_assignment_schedule_id.get(),
             assignment_type: self.assignment_type.clone(),
             member_type: self.member_type.clone(),
-            start: self.start_date_time,
-            end: self.end_date_time,
+            start: self.start_date_time.get(),
+            end: self.end_date_time.get(),
             linked_eligibility_schedule_id: None,
         }
     }
     fn end(&self) -> Option<OffsetDateTime> {
-        self.end_date_time
+        self.end_date_time.get()
     }
 }
 
 impl GraphInstance for GraphGroupInstance {
     fn eligibility(&self) -> EligibleRole {
         EligibleRole {
-            instance_id: self.id.clone(),
-            schedule_id: self.eligibility_schedule_id.clone(),
-            start: self.start_date_time,
-            end: self.end_date_time,
+            instance_id: self.id.get(),
+            schedule_id: self.eligibility_schedule_id.get(),
+            start: self.start_date_time.get(),
+            end: self.end_date_time.get(),
             member_type: self.member_type.clone(),
         }
     }
     fn assignment(&self) -> ActiveAssignment {
         ActiveAssignment {
-            instance_id: self.id.clone(),
-            schedule_id: self.assignment_schedule_id.clone(),
+            instance_id: self.id.get(),
+            schedule_id: self.assignment_schedule_id.get(),
             assignment_type: self.assignment_type.clone(),
             member_type: self.member_type.clone(),
-            start: self.start_date_time,
-            end: self.end_date_time,
+            start: self.start_date_time.get(),
+            end: self.end_date_time.get(),
             linked_eligibility_schedule_id: None,
         }
     }
     fn end(&self) -> Option<OffsetDateTime> {
-        self.end_date_time
+        self.end_date_time.get()
     }
 }
 
@@ -141,11 +141,8 @@ pub(crate) fn add_graph_requests(
 /// An Entra role request's scope: its app scope, else its directory scope, else `/`.
 pub(crate) fn graph_request_scope(q: &GraphRequest) -> String {
     q.app_scope_id
-        .clone()
-        .or(q
-            .directory_scope_id
-            .clone()
-            .filter(|s| !s.trim().is_empty()))
+        .get()
+        .or(q.directory_scope_id.get().filter(|s| !s.trim().is_empty()))
         .unwrap_or_else(|| "/".into())
 }
 
@@ -160,14 +157,14 @@ pub(crate) fn entra_policies(
     let mut known = HashMap::new();
     let mut ids = Vec::new();
     for pa in parse_items::<GraphPolicyAssignment>("policy assignments", items) {
-        let Some(rid) = pa.role_definition_id.clone() else {
+        let Some(rid) = pa.role_definition_id.get() else {
             continue;
         };
         let rules = pa.policy.as_ref().and_then(|p| p.rules.clone());
         let pid = pa
             .policy_id
-            .clone()
-            .or_else(|| pa.policy.as_ref().and_then(|p| p.id.clone()));
+            .get()
+            .or_else(|| pa.policy.as_ref().and_then(|p| p.id.get()));
         match rules {
             Some(rules) if expanded => {
                 let mut p = Policy::from_rules(&rules);
@@ -189,12 +186,9 @@ pub(crate) fn entra_policies(
 pub(crate) fn entra_row(tid: &str, i: &GraphRoleInstance, rid: &str) -> Role {
     let scope_id = i
         .app_scope_id
-        .clone()
+        .get()
         .filter(|s| !s.is_empty())
-        .or(i
-            .directory_scope_id
-            .clone()
-            .filter(|s| !s.trim().is_empty()))
+        .or(i.directory_scope_id.get().filter(|s| !s.trim().is_empty()))
         .unwrap_or_else(|| "/".into());
     let kind = if scope_id == "/" {
         ScopeKind::Directory
@@ -212,7 +206,7 @@ pub(crate) fn entra_row(tid: &str, i: &GraphRoleInstance, rid: &str) -> Role {
             .directory_scope
             .as_ref()
             .or(i.app_scope.as_ref())
-            .and_then(|s| s.display_name.clone())
+            .and_then(|s| s.display_name.get())
             .unwrap_or_else(|| scope_id.clone()),
     };
     Role {
@@ -222,7 +216,7 @@ pub(crate) fn entra_row(tid: &str, i: &GraphRoleInstance, rid: &str) -> Role {
         name: i
             .role_definition
             .as_ref()
-            .and_then(|d| d.display_name.clone())
+            .and_then(|d| d.display_name.get())
             .unwrap_or_else(|| rid.to_owned()),
         role_definition_id: rid.to_owned(),
         scope: Scope {
@@ -230,7 +224,7 @@ pub(crate) fn entra_row(tid: &str, i: &GraphRoleInstance, rid: &str) -> Role {
             display_name: display,
             kind,
         },
-        app_scope_id: i.app_scope_id.clone().filter(|s| !s.is_empty()),
+        app_scope_id: i.app_scope_id.get().filter(|s| !s.is_empty()),
         access: None,
         state: RoleState::Eligible,
         eligibility: None,
@@ -247,12 +241,12 @@ pub(crate) fn group_row(
     i: &GraphGroupInstance,
     names: &HashMap<(String, String), String>,
 ) -> Option<Role> {
-    let gid = i.group_id.clone()?;
+    let gid = i.group_id.get()?;
     let access = i.access_id.clone().unwrap_or(AccessId::Member);
     let name = i
         .group
         .as_ref()
-        .and_then(|g| g.display_name.clone())
+        .and_then(|g| g.display_name.get())
         .or_else(|| {
             names
                 .get(&(tid.to_ascii_lowercase(), gid.to_ascii_lowercase()))
@@ -283,16 +277,16 @@ pub(crate) fn group_row(
 /// An ARM instance's bare row; `None` without a role definition id. Names not expanded in
 /// the payload are the role definition's last segment and the scope id for now.
 pub(crate) fn arm_row(tid: &str, p: &ArmInstanceProps) -> Option<Role> {
-    let rid = p.role_definition_id.clone()?;
-    let scope = p.scope.clone().unwrap_or_else(|| "/".into());
+    let rid = p.role_definition_id.get()?;
+    let scope = p.scope.get().unwrap_or_else(|| "/".into());
     let exp = p.expanded_properties.as_ref();
     let name = exp
         .and_then(|e| e.role_definition.as_ref())
-        .and_then(|d| d.display_name.clone())
+        .and_then(|d| d.display_name.get())
         .unwrap_or_else(|| last_segment(&rid));
     let sdisplay = exp
         .and_then(|e| e.scope.as_ref())
-        .and_then(|d| d.display_name.clone())
+        .and_then(|d| d.display_name.get())
         .unwrap_or_else(|| scope.clone());
     Some(Role {
         kind: RoleKind::AzureResource,
@@ -336,10 +330,10 @@ pub(crate) fn arm_rows(
             scopes.push(r.scope.id.clone());
         }
         r.eligibility = Some(EligibleRole {
-            instance_id: e.name.clone().or(e.id.clone()),
-            schedule_id: p.role_eligibility_schedule_id.clone(),
-            start: p.start_date_time,
-            end: p.end_date_time,
+            instance_id: e.name.get().or(e.id.get()),
+            schedule_id: p.role_eligibility_schedule_id.get(),
+            start: p.start_date_time.get(),
+            end: p.end_date_time.get(),
             member_type: p.member_type.clone(),
         });
         upsert(&mut rows, r, |_, _| {});
@@ -357,12 +351,12 @@ pub(crate) fn arm_rows(
             .as_deref()
             .map(last_segment);
         let asg = ActiveAssignment {
-            instance_id: a.name.clone().or(a.id.clone()),
-            schedule_id: p.role_assignment_schedule_id.clone(),
+            instance_id: a.name.get().or(a.id.get()),
+            schedule_id: p.role_assignment_schedule_id.get(),
             assignment_type: p.assignment_type.clone(),
             member_type: p.member_type.clone(),
-            start: p.start_date_time,
-            end: p.end_date_time,
+            start: p.start_date_time.get(),
+            end: p.end_date_time.get(),
             linked_eligibility_schedule_id: linked.clone(),
         };
         // Match by linked eligibility schedule (last segment) first, then by key.
@@ -519,25 +513,25 @@ pub(crate) fn is_open_activation(sr: &ScheduleRequest, now: OffsetDateTime) -> b
 pub(crate) fn graph_schedule_request(q: &GraphRequest) -> Option<ScheduleRequest> {
     let (start, duration, end) = schedule_of(q.schedule_info.as_ref());
     Some(ScheduleRequest {
-        id: q.id.clone()?,
+        id: q.id.get()?,
         resource_id: None,
         action: q.action.clone(),
         status: q
             .status
             .clone()
             .unwrap_or(RequestStatus::Unknown(String::new())),
-        created: q.created_date_time,
+        created: q.created_date_time.get(),
         start,
         duration,
         end,
-        justification: q.justification.clone(),
+        justification: q.justification.get(),
         ticket: q.ticket_info.as_ref().and_then(|t| {
             Some(Ticket {
-                number: t.ticket_number.clone()?,
-                system: t.ticket_system.clone().unwrap_or_default(),
+                number: t.ticket_number.get()?,
+                system: t.ticket_system.get().unwrap_or_default(),
             })
         }),
-        approval_id: q.approval_id.clone(),
+        approval_id: q.approval_id.get(),
     })
 }
 
@@ -546,30 +540,30 @@ pub(crate) fn graph_schedule_request(q: &GraphRequest) -> Option<ScheduleRequest
 pub(crate) fn arm_schedule_request(q: &ArmResource<ArmRequestProps>) -> Option<ScheduleRequest> {
     let p = q.properties.as_ref()?;
     let (start, duration, end) = schedule_of(p.schedule_info.as_ref());
-    let name = q.name.clone().or_else(|| {
+    let name = q.name.get().or_else(|| {
         q.id.as_deref()
             .map(|i| i.rsplit('/').next().unwrap_or(i).to_owned())
     })?;
     Some(ScheduleRequest {
         id: name,
-        resource_id: q.id.clone(),
+        resource_id: q.id.get(),
         action: p.request_type.clone(),
         status: p
             .status
             .clone()
             .unwrap_or(RequestStatus::Unknown(String::new())),
-        created: p.created_on,
+        created: p.created_on.get(),
         start,
         duration,
         end,
-        justification: p.justification.clone(),
+        justification: p.justification.get(),
         ticket: p.ticket_info.as_ref().and_then(|t| {
             Some(Ticket {
-                number: t.ticket_number.clone()?,
-                system: t.ticket_system.clone().unwrap_or_default(),
+                number: t.ticket_number.get()?,
+                system: t.ticket_system.get().unwrap_or_default(),
             })
         }),
-        approval_id: p.approval_id.clone(),
+        approval_id: p.approval_id.get(),
     })
 }
 
@@ -590,9 +584,9 @@ pub(crate) fn schedule_of(
         .and_then(|e| e.duration.as_deref())
         .and_then(|d| PimDuration::parse(d).ok());
     let end = exp
-        .and_then(|e| e.end_date_time)
-        .or_else(|| s.start_date_time?.checked_add(duration?.to_time()));
-    (s.start_date_time, duration, end)
+        .and_then(|e| e.end_date_time.get())
+        .or_else(|| s.start_date_time.get()?.checked_add(duration?.to_time()));
+    (s.start_date_time.get(), duration, end)
 }
 
 #[cfg(test)]
@@ -601,6 +595,7 @@ pub(crate) mod tests {
     use time::macros::datetime;
 
     use super::*;
+    use crate::testing::test_role;
 
     /// A selfActivate request `r` with `status`, starting at `start`.
     pub(crate) fn sr(status: &str, start: Option<OffsetDateTime>) -> ScheduleRequest {
@@ -649,25 +644,7 @@ pub(crate) mod tests {
             end,
             linked_eligibility_schedule_id: None,
         };
-        let mut row = Role {
-            kind: RoleKind::EntraRole,
-            tenant_id: "t".into(),
-            tenant_name: "T".into(),
-            name: "R".into(),
-            role_definition_id: "r".into(),
-            scope: Scope {
-                id: "/".into(),
-                display_name: "Directory".into(),
-                kind: ScopeKind::Directory,
-            },
-            app_scope_id: None,
-            access: None,
-            state: RoleState::Eligible,
-            eligibility: None,
-            assignment: None,
-            pending: vec![],
-            policy: PolicyInfo::NotLoaded,
-        };
+        let mut row = test_role("r", "R");
         merge_assignment(&mut row, asg("Assigned", None));
         merge_assignment(
             &mut row,

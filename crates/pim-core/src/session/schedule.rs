@@ -90,41 +90,17 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{
-        ActiveAssignment, AssignmentType, PolicyInfo, Role, RoleKind, Scope, ScopeKind, Tenant,
-        TenantSnapshot,
-    };
+    use crate::model::{Role, Tenant, TenantSnapshot};
+    use crate::testing::{activated, test_role};
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-12-07 10:00 UTC);
 
     fn role(state: RoleState, start: OffsetDateTime, end: Option<OffsetDateTime>) -> Role {
         Role {
-            kind: RoleKind::EntraRole,
-            tenant_id: "t".into(),
-            tenant_name: "Contoso".into(),
-            name: "Global Reader".into(),
-            role_definition_id: "gr".into(),
-            scope: Scope {
-                id: "/".into(),
-                display_name: "Directory".into(),
-                kind: ScopeKind::Directory,
-            },
-            app_scope_id: None,
-            access: None,
             state,
-            eligibility: None,
-            assignment: Some(ActiveAssignment {
-                instance_id: None,
-                schedule_id: None,
-                assignment_type: Some(AssignmentType::Activated),
-                member_type: None,
-                start: Some(start),
-                end,
-                linked_eligibility_schedule_id: None,
-            }),
-            pending: Vec::new(),
-            policy: PolicyInfo::NotLoaded,
+            assignment: Some(activated(Some(start), end)),
+            ..test_role("gr", "Global Reader")
         }
     }
 

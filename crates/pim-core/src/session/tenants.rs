@@ -14,20 +14,21 @@ impl Session {
             Ok(ts) => ts
                 .into_iter()
                 .filter_map(|t| {
-                    let id = t.tenant_id?;
+                    let id = t.tenant_id.into_option()?;
+                    let domains = t.domains.into_option().unwrap_or_default();
                     let domain = t
                         .default_domain
-                        .clone()
-                        .or_else(|| t.domains.first().cloned());
+                        .into_option()
+                        .or_else(|| domains.first().cloned());
                     Some(Tenant {
                         is_home: id.eq_ignore_ascii_case(&home),
                         display_name: t
                             .display_name
-                            .clone()
+                            .into_option()
                             .or(domain.clone())
                             .unwrap_or_else(|| id.clone()),
                         default_domain: domain,
-                        domains: t.domains,
+                        domains,
                         id,
                     })
                 })

@@ -366,7 +366,7 @@ impl Session {
                 let body = crate::arm::request_body(role, &principal, &action, None, &req);
                 let r = self.arm_put(role, &name, body, claims).await?;
                 Ok(Outcome::Deactivated {
-                    request_id: r.name.unwrap_or(name),
+                    request_id: r.name.into_option().unwrap_or(name),
                 })
             }
         }
@@ -662,6 +662,7 @@ mod tests {
     use super::super::SessionOptions;
     use super::super::rows::tests::sr;
     use super::*;
+    use crate::testing::{activated, eligible, test_role};
 
     #[test]
     fn policy_claims_ask_only_what_the_policy_names() {
@@ -724,29 +725,10 @@ mod tests {
 
     fn entra_role(state: RoleState) -> Role {
         Role {
-            kind: RoleKind::EntraRole,
-            tenant_id: "t".into(),
-            tenant_name: "T".into(),
-            name: "Global Reader".into(),
-            role_definition_id: "r".into(),
-            scope: Scope {
-                id: "/".into(),
-                display_name: "Directory".into(),
-                kind: ScopeKind::Directory,
-            },
-            app_scope_id: None,
-            access: None,
             state,
-            eligibility: Some(EligibleRole {
-                instance_id: None,
-                schedule_id: None,
-                start: None,
-                end: None,
-                member_type: None,
-            }),
-            assignment: None,
-            pending: vec![],
+            eligibility: Some(eligible()),
             policy: PolicyInfo::Known(Policy::default()),
+            ..test_role("r", "Global Reader")
         }
     }
 
@@ -754,15 +736,7 @@ mod tests {
     fn deactivation_check_survives_a_start_at_the_last_date() {
         let s = offline_session(datetime!(2026-08-21 08:00 UTC));
         let mut role = entra_role(RoleState::Active);
-        role.assignment = Some(ActiveAssignment {
-            instance_id: None,
-            schedule_id: None,
-            assignment_type: Some(AssignmentType::Activated),
-            member_type: None,
-            start: Some(datetime!(9999-12-31 23:58 UTC)),
-            end: None,
-            linked_eligibility_schedule_id: None,
-        });
+        role.assignment = Some(activated(Some(datetime!(9999-12-31 23:58 UTC)), None));
         // The 5-minute rule cannot be computed; the service enforces it.
         assert!(s.check_deactivatable(&role).is_ok());
     }

@@ -34,33 +34,34 @@ scope: string | null,
  * Name with scope, as in the menu.
  */
 title: string, };
-export type PolicyDto = { 
+export type PolicyView = { 
 /**
- * False when the policy could not be read.
+ * False when the policy could not be read (403): the service decides at submit time.
  */
 known: boolean, 
 /**
- * Longest duration to offer, in minutes (the policy's, or PIM's own day when unknown).
+ * Longest activation to offer, in minutes (the policy's maximum, or PIM's own day when
+ * the policy is unknown: [`pim_core::ActivationForm`]).
  */
 maxDurationMinutes: number, 
 /**
- * Justification required.
+ * A justification is required.
  */
 justification: boolean, 
 /**
- * Ticket required.
+ * Ticket number and system are required.
  */
 ticket: boolean, 
 /**
- * MFA required.
+ * Multi-factor authentication is required.
  */
 mfa: boolean, 
 /**
- * Authentication context required.
+ * Authentication context (conditional access) id required, e.g. `c1`.
  */
 authenticationContext: string | null, 
 /**
- * Approval required.
+ * An approver must approve the request.
  */
 approval: boolean, };
 export type ActivationFormDto = { 
@@ -71,7 +72,7 @@ role: RoleDto,
 /**
  * Its policy.
  */
-policy: PolicyDto, 
+policy: PolicyView, 
 /**
  * Justification remembered for this role.
  */

@@ -8,8 +8,7 @@ use tauri::{AppHandle, Manager, Runtime};
 
 use crate::AppState;
 use crate::dto::{
-    AccountDto, ActivateRoleRequest, ActivateRoleResponse, ActivationFormDto, PolicyDto, RoleDto,
-    SettingsDto,
+    AccountDto, ActivateRoleRequest, ActivateRoleResponse, ActivationFormDto, RoleDto, SettingsDto,
 };
 use crate::engine::ActivationOutcome;
 use crate::error::IpcError;
@@ -37,7 +36,6 @@ pub async fn activation_form(
         .engine
         .activation_form(&role_key, settings.default_duration_minutes)
         .await?;
-    let policy = PolicyDto::from(&form.policy);
     Ok(ActivationFormDto {
         duration_minutes: form.duration_minutes,
         justification: settings
@@ -48,7 +46,7 @@ pub async fn activation_form(
         ticket_system: settings.ticket_system.clone().unwrap_or_default(),
         demo: state.demo,
         role,
-        policy,
+        policy: form.policy,
     })
 }
 

@@ -51,41 +51,6 @@ impl From<&RoleView> for RoleDto {
     }
 }
 
-/// What the policy asks for.
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PolicyDto {
-    /// False when the policy could not be read.
-    pub known: bool,
-    /// Longest duration to offer, in minutes (the policy's, or PIM's own day when unknown).
-    pub max_duration_minutes: u32,
-    /// Justification required.
-    pub justification: bool,
-    /// Ticket required.
-    pub ticket: bool,
-    /// MFA required.
-    pub mfa: bool,
-    /// Authentication context required.
-    pub authentication_context: Option<String>,
-    /// Approval required.
-    pub approval: bool,
-}
-
-impl From<&PolicyView> for PolicyDto {
-    fn from(p: &PolicyView) -> Self {
-        PolicyDto {
-            known: p.known,
-            max_duration_minutes: p.max_duration_minutes,
-            justification: p.justification,
-            ticket: p.ticket,
-            mfa: p.mfa,
-            authentication_context: p.authentication_context.clone(),
-            approval: p.approval,
-        }
-    }
-}
-
 /// Everything the activation window needs to render.
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -94,7 +59,7 @@ pub struct ActivationFormDto {
     /// The role.
     pub role: RoleDto,
     /// Its policy.
-    pub policy: PolicyDto,
+    pub policy: PolicyView,
     /// Justification remembered for this role.
     pub justification: String,
     /// Ticket system used last.
@@ -566,7 +531,7 @@ mod tests {
         };
         let form = ActivationFormDto {
             role: RoleDto::from(&role),
-            policy: PolicyDto::from(&PolicyView::default()),
+            policy: PolicyView::default(),
             justification: String::new(),
             ticket_system: String::new(),
             duration_minutes: 60,

@@ -153,7 +153,7 @@ pub(crate) fn typescript() -> String {
     for decl in [
         crate::error::IpcError::decl(&cfg),
         crate::dto::RoleDto::decl(&cfg),
-        crate::dto::PolicyDto::decl(&cfg),
+        crate::view::PolicyView::decl(&cfg),
         ActivationFormDto::decl(&cfg),
         ActivateRoleRequest::decl(&cfg),
         ActivateRoleResponse::decl(&cfg),

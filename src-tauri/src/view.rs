@@ -63,8 +63,11 @@ pub enum RoleState {
     },
 }
 
-/// What the role's policy asks for, as far as it is known.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What the role's policy asks for, as far as it is known: what the activation window shows
+/// (sent as is over IPC, as `PolicyView` in `ui/ipc-types.d.ts`).
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PolicyView {
     /// False when the policy could not be read (403): the service decides at submit time.
     pub known: bool,

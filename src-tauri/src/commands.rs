@@ -26,16 +26,17 @@ pub async fn activation_form(
     state: &AppState,
     role_key: String,
 ) -> Result<ActivationFormDto, IpcError> {
-    let role = state
-        .model()
-        .role(&role_key)
-        .map(RoleDto::from)
-        .ok_or_else(|| not_found(&role_key))?;
     let settings = state.settings();
+    // The engine finds the role once, in its session, with its policy.
     let form = state
         .engine
         .activation_form(&role_key, settings.default_duration_minutes)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            pim_core::Error::NotFound { .. } => not_found(&role_key),
+            e => IpcError::from(e),
+        })?;
+    let role = RoleDto::from(&form.role);
     Ok(ActivationFormDto {
         duration_minutes: form.duration_minutes,
         justification: settings

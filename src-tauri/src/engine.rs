@@ -244,14 +244,18 @@ mod fake {
             key: &str,
             preferred_minutes: u32,
         ) -> EngineResult<FormView> {
-            if self.tx.borrow().role(key).is_none() {
+            let Some(role) = self.tx.borrow().role(key).cloned() else {
                 return Err(pim_core::Error::NotFound {
                     name: key.into(),
                     hint: String::new(),
                 });
-            }
+            };
             let info = pim_core::PolicyInfo::Known(self.policy.clone());
-            Ok(crate::core_adapter::form_view(&info, preferred_minutes))
+            Ok(crate::core_adapter::form_view(
+                role,
+                &info,
+                preferred_minutes,
+            ))
         }
         async fn activate(&self, input: ActivationInput) -> EngineResult<ActivationOutcome> {
             // The core checks the policy before anything is sent; so does this fake.

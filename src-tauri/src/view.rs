@@ -86,9 +86,12 @@ pub struct PolicyView {
     pub approval: bool,
 }
 
-/// What the activation window starts from: the policy and the duration to suggest.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What the activation window starts from: the role (as found once, in its session), its
+/// policy and the duration to suggest.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FormView {
+    /// The role.
+    pub role: RoleView,
     /// The policy.
     pub policy: PolicyView,
     /// Suggested duration in minutes (the user's default, within the policy).

@@ -421,7 +421,12 @@ impl Engine for CoreAdapter {
 
     async fn activation_form(&self, key: &str, preferred_minutes: u32) -> EngineResult<FormView> {
         let (session, role) = self.role(key).await?;
-        Ok(form_view(&session.policy(&role).await, preferred_minutes))
+        let policy = session.policy(&role).await;
+        Ok(form_view(
+            view_of::role_view(&role),
+            &policy,
+            preferred_minutes,
+        ))
     }
 
     async fn activate(&self, input: ActivationInput) -> EngineResult<ActivationOutcome> {

@@ -13,10 +13,11 @@ pub(super) fn minutes(d: pim_core::PimDuration) -> u32 {
 
 /// Maps the core's activation form (the policy, its bounds, the suggested duration) to the
 /// view; `preferred_minutes` is the user's default duration.
-pub fn form_view(info: &pim_core::PolicyInfo, preferred_minutes: u32) -> FormView {
+pub fn form_view(role: RoleView, info: &pim_core::PolicyInfo, preferred_minutes: u32) -> FormView {
     let preferred = pim_core::PimDuration::from_minutes(u64::from(preferred_minutes));
     let form = pim_core::ActivationForm::new(info.known(), Some(preferred));
     FormView {
+        role,
         policy: policy_view(info, &form),
         duration_minutes: minutes(form.duration),
     }
@@ -98,7 +99,7 @@ impl ViewOf {
     }
 }
 
-fn role_view(r: &Role) -> RoleView {
+pub(super) fn role_view(r: &Role) -> RoleView {
     let kind = match r.kind {
         pim_core::RoleKind::EntraRole => RoleKind::EntraRole,
         pim_core::RoleKind::Group => RoleKind::Group,

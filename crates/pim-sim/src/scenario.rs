@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api_error::{Error, Result};
 use crate::clock::parse_duration;
+use crate::state::{PropagationDelay, RolePermission};
 
 const DEMO: &str = include_str!("../scenarios/demo.json");
 const SMALL: &str = include_str!("../scenarios/small.json");
@@ -32,6 +33,10 @@ pub struct Scenario {
     /// Runtime settings applied at start (same keys as `POST /_sim/config`).
     #[serde(default)]
     pub config: Option<serde_json::Value>,
+    /// Seconds from an activation's start until it takes effect, per kind (same as
+    /// `POST /_sim/propagation`); absent: 0, effective at once.
+    #[serde(default)]
+    pub propagation_delay: Option<PropagationDelay>,
 }
 
 /// The simulated user.
@@ -83,9 +88,9 @@ pub struct TenantSpec {
     /// Azure subscriptions.
     #[serde(default)]
     pub subscriptions: Vec<SubscriptionSpec>,
-    /// Azure role definitions (id = role definition GUID).
+    /// Azure role definitions (id = role definition GUID), with their permissions.
     #[serde(default)]
-    pub azure_role_definitions: Vec<NamedSpec>,
+    pub azure_role_definitions: Vec<AzureRoleSpec>,
     /// Approvers named in approval rules.
     #[serde(default)]
     pub approvers: Vec<NamedSpec>,
@@ -111,6 +116,23 @@ pub struct NamedSpec {
     /// Description.
     #[serde(default)]
     pub description: Option<String>,
+}
+
+/// An Azure role definition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AzureRoleSpec {
+    /// Role definition GUID.
+    pub id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// What the role allows (`properties.permissions` of the role definition); absent:
+    /// nothing.
+    #[serde(default)]
+    pub permissions: Vec<RolePermission>,
 }
 
 /// An Azure subscription with its resource groups.

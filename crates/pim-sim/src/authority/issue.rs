@@ -129,6 +129,12 @@ pub(super) fn issue(st: &mut State, ctx: &Ctx, i: Issue<'_>) -> Reply {
     if i.cp1 {
         claims["xms_cc"] = json!(["cp1"]);
     }
+    // The tenant-wide directory roles in effect now (absent when none, as Entra leaves
+    // out claims without a value).
+    let wids = st.wids(&i.tenant.id, &i.tenant.user_oid, ctx.now);
+    if !wids.is_empty() {
+        claims["wids"] = json!(wids);
+    }
     let mut scope_words = scope_out;
     let asked: Vec<&str> = i.scope.split_whitespace().collect();
     for o in OIDC {

@@ -54,6 +54,7 @@ impl State {
                 mfa_on_sign_in: sc.user.mfa_on_sign_in,
                 ..SimConfig::default()
             },
+            propagation: sc.propagation_delay.unwrap_or_default(),
             auth: AuthStore::default(),
             faults: Vec::new(),
             log: Vec::new(),
@@ -261,7 +262,20 @@ fn build_tenant(sc: &Scenario, t: &TenantSpec, home: bool) -> Tenant {
                 resource_groups: s.resource_groups.clone(),
             })
             .collect(),
-        azure_roles: named(&t.azure_role_definitions),
+        azure_roles: t
+            .azure_role_definitions
+            .iter()
+            .map(|r| Named {
+                id: r.id.clone(),
+                name: r.display_name.clone(),
+                description: r.description.clone(),
+            })
+            .collect(),
+        azure_permissions: t
+            .azure_role_definitions
+            .iter()
+            .map(|r| (r.id.to_ascii_lowercase(), r.permissions.clone()))
+            .collect(),
         approvers,
     }
 }

@@ -3,6 +3,7 @@
 mod authority;
 mod authority_errors;
 mod control;
+mod effective;
 mod endpoints;
 mod faults;
 mod harness;

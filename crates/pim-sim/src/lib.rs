@@ -34,7 +34,7 @@
 //!   extension, cancel, approvals, the passage of time.
 //! * `state/`: the world: tenants and the user, PIM records, the five PIM lists, when an
 //!   active role takes effect (propagation delays), runtime configuration, the
-//!   authority's grants, building it from a scenario.
+//!   authority's grants, building it from a scenario (with its past requests).
 //! * `scenario`: scenario files (JSON) and the built-in ones.
 //! * `policy`: the policy model and its Graph rules and ARM `effectiveRules`.
 //! * `odata`: query strings, `$filter`, `$select`, `$expand`, skip tokens.
@@ -89,8 +89,8 @@ pub use api_error::{Error, Result};
 pub use control::{PendingRequest, SimControl};
 pub use faults::{Fault, FaultSpec};
 pub use scenario::{
-    AzureRoleSpec, GrantKind, GrantSpec, NamedSpec, PolicySpec, Scenario, SubscriptionSpec,
-    TargetSpec, TenantSpec, UserSpec,
+    AzureRoleSpec, GrantKind, GrantSpec, HISTORY_STATUSES, HistorySpec, NamedSpec, PolicySpec,
+    Scenario, SubscriptionSpec, TargetSpec, TenantSpec, UserSpec,
 };
 pub use state::{AuthorityError, PropagationDelay, RecordedRequest, RolePermission, SimConfig};
 

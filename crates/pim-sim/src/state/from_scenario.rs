@@ -14,7 +14,7 @@ use super::{
     SimConfig, State, Subscription, Target, Tenant, User, seeded_b64, seeded_guid,
 };
 
-fn offset(
+pub(super) fn offset(
     now: OffsetDateTime,
     s: &Option<String>,
     default: Option<Duration>,
@@ -97,6 +97,12 @@ impl State {
                     target.scope = "/".into();
                 }
                 st.policies.push((target, Policy::from_spec(p)));
+            }
+        }
+        for (ti, ts) in sc.tenants.iter().enumerate() {
+            let tenant = st.tenants[ti].clone();
+            for (n, h) in ts.history.iter().enumerate() {
+                st.push_history(&tenant, n, h, now)?;
             }
         }
         Ok(st)
@@ -286,7 +292,7 @@ fn find_named<'a>(v: &'a [Named], key: &str) -> Option<&'a Named> {
 }
 
 /// Resolves a scenario target against a tenant.
-fn resolve_target(t: &Tenant, s: &TargetSpec) -> Result<Target> {
+pub(super) fn resolve_target(t: &Tenant, s: &TargetSpec) -> Result<Target> {
     let err = |what: &str| Error::Scenario(format!("tenant {}: {what}", t.name));
     match s.kind {
         GrantKind::EntraRole => {

@@ -8,7 +8,8 @@
 //! assignments, requests and their parts), [`listing`] (the five PIM lists), [`effective`]
 //! (when an active role takes effect: propagation delays, `wids`), [`config`] (runtime
 //! configuration, `POST /_sim/config`), [`grants`] (the authority's codes, refresh tokens
-//! and device codes), [`from_scenario`] (building the world); here: the [`State`] itself, its lookups, the request log
+//! and device codes), [`from_scenario`] (building the world) and [`history`] (past
+//! requests a scenario lists); here: the [`State`] itself, its lookups, the request log
 //! and id helpers.
 
 mod config;
@@ -16,6 +17,7 @@ mod directory;
 mod effective;
 mod from_scenario;
 mod grants;
+mod history;
 mod listing;
 mod records;
 

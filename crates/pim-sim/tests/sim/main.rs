@@ -7,6 +7,7 @@ mod effective;
 mod endpoints;
 mod faults;
 mod harness;
+mod history;
 mod lifecycle;
 mod robustness;
 mod rules;

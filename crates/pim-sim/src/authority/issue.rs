@@ -1,5 +1,6 @@
 //! What a token answer holds: the resource a scope asks for (Graph scopes or ARM), the
-//! unsigned access and ID tokens, and a new refresh token where one is due.
+//! unsigned access tokens (with `wids`: the tenant-wide directory roles in effect when
+//! minted) and ID tokens, and a new refresh token where one is due.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

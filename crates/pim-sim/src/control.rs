@@ -13,7 +13,9 @@ use crate::faults::{FaultRule, FaultSpec};
 use crate::reply::{JSON, Reply};
 use crate::requests;
 use crate::server::Shared;
-use crate::state::{AssignmentType, DeviceStatus, Kind, RecordedRequest, SimConfig, State, Target};
+use crate::state::{
+    AssignmentType, DeviceStatus, Kind, PropagationDelay, RecordedRequest, SimConfig, State, Target,
+};
 
 /// A request waiting for an approver or an admin decision.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -216,6 +218,22 @@ impl SimControl {
         self.shared.lock().config.clone()
     }
 
+    /// The propagation delays: seconds from an activation's start until it takes effect,
+    /// per kind.
+    pub fn propagation_delay(&self) -> PropagationDelay {
+        self.shared.lock().propagation
+    }
+
+    /// Changes the propagation delays with a merge patch (`{"group": 5}`; a kind set to
+    /// `null` is 0). Activations already started are judged by the new delays.
+    pub fn set_propagation_delay(&self, patch: &Value) -> Result<PropagationDelay> {
+        let mut st = self.shared.lock();
+        let mut next = st.propagation;
+        next.merge(patch)?;
+        st.propagation = next;
+        Ok(next)
+    }
+
     /// Revokes every refresh token (later use → `invalid_grant`).
     pub fn revoke_tokens(&self) {
         for g in self.shared.lock().auth.refresh.values_mut() {
@@ -246,7 +264,9 @@ impl SimControl {
                     .map(|a| json!({"kind": kind_name(a.target.kind), "roleName": role_name(&st, &a.target),
                         "scope": a.target.scope, "scopeName": scope_name(&st, &a.target),
                         "assignmentType": if a.atype == AssignmentType::Activated { "Activated" } else { "Assigned" },
-                        "active": a.current(now), "start": fmt_dt(a.start), "end": a.end.map(fmt_dt)}))
+                        "active": a.current(now), "effective": st.is_effective(a, now),
+                        "effectiveFrom": fmt_dt(st.effective_from(a)),
+                        "start": fmt_dt(a.start), "end": a.end.map(fmt_dt)}))
                     .collect();
                 let requests: Vec<Value> = st
                     .requests
@@ -262,7 +282,7 @@ impl SimControl {
             })
             .collect();
         json!({"now": fmt_dt(now), "user": {"displayName": st.user.display_name, "userPrincipalName": st.user.upn},
-               "config": st.config, "tenants": tenants})
+               "config": st.config, "propagationDelay": st.propagation, "tenants": tenants})
     }
 }
 
@@ -356,6 +376,14 @@ pub fn handle(c: &SimControl, method: &str, segs: &[&str], body: &[u8]) -> Reply
         ("POST", ["config"]) => match body_json() {
             Ok(v) => match c.configure(&v) {
                 Ok(cfg) => ok(serde_json::to_value(cfg).unwrap_or_default()),
+                Err(e) => from_error(e),
+            },
+            Err(r) => r,
+        },
+        ("GET", ["propagation"]) => ok(json!(c.propagation_delay())),
+        ("POST", ["propagation"]) => match body_json() {
+            Ok(v) => match c.set_propagation_delay(&v) {
+                Ok(d) => ok(json!(d)),
                 Err(e) => from_error(e),
             },
             Err(r) => r,

@@ -23,15 +23,18 @@
 //!   the request log, the `Date` and request-id headers.
 //! * `authority/`: Entra ID: authorize (PKCE), the token endpoint's grants, the device-code
 //!   flow, what a token holds, claims requests, OAuth errors, OpenID configuration.
-//! * `graph/`: Microsoft Graph: routing, directory objects, PIM for Entra roles and for
-//!   groups (and the schedule/request machinery they share), policies, `$batch`.
+//! * `graph/`: Microsoft Graph: routing, directory objects, the user's effective
+//!   memberships (`/me/memberOf`), PIM for Entra roles and for groups (and the
+//!   schedule/request machinery they share), policies, `$batch`.
 //! * `arm/`: Azure Resource Manager: routing and scope checks, how PIM items render,
-//!   schedules and schedule requests, policies, `/tenants` and `/subscriptions`.
+//!   schedules and schedule requests, policies, the caller's effective `permissions`,
+//!   `/tenants` and `/subscriptions`.
 //! * `wire`: what Graph and ARM share: the request, its checked caller, body parsing.
 //! * `requests`: PIM request processing: policy enforcement, activation, deactivation,
 //!   extension, cancel, approvals, the passage of time.
-//! * `state/`: the world: tenants and the user, PIM records, the five PIM lists, runtime
-//!   configuration, the authority's grants, building it from a scenario.
+//! * `state/`: the world: tenants and the user, PIM records, the five PIM lists, when an
+//!   active role takes effect (propagation delays), runtime configuration, the
+//!   authority's grants, building it from a scenario (with its past requests).
 //! * `scenario`: scenario files (JSON) and the built-in ones.
 //! * `policy`: the policy model and its Graph rules and ARM `effectiveRules`.
 //! * `odata`: query strings, `$filter`, `$select`, `$expand`, skip tokens.
@@ -86,10 +89,10 @@ pub use api_error::{Error, Result};
 pub use control::{PendingRequest, SimControl};
 pub use faults::{Fault, FaultSpec};
 pub use scenario::{
-    GrantKind, GrantSpec, NamedSpec, PolicySpec, Scenario, SubscriptionSpec, TargetSpec,
-    TenantSpec, UserSpec,
+    AzureRoleSpec, GrantKind, GrantSpec, HISTORY_STATUSES, HistorySpec, NamedSpec, PolicySpec,
+    Scenario, SubscriptionSpec, TargetSpec, TenantSpec, UserSpec,
 };
-pub use state::{AuthorityError, RecordedRequest, SimConfig};
+pub use state::{AuthorityError, PropagationDelay, RecordedRequest, RolePermission, SimConfig};
 
 /// Scopes granted for a Graph `.default` request.
 pub const DEFAULT_GRAPH_SCOPES: [&str; 7] = authority::DEFAULT_GRAPH_SCOPES;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api_error::{Error, Result};
 use crate::clock::parse_duration;
+use crate::state::{Action, PropagationDelay, RolePermission};
 
 const DEMO: &str = include_str!("../scenarios/demo.json");
 const SMALL: &str = include_str!("../scenarios/small.json");
@@ -32,6 +33,10 @@ pub struct Scenario {
     /// Runtime settings applied at start (same keys as `POST /_sim/config`).
     #[serde(default)]
     pub config: Option<serde_json::Value>,
+    /// Seconds from an activation's start until it takes effect, per kind (same as
+    /// `POST /_sim/propagation`); absent: 0, effective at once.
+    #[serde(default)]
+    pub propagation_delay: Option<PropagationDelay>,
 }
 
 /// The simulated user.
@@ -83,9 +88,9 @@ pub struct TenantSpec {
     /// Azure subscriptions.
     #[serde(default)]
     pub subscriptions: Vec<SubscriptionSpec>,
-    /// Azure role definitions (id = role definition GUID).
+    /// Azure role definitions (id = role definition GUID), with their permissions.
     #[serde(default)]
-    pub azure_role_definitions: Vec<NamedSpec>,
+    pub azure_role_definitions: Vec<AzureRoleSpec>,
     /// Approvers named in approval rules.
     #[serde(default)]
     pub approvers: Vec<NamedSpec>,
@@ -98,6 +103,10 @@ pub struct TenantSpec {
     /// Role policies; roles without one get the default policy.
     #[serde(default)]
     pub policies: Vec<PolicySpec>,
+    /// The user's past schedule requests (completed ones only), listed by the request
+    /// lists as they are; they create no assignment.
+    #[serde(default)]
+    pub history: Vec<HistorySpec>,
 }
 
 /// An object with an id and a display name.
@@ -111,6 +120,23 @@ pub struct NamedSpec {
     /// Description.
     #[serde(default)]
     pub description: Option<String>,
+}
+
+/// An Azure role definition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AzureRoleSpec {
+    /// Role definition GUID.
+    pub id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// What the role allows (`properties.permissions` of the role definition); absent:
+    /// nothing.
+    #[serde(default)]
+    pub permissions: Vec<RolePermission>,
 }
 
 /// An Azure subscription with its resource groups.
@@ -187,6 +213,130 @@ pub struct GrantSpec {
     /// Justification recorded on activations.
     #[serde(default)]
     pub justification: Option<String>,
+}
+
+/// A past schedule request of the user (for "my history").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistorySpec {
+    /// Target.
+    #[serde(flatten)]
+    pub target: TargetSpec,
+    /// `selfActivate` (default), `selfDeactivate`, `selfExtend` or `selfRenew`.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// A final status: `Provisioned`, `Revoked`, `Denied`, `Canceled`, `Failed` or
+    /// `TimedOut`.
+    pub status: String,
+    /// When it was made, relative to simulator start (in the past, e.g. `-P20DT3H`).
+    pub created_offset: String,
+    /// When it completed (approved, denied, cancelled, ...); default: when made.
+    #[serde(default)]
+    pub completed_offset: Option<String>,
+    /// Requested start; default: when made.
+    #[serde(default)]
+    pub start_offset: Option<String>,
+    /// Requested duration of an activation or extension (default `PT1H`).
+    #[serde(default)]
+    pub duration: Option<String>,
+    /// Justification.
+    #[serde(default)]
+    pub justification: Option<String>,
+    /// Ticket number.
+    #[serde(default)]
+    pub ticket_number: Option<String>,
+    /// Ticket system.
+    #[serde(default)]
+    pub ticket_system: Option<String>,
+}
+
+/// Statuses a [`HistorySpec`] may have: completed requests only, so that history never
+/// shows as pending.
+pub const HISTORY_STATUSES: [&str; 6] = [
+    "Provisioned",
+    "Revoked",
+    "Denied",
+    "Canceled",
+    "Failed",
+    "TimedOut",
+];
+
+impl HistorySpec {
+    /// The request's action.
+    pub(crate) fn action(&self) -> Option<Action> {
+        match &self.action {
+            None => Some(Action::SelfActivate),
+            Some(a) => Action::parse(a).filter(|a| {
+                matches!(
+                    a,
+                    Action::SelfActivate
+                        | Action::SelfDeactivate
+                        | Action::SelfExtend
+                        | Action::SelfRenew
+                )
+            }),
+        }
+    }
+
+    /// The requested duration (activations and extensions).
+    pub(crate) fn duration(&self) -> &str {
+        self.duration.as_deref().unwrap_or("PT1H")
+    }
+
+    /// Why this entry cannot be history, if it cannot.
+    fn problem(&self) -> Option<String> {
+        let Some(action) = self.action() else {
+            return Some(format!(
+                "history action '{}' is not selfActivate, selfDeactivate, selfExtend or selfRenew",
+                self.action.as_deref().unwrap_or_default()
+            ));
+        };
+        if !HISTORY_STATUSES.contains(&self.status.as_str()) {
+            return Some(format!(
+                "history status '{}' is not one of {}",
+                self.status,
+                HISTORY_STATUSES.join(", ")
+            ));
+        }
+        let off = |s: &str| parse_duration(s).ok_or_else(|| format!("bad offset '{s}'"));
+        let check = || -> std::result::Result<(), String> {
+            let created = off(&self.created_offset)?;
+            if created.is_positive() {
+                return Err(format!(
+                    "history createdOffset '{}' is in the future",
+                    self.created_offset
+                ));
+            }
+            let start = match &self.start_offset {
+                Some(s) => off(s)?,
+                None => created,
+            };
+            if let Some(c) = &self.completed_offset {
+                let completed = off(c)?;
+                if completed < created || completed.is_positive() {
+                    return Err(format!(
+                        "history completedOffset '{c}' is not between createdOffset and now"
+                    ));
+                }
+            }
+            let duration = off(self.duration())?;
+            let grants = matches!(
+                action,
+                Action::SelfActivate | Action::SelfExtend | Action::SelfRenew
+            );
+            let ended = start
+                .checked_add(duration)
+                .is_some_and(|e| !e.is_positive());
+            if grants && self.status == "Provisioned" && !ended {
+                return Err(format!(
+                    "a Provisioned history {} must have ended (startOffset + duration <= 0); list current roles in 'active'",
+                    action.graph()
+                ));
+            }
+            Ok(())
+        };
+        check().err()
+    }
 }
 
 /// Activation rules for one role/group/Azure role.
@@ -276,6 +426,11 @@ impl Scenario {
                             t.display_name
                         )));
                     }
+                }
+            }
+            for h in &t.history {
+                if let Some(why) = h.problem() {
+                    return Err(Error::Scenario(format!("tenant {}: {why}", t.display_name)));
                 }
             }
             for p in &t.policies {

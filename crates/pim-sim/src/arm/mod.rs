@@ -3,10 +3,15 @@
 //! (PUT by client-chosen name, cancel), role management policies and policy
 //! assignments, plus `GET /tenants` and `GET /subscriptions`.
 //!
+//! Also the caller's effective `permissions` at a scope (api-version 2022-04-01 and
+//! the others of [`PERMISSIONS_API_VERSIONS`]).
+//!
 //! This module routes a request, checks its api-version, token and scope, and serves
 //! `/tenants` and `/subscriptions`; [`resources`] renders the PIM items, [`schedules`]
-//! lists and reads them and takes schedule requests, [`policies`] serves the policies.
+//! lists and reads them and takes schedule requests, [`policies`] serves the policies,
+//! [`permissions`] the caller's permissions.
 
+mod permissions;
 mod policies;
 mod resources;
 mod schedules;
@@ -23,6 +28,7 @@ use crate::service_errors;
 use crate::state::{State, Tenant};
 use crate::wire::{ApiReq, Env, TokenProblem};
 
+pub use permissions::PERMISSIONS_API_VERSIONS;
 use policies::{policies, policy_assignments};
 use schedules::{cancel, get_one, get_request, list, put_request};
 
@@ -73,15 +79,11 @@ pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ApiReq<'_>) -> Reply {
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
+    if rest.len() == 1 && rest[0].eq_ignore_ascii_case("permissions") {
+        return permissions_at(&st, &env, r.method, scope, &api, path);
+    }
     if !PIM_API_VERSIONS.contains(&api.as_str()) {
-        return service_errors::arm(
-            400,
-            "InvalidApiVersionParameter",
-            &format!(
-                "The api-version '{api}' is invalid. The supported versions are '{}'.",
-                PIM_API_VERSIONS.join(",")
-            ),
-        );
+        return invalid_api_version(&api, &PIM_API_VERSIONS);
     }
     if let Err(e) = check_scope(&st, &env.tenant, scope) {
         return e;
@@ -121,6 +123,46 @@ pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ApiReq<'_>) -> Reply {
         }
         _ => not_found(path),
     }
+}
+
+fn invalid_api_version(api: &str, supported: &[&str]) -> Reply {
+    service_errors::arm(
+        400,
+        "InvalidApiVersionParameter",
+        &format!(
+            "The api-version '{api}' is invalid. The supported versions are '{}'.",
+            supported.join(",")
+        ),
+    )
+}
+
+/// `{scope}/providers/Microsoft.Authorization/permissions`: GET only, at a subscription,
+/// resource group, resource or management group.
+fn permissions_at(
+    st: &State,
+    env: &Env<'_>,
+    method: &str,
+    scope: &str,
+    api: &str,
+    path: &str,
+) -> Reply {
+    if !PERMISSIONS_API_VERSIONS.contains(&api) {
+        return invalid_api_version(api, &PERMISSIONS_API_VERSIONS);
+    }
+    if scope.is_empty() {
+        return not_found(path);
+    }
+    if let Err(e) = check_scope(st, &env.tenant, scope) {
+        return e;
+    }
+    if method != "GET" {
+        return service_errors::arm(
+            405,
+            "MethodNotAllowed",
+            &format!("The requested method '{method}' is not allowed for this resource."),
+        );
+    }
+    permissions::permissions(st, env, scope)
 }
 
 fn not_found(path: &str) -> Reply {

@@ -1,5 +1,6 @@
 //! What a token answer holds: the resource a scope asks for (Graph scopes or ARM), the
-//! unsigned access and ID tokens, and a new refresh token where one is due.
+//! unsigned access tokens (with `wids`: the tenant-wide directory roles in effect when
+//! minted) and ID tokens, and a new refresh token where one is due.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -128,6 +129,12 @@ pub(super) fn issue(st: &mut State, ctx: &Ctx, i: Issue<'_>) -> Reply {
     }
     if i.cp1 {
         claims["xms_cc"] = json!(["cp1"]);
+    }
+    // The tenant-wide directory roles in effect now (absent when none, as Entra leaves
+    // out claims without a value).
+    let wids = st.wids(&i.tenant.id, &i.tenant.user_oid, ctx.now);
+    if !wids.is_empty() {
+        claims["wids"] = json!(wids);
     }
     let mut scope_words = scope_out;
     let asked: Vec<&str> = i.scope.split_whitespace().collect();

@@ -1,4 +1,5 @@
-//! Microsoft Graph v1.0: `/me`, `/organization`, PIM for Entra roles
+//! Microsoft Graph v1.0: `/me`, `/organization`, the user's effective memberships
+//! (`/me/memberOf`, `/me/transitiveMemberOf`, `/me/ownedObjects`), PIM for Entra roles
 //! (`/roleManagement/directory/...`), PIM for Groups
 //! (`/identityGovernance/privilegedAccess/group/...`) and role management policies
 //! (`/policies/...`). This module routes a request to its resource family; `$batch`
@@ -7,6 +8,7 @@
 pub mod batch;
 mod directory;
 mod groups;
+mod memberships;
 mod policies;
 mod respond;
 mod roles;
@@ -22,6 +24,7 @@ use crate::wire::{ApiReq, Env, TokenProblem};
 
 use directory::{group_object, me, organization, role_definitions};
 use groups::{GROUP, group_post};
+use memberships::{Relation, memberships};
 use policies::{policies, policy_assignments, policy_by_id};
 use roles::{ENTRA, entra_post};
 use schedules::{cancel, get_request, pim_list};
@@ -106,6 +109,14 @@ pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ApiReq<'_>) -> Reply {
     let m = r.method;
     match (m, l.as_slice()) {
         ("GET", ["me"]) => me(&st, &env),
+        ("GET", ["me", rel, rest @ ..]) if rest.len() <= 1 && relation(rel).is_some() => {
+            match memberships::cast(rest.first().map(|_| segs[2].as_str())) {
+                Ok(cast) => {
+                    memberships(&st, &env, relation(rel).unwrap_or(Relation::MemberOf), cast)
+                }
+                Err(()) => not_found(ctx, r.path),
+            }
+        }
         ("GET", ["organization"]) => organization(&st, &env),
         ("GET", ["roledefinitions"])
         | ("GET", ["rolemanagement", "directory", "roledefinitions"]) => {
@@ -216,15 +227,25 @@ pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ApiReq<'_>) -> Reply {
     }
 }
 
+/// The relationship a `/me/{rel}` segment (lower case) lists.
+fn relation(seg: &str) -> Option<Relation> {
+    match seg {
+        "memberof" | "transitivememberof" => Some(Relation::MemberOf),
+        "ownedobjects" => Some(Relation::OwnedObjects),
+        _ => None,
+    }
+}
+
 fn known_path(l: &[&str]) -> bool {
-    matches!(
-        l,
-        ["me"]
-            | ["organization"]
-            | ["rolemanagement", ..]
-            | ["identitygovernance", ..]
-            | ["policies", ..]
-    )
+    matches!(l, ["me", rel] | ["me", rel, _] if relation(rel).is_some())
+        || matches!(
+            l,
+            ["me"]
+                | ["organization"]
+                | ["rolemanagement", ..]
+                | ["identitygovernance", ..]
+                | ["policies", ..]
+        )
 }
 
 fn token_error(ctx: &Ctx, p: TokenProblem) -> Reply {

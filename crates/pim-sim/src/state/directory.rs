@@ -1,5 +1,8 @@
 //! The directory a scenario describes: tenants (with their role definitions,
-//! administrative units, groups, subscriptions, Azure roles and approvers) and the user.
+//! administrative units, groups, subscriptions, Azure roles and their permissions, and
+//! approvers) and the user.
+
+use serde::{Deserialize, Serialize};
 
 use crate::policy::Approver;
 
@@ -9,6 +12,25 @@ pub struct Named {
     pub id: String,
     pub name: String,
     pub description: Option<String>,
+}
+
+/// One permission block of an Azure role definition (`properties.permissions[]`), as
+/// ARM's `permissions` answers it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolePermission {
+    /// Control-plane actions allowed (`*`, `*/read`, `Microsoft.Compute/*`).
+    #[serde(default)]
+    pub actions: Vec<String>,
+    /// Control-plane actions excluded from `actions`.
+    #[serde(default)]
+    pub not_actions: Vec<String>,
+    /// Data-plane actions allowed.
+    #[serde(default)]
+    pub data_actions: Vec<String>,
+    /// Data-plane actions excluded from `dataActions`.
+    #[serde(default)]
+    pub not_data_actions: Vec<String>,
 }
 
 /// A subscription.
@@ -34,6 +56,8 @@ pub struct Tenant {
     pub groups: Vec<Named>,
     pub subs: Vec<Subscription>,
     pub azure_roles: Vec<Named>,
+    /// Permission blocks of the Azure roles, by lower-case role GUID.
+    pub azure_permissions: std::collections::HashMap<String, Vec<RolePermission>>,
     pub approvers: Vec<Approver>,
 }
 

@@ -14,7 +14,7 @@ use super::{
     SimConfig, State, Subscription, Target, Tenant, User, seeded_b64, seeded_guid,
 };
 
-fn offset(
+pub(super) fn offset(
     now: OffsetDateTime,
     s: &Option<String>,
     default: Option<Duration>,
@@ -54,6 +54,7 @@ impl State {
                 mfa_on_sign_in: sc.user.mfa_on_sign_in,
                 ..SimConfig::default()
             },
+            propagation: sc.propagation_delay.unwrap_or_default(),
             auth: AuthStore::default(),
             faults: Vec::new(),
             log: Vec::new(),
@@ -96,6 +97,12 @@ impl State {
                     target.scope = "/".into();
                 }
                 st.policies.push((target, Policy::from_spec(p)));
+            }
+        }
+        for (ti, ts) in sc.tenants.iter().enumerate() {
+            let tenant = st.tenants[ti].clone();
+            for (n, h) in ts.history.iter().enumerate() {
+                st.push_history(&tenant, n, h, now)?;
             }
         }
         Ok(st)
@@ -261,7 +268,20 @@ fn build_tenant(sc: &Scenario, t: &TenantSpec, home: bool) -> Tenant {
                 resource_groups: s.resource_groups.clone(),
             })
             .collect(),
-        azure_roles: named(&t.azure_role_definitions),
+        azure_roles: t
+            .azure_role_definitions
+            .iter()
+            .map(|r| Named {
+                id: r.id.clone(),
+                name: r.display_name.clone(),
+                description: r.description.clone(),
+            })
+            .collect(),
+        azure_permissions: t
+            .azure_role_definitions
+            .iter()
+            .map(|r| (r.id.to_ascii_lowercase(), r.permissions.clone()))
+            .collect(),
         approvers,
     }
 }
@@ -272,7 +292,7 @@ fn find_named<'a>(v: &'a [Named], key: &str) -> Option<&'a Named> {
 }
 
 /// Resolves a scenario target against a tenant.
-fn resolve_target(t: &Tenant, s: &TargetSpec) -> Result<Target> {
+pub(super) fn resolve_target(t: &Tenant, s: &TargetSpec) -> Result<Target> {
     let err = |what: &str| Error::Scenario(format!("tenant {}: {what}", t.name));
     match s.kind {
         GrantKind::EntraRole => {

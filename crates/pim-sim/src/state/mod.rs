@@ -5,15 +5,19 @@
 //! briefly and never across an `.await`.
 //!
 //! Code map: [`directory`] (tenants and the user), [`records`] (eligibilities,
-//! assignments, requests and their parts), [`listing`] (the five PIM lists), [`config`]
-//! (runtime configuration, `POST /_sim/config`), [`grants`] (the authority's codes,
-//! refresh tokens and device codes), [`from_scenario`] (building the world); here: the
-//! [`State`] itself, its lookups, the request log and id helpers.
+//! assignments, requests and their parts), [`listing`] (the five PIM lists), [`effective`]
+//! (when an active role takes effect: propagation delays, `wids`), [`config`] (runtime
+//! configuration, `POST /_sim/config`), [`grants`] (the authority's codes, refresh tokens
+//! and device codes), [`from_scenario`] (building the world) and [`history`] (past
+//! requests a scenario lists); here: the [`State`] itself, its lookups, the request log
+//! and id helpers.
 
 mod config;
 mod directory;
+mod effective;
 mod from_scenario;
 mod grants;
+mod history;
 mod listing;
 mod records;
 
@@ -26,7 +30,8 @@ use crate::faults::FaultRule;
 use crate::policy::Policy;
 
 pub use config::{AuthorityError, DEVICE_CODE_GRANT, SimConfig};
-pub use directory::{Named, Subscription, Tenant, User};
+pub use directory::{Named, RolePermission, Subscription, Tenant, User};
+pub use effective::PropagationDelay;
 pub use grants::{AuthCode, AuthStore, DeviceGrant, DeviceStatus, RefreshGrant, SignIn};
 pub use listing::{Listed, Listing};
 pub use records::{
@@ -86,6 +91,8 @@ pub struct State {
     /// Configured policies: (target with policy scope) → policy.
     pub policies: Vec<(Target, Policy)>,
     pub config: SimConfig,
+    /// How long activations take to take effect, per kind.
+    pub propagation: PropagationDelay,
     pub auth: AuthStore,
     pub faults: Vec<FaultRule>,
     pub log: Vec<RecordedRequest>,

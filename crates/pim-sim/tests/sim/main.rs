@@ -3,9 +3,11 @@
 mod authority;
 mod authority_errors;
 mod control;
+mod effective;
 mod endpoints;
 mod faults;
 mod harness;
+mod history;
 mod lifecycle;
 mod robustness;
 mod rules;

@@ -122,6 +122,13 @@ impl Arm {
         ))
     }
 
+    /// The URL that reads the caller's permissions at `scope` (`{scope}/providers/
+    /// Microsoft.Authorization/permissions`, api-version 2022-04-01); `scope` must be an ARM
+    /// path ([`arm_path`]).
+    pub fn permissions_url(&self, scope: &str) -> Result<String, Error> {
+        self.scoped(scope, "permissions?api-version=2022-04-01")
+    }
+
     /// The URL that reads a subscription (its `displayName`); `id` (from a response) must
     /// be an ARM path ([`arm_path`]).
     pub fn subscription_url(&self, id: &str) -> Result<String, Error> {

@@ -18,6 +18,7 @@
 
 mod load;
 mod names;
+mod ready;
 mod reconcile;
 pub(crate) mod rows;
 mod schedule;
@@ -43,6 +44,7 @@ use crate::model::*;
 pub use crate::token::StepUpHook;
 use crate::token::TokenSource;
 use crate::{Error, Result};
+pub use ready::{Readiness, ReadyOptions, ReadyOutcome, next_wait};
 pub use schedule::{ScheduleOptions, next_reread};
 use tenants::normalise_tenants;
 pub use tenants::{hidden_tenants_after, normalise_ids};

@@ -82,6 +82,15 @@ pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ApiReq<'_>) -> Reply {
     if rest.len() == 1 && rest[0].eq_ignore_ascii_case("permissions") {
         return permissions_at(&st, &env, r.method, scope, &api, path);
     }
+    if rest.len() == 2 && rest[0].eq_ignore_ascii_case("roleDefinitions") && r.method == "GET" {
+        if !PERMISSIONS_API_VERSIONS.contains(&api.as_str()) {
+            return invalid_api_version(&api, &PERMISSIONS_API_VERSIONS);
+        }
+        if let Err(e) = check_scope(&st, &env.tenant, scope) {
+            return e;
+        }
+        return permissions::role_definition(&env, scope, rest[1]);
+    }
     if !PIM_API_VERSIONS.contains(&api.as_str()) {
         return invalid_api_version(&api, &PIM_API_VERSIONS);
     }

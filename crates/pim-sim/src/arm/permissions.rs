@@ -58,6 +58,44 @@ pub(super) fn permissions(st: &State, env: &Env<'_>, scope: &str) -> Reply {
     page(st, env, items)
 }
 
+/// `GET {scope}/providers/Microsoft.Authorization/roleDefinitions/{id}`: a role definition
+/// of the tenant's (built-in roles: the same at every scope), with its permissions.
+pub(super) fn role_definition(env: &Env<'_>, scope: &str, id: &str) -> Reply {
+    let tn = &env.tenant;
+    let Some(rd) = tn
+        .azure_roles
+        .iter()
+        .find(|r| r.id.eq_ignore_ascii_case(id))
+    else {
+        return crate::service_errors::arm(
+            404,
+            "RoleDefinitionDoesNotExist",
+            &format!("The specified role definition with ID '{id}' does not exist."),
+        );
+    };
+    let blocks: Vec<Value> = tn
+        .azure_permissions
+        .get(&rd.id.to_ascii_lowercase())
+        .map(|p| p.iter().map(permission_json).collect())
+        .unwrap_or_default();
+    Reply::json(
+        200,
+        json!({
+            "id": format!("{scope}/providers/Microsoft.Authorization/roleDefinitions/{}", rd.id),
+            "name": rd.id,
+            "type": "Microsoft.Authorization/roleDefinitions",
+            "properties": {
+                "roleName": rd.name,
+                "description": rd.description,
+                "type": "BuiltInRole",
+                "permissions": blocks,
+                "assignableScopes": ["/"],
+            }
+        }),
+        crate::reply::ARM_JSON,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,124 @@
+//! "Ready, not just active": the readiness probes against the simulator's propagation delays
+//! (the demo scenario's: Entra roles 20 s, groups 10 s, Azure roles 40 s).
+
+use std::time::Duration;
+
+use pim_core::{
+    ActivationRequest, Readiness, ReadyOptions, ReadyOutcome, Role, RoleQuery, RoleState,
+};
+use serde_json::json;
+
+use crate::harness::{self, Harness};
+
+async fn role(h: &Harness, name: &str) -> Role {
+    h.session
+        .find(&RoleQuery::name(name), &|_| false)
+        .await
+        .unwrap()
+}
+
+/// Activates `name` (justification; a ticket for policies that need one) and returns the
+/// role as the session now shows it (active).
+async fn activated(h: &Harness, name: &str) -> Role {
+    let r = role(h, name).await;
+    let req = ActivationRequest {
+        justification: Some("readiness".into()),
+        ticket: Some(pim_core::Ticket {
+            number: "CHG-1".into(),
+            system: "Jira".into(),
+        }),
+        ..Default::default()
+    };
+    h.session.activate(&r, req).await.unwrap();
+    h.session.refresh().await.unwrap();
+    let r = role(h, name).await;
+    assert_eq!(r.state, RoleState::Active, "{r:?}");
+    r
+}
+
+#[tokio::test]
+async fn each_kind_is_applying_until_the_delay_has_passed_then_ready() {
+    let h = harness::start().await;
+    h.session.refresh().await.unwrap();
+    let ctl = h.sim.control();
+    for (name, delay) in [
+        ("Global Reader", 20),
+        ("SQL Prod Admins member", 10),
+        ("Reader", 40),
+    ] {
+        let r = activated(&h, name).await;
+        assert_eq!(
+            h.session.probe_ready(&r).await.unwrap(),
+            Readiness::Applying,
+            "{name} right after activation"
+        );
+        ctl.advance(delay - 2);
+        assert_eq!(
+            h.session.probe_ready(&r).await.unwrap(),
+            Readiness::Applying,
+            "{name} before its delay"
+        );
+        ctl.advance(3);
+        assert_eq!(
+            h.session.probe_ready(&r).await.unwrap(),
+            Readiness::Ready,
+            "{name} after its delay"
+        );
+    }
+}
+
+#[tokio::test]
+async fn roles_no_probe_can_see_and_roles_not_active_are_said_so() {
+    let h = harness::start().await;
+    h.session.refresh().await.unwrap();
+    // Scoped to an administrative unit: `wids` lists tenant-wide roles only.
+    let au = h
+        .session
+        .find(&RoleQuery::name("User Administrator"), &|r| {
+            r.state == RoleState::Active
+        })
+        .await
+        .unwrap();
+    assert_eq!(au.state, RoleState::Active);
+    assert_eq!(
+        h.session.probe_ready(&au).await.unwrap(),
+        Readiness::NoProbe
+    );
+    let eligible = role(&h, "Global Administrator").await;
+    let err = h.session.probe_ready(&eligible).await.unwrap_err();
+    assert!(err.to_string().contains("not active"), "{err}");
+}
+
+#[tokio::test]
+async fn waiting_ends_when_ready_or_when_the_time_is_up() {
+    let h = harness::start().await;
+    h.session.refresh().await.unwrap();
+    let ctl = h.sim.control();
+    ctl.set_propagation_delay(&json!({"entraRole": 1})).unwrap();
+    let r = activated(&h, "Global Reader").await;
+    let quick = ReadyOptions {
+        first: Duration::from_millis(100),
+        max: Duration::from_millis(300),
+        timeout: Duration::from_secs(20),
+    };
+    let before = h.session.now();
+    match h.session.wait_ready(&r, quick).await.unwrap() {
+        ReadyOutcome::Ready { at } => assert!(at >= before, "{at} {before}"),
+        other => panic!("{other:?}"),
+    }
+
+    ctl.set_propagation_delay(&json!({"group": 3600})).unwrap();
+    let g = activated(&h, "SQL Prod Admins member").await;
+    let out = h
+        .session
+        .wait_ready(
+            &g,
+            ReadyOptions {
+                timeout: Duration::from_millis(500),
+                ..quick
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, ReadyOutcome::TimedOut);
+}

@@ -271,6 +271,7 @@ mod fake {
                 RoleState::Active {
                     deactivatable_from: Some(now + pim_core::model::DEACTIVATION_GUARD),
                     end: Some(now + time::Duration::minutes(i64::from(input.duration_minutes))),
+                    ready: crate::view::Ready::Unknown,
                 },
             );
             self.progress.send_replace(None);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::view::{RoleKind, RoleState, RoleView, Status, TrayModel};
+use crate::view::{Ready, RoleKind, RoleState, RoleView, Status, TrayModel};
 
 /// One entry of the menu.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,7 +256,7 @@ fn tenant_section(out: &mut Vec<MenuNode>, n: &mut usize, roles: &[RoleView], no
         out.push(MenuNode::info(n, "  (none)"));
     }
     for r in active {
-        let (deactivatable_from, end) = match r.state {
+        let (deactivatable_from, end, ready) = match r.state {
             RoleState::Assigned { end: None } => {
                 out.push(MenuNode::info(n, format!("{} — permanent", r.title())));
                 continue;
@@ -271,11 +271,12 @@ fn tenant_section(out: &mut Vec<MenuNode>, n: &mut usize, roles: &[RoleView], no
             RoleState::Active {
                 deactivatable_from,
                 end,
-            } => (deactivatable_from, end),
+                ready,
+            } => (deactivatable_from, end, ready_label(ready)),
             _ => continue,
         };
         match end {
-            None => out.push(MenuNode::info(n, format!("{} — active", r.title()))),
+            None => out.push(MenuNode::info(n, format!("{} — active{ready}", r.title()))),
             Some(end) => {
                 // Extending re-activates, so both wait for PIM's five-minute guard (the
                 // core's rule: `deactivatable_from`).
@@ -296,7 +297,7 @@ fn tenant_section(out: &mut Vec<MenuNode>, n: &mut usize, roles: &[RoleView], no
                 let extend = guarded(MenuAction::Extend(r.key.clone()), "Extend");
                 let deactivate = guarded(MenuAction::Deactivate(r.key.clone()), "Deactivate");
                 out.push(MenuNode::Submenu {
-                    label: format!("{} — {}", r.title(), time_left(end, now)),
+                    label: format!("{} — {}{ready}", r.title(), time_left(end, now)),
                     children: vec![extend, deactivate],
                 });
             }
@@ -332,6 +333,16 @@ fn tenant_section(out: &mut Vec<MenuNode>, n: &mut usize, roles: &[RoleView], no
                     .collect(),
             });
         }
+    }
+}
+
+/// What an active role's label adds about whether it works everywhere yet.
+fn ready_label(ready: Ready) -> &'static str {
+    match ready {
+        Ready::Unknown => "",
+        Ready::Applying => " · applying…",
+        Ready::Ready { .. } => " · ready",
+        Ready::NoProbe => " · can take a few minutes to apply",
     }
 }
 
@@ -448,6 +459,7 @@ mod tests {
                     RoleState::Active {
                         deactivatable_from: Some(NOW - Duration::minutes(45)),
                         end: Some(NOW + Duration::minutes(10)),
+                        ready: Ready::Unknown,
                     },
                 ),
                 role(
@@ -527,6 +539,7 @@ mod tests {
                     // Activated two minutes ago.
                     deactivatable_from: Some(NOW + Duration::minutes(3)),
                     end: Some(NOW + Duration::hours(1)),
+                    ready: Ready::Unknown,
                 },
             )],
             false,
@@ -718,5 +731,46 @@ mod tests {
         assert_eq!(MenuAction::parse("info:3"), None);
         assert_eq!(MenuAction::parse("activate:"), None);
         assert_eq!(MenuAction::parse("quit"), Some(MenuAction::Quit));
+    }
+
+    #[test]
+    fn active_roles_say_whether_they_work_everywhere_yet() {
+        let active = |key: &str, name: &str, ready: Ready| {
+            role(
+                key,
+                RoleKind::EntraRole,
+                name,
+                None,
+                RoleState::Active {
+                    deactivatable_from: Some(NOW - Duration::minutes(6)),
+                    end: Some(NOW + Duration::minutes(50)),
+                    ready,
+                },
+            )
+        };
+        let m = model(
+            vec![
+                active("a", "Global Reader", Ready::Applying),
+                active(
+                    "b",
+                    "Security Reader",
+                    Ready::Ready {
+                        after: Some(Duration::seconds(130)),
+                    },
+                ),
+                active("c", "Exchange Administrator", Ready::NoProbe),
+                active("d", "Reports Reader", Ready::Unknown),
+            ],
+            false,
+        );
+        let l = labels(&build(&m, NOW));
+        for want in [
+            "Global Reader — 50 min left · applying… > Deactivate",
+            "Security Reader — 50 min left · ready > Deactivate",
+            "Exchange Administrator — 50 min left · can take a few minutes to apply > Deactivate",
+            "Reports Reader — 50 min left > Deactivate",
+        ] {
+            assert!(l.contains(&want.to_owned()), "{want}: {l:#?}");
+        }
     }
 }

@@ -137,8 +137,27 @@ pub fn notice_text(n: &Notice) -> (String, String) {
             "Your request was denied, cancelled or expired before approval.",
         ),
         Notice::Ended { title } => (format!("{title} ended"), "The activation has ended."),
+        Notice::Ready { title, after } => {
+            let title = match after {
+                Some(d) => format!("{title} is ready (after {})", spoken(*d)),
+                None => format!("{title} is ready"),
+            };
+            (title, "The activation now works everywhere.")
+        }
     };
     (title, body_text(body))
+}
+
+/// A short length for a notification: `40 s`, `2 min 10 s`, `1 h 5 min`.
+pub fn spoken(d: time::Duration) -> String {
+    let s = d.whole_seconds().max(0);
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, sec) => format!("{sec} s"),
+        (0, m, 0) => format!("{m} min"),
+        (0, m, sec) => format!("{m} min {sec} s"),
+        (h, 0, _) => format!("{h} h"),
+        (h, m, _) => format!("{h} h {m} min"),
+    }
 }
 
 /// Sends reminders and notices as desktop notifications.
@@ -206,6 +225,10 @@ mod tests {
             },
             Notice::Ended {
                 title: HOSTILE.into(),
+            },
+            Notice::Ready {
+                title: HOSTILE.into(),
+                after: Some(time::Duration::seconds(130)),
             },
         ] {
             let (t, b) = notice_text(&n);

@@ -16,7 +16,7 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::view::{RoleView, TrayModel};
+use crate::view::{Ready, RoleState, RoleView, TrayModel};
 
 pub use pim_core::clock::{Clock, SystemClock};
 
@@ -51,6 +51,13 @@ pub enum Notice {
     Ended {
         /// Role title.
         title: String,
+    },
+    /// An activation made here works everywhere now.
+    Ready {
+        /// Role title.
+        title: String,
+        /// How long after the activation.
+        after: Option<time::Duration>,
     },
 }
 
@@ -148,16 +155,24 @@ pub fn notices(model: &TrayModel, seen: u64) -> Vec<Notice> {
     changes
         .into_iter()
         .filter_map(|c| {
-            let title = model
-                .role(&c.key)
-                .map(RoleView::title)
-                .unwrap_or_else(|| c.role.clone());
+            let role = model.role(&c.key);
+            let title = role.map(RoleView::title).unwrap_or_else(|| c.role.clone());
             match c.kind {
                 pim_core::ChangeKind::Approved => Some(Notice::Approved { title }),
                 pim_core::ChangeKind::Denied => Some(Notice::Denied { title }),
                 pim_core::ChangeKind::Ended => Some(Notice::Ended { title }),
                 // The window or the CLI that activated it already said so.
                 pim_core::ChangeKind::Activated => None,
+                pim_core::ChangeKind::Ready => Some(Notice::Ready {
+                    title,
+                    after: match role.map(|r| &r.state) {
+                        Some(RoleState::Active {
+                            ready: Ready::Ready { after },
+                            ..
+                        }) => *after,
+                        _ => None,
+                    },
+                }),
             }
         })
         .collect()
@@ -272,6 +287,7 @@ mod tests {
             state: RoleState::Active {
                 deactivatable_from: Some(end - Duration::minutes(55)),
                 end: Some(end),
+                ready: Ready::Unknown,
             },
         }
     }

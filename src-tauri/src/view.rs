@@ -47,6 +47,8 @@ pub enum RoleState {
         deactivatable_from: Option<OffsetDateTime>,
         /// When it ends (None when unknown).
         end: Option<OffsetDateTime>,
+        /// Whether it works everywhere yet (activations made here are followed).
+        ready: Ready,
     },
     /// Assigned by an administrator (permanent or time-bound): held, but not the user's to
     /// extend or deactivate.
@@ -61,6 +63,24 @@ pub enum RoleState {
         /// When it starts.
         start: Option<OffsetDateTime>,
     },
+}
+
+/// Whether an activation works everywhere yet ("ready, not just active").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ready {
+    /// Not followed (activated elsewhere, or the probes gave up): just "active".
+    #[default]
+    Unknown,
+    /// Active, the service is still applying it.
+    Applying,
+    /// A probe saw it work, this long after it was activated.
+    Ready {
+        /// From the start of the following to the probe that saw it.
+        after: Option<time::Duration>,
+    },
+    /// No probe can tell (e.g. a role scoped to an administrative unit): it can take a few
+    /// minutes to apply.
+    NoProbe,
 }
 
 /// What the role's policy asks for, as far as it is known: what the activation window shows

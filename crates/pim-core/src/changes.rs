@@ -27,6 +27,9 @@ pub enum ChangeKind {
     /// An activation started without a pending request before it (activated here, from
     /// another device, or a scheduled one that began).
     Activated,
+    /// An activation this session followed became effective (see
+    /// [`crate::Session::follow_ready`]; the snapshot's [`Snapshot::readiness`] says when).
+    Ready,
 }
 
 /// One change, numbered in the order the session saw it.
@@ -129,6 +132,18 @@ pub fn between(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
             role,
         })
         .collect()
+}
+
+/// `recent` with one more change, numbered next, at most [`KEPT`] kept.
+pub fn push(recent: &mut Vec<Change>, kind: ChangeKind, key: String, role: String) {
+    recent.push(Change {
+        seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
+        kind,
+        key,
+        role,
+    });
+    let skip = recent.len().saturating_sub(KEPT);
+    recent.drain(..skip);
 }
 
 /// `recent` (oldest first) followed by the changes from `before` to `after`, at most

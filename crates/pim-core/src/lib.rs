@@ -93,8 +93,9 @@ pub use error::{Error, ErrorCode, Result};
 pub use matching::{RoleQuery, match_tenants};
 pub use model::{
     AccessId, Account, Action, ActivationRequest, ActiveAssignment, AssignmentType, EligibleRole,
-    MemberType, Outcome, PolicyInfo, RequestStatus, Role, RoleKind, RoleState, ScheduleRequest,
-    Scope, ScopeKind, Snapshot, Tenant, TenantError, TenantSnapshot, Ticket, Warning,
+    MemberType, Outcome, PolicyInfo, ReadyState, RequestStatus, Role, RoleKind, RoleState,
+    ScheduleRequest, Scope, ScopeKind, Snapshot, Tenant, TenantError, TenantSnapshot, Ticket,
+    Warning,
 };
 pub use policy::{ActivationForm, Policy};
 pub use session::{

@@ -754,6 +754,27 @@ pub struct Snapshot {
     /// last one it showed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<crate::changes::Change>,
+    /// Whether the activations this session follows ([`crate::Session::follow_ready`]) are
+    /// effective yet, by [`Role::key`]; an entry goes when its role is no longer active.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub readiness: std::collections::BTreeMap<String, ReadyState>,
+}
+
+/// How far an activation is from working everywhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadyState {
+    /// What the last probe said.
+    pub readiness: crate::Readiness,
+    /// When following started (the service's clock).
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: OffsetDateTime,
+    /// When a probe saw it effective.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub ready_at: Option<OffsetDateTime>,
+    /// The probes gave up (still applying after the time allowed).
+    #[serde(default)]
+    pub gave_up: bool,
 }
 
 impl Snapshot {

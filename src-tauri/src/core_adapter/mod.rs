@@ -119,6 +119,8 @@ pub struct CoreAdapter {
     tx: watch::Sender<TrayModel>,
     progress: watch::Sender<Option<String>>,
     warning: Option<String>,
+    /// How activations made here are followed until they work everywhere.
+    ready_options: std::sync::Mutex<pim_core::ReadyOptions>,
     /// What must live as long as the engine: the demo simulator's process (tests: an
     /// in-process simulator).
     _keep: Option<Box<dyn std::any::Any + Send + Sync>>,
@@ -206,8 +208,15 @@ impl CoreAdapter {
             }),
             progress,
             warning,
+            ready_options: std::sync::Mutex::new(pim_core::ReadyOptions::default()),
             _keep: keep,
         })
+    }
+
+    /// How activations made from now on are probed until they work everywhere (tests use
+    /// short waits; the default is 10 s growing to 60 s, for 30 minutes).
+    pub fn set_ready_options(&self, options: pim_core::ReadyOptions) {
+        *pim_core::sync::lock(&self.ready_options) = options;
     }
 
     fn set_status(&self, status: Status) {
@@ -423,7 +432,7 @@ impl Engine for CoreAdapter {
         let (session, role) = self.role(key).await?;
         let policy = session.policy(&role).await;
         Ok(form_view(
-            view_of::role_view(&role),
+            view_of::role_view(&role, None),
             &policy,
             preferred_minutes,
         ))
@@ -433,7 +442,23 @@ impl Engine for CoreAdapter {
         let (session, role) = self.role(&input.key).await?;
         let r = session.activate(&role, input.to_request()).await;
         self.progress.send_replace(None);
-        Ok(outcome(&r?))
+        let r = r?;
+        // Active is not yet working everywhere: the core follows it until it is ("applying…"
+        // then "ready" in the menu, and a notification). The probes end by themselves (ready,
+        // no probe, 30 minutes, or a sign-in needed after the account went away).
+        if let Some(active) = session
+            .snapshot()
+            .by_key(&input.key)
+            .filter(|r| r.state == pim_core::RoleState::Active)
+            .cloned()
+        {
+            let options = *pim_core::sync::lock(&self.ready_options);
+            tauri::async_runtime::spawn(async move {
+                let out = session.follow_ready(&active, options).await;
+                tracing::info!(role = %active.describe(), outcome = ?out, "readiness followed");
+            });
+        }
+        Ok(outcome(&r))
     }
 
     async fn deactivate(&self, key: &str) -> EngineResult<()> {

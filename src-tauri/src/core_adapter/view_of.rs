@@ -4,7 +4,8 @@
 use pim_core::{Role, Snapshot, Warning};
 
 use crate::view::{
-    AccountView, FormView, PolicyView, RoleKind, RoleState, RoleView, Status, TenantView, TrayModel,
+    AccountView, FormView, PolicyView, Ready, RoleKind, RoleState, RoleView, Status, TenantView,
+    TrayModel,
 };
 
 pub(super) fn minutes(d: pim_core::PimDuration) -> u32 {
@@ -80,7 +81,11 @@ impl ViewOf {
                         }
                     })
                     .collect(),
-                roles: t.roles.iter().map(role_view).collect(),
+                roles: t
+                    .roles
+                    .iter()
+                    .map(|r| role_view(r, snapshot.readiness.get(&r.key())))
+                    .collect(),
             })
             .collect();
         TrayModel {
@@ -99,7 +104,23 @@ impl ViewOf {
     }
 }
 
-pub(super) fn role_view(r: &Role) -> RoleView {
+/// A core readiness state as the view's [`Ready`].
+fn ready(state: Option<&pim_core::ReadyState>) -> Ready {
+    match state {
+        None => Ready::Unknown,
+        Some(s) => match s.readiness {
+            pim_core::Readiness::Ready => Ready::Ready {
+                after: s.ready_at.map(|at| at - s.since),
+            },
+            pim_core::Readiness::NoProbe => Ready::NoProbe,
+            pim_core::Readiness::Applying if s.gave_up => Ready::Unknown,
+            pim_core::Readiness::Applying => Ready::Applying,
+        },
+    }
+}
+
+/// The view of `r`; `readiness` is the core's, when the activation is followed.
+pub(super) fn role_view(r: &Role, readiness: Option<&pim_core::ReadyState>) -> RoleView {
     let kind = match r.kind {
         pim_core::RoleKind::EntraRole => RoleKind::EntraRole,
         pim_core::RoleKind::Group => RoleKind::Group,
@@ -117,6 +138,7 @@ pub(super) fn role_view(r: &Role) -> RoleView {
             a => RoleState::Active {
                 deactivatable_from: a.as_ref().and_then(|a| a.deactivatable_from()),
                 end: r.ends_at(),
+                ready: ready(readiness),
             },
         },
         pim_core::RoleState::Pending => RoleState::Pending,

@@ -13,7 +13,7 @@ use pim_tray::core_adapter::CoreAdapter;
 use pim_tray::demo::DemoBrowser;
 use pim_tray::dto::ActivationInput;
 use pim_tray::engine::{ActivationOutcome, Engine};
-use pim_tray::view::{RoleState, RoleView, TrayModel};
+use pim_tray::view::{Ready, RoleState, RoleView, TrayModel};
 
 /// A demo simulator and endpoints of `cloud` pointing every service at it.
 async fn sim_in(cloud: Cloud) -> (pim_sim::SimHandle, Endpoints) {
@@ -109,7 +109,9 @@ async fn demo_sign_in_maps_every_kind_and_state() {
         role(&m, "User Administrator (Europe)").state,
         RoleState::Active {
             deactivatable_from: Some(_),
-            end: Some(_)
+            end: Some(_),
+            // Activated before this process: not followed.
+            ready: Ready::Unknown,
         }
     ));
     assert!(matches!(
@@ -472,4 +474,72 @@ async fn azure_cli_account_from_settings_lists_and_activates_azure_roles() {
             .any(|r| r.key == key && matches!(r.state, RoleState::Active { .. }))
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activation_made_here_shows_applying_then_ready_with_a_notice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, e) = sim_in(Cloud::Public).await;
+    // Groups apply one second after activation here (the demo says 10 s).
+    sim.control()
+        .set_propagation_delay(&serde_json::json!({"group": 1}))
+        .unwrap();
+
+    let mut o = AuthOptions::with_secret_store(
+        e,
+        pim_core::config::DEFAULT_CLIENT_ID.to_owned(),
+        dir.path().to_owned(),
+        Arc::new(MemoryStore::new()),
+    );
+    o.browser = Arc::new(DemoBrowser::new());
+    let engine = CoreAdapter::new(Accounts::new(o).unwrap(), true, Some(Box::new(sim)));
+    engine.set_ready_options(pim_core::ReadyOptions {
+        first: Duration::from_millis(200),
+        max: Duration::from_millis(500),
+        timeout: Duration::from_secs(15),
+    });
+    engine.sign_in().await.expect("demo sign-in");
+    let m = wait_model(&engine, "the demo roles", |m| m.roles().count() > 10).await;
+    let sql = role(&m, "SQL Prod Admins (member)").key.clone();
+    let seen = pim_tray::reminders::last_change(&m);
+    let outcome = engine
+        .activate(ActivationInput {
+            key: sql.clone(),
+            justification: "Restore the reporting database".into(),
+            ticket: None,
+            duration_minutes: 60,
+            start: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome, ActivationOutcome::Active);
+    let m = wait_model(&engine, "SQL Prod Admins ready", |m| {
+        m.role(&sql).is_some_and(|r| {
+            matches!(
+                r.state,
+                RoleState::Active {
+                    ready: Ready::Ready { after: Some(_) },
+                    ..
+                }
+            )
+        })
+    })
+    .await;
+    // The menu said so, and the notification says when.
+    let notices = pim_tray::reminders::notices(&m, seen);
+    let ready: Vec<_> = notices
+        .iter()
+        .filter_map(|n| match n {
+            pim_tray::reminders::Notice::Ready { title, after } => Some((title.clone(), *after)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ready.len(), 1, "{notices:?}");
+    assert_eq!(ready[0].0, "SQL Prod Admins (member)");
+    assert!(ready[0].1.is_some_and(|d| d >= time::Duration::ZERO));
+    let (title, _) = pim_tray::notify::notice_text(&notices[notices.len() - 1]);
+    assert!(
+        title.starts_with("SQL Prod Admins (member) is ready (after "),
+        "{title}"
+    );
 }

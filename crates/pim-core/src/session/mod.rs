@@ -243,6 +243,14 @@ impl Session {
                 || current.hidden != s.hidden;
             let recent = std::mem::take(&mut current.changes);
             s.changes = crate::changes::keep(recent, current, &s);
+            // Readiness is followed apart from reads: it stays while its role is active.
+            let mut readiness = std::mem::take(&mut current.readiness);
+            readiness.retain(|key, _| {
+                s.by_key(key)
+                    .is_some_and(|r| r.state == crate::model::RoleState::Active)
+            });
+            let changed = changed || readiness != s.readiness;
+            s.readiness = readiness;
             *current = s;
             changed
         });
@@ -318,6 +326,7 @@ impl Session {
             hidden,
             // Worked out when published (see `publish`); subscribers read them there.
             changes: Vec::new(),
+            readiness: Default::default(),
         };
         self.publish(snapshot.clone());
         Ok(snapshot)

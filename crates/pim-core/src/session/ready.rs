@@ -22,12 +22,14 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::Session;
-use crate::model::{AccessId, Role, RoleKind, RoleState, ScopeKind};
+use crate::changes::ChangeKind;
+use crate::model::{AccessId, ReadyState, Role, RoleKind, RoleState, ScopeKind};
 use crate::token::{Resource, TokenRequest};
 use crate::{Error, Result};
 
 /// Whether an active role's permission is effective.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Readiness {
     /// It works: the probe saw it.
     Ready,
@@ -184,6 +186,58 @@ impl Session {
             tokio::time::sleep(wait.min(deadline - now)).await;
             wait = next_wait(wait, options.max);
         }
+    }
+
+    /// Follows `role` (just activated) until it is effective, as [`Session::wait_ready`]
+    /// does, and publishes how far it is in the snapshot's [`crate::Snapshot::readiness`]: applying
+    /// at once, then ready (with a [`ChangeKind::Ready`] change), no probe, or given up.
+    pub async fn follow_ready(&self, role: &Role, options: ReadyOptions) -> Result<ReadyOutcome> {
+        let key = role.key();
+        let since = self.now();
+        self.set_ready(&key, |r| {
+            r.insert(
+                key.clone(),
+                ReadyState {
+                    readiness: Readiness::Applying,
+                    since,
+                    ready_at: None,
+                    gave_up: false,
+                },
+            );
+        });
+        let out = self.wait_ready(role, options).await;
+        let describe = role.describe();
+        self.inner.tx.send_if_modified(|s| {
+            let Some(st) = s.readiness.get_mut(&key) else {
+                // The role ended meanwhile.
+                return false;
+            };
+            match &out {
+                Ok(ReadyOutcome::Ready { at }) => {
+                    st.readiness = Readiness::Ready;
+                    st.ready_at = Some(*at);
+                    crate::changes::push(&mut s.changes, ChangeKind::Ready, key.clone(), describe);
+                }
+                Ok(ReadyOutcome::NoProbe) => st.readiness = Readiness::NoProbe,
+                Ok(ReadyOutcome::TimedOut) | Err(_) => st.gave_up = true,
+            }
+            true
+        });
+        out
+    }
+
+    fn set_ready(
+        &self,
+        key: &str,
+        f: impl FnOnce(&mut std::collections::BTreeMap<String, ReadyState>),
+    ) {
+        self.inner.tx.send_if_modified(|s| {
+            if s.by_key(key).is_none() {
+                return false;
+            }
+            f(&mut s.readiness);
+            true
+        });
     }
 
     async fn entra_ready(&self, role: &Role) -> Result<Readiness> {

@@ -122,3 +122,62 @@ async fn waiting_ends_when_ready_or_when_the_time_is_up() {
         .unwrap();
     assert_eq!(out, ReadyOutcome::TimedOut);
 }
+
+#[tokio::test]
+async fn following_an_activation_publishes_applying_then_ready_with_a_change() {
+    let h = harness::start().await;
+    h.session.refresh().await.unwrap();
+    h.sim
+        .control()
+        .set_propagation_delay(&json!({"group": 1}))
+        .unwrap();
+    let r = activated(&h, "SQL Prod Admins member").await;
+    let key = r.key();
+    let mut rx = h.session.subscribe();
+    let session = h.session.clone();
+    let followed = r.clone();
+    let follow = tokio::spawn(async move {
+        session
+            .follow_ready(
+                &followed,
+                ReadyOptions {
+                    first: Duration::from_millis(100),
+                    max: Duration::from_millis(300),
+                    timeout: Duration::from_secs(20),
+                },
+            )
+            .await
+    });
+    // Applying first, published at once.
+    let applying = loop {
+        rx.changed().await.unwrap();
+        let s = rx.borrow_and_update().clone();
+        if let Some(st) = s.readiness.get(&key) {
+            break st.clone();
+        }
+    };
+    assert_eq!(applying.readiness, Readiness::Applying);
+    assert_eq!(applying.ready_at, None);
+    let out = follow.await.unwrap().unwrap();
+    assert!(matches!(out, ReadyOutcome::Ready { .. }), "{out:?}");
+    let s = h.session.snapshot();
+    let st = &s.readiness[&key];
+    assert_eq!(st.readiness, Readiness::Ready);
+    assert!(st.ready_at.unwrap() >= st.since);
+    assert!(
+        s.changes
+            .iter()
+            .any(|c| c.kind == pim_core::ChangeKind::Ready && c.key == key),
+        "{:?}",
+        s.changes
+    );
+    // A refresh keeps it while the role is active; deactivating drops it.
+    h.session.refresh().await.unwrap();
+    assert!(h.session.snapshot().readiness.contains_key(&key));
+    h.sim.control().advance(6 * 60);
+    h.session.refresh().await.unwrap();
+    let r = role(&h, "SQL Prod Admins member").await;
+    h.session.deactivate(&r).await.unwrap();
+    h.session.refresh().await.unwrap();
+    assert!(!h.session.snapshot().readiness.contains_key(&key));
+}

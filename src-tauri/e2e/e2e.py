@@ -689,6 +689,8 @@ def phase_webview(args, res):
                      "fault": {"kind": "status", "status": 403, "code": "AuthorizationFailed",
                                "message": "The client does not have authorization to perform this action."}}
             sim_post(sim_base(env), "/_sim/faults", fault)
+            # Entra roles apply 2 s after activation here (the demo says 20 s).
+            sim_post(sim_base(env), "/_sim/propagation", {"entraRole": 2})
             wd("POST", s + f"/element/{find('#submit')}/click", {})
             wait_for(lambda: "error" in (wd("GET", s + f"/element/{find('#status')}/attribute/class") or ""), 30,
                      "the error to show")
@@ -712,6 +714,16 @@ def phase_webview(args, res):
             assert ext["label"].startswith("Extend (possible in") and not ext["enabled"], ext
             assert deact["label"].startswith("Deactivate (possible in") and not deact["enabled"], deact
         res.run("the role becomes active in the tray menu (Extend/Deactivate held for 5 minutes)", tray_shows_active)
+
+        def tray_shows_ready():
+            def label(suffix):
+                n = Tray.find(tray.layout(), "Global Reader — ")
+                return n["label"] if n and n["label"].endswith(suffix) else None
+            # Seen applying at once or already ready, then ready once a fresh token carries it.
+            first = wait_for(lambda: label(" · applying…") or label(" · ready"), 20, "Global Reader applying")
+            done = wait_for(lambda: label(" · ready"), 40, "Global Reader ready")
+            print(f"  '{first}' -> '{done}'", flush=True)
+        res.run("after activation the menu says the role is applying, then ready (fresh token's wids)", tray_shows_ready)
 
         def extend_from_menu():
             n = Tray.find(tray.layout(), "Global Reader — ")

@@ -38,6 +38,18 @@ function render(f) {
   const ul = $('policy');
   ul.replaceChildren(...items.map((t) => { const li = document.createElement('li'); li.textContent = t; return li; }));
   $('justification').value = f.justification;
+  // The last few justifications (any role): choosing one (mouse or keyboard) puts it in the box.
+  const recent = $('recent');
+  const blank = document.createElement('option');
+  blank.value = '';
+  blank.textContent = '—';
+  recent.replaceChildren(blank, ...f.recentJustifications.map((j) => {
+    const o = document.createElement('option');
+    o.value = j;
+    o.textContent = j.length > 80 ? j.slice(0, 79) + '…' : j;
+    return o;
+  }));
+  $('recent-row').classList.toggle('hidden', f.recentJustifications.length === 0);
   $('justification').required = p.justification;
   $('justification-hint').textContent = p.justification ? '(required)' : '(optional)';
   $('ticket-row').classList.toggle('hidden', !p.ticket);
@@ -111,6 +123,10 @@ async function submit(ev) {
 
 window.addEventListener('DOMContentLoaded', async () => {
   $('form').addEventListener('submit', submit);
+  $('recent').addEventListener('change', () => {
+    const v = $('recent').value;
+    if (v) $('justification').value = v;
+  });
   $('close').addEventListener('click', () => closeWindow());
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') closeWindow();

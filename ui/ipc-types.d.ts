@@ -82,6 +82,10 @@ justification: string,
  */
 ticketSystem: string, 
 /**
+ * The last few justifications (any role), newest first.
+ */
+recentJustifications: Array<string>, 
+/**
  * Suggested duration (the default, capped by the policy).
  */
 durationMinutes: number, 

@@ -777,6 +777,15 @@ def phase_webview(args, res):
                 "location.href = 'activate.html?role=' + encodeURIComponent(arguments[0]); return true;"})
             wait_for(lambda: text("#role").startswith("Security Administrator"), 20, "the Security Administrator form")
             assert "Multi-factor authentication" in text("#policy"), text("#policy")
+            # The last justification (Global Reader's) is offered; choosing it puts it in the box.
+            recent = wd("POST", s + "/execute/sync", {"args": [], "script":
+                        "return [...document.querySelectorAll('#recent option')].map(o => o.value);"})
+            assert "Quarterly access review (INC-4711)" in recent, recent
+            assert "hidden" not in (wd("GET", s + f"/element/{find('#recent-row')}/attribute/class") or "")
+            chosen = wd("POST", s + "/execute/sync", {"args": [], "script":
+                        "const r = document.getElementById('recent'); r.focus(); r.selectedIndex = 1;"
+                        " r.dispatchEvent(new Event('change')); return document.getElementById('justification').value;"})
+            assert chosen == "Quarterly access review (INC-4711)", chosen
             for css, value in (("#justification", "Incident INC-4712 containment"),
                                ("#ticketNumber", "INC-4712"), ("#ticketSystem", "ServiceNow")):
                 el = find(css)

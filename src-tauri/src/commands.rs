@@ -45,6 +45,7 @@ pub async fn activation_form(
             .cloned()
             .unwrap_or_default(),
         ticket_system: settings.ticket_system.clone().unwrap_or_default(),
+        recent_justifications: settings.recent_justifications.clone(),
         demo: state.demo,
         role,
         policy: form.policy,

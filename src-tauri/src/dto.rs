@@ -64,6 +64,8 @@ pub struct ActivationFormDto {
     pub justification: String,
     /// Ticket system used last.
     pub ticket_system: String,
+    /// The last few justifications (any role), newest first.
+    pub recent_justifications: Vec<String>,
     /// Suggested duration (the default, capped by the policy).
     pub duration_minutes: u32,
     /// Demo mode.
@@ -534,6 +536,7 @@ mod tests {
             policy: PolicyView::default(),
             justification: String::new(),
             ticket_system: String::new(),
+            recent_justifications: vec!["Incident 42".into()],
             duration_minutes: 60,
             demo: true,
         };

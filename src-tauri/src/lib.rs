@@ -133,7 +133,9 @@ impl AppState {
     /// Remembers the justification and ticket system of an activation.
     pub fn remember(&self, input: &ActivationInput) -> Result<(), IpcError> {
         let settings = self.settings();
-        let same_reason = settings.justifications.get(&input.key) == Some(&input.justification);
+        let same_reason = settings.justifications.get(&input.key) == Some(&input.justification)
+            && settings.recent_justifications.first().map(String::as_str)
+                == Some(input.justification.trim());
         let system = input.ticket.as_ref().map(|(_, s)| s.clone());
         if same_reason && (system.is_none() || system == settings.ticket_system) {
             return Ok(());
@@ -142,6 +144,7 @@ impl AppState {
             if !input.justification.is_empty() {
                 s.justifications
                     .insert(input.key.clone(), input.justification.clone());
+                s.note_justification(&input.justification);
             }
             if system.is_some() {
                 s.ticket_system = system;

@@ -53,6 +53,26 @@ pub struct Settings {
     pub justifications: BTreeMap<String, String>,
     /// Last ticket system used.
     pub ticket_system: Option<String>,
+    /// The last few justifications, newest first, whatever the role (offered in the
+    /// activation window).
+    pub recent_justifications: Vec<String>,
+}
+
+/// How many recent justifications are kept.
+pub const RECENT_JUSTIFICATIONS: usize = 5;
+
+impl Settings {
+    /// Puts `justification` first among the recent ones (once; at most
+    /// [`RECENT_JUSTIFICATIONS`] kept). Blank ones are not kept.
+    pub fn note_justification(&mut self, justification: &str) {
+        let j = justification.trim();
+        if j.is_empty() {
+            return;
+        }
+        self.recent_justifications.retain(|r| r != j);
+        self.recent_justifications.insert(0, j.to_owned());
+        self.recent_justifications.truncate(RECENT_JUSTIFICATIONS);
+    }
 }
 
 impl Default for Settings {
@@ -70,6 +90,7 @@ impl Default for Settings {
             icon_theme: IconTheme::Auto,
             justifications: BTreeMap::new(),
             ticket_system: None,
+            recent_justifications: Vec::new(),
         }
     }
 }
@@ -247,5 +268,17 @@ mod tests {
             Settings::load(dir.path()),
             Err(SettingsError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn recent_justifications_are_newest_first_once_and_few() {
+        let mut s = Settings::default();
+        for j in ["a", "b", " a ", "", "c", "d", "e", "f"] {
+            s.note_justification(j);
+        }
+        assert_eq!(s.recent_justifications, ["f", "e", "d", "c", "a"]);
+        // Saved and read back with the rest (older files without it read as empty).
+        let old: Settings = serde_json::from_str(r#"{"version":1}"#).unwrap();
+        assert!(old.recent_justifications.is_empty());
     }
 }

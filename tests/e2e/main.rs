@@ -10,6 +10,7 @@ mod approval;
 mod clock;
 mod faults;
 mod first_run;
+mod history;
 mod paging;
 mod signin;
 mod tenants;

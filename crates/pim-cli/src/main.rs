@@ -9,6 +9,7 @@
 
 #[macro_use]
 mod output;
+mod history;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -146,6 +147,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Your past PIM requests (activations, deactivations, extensions, denials,
+    /// cancellations) in every tenant, newest first.
+    History(history::HistoryArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -697,6 +701,10 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             role.policy = s.policy(&role).await;
             out.policy(&role, &role.policy, json);
             Ok(())
+        }
+        Command::History(args) => {
+            let open = open_account(ctx, &cli.account, &cli.tenant)?;
+            history::run(&open, &cli.tenant, &args, out).await
         }
     }
 }

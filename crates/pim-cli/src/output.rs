@@ -76,7 +76,7 @@ fn kind_name(a: &Account) -> &'static str {
     }
 }
 
-fn kind_short(k: RoleKind) -> &'static str {
+pub(crate) fn kind_short(k: RoleKind) -> &'static str {
     match k {
         RoleKind::EntraRole => "Entra",
         RoleKind::Group => "Group",
@@ -296,7 +296,7 @@ impl Out {
         }
     }
 
-    fn table(rows: &[Vec<String>]) {
+    pub(crate) fn table(rows: &[Vec<String>]) {
         if rows.is_empty() {
             return;
         }

@@ -56,6 +56,10 @@ pub(crate) mod item {
     pub const GROUP_ACTIVE: &str = "groupActive";
     /// My group requests.
     pub const GROUP_REQUESTS: &str = "groupRequests";
+    /// My Entra role requests, for my history ([`super::history_items`]).
+    pub const ROLE_HISTORY: &str = "roleHistory";
+    /// My group requests, for my history ([`super::history_items`]).
+    pub const GROUP_HISTORY: &str = "groupHistory";
 }
 
 /// The refresh `$batch` for one tenant: me, Entra eligible/active/requests, all Entra role
@@ -115,6 +119,36 @@ pub(crate) fn refresh_items() -> Vec<BatchItem> {
             &[format!(
                 "{GROUP_REQUESTS}/filterByCurrentUser(on='principal')"
             )],
+        ),
+    ]
+}
+
+/// The history `$batch` for one tenant ([`crate::Session::history`]): my object id
+/// ([`item::ME`]), and my Entra role and group schedule requests of every status (the
+/// `filterByCurrentUser(on='principal')` lists, which keep completed requests until the
+/// system deletes them; contract A.7, B.5), names expanded where the service can, plainer
+/// fallbacks after. No `$filter` on `createdDateTime`: the contract does not say the lists
+/// take one, so the caller filters by date itself.
+pub(crate) fn history_items() -> Vec<BatchItem> {
+    let mine = "/filterByCurrentUser(on='principal')";
+    let roles = format!("{ROLE_REQUESTS}{mine}");
+    let groups = format!("{GROUP_REQUESTS}{mine}");
+    vec![
+        BatchItem::new(item::ME, &[ME_ID.to_owned()]),
+        BatchItem::new(
+            item::ROLE_HISTORY,
+            &[
+                format!("{roles}?$expand=roleDefinition,directoryScope"),
+                format!("{roles}?$expand=roleDefinition"),
+                roles.clone(),
+            ],
+        ),
+        BatchItem::new(
+            item::GROUP_HISTORY,
+            &[
+                format!("{groups}?$expand=group($select=id,displayName)"),
+                groups.clone(),
+            ],
         ),
     ]
 }

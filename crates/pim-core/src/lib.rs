@@ -99,6 +99,6 @@ pub use model::{
 };
 pub use policy::{ActivationForm, Policy};
 pub use session::{
-    Readiness, ReadyOptions, ReadyOutcome, ScheduleOptions, Session, SessionOptions, StepUpHook,
-    hidden_tenants_after, normalise_ids, policy_claims,
+    History, HistoryEntry, Readiness, ReadyOptions, ReadyOutcome, ScheduleOptions, Session,
+    SessionOptions, StepUpHook, TenantHistory, hidden_tenants_after, normalise_ids, policy_claims,
 };

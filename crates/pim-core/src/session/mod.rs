@@ -14,8 +14,10 @@
 //! in the submodules: `tenants` (discovery, hidden tenants), `load` (reading a tenant from
 //! Graph and ARM, policies), `names` (display names the payloads lacked), `rows` (pure:
 //! wire items to rows), `write` (activate, deactivate, extend, cancel, step-up) and
-//! `reconcile` (uncertain outcomes, waiting for a write to show).
+//! `reconcile` (uncertain outcomes, waiting for a write to show); `history` reads the user's
+//! past requests ([`Session::history`]).
 
+mod history;
 mod load;
 mod names;
 mod ready;
@@ -44,6 +46,7 @@ use crate::model::*;
 pub use crate::token::StepUpHook;
 use crate::token::TokenSource;
 use crate::{Error, Result};
+pub use history::{History, HistoryEntry, TenantHistory};
 pub use ready::{Readiness, ReadyOptions, ReadyOutcome, next_wait};
 pub use schedule::{ScheduleOptions, next_reread};
 use tenants::normalise_tenants;
@@ -400,6 +403,33 @@ impl Session {
             .collect();
         let roles: Vec<&Role> = snap.roles().collect();
         find_role(&roles, &tenants, q, prefer).cloned()
+    }
+
+    /// My history: the signed-in user's own PIM requests made since `since`, in every tenant
+    /// not hidden, newest first (Entra roles and groups from Graph's
+    /// `filterByCurrentUser(on='principal')` request lists, Azure roles from ARM's
+    /// `asRequestor()` list; all tenants in parallel). Requests only as long as the services
+    /// keep them (Entra ID deletes completed requests after a while, cancelled ones after 30
+    /// days). A list that cannot be read is a warning in [`History::tenants`]; fails only when
+    /// no tenant could be read at all. Reads only: publishes nothing.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn history(&self, since: OffsetDateTime) -> Result<History> {
+        let tenants = match self.tenant_list() {
+            Some(t) => t,
+            None => self.tenants().await?,
+        };
+        let shown: Vec<Tenant> = tenants
+            .into_iter()
+            .filter(|t| !self.is_hidden(&t.id))
+            .collect();
+        self.read_history(&shown, since).await
+    }
+
+    /// [`Session::history`] in the given tenants (e.g. those a `--tenant` names, hidden or
+    /// not).
+    #[instrument(skip(self, tenants), err(level = "debug"))]
+    pub async fn history_of(&self, tenants: &[Tenant], since: OffsetDateTime) -> Result<History> {
+        self.read_history(tenants, since).await
     }
 
     /// The role's policy: from the session cache, the refresh batch (Entra roles), or read now

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod harness;
+mod history;
 mod ready;
 mod refresh;
 mod standin;

@@ -62,6 +62,7 @@ pub mod clock;
 pub mod config;
 pub mod duration;
 pub mod error;
+pub mod export;
 pub mod graph;
 pub mod http;
 pub mod matching;

@@ -190,6 +190,73 @@ home: boolean,
  * Shown in the tray (not hidden by the user).
  */
 shown: boolean, };
+export type HistoryEntryDto = { 
+/**
+ * When it was asked (RFC 3339, UTC).
+ */
+createdAt: string, 
+/**
+ * Tenant id.
+ */
+tenantId: string, 
+/**
+ * Tenant name.
+ */
+tenantName: string, 
+/**
+ * `entraRole`, `group` or `azureResource`.
+ */
+kind: "entraRole" | "group" | "azureResource", 
+/**
+ * Role or group (with its access), as the menu names it.
+ */
+name: string, 
+/**
+ * Scope, in words.
+ */
+scope: string, 
+/**
+ * What was asked, in words (`activate`, `deactivate`, `extend`, …).
+ */
+action: string, 
+/**
+ * The service's status (`provisioned`, `denied`, …).
+ */
+status: string, 
+/**
+ * How long was asked for, in minutes (none when the request names no end).
+ */
+durationMinutes: number | null, 
+/**
+ * The justification given.
+ */
+justification: string, 
+/**
+ * The ticket (`system number`), if any.
+ */
+ticket: string, };
+export type HistoryDto = { 
+/**
+ * The oldest time included (RFC 3339, UTC).
+ */
+since: string, 
+/**
+ * The requests, newest first.
+ */
+entries: Array<HistoryEntryDto>, 
+/**
+ * Tenants or lists that could not be read, in words.
+ */
+warnings: Array<string>, };
+export type HistoryExportDto = { 
+/**
+ * The file written.
+ */
+path: string, 
+/**
+ * How many requests it holds.
+ */
+count: number, };
 export type AccountDto = { 
 /**
  * Stable key (what `use_account` and `remove_account` take).
@@ -226,5 +293,7 @@ export type IpcCalls = {
   remove_account: { args: { key: string }; ok: Array<AccountDto> };
   add_account: { args: { cloud: string }; ok: Array<AccountDto> };
   set_tenant_shown: { args: { key: string; tenantId: string; shown: boolean }; ok: Array<AccountDto> };
+  get_history: { args: { days: number }; ok: HistoryDto };
+  export_history: { args: { days: number }; ok: HistoryExportDto };
   close_window: { args: {}; ok: null };
 };

@@ -40,6 +40,10 @@ export const addAccount = (cloud) => invoke('add_account', { cloud });
 /** Shows or hides a tenant of an account in the tray.
  * @param {string} key @param {string} tenantId @param {boolean} shown */
 export const setTenantShown = (key, tenantId, shown) => invoke('set_tenant_shown', { key, tenantId, shown });
+/** My requests of the last `days` days, newest first. @param {number} days */
+export const getHistory = (days) => invoke('get_history', { days });
+/** Saves the CSV of the last `days` days in the Downloads folder; answers where. @param {number} days */
+export const exportHistory = (days) => invoke('export_history', { days });
 export const closeWindow = () => invoke('close_window', {});
 
 /** What to do about an error, by code (never by message text). */

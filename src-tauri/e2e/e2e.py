@@ -821,6 +821,34 @@ def phase_webview(args, res):
             save(shots, "notification.png", open(crop, "rb").read())
         res.run("screenshot of a notification rendered by dunst", notification_screenshot)
 
+        def history_window():
+            # History… is in the menu; the page lists my requests (the demo's and this run's),
+            # filters them, and saves the CSV (in the home folder here: no Downloads folder).
+            assert Tray.find(tray.layout(), "History…"), "no History… in the menu"
+            wd("POST", s + "/execute/sync", {"args": [], "script": "location.href = 'history.html'; return true;"})
+
+            def rows():
+                return wd("POST", s + "/execute/sync", {"args": [], "script":
+                          "return [...document.querySelectorAll('#history tbody tr')].map(r => r.textContent);"})
+            wait_for(lambda: len(rows()) >= 5, 30, "the history rows")
+            all_rows = rows()
+            assert any("Quarterly access review (INC-4711)" in r for r in all_rows), all_rows[:5]
+            assert any("SQL Prod Admins" in r for r in all_rows), all_rows
+            el = find("#filter")
+            wd("POST", s + f"/element/{el}/value", {"text": "quarterly"})
+            wait_for(lambda: 0 < len(rows()) < len(all_rows), 10, "the filter to narrow the list")
+            assert all("Quarterly" in r for r in rows()), rows()
+            assert text("#count").startswith(f"{len(rows())} of {len(all_rows)}"), text("#count")
+            wd("POST", s + f"/element/{find('#export')}/click", {})
+            wait_for(lambda: text("#status").startswith("Saved "), 20, "the export")
+            path = text("#status").split(" to ", 1)[1]
+            assert path.startswith(env.home) and path.endswith(".csv"), path
+            csv = open(path, encoding="utf-8").read()
+            assert csv.startswith("createdAt,tenantId,tenantName,kind,name,scope,action,status"), csv[:200]
+            assert "Quarterly access review (INC-4711)" in csv
+            print(f"  {len(all_rows)} requests listed; CSV: {path}", flush=True)
+        res.run("History… window lists my requests, filters them by text and exports the CSV", history_window)
+
         def accounts_in_settings():
             # Settings lists the accounts with Make default / Remove, and adds one through the
             # browser in a chosen cloud (custom: the demo simulator's endpoints).

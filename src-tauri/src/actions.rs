@@ -23,6 +23,11 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 tracing::error!("cannot open the settings window: {e}");
             }
         }
+        MenuAction::History => {
+            if let Err(e) = crate::windows::open_history(app) {
+                tracing::error!("cannot open the history window: {e}");
+            }
+        }
         MenuAction::Quit => app.exit(0),
         other => run(app, other),
     }

@@ -12,6 +12,7 @@ use crate::dto::{
 };
 use crate::engine::ActivationOutcome;
 use crate::error::IpcError;
+use crate::history::{HistoryDto, HistoryExportDto};
 use crate::ipc::{Call, Commands};
 
 fn not_found(key: &str) -> IpcError {
@@ -232,6 +233,23 @@ impl<R: Runtime> Commands for TrayCommands<R> {
 
     async fn add_account(&self, cloud: String) -> Result<Vec<AccountDto>, IpcError> {
         add(&self.state(), cloud).await
+    }
+
+    async fn get_history(&self, days: u32) -> Result<HistoryDto, IpcError> {
+        crate::history::history(&self.state(), days).await
+    }
+
+    async fn export_history(&self, days: u32) -> Result<HistoryExportDto, IpcError> {
+        // The user's Downloads folder, else their home folder.
+        let dir = self
+            .app
+            .path()
+            .download_dir()
+            .ok()
+            .filter(|d| d.is_dir())
+            .or_else(|| self.app.path().home_dir().ok())
+            .ok_or_else(|| IpcError::invalid("there is no Downloads or home folder to save in"))?;
+        crate::history::export(&self.state(), days, &dir).await
     }
 
     async fn set_tenant_shown(
@@ -518,5 +536,46 @@ mod tests {
                 format!("remove-account:{key}"),
             ]
         );
+    }
+
+    #[test]
+    fn history_through_ipc_and_its_csv_export() {
+        let (app, engine, dir) = app();
+        let recent = crate::history::tests_support::entry(time::OffsetDateTime::now_utc());
+        let old = crate::history::tests_support::entry(
+            time::OffsetDateTime::now_utc() - time::Duration::days(40),
+        );
+        *engine.history.lock().expect("lock") = vec![old, recent];
+        let h = invoke(&app, "get_history", json!({"days": 30})).expect("history");
+        assert_eq!(h["entries"].as_array().map(Vec::len), Some(1), "{h}");
+        assert_eq!(h["entries"][0]["name"], "SQL Prod Admins (member)");
+        let h = invoke(&app, "get_history", json!({"days": 90})).expect("history");
+        assert_eq!(h["entries"].as_array().map(Vec::len), Some(2));
+        for days in [0, 366] {
+            let err = invoke(&app, "get_history", json!({ "days": days })).expect_err("range");
+            assert_eq!(err["code"], "invalidInput", "{days}");
+        }
+        // The export writes pim-core's CSV, never over an earlier file.
+        let state = tauri::Manager::state::<crate::AppState>(&app);
+        let out = dir.path().join("downloads");
+        std::fs::create_dir(&out).expect("dir");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let first = rt
+            .block_on(crate::history::export(&state, 90, &out))
+            .expect("export");
+        let second = rt
+            .block_on(crate::history::export(&state, 90, &out))
+            .expect("export");
+        assert_eq!(first.count, 2);
+        assert_ne!(first.path, second.path);
+        let csv = std::fs::read_to_string(&first.path).expect("csv");
+        assert!(
+            csv.starts_with("createdAt,tenantId,tenantName,kind,name"),
+            "{csv}"
+        );
+        assert!(csv.contains("\"Fix, \"\"prod\"\"\""), "{csv}");
+        assert_eq!(csv.lines().count(), 3);
     }
 }

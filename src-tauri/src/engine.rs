@@ -22,6 +22,15 @@ pub enum ActivationOutcome {
     Scheduled,
 }
 
+/// My requests, for the history window.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryList {
+    /// Newest first.
+    pub entries: Vec<pim_core::HistoryEntry>,
+    /// What could not be read (per tenant), in words.
+    pub warnings: Vec<String>,
+}
+
 /// A saved account, for the settings window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountEntry {
@@ -104,6 +113,9 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     async fn set_tenant_shown(&self, key: &str, tenant_id: &str, shown: bool) -> EngineResult<()>;
     /// Sign out: forget the account and its refresh token.
     async fn sign_out(&self) -> EngineResult<()>;
+    /// My requests since `since` (every open account, every shown tenant), newest first,
+    /// with what could not be read.
+    async fn history(&self, since: time::OffsetDateTime) -> EngineResult<HistoryList>;
     /// What an activation in flight is waiting for, e.g. an interactive step-up in the
     /// browser (`Some(message)`); `None` when nothing is or after the activation ended. Every
     /// activation ends with a `None` sent, so a waiting window wakes up.
@@ -138,6 +150,8 @@ mod fake {
         pub progress: watch::Sender<Option<String>>,
         /// Message sent as progress during every activation (a pretend step-up).
         pub step_up: Option<String>,
+        /// What `history` answers (before its `since` filter).
+        pub history: Mutex<Vec<pim_core::HistoryEntry>>,
     }
 
     impl FakeEngine {
@@ -184,6 +198,7 @@ mod fake {
                 },
                 progress: watch::Sender::new(None),
                 step_up: None,
+                history: Mutex::new(Vec::new()),
             }
         }
 
@@ -346,6 +361,22 @@ mod fake {
         ) -> EngineResult<()> {
             self.record(format!("tenant-shown:{key}:{tenant_id}:{shown}"));
             self.known(key)
+        }
+        async fn history(&self, since: time::OffsetDateTime) -> EngineResult<HistoryList> {
+            self.record("history".into());
+            let mut entries: Vec<pim_core::HistoryEntry> = self
+                .history
+                .lock()
+                .expect("lock")
+                .iter()
+                .filter(|e| e.created_at >= since)
+                .cloned()
+                .collect();
+            entries.sort_by_key(|e| std::cmp::Reverse(e.created_at));
+            Ok(HistoryList {
+                entries,
+                warnings: Vec::new(),
+            })
         }
         async fn sign_out(&self) -> EngineResult<()> {
             self.record("sign-out".into());

@@ -18,6 +18,7 @@ use crate::dto::{
     AccountDto, ActivateRoleRequest, ActivateRoleResponse, ActivationFormDto, SettingsDto,
 };
 use crate::error::IpcError;
+use crate::history::{HistoryDto, HistoryExportDto};
 
 macro_rules! ipc_calls {
     ($(
@@ -160,6 +161,9 @@ pub(crate) fn typescript() -> String {
         crate::settings::IconTheme::decl(&cfg),
         SettingsDto::decl(&cfg),
         crate::dto::TenantChoiceDto::decl(&cfg),
+        crate::history::HistoryEntryDto::decl(&cfg),
+        crate::history::HistoryDto::decl(&cfg),
+        crate::history::HistoryExportDto::decl(&cfg),
         AccountDto::decl(&cfg),
     ] {
         out.push_str("export ");

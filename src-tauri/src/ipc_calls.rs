@@ -25,6 +25,10 @@ ipc_calls! {
     add_account => AddAccount { cloud: String } -> Vec<AccountDto>;
     /// Shows or hides a tenant of an account in the tray.
     set_tenant_shown => SetTenantShown { key: String, tenant_id: String, shown: bool } -> Vec<AccountDto>;
+    /// My requests of the last `days` days (1 to 365), newest first.
+    get_history => GetHistory { days: u32 } -> HistoryDto;
+    /// Saves the CSV of the last `days` days in the Downloads folder; answers where.
+    export_history => ExportHistory { days: u32 } -> HistoryExportDto;
     /// Closes the calling window (answered by the window's own process).
     close_window => CloseWindow {} -> ();
 }

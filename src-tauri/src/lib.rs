@@ -27,6 +27,7 @@ pub mod demo;
 pub mod dto;
 pub mod engine;
 pub mod error;
+pub mod history;
 pub mod ipc;
 pub mod logging;
 pub mod menu;

@@ -79,6 +79,8 @@ pub enum MenuAction {
     SignOut(String),
     /// Open the settings window.
     Settings,
+    /// Open the history window (my requests).
+    History,
     /// Quit the app.
     Quit,
 }
@@ -96,6 +98,7 @@ impl MenuAction {
             MenuAction::SignInCode => "sign-in-code".into(),
             MenuAction::SignOut(k) => format!("sign-out:{k}"),
             MenuAction::Settings => "settings".into(),
+            MenuAction::History => "history".into(),
             MenuAction::Quit => "quit".into(),
         }
     }
@@ -114,6 +117,7 @@ impl MenuAction {
             ("sign-in-code", true) => MenuAction::SignInCode,
             ("sign-out", false) => MenuAction::SignOut(key),
             ("settings", true) => MenuAction::Settings,
+            ("history", true) => MenuAction::History,
             ("quit", true) => MenuAction::Quit,
             _ => return None,
         })
@@ -200,6 +204,9 @@ pub fn build(model: &TrayModel, now: OffsetDateTime) -> Vec<MenuNode> {
     }
     out.push(MenuNode::Separator);
     let signed_in = !model.accounts.is_empty();
+    if signed_in {
+        out.push(MenuNode::item(MenuAction::History.id(), "History…"));
+    }
     out.push(MenuNode::item(MenuAction::Refresh.id(), "Refresh"));
     if signed_in {
         for a in &model.accounts {

@@ -146,11 +146,19 @@ pub fn run_child(args: WindowArgs) -> anyhow::Result<()> {
                     "settings.html".to_owned(),
                     crate::windows::SETTINGS_SIZE,
                 ),
+                WindowKind::History => (
+                    "history".to_owned(),
+                    "history.html".to_owned(),
+                    crate::windows::HISTORY_SIZE,
+                ),
             };
             WebviewWindowBuilder::new(app, label, WebviewUrl::App(url.into()))
                 .title(&args.title)
                 .inner_size(size.0, size.1)
-                .resizable(matches!(args.kind, WindowKind::Settings))
+                .resizable(matches!(
+                    args.kind,
+                    WindowKind::Settings | WindowKind::History
+                ))
                 .center()
                 .focused(true)
                 .build()?;
@@ -185,6 +193,7 @@ pub fn spawn<R: Runtime>(app: &AppHandle<R>, args: WindowArgs) -> std::io::Resul
     let slot = match args.kind {
         WindowKind::Activate(_) => "activate",
         WindowKind::Settings => "settings",
+        WindowKind::History => "history",
     };
     let exe = std::env::current_exe()?;
     // Menu clicks arrive on the GUI thread: enter the async runtime to spawn the process.

@@ -5,7 +5,7 @@
 //!
 //! Lines (one JSON object each, `\n`-terminated):
 //! - tray → child, first: `{"window":"activate","role":KEY,"title":T}` or
-//!   `{"window":"settings","title":T}`;
+//!   `{"window":"settings","title":T}` or `{"window":"history","title":T}`;
 //! - child → tray: `{"id":N,"cmd":NAME,"args":{...}}` ([`call_line`], [`parse_call`]);
 //! - tray → child: `{"id":N,"ok":VALUE}` or `{"id":N,"err":{"code":C,"message":M}}`
 //!   ([`answer_line`], [`parse_answer`]).
@@ -29,6 +29,8 @@ pub enum WindowKind {
     Activate(String),
     /// The settings window.
     Settings,
+    /// The history window (my requests).
+    History,
 }
 
 /// What a child process shows; sent as the first line of its stdin.
@@ -48,6 +50,7 @@ impl WindowArgs {
                 json!({"window": "activate", "role": key, "title": self.title})
             }
             WindowKind::Settings => json!({"window": "settings", "title": self.title}),
+            WindowKind::History => json!({"window": "history", "title": self.title}),
         }
         .to_string()
     }
@@ -63,6 +66,7 @@ impl WindowArgs {
         let kind = match v.get("window").and_then(Value::as_str)? {
             "activate" => WindowKind::Activate(v.get("role").and_then(Value::as_str)?.to_owned()),
             "settings" => WindowKind::Settings,
+            "history" => WindowKind::History,
             _ => return None,
         };
         Some(WindowArgs { kind, title })

@@ -15,6 +15,8 @@ use crate::window_host::{self, WindowArgs, WindowKind};
 pub const ACTIVATE_SIZE: (f64, f64) = (460.0, 560.0);
 /// Inner size of the settings window.
 pub const SETTINGS_SIZE: (f64, f64) = (480.0, 730.0);
+/// Inner size of the history window.
+pub const HISTORY_SIZE: (f64, f64) = (900.0, 560.0);
 
 static NEXT: AtomicU32 = AtomicU32::new(1);
 
@@ -105,19 +107,42 @@ pub fn open_activation<R: Runtime>(app: &AppHandle<R>, key: &str) -> tauri::Resu
 
 /// Opens the settings window (or leaves the open one).
 pub fn open_settings<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
-    let title = format!("Settings{}", suffix(app));
+    open_single(
+        app,
+        WindowKind::Settings,
+        "Settings",
+        "settings",
+        SETTINGS_SIZE,
+    )
+}
+
+/// Opens the history window (or leaves the open one).
+pub fn open_history<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    open_single(app, WindowKind::History, "History", "history", HISTORY_SIZE)
+}
+
+/// Opens a window there is at most one of (`label`, page `{label}.html`), or leaves the
+/// open one.
+fn open_single<R: Runtime>(
+    app: &AppHandle<R>,
+    kind: WindowKind,
+    name: &str,
+    label: &'static str,
+    size: (f64, f64),
+) -> tauri::Result<()> {
+    let title = format!("{name}{}", suffix(app));
     if !can_open(app) {
         return Ok(());
     }
     if !in_process() {
         if app
             .try_state::<window_host::Children>()
-            .is_some_and(|c| c.is_running("settings"))
+            .is_some_and(|c| c.is_running(label))
         {
             return Ok(());
         }
         let args = WindowArgs {
-            kind: WindowKind::Settings,
+            kind,
             title: title.clone(),
         };
         match window_host::spawn(app, args) {
@@ -125,13 +150,13 @@ pub fn open_settings<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
             Err(e) => tracing::warn!("cannot start the window process ({e}); opening in-process"),
         }
     }
-    if let Some(w) = app.get_webview_window("settings") {
+    if let Some(w) = app.get_webview_window(label) {
         w.show()?;
         return w.set_focus();
     }
-    WebviewWindowBuilder::new(app, "settings", WebviewUrl::App("settings.html".into()))
+    WebviewWindowBuilder::new(app, label, WebviewUrl::App(format!("{label}.html").into()))
         .title(title)
-        .inner_size(SETTINGS_SIZE.0, SETTINGS_SIZE.1)
+        .inner_size(size.0, size.1)
         .center()
         .focused(true)
         .build()?;

@@ -5,7 +5,7 @@ use std::io::Write as _;
 
 use clap::Args;
 use pim_accounts::OpenAccount;
-use pim_core::{Action, Error, History, HistoryEntry, Tenant};
+use pim_core::{Error, History, HistoryEntry, Tenant};
 use serde_json::{Value, json};
 use time::{Date, OffsetDateTime, UtcOffset};
 
@@ -184,23 +184,6 @@ pub fn entry_json(e: &HistoryEntry) -> Value {
     })
 }
 
-/// What the request asked, in words.
-fn action_text(a: Option<&Action>) -> String {
-    match a {
-        None => String::new(),
-        Some(Action::SelfActivate) => "activate".into(),
-        Some(Action::SelfDeactivate) => "deactivate".into(),
-        Some(Action::SelfExtend) => "extend".into(),
-        Some(Action::SelfRenew) => "renew".into(),
-        Some(Action::AdminAssign) => "admin assign".into(),
-        Some(Action::AdminUpdate) => "admin update".into(),
-        Some(Action::AdminRemove) => "admin remove".into(),
-        Some(Action::AdminExtend) => "admin extend".into(),
-        Some(Action::AdminRenew) => "admin renew".into(),
-        Some(other) => other.as_str().to_owned(),
-    }
-}
-
 /// Longest justification shown in the table (the rest is `…`).
 const JUSTIFICATION_WIDTH: usize = 40;
 
@@ -245,7 +228,7 @@ fn table(out: &Out, entries: &[HistoryEntry]) {
             kind_short(e.kind).to_owned(),
             cell(&e.label(), 80),
             cell(&e.scope.display_name, 80),
-            action_text(e.action.as_ref()),
+            pim_core::export::action_words(e.action.as_ref()),
             e.status
                 .as_ref()
                 .map(|s| s.as_str().to_owned())
@@ -263,7 +246,7 @@ fn table(out: &Out, entries: &[HistoryEntry]) {
 #[cfg(test)]
 mod tests {
     use clap::Parser as _;
-    use pim_core::{PimDuration, RequestStatus, RoleKind, Scope, ScopeKind, Ticket};
+    use pim_core::{Action, PimDuration, RequestStatus, RoleKind, Scope, ScopeKind, Ticket};
     use time::macros::{date, datetime};
 
     use super::*;
@@ -438,11 +421,14 @@ mod tests {
         assert_eq!(c.chars().count(), 40);
         assert!(c.ends_with('…') && long.starts_with(c.trim_end_matches('…')));
         assert_eq!(cell("ééééé", 3), "éé…");
-        assert_eq!(action_text(Some(&Action::SelfDeactivate)), "deactivate");
         assert_eq!(
-            action_text(Some(&Action::parse("selfTeleport"))),
+            pim_core::export::action_words(Some(&Action::SelfDeactivate)),
+            "deactivate"
+        );
+        assert_eq!(
+            pim_core::export::action_words(Some(&Action::parse("selfTeleport"))),
             "selfTeleport"
         );
-        assert_eq!(action_text(None), "");
+        assert_eq!(pim_core::export::action_words(None), "");
     }
 }

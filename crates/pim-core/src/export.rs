@@ -3,7 +3,7 @@
 
 use time::{OffsetDateTime, UtcOffset};
 
-use crate::HistoryEntry;
+use crate::{Action, HistoryEntry};
 
 /// RFC 3339 in UTC.
 fn utc(t: OffsetDateTime) -> String {
@@ -88,10 +88,27 @@ pub fn csv(entries: &[HistoryEntry]) -> String {
     out
 }
 
+/// What the request asked, in words.
+pub fn action_words(a: Option<&Action>) -> String {
+    match a {
+        None => String::new(),
+        Some(Action::SelfActivate) => "activate".into(),
+        Some(Action::SelfDeactivate) => "deactivate".into(),
+        Some(Action::SelfExtend) => "extend".into(),
+        Some(Action::SelfRenew) => "renew".into(),
+        Some(Action::AdminAssign) => "admin assign".into(),
+        Some(Action::AdminUpdate) => "admin update".into(),
+        Some(Action::AdminRemove) => "admin remove".into(),
+        Some(Action::AdminExtend) => "admin extend".into(),
+        Some(Action::AdminRenew) => "admin renew".into(),
+        Some(other) => other.as_str().to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{AccessId, Action, PimDuration, RequestStatus, RoleKind, Scope, ScopeKind, Ticket};
+    use crate::{AccessId, PimDuration, RequestStatus, RoleKind, Scope, ScopeKind, Ticket};
     use time::macros::datetime;
 
     fn entry() -> HistoryEntry {

@@ -17,11 +17,14 @@ use pim_auth::{
 use pim_core::config::{Cloud, Endpoints, ProcessEnv};
 use pim_core::token::Resource;
 use pim_core::{Outcome, Role, Session, StepUpHook};
+use time::OffsetDateTime;
 use tokio::sync::{Mutex, watch};
 
 use crate::RunOptions;
 use crate::dto::ActivationInput;
-use crate::engine::{AccountEntry, ActivationOutcome, Engine, EngineResult, NewAccountCloud};
+use crate::engine::{
+    AccountEntry, ActivationOutcome, Engine, EngineResult, HistoryList, NewAccountCloud,
+};
 use crate::settings::Settings;
 mod forward;
 mod view_of;
@@ -655,6 +658,65 @@ impl Engine for CoreAdapter {
             open.refresh().await?;
         }
         Ok(())
+    }
+
+    async fn history(&self, since: OffsetDateTime) -> EngineResult<HistoryList> {
+        let open: Vec<(String, Session)> = self
+            .current
+            .lock()
+            .await
+            .iter()
+            .map(|c| (c.open.account().upn.clone(), c.open.session().clone()))
+            .collect();
+        if open.is_empty() {
+            return Err(pim_core::Error::SignInRequired {
+                reason: "nobody is signed in".into(),
+            });
+        }
+        // Every account at once; one that cannot be read is a warning, unless none could.
+        let reads = futures::future::join_all(open.iter().map(|(_, s)| s.history(since))).await;
+        let mut list = HistoryList::default();
+        let mut first_err = None;
+        let several = open.len() > 1;
+        for ((upn, _), r) in open.iter().zip(reads) {
+            let who = |t: &str| {
+                if several {
+                    format!("{upn}, {t}")
+                } else {
+                    t.to_owned()
+                }
+            };
+            match r {
+                Ok(h) => {
+                    list.entries.extend(h.entries);
+                    for t in h.tenants {
+                        let name = who(&t.tenant.display_name);
+                        if let Some(e) = t.error {
+                            list.warnings.push(format!("{name}: {}", e.message));
+                        }
+                        list.warnings
+                            .extend(t.warnings.iter().map(|w| format!("{name}: {w}")));
+                    }
+                }
+                Err(e) => {
+                    list.warnings.push(format!("{upn}: {e}"));
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        if list.entries.is_empty()
+            && let Some(e) = first_err
+            && open.len() == 1
+        {
+            return Err(e);
+        }
+        list.entries.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| a.tenant_id.cmp(&b.tenant_id))
+                .then_with(|| a.request_id.cmp(&b.request_id))
+        });
+        Ok(list)
     }
 
     async fn sign_out(&self) -> EngineResult<()> {

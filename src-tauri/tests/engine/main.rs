@@ -543,3 +543,40 @@ async fn an_activation_made_here_shows_applying_then_ready_with_a_notice() {
         "{title}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_lists_my_requests_of_every_kind_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = demo_engine(dir.path()).await;
+    let since = time::OffsetDateTime::now_utc() - time::Duration::days(30);
+    let err = engine.history(since).await.expect_err("signed out");
+    assert!(
+        matches!(err, pim_core::Error::SignInRequired { .. }),
+        "{err:?}"
+    );
+    engine.sign_in().await.expect("demo sign-in");
+    wait_model(&engine, "the demo roles", |m| m.roles().count() > 10).await;
+    let h = engine.history(since).await.expect("history");
+    assert!(h.warnings.is_empty(), "{:?}", h.warnings);
+    let kinds: std::collections::BTreeSet<&str> =
+        h.entries.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["azureResource", "entraRole", "group"]
+            .into_iter()
+            .collect()
+    );
+    assert!(
+        h.entries
+            .windows(2)
+            .all(|w| w[0].created_at >= w[1].created_at),
+        "newest first"
+    );
+    assert!(h.entries.iter().all(|e| e.created_at >= since));
+    // A shorter period lists fewer.
+    let week = engine
+        .history(time::OffsetDateTime::now_utc() - time::Duration::days(7))
+        .await
+        .unwrap();
+    assert!(week.entries.len() < h.entries.len());
+}

@@ -98,6 +98,6 @@ pub use model::{
 };
 pub use policy::{ActivationForm, Policy};
 pub use session::{
-    ScheduleOptions, Session, SessionOptions, StepUpHook, hidden_tenants_after, normalise_ids,
-    policy_claims,
+    ActivationPlan, Planned, ScheduleOptions, Session, SessionOptions, StepUpHook,
+    hidden_tenants_after, normalise_ids, policy_claims,
 };

@@ -7,6 +7,7 @@
 mod accounts;
 mod activation;
 mod approval;
+mod batch;
 mod clock;
 mod faults;
 mod first_run;

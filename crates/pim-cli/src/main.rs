@@ -9,6 +9,7 @@
 
 #[macro_use]
 mod output;
+mod activate;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -99,19 +100,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Activate a role (or group membership/ownership, or Azure role).
-    Activate {
-        #[command(flatten)]
-        target: Target,
-        #[command(flatten)]
-        request: RequestArgs,
-        /// Start later: RFC 3339, or local `HH:MM` / `YYYY-MM-DD HH:MM`.
-        #[arg(long, value_name = "TIME")]
-        start: Option<String>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Activate a role (or group membership/ownership, or Azure role), or several with one
+    /// request: each is checked against its own policy before anything is sent.
+    Activate(activate::ActivateArgs),
     /// Deactivate an activated role.
     Deactivate {
         #[command(flatten)]
@@ -290,7 +281,7 @@ fn main() -> ExitCode {
     };
     let out = Out { local };
     match rt.block_on(run(cli, &out)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             errln!("error: {e}");
             if let Some(h) = cli_hint(&e) {
@@ -445,6 +436,7 @@ fn azure_cli_note(open: &OpenAccount, snap: &Snapshot) {
     }
 }
 
+/// Refreshes the account, then finds the role `t` names ([`resolve`]).
 async fn find(
     open: &OpenAccount,
     cli_tenant: &Option<String>,
@@ -452,6 +444,17 @@ async fn find(
     prefer: &dyn Fn(&Role) -> bool,
 ) -> pim_core::Result<Role> {
     open.refresh().await?;
+    resolve(open, cli_tenant, t, prefer).await
+}
+
+/// The role `t` names in the latest snapshot (`--tenant`, `--scope`; `prefer` breaks ties);
+/// a name not found says which hidden tenants were not searched.
+async fn resolve(
+    open: &OpenAccount,
+    cli_tenant: &Option<String>,
+    t: &Target,
+    prefer: &dyn Fn(&Role) -> bool,
+) -> pim_core::Result<Role> {
     let session = open.session();
     let found = session
         .find(
@@ -485,7 +488,7 @@ async fn find(
     }
 }
 
-async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
+async fn run(cli: Cli, out: &Out) -> pim_core::Result<u8> {
     let ctx = Ctx::new()?;
     let result = command(cli, out, &ctx).await;
     // Refreshes save rotated refresh tokens in the background: wait for them before exiting.
@@ -505,8 +508,12 @@ async fn logout(ctx: &Ctx, accounts: Vec<Account>) -> pim_core::Result<()> {
     Ok(())
 }
 
-async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
-    match cli.command {
+/// Runs the command; returns the exit code (errors are printed by `main`).
+async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<u8> {
+    let done: pim_core::Result<()> = match cli.command {
+        Command::Activate(args) => {
+            return activate::run(ctx, &cli.account, &cli.tenant, args, out).await;
+        }
         Command::Login {
             device_code,
             azure_cli,
@@ -566,7 +573,7 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
                 let key = a.key();
                 ctx.store.update(|f| f.default_account = Some(key))?;
                 outln!("{} is now the default account.", a.upn);
-                return Ok(());
+                return Ok(0);
             }
             let file = ctx.accounts()?;
             let default = file.default_account(|_| true).map(Account::key);
@@ -581,7 +588,7 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
                 open.set_tenants_shown(&hide, &show).await?;
                 let saved = open.account();
                 out.tenants(saved, &all, &saved.hidden_tenants, json);
-                return Ok(());
+                return Ok(0);
             }
             let account = open.account();
             let tenants: Vec<pim_core::Tenant> = match &cli.tenant {
@@ -620,39 +627,6 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             let snap = open.refresh().await?;
             check_tenant(s, &cli.tenant).await?;
             out.status(open.account(), &accounts, &snap, &cli.tenant, s.now(), json);
-            Ok(())
-        }
-        Command::Activate {
-            target,
-            request,
-            start,
-            json,
-        } => {
-            let mut req = request.to_request();
-            if let Some(st) = &start {
-                req.start = Some(parse_start(st, out.local)?);
-            }
-            let se = open_account(ctx, &cli.account, &cli.tenant)?;
-            let s = se.session();
-            let role = find(&se, &cli.tenant, &target, &|r| {
-                r.state == RoleState::Eligible
-            })
-            .await?;
-            let policy = s.policy(&role).await;
-            let defaulted = req.duration.is_none();
-            let duration = req
-                .duration
-                .unwrap_or_else(|| pim_core::model::default_duration(policy.known()));
-            if defaulted && !json {
-                let why = match policy.known().and_then(|p| p.max_duration) {
-                    Some(m) => format!("the policy maximum {m} capped at 1h"),
-                    None => "policy maximum unknown".into(),
-                };
-                errln!("Duration: {duration} (default: {why}; use --duration to choose).");
-            }
-            req.duration = Some(duration);
-            let outcome = s.activate(&role, req).await?;
-            out.outcome(&role, &outcome, s.now(), json);
             Ok(())
         }
         Command::Deactivate { target, json } => {
@@ -698,7 +672,8 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             out.policy(&role, &role.policy, json);
             Ok(())
         }
-    }
+    };
+    done.map(|()| 0)
 }
 
 /// The tenant ids `action` hides and shows. Names are matched like `--tenant` (name, domain

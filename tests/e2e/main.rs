@@ -8,6 +8,7 @@ mod accounts;
 mod activation;
 mod approval;
 mod batch;
+mod bundles;
 mod clock;
 mod faults;
 mod first_run;

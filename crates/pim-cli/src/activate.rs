@@ -17,12 +17,16 @@ use crate::{Ctx, RequestArgs, Target, cli_hint, exit_code, open_account, parse_s
 pub struct ActivateArgs {
     /// Role, group or Azure role names (case-insensitive; a unique prefix is enough). Several
     /// names get the same request; each role is checked against its own policy first.
-    #[arg(required = true, value_name = "NAME")]
+    #[arg(required_unless_present = "bundle", value_name = "NAME")]
     names: Vec<String>,
     /// Scope name or id (administrative unit, group, subscription, resource group), for each
     /// name.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "bundle")]
     scope: Option<String>,
+    /// Activate a saved bundle (`pim bundle list`); the options given here win over the
+    /// bundle's reason, ticket system and duration.
+    #[arg(long, value_name = "NAME", conflicts_with = "names")]
+    bundle: Option<String>,
     #[command(flatten)]
     request: RequestArgs,
     /// Start later: RFC 3339, or local `HH:MM` / `YYYY-MM-DD HH:MM`.
@@ -44,6 +48,9 @@ pub async fn run(
     let mut req = args.request.to_request();
     if let Some(st) = &args.start {
         req.start = Some(parse_start(st, out.local)?);
+    }
+    if let Some(name) = &args.bundle {
+        return bundle(ctx, account, tenant, name, req, &args, out).await;
     }
     if let [name] = args.names.as_slice() {
         let target = Target {
@@ -81,6 +88,101 @@ pub async fn run(
     many(open.session(), roles, &req, None, args.json, out).await
 }
 
+/// `--bundle NAME`: the saved roles, found again by their identities; one that is not among
+/// the account's roles any more is reported as failed and the others follow the usual rules.
+async fn bundle(
+    ctx: &Ctx,
+    account: &Option<String>,
+    tenant: &Option<String>,
+    name: &str,
+    mut req: ActivationRequest,
+    args: &ActivateArgs,
+    out: &Out,
+) -> pim_core::Result<u8> {
+    if tenant.is_some() {
+        return Err(Error::InvalidInput(
+            "--tenant does not apply to --bundle: a bundle names its roles' tenants".into(),
+        ));
+    }
+    let saved = crate::bundle::store(ctx).get(name)?;
+    // What is given here wins over the bundle's.
+    if req.justification.is_none() {
+        req.justification = saved.reason.clone();
+    }
+    if let Some(t) = req.ticket.as_mut()
+        && t.system.is_empty()
+        && let Some(system) = &saved.ticket_system
+    {
+        t.system = system.clone();
+    }
+    let preferred = match args.request.duration {
+        Some(_) => None,
+        None => saved.duration,
+    };
+    let account = ctx.select(account)?;
+    // A bundle role in a hidden tenant is still activated: read those tenants too.
+    let hidden = saved.roles.iter().any(|r| {
+        account
+            .hidden_tenants
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(&r.tenant_id))
+    });
+    let open = ctx.accounts.open(
+        account,
+        if hidden {
+            pim_accounts::Tenants::All
+        } else {
+            pim_accounts::Tenants::Shown
+        },
+    )?;
+    let snap = open.refresh().await?;
+    let items = saved
+        .roles
+        .iter()
+        .map(|b| match snap.by_key(&b.key()) {
+            Some(r) => Item::Role(r.clone()),
+            None => Item::Missing {
+                row: Row::saved(b),
+                error: missing(&snap, b),
+            },
+        })
+        .collect();
+    many(open.session(), items, &req, preferred, args.json, out).await
+}
+
+/// Why a saved role is not among the account's roles.
+fn missing(snap: &pim_core::Snapshot, b: &pim_accounts::BundleRole) -> Error {
+    let tenant = snap
+        .tenants
+        .iter()
+        .find(|t| t.tenant.id.eq_ignore_ascii_case(&b.tenant_id));
+    match tenant {
+        Some(t) if t.error.is_some() => Error::InvalidState {
+            message: format!(
+                "its tenant {} could not be read ({}); try again later",
+                t.tenant.display_name,
+                t.error.as_ref().map(|e| e.message.as_str()).unwrap_or("")
+            ),
+        },
+        Some(_) => Error::NotEligible {
+            message: "it is no longer among your eligible roles; save the bundle again without it \
+                      (`pim bundle save`)"
+                .into(),
+        },
+        None => Error::NotEligible {
+            message: format!(
+                "this account no longer reaches the tenant {}; save the bundle again without it \
+                 (`pim bundle save`)",
+                if b.tenant_name.is_empty() {
+                    &b.tenant_id
+                } else {
+                    &b.tenant_name
+                }
+            ),
+        },
+    }
+}
+
 /// One role: the command as it always was.
 async fn single(
     ctx: &Ctx,
@@ -112,11 +214,20 @@ async fn single(
     Ok(())
 }
 
-/// A role of a batch.
+/// A role of a batch: found, or (from a saved bundle) no longer found.
 #[derive(Debug)]
+// A handful per command, moved once into the batch: boxing would gain nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Item {
     /// The role as the latest refresh shows it.
     Role(Role),
+    /// A saved role that is not among the account's roles any more.
+    Missing {
+        /// What it was saved as.
+        row: Row,
+        /// Why it cannot be activated.
+        error: Error,
+    },
 }
 
 /// What the user sees of one role of a batch: its line, or its JSON object.
@@ -148,6 +259,18 @@ impl Row {
             scope_id: r.scope.id.clone(),
             tenant_id: r.tenant_id.clone(),
             kind: r.kind.as_str(),
+        }
+    }
+
+    fn saved(b: &pim_accounts::BundleRole) -> Row {
+        Row {
+            who: b.describe(),
+            name: b.name.clone(),
+            label: b.label(),
+            scope: b.scope_name.clone(),
+            scope_id: b.scope_id.clone(),
+            tenant_id: b.tenant_id.clone(),
+            kind: b.kind.as_str(),
         }
     }
 }
@@ -187,6 +310,10 @@ pub async fn many(
                     ends.push(None);
                     roles.push((rows.len() - 1, r));
                 }
+            }
+            Item::Missing { row, error } => {
+                rows.push(row);
+                ends.push(Some(End::Failed(error)));
             }
         }
     }
@@ -312,7 +439,7 @@ pub async fn many(
 }
 
 /// An error of a name or a role, printed like the command's own errors.
-fn report(e: &Error) {
+pub fn report(e: &Error) {
     errln!("error: {e}");
     if let Some(h) = cli_hint(e) {
         errln!("hint: {h}");

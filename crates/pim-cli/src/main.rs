@@ -10,6 +10,7 @@
 #[macro_use]
 mod output;
 mod activate;
+mod bundle;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -103,6 +104,11 @@ enum Command {
     /// Activate a role (or group membership/ownership, or Azure role), or several with one
     /// request: each is checked against its own policy before anything is sent.
     Activate(activate::ActivateArgs),
+    /// Named sets of roles to activate together (`pim activate --bundle NAME`).
+    Bundle {
+        #[command(subcommand)]
+        action: bundle::BundleAction,
+    },
     /// Deactivate an activated role.
     Deactivate {
         #[command(flatten)]
@@ -513,6 +519,9 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<u8> {
     let done: pim_core::Result<()> = match cli.command {
         Command::Activate(args) => {
             return activate::run(ctx, &cli.account, &cli.tenant, args, out).await;
+        }
+        Command::Bundle { action } => {
+            bundle::run(ctx, &cli.account, &cli.tenant, action, out).await
         }
         Command::Login {
             device_code,

@@ -7,6 +7,8 @@
 mod accounts;
 mod activation;
 mod approval;
+mod batch;
+mod bundles;
 mod clock;
 mod faults;
 mod first_run;

@@ -13,6 +13,8 @@
 //! - [`OpenSet`]: the ordered set of open accounts, the default first (the tray's menu order).
 //! - [`endpoints`] and [`endpoints_in`]: which service hosts an account uses (the precedence
 //!   of cloud, `PIM_*` variables and settings).
+//! - [`bundles`]: named sets of roles activated together ([`BundleStore`], `bundles.json`),
+//!   saved by the roles' stable identities.
 //!
 //! Invariants:
 //! - An account's session always uses that account's own [`Auth`] (tokens of one cloud or
@@ -22,6 +24,7 @@
 //!   every tenant is refused (pim-core's [`pim_core::hidden_tenants_after`]).
 //! - Messages name no front end; each face adds its own advice.
 
+pub mod bundles;
 mod endpoints;
 mod open;
 mod set;
@@ -32,6 +35,7 @@ use pim_auth::{Account, Auth, AuthOptions, CredentialKind};
 use pim_core::config::Endpoints;
 use pim_core::{Error, Result, Session, SessionOptions, StepUpHook};
 
+pub use bundles::{Bundle, BundleRole, BundleStore};
 pub use endpoints::{EndpointSettings, endpoints, endpoints_in};
 pub use open::{OpenAccount, graph_unreadable};
 pub use set::OpenSet;

@@ -9,6 +9,8 @@
 
 #[macro_use]
 mod output;
+mod activate;
+mod bundle;
 mod history;
 
 use std::process::ExitCode;
@@ -100,18 +102,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Activate a role (or group membership/ownership, or Azure role).
-    Activate {
-        #[command(flatten)]
-        target: Target,
-        #[command(flatten)]
-        request: RequestArgs,
-        /// Start later: RFC 3339, or local `HH:MM` / `YYYY-MM-DD HH:MM`.
-        #[arg(long, value_name = "TIME")]
-        start: Option<String>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+    /// Activate a role (or group membership/ownership, or Azure role), or several with one
+    /// request: each is checked against its own policy before anything is sent.
+    Activate(activate::ActivateArgs),
+    /// Named sets of roles to activate together (`pim activate --bundle NAME`).
+    Bundle {
+        #[command(subcommand)]
+        action: bundle::BundleAction,
     },
     /// Deactivate an activated role.
     Deactivate {
@@ -294,7 +291,7 @@ fn main() -> ExitCode {
     };
     let out = Out { local };
     match rt.block_on(run(cli, &out)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             errln!("error: {e}");
             if let Some(h) = cli_hint(&e) {
@@ -449,6 +446,7 @@ fn azure_cli_note(open: &OpenAccount, snap: &Snapshot) {
     }
 }
 
+/// Refreshes the account, then finds the role `t` names ([`resolve`]).
 async fn find(
     open: &OpenAccount,
     cli_tenant: &Option<String>,
@@ -456,6 +454,17 @@ async fn find(
     prefer: &dyn Fn(&Role) -> bool,
 ) -> pim_core::Result<Role> {
     open.refresh().await?;
+    resolve(open, cli_tenant, t, prefer).await
+}
+
+/// The role `t` names in the latest snapshot (`--tenant`, `--scope`; `prefer` breaks ties);
+/// a name not found says which hidden tenants were not searched.
+async fn resolve(
+    open: &OpenAccount,
+    cli_tenant: &Option<String>,
+    t: &Target,
+    prefer: &dyn Fn(&Role) -> bool,
+) -> pim_core::Result<Role> {
     let session = open.session();
     let found = session
         .find(
@@ -489,7 +498,7 @@ async fn find(
     }
 }
 
-async fn run(cli: Cli, out: &Out) -> pim_core::Result<()> {
+async fn run(cli: Cli, out: &Out) -> pim_core::Result<u8> {
     let ctx = Ctx::new()?;
     let result = command(cli, out, &ctx).await;
     // Refreshes save rotated refresh tokens in the background: wait for them before exiting.
@@ -509,8 +518,15 @@ async fn logout(ctx: &Ctx, accounts: Vec<Account>) -> pim_core::Result<()> {
     Ok(())
 }
 
-async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
-    match cli.command {
+/// Runs the command; returns the exit code (errors are printed by `main`).
+async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<u8> {
+    let done: pim_core::Result<()> = match cli.command {
+        Command::Activate(args) => {
+            return activate::run(ctx, &cli.account, &cli.tenant, args, out).await;
+        }
+        Command::Bundle { action } => {
+            bundle::run(ctx, &cli.account, &cli.tenant, action, out).await
+        }
         Command::Login {
             device_code,
             azure_cli,
@@ -570,7 +586,7 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
                 let key = a.key();
                 ctx.store.update(|f| f.default_account = Some(key))?;
                 outln!("{} is now the default account.", a.upn);
-                return Ok(());
+                return Ok(0);
             }
             let file = ctx.accounts()?;
             let default = file.default_account(|_| true).map(Account::key);
@@ -585,7 +601,7 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
                 open.set_tenants_shown(&hide, &show).await?;
                 let saved = open.account();
                 out.tenants(saved, &all, &saved.hidden_tenants, json);
-                return Ok(());
+                return Ok(0);
             }
             let account = open.account();
             let tenants: Vec<pim_core::Tenant> = match &cli.tenant {
@@ -624,39 +640,6 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             let snap = open.refresh().await?;
             check_tenant(s, &cli.tenant).await?;
             out.status(open.account(), &accounts, &snap, &cli.tenant, s.now(), json);
-            Ok(())
-        }
-        Command::Activate {
-            target,
-            request,
-            start,
-            json,
-        } => {
-            let mut req = request.to_request();
-            if let Some(st) = &start {
-                req.start = Some(parse_start(st, out.local)?);
-            }
-            let se = open_account(ctx, &cli.account, &cli.tenant)?;
-            let s = se.session();
-            let role = find(&se, &cli.tenant, &target, &|r| {
-                r.state == RoleState::Eligible
-            })
-            .await?;
-            let policy = s.policy(&role).await;
-            let defaulted = req.duration.is_none();
-            let duration = req
-                .duration
-                .unwrap_or_else(|| pim_core::model::default_duration(policy.known()));
-            if defaulted && !json {
-                let why = match policy.known().and_then(|p| p.max_duration) {
-                    Some(m) => format!("the policy maximum {m} capped at 1h"),
-                    None => "policy maximum unknown".into(),
-                };
-                errln!("Duration: {duration} (default: {why}; use --duration to choose).");
-            }
-            req.duration = Some(duration);
-            let outcome = s.activate(&role, req).await?;
-            out.outcome(&role, &outcome, s.now(), json);
             Ok(())
         }
         Command::Deactivate { target, json } => {
@@ -706,7 +689,8 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<()> {
             let open = open_account(ctx, &cli.account, &cli.tenant)?;
             history::run(&open, &cli.tenant, &args, out).await
         }
-    }
+    };
+    done.map(|()| 0)
 }
 
 /// The tenant ids `action` hides and shows. Names are matched like `--tenant` (name, domain

@@ -57,7 +57,8 @@ pub struct Out {
     pub local: UtcOffset,
 }
 
-fn rfc3339(t: Option<OffsetDateTime>) -> Value {
+/// A time as RFC 3339 in UTC, or null.
+pub fn rfc3339(t: Option<OffsetDateTime>) -> Value {
     match t.and_then(|t| {
         t.checked_to_offset(UtcOffset::UTC)?
             .format(&time::format_description::well_known::Rfc3339)

@@ -100,6 +100,7 @@ pub use model::{
 };
 pub use policy::{ActivationForm, Policy};
 pub use session::{
-    History, HistoryEntry, Readiness, ReadyOptions, ReadyOutcome, ScheduleOptions, Session,
-    SessionOptions, StepUpHook, TenantHistory, hidden_tenants_after, normalise_ids, policy_claims,
+    ActivationPlan, History, HistoryEntry, Planned, Readiness, ReadyOptions, ReadyOutcome,
+    ScheduleOptions, Session, SessionOptions, StepUpHook, TenantHistory, hidden_tenants_after,
+    normalise_ids, policy_claims,
 };

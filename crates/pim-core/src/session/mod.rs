@@ -7,16 +7,20 @@
 //! - Writes ([`Session::activate`], [`Session::deactivate`], [`Session::extend`],
 //!   [`Session::cancel`]) validate against the known policy first, never blindly retry, and
 //!   publish a fresh snapshot on [`Session::subscribe`].
+//! - Several activations at once: [`Session::plan_activations`] checks every role against its
+//!   own policy with nothing sent; [`Session::activate_planned`] sends the checked requests in
+//!   parallel, with one step-up per tenant, API and claims set.
 //! - A [`StepUpHook`] (optional) is called when the service demands MFA or an authentication
 //!   context; the write is then retried once with the claims.
 //!
 //! This file holds the facade, its options and caches, and snapshot publishing; the work is
 //! in the submodules: `tenants` (discovery, hidden tenants), `load` (reading a tenant from
 //! Graph and ARM, policies), `names` (display names the payloads lacked), `rows` (pure:
-//! wire items to rows), `write` (activate, deactivate, extend, cancel, step-up) and
-//! `reconcile` (uncertain outcomes, waiting for a write to show); `history` reads the user's
-//! past requests ([`Session::history`]).
+//! wire items to rows), `write` (activate, deactivate, extend, cancel, step-up), `batch`
+//! (several activations at once) and `reconcile` (uncertain outcomes, waiting for a write to
+//! show); `history` reads the user's past requests ([`Session::history`]).
 
+mod batch;
 mod history;
 mod load;
 mod names;
@@ -46,6 +50,7 @@ use crate::model::*;
 pub use crate::token::StepUpHook;
 use crate::token::TokenSource;
 use crate::{Error, Result};
+pub use batch::{ActivationPlan, Planned};
 pub use history::{History, HistoryEntry, TenantHistory};
 pub use ready::{Readiness, ReadyOptions, ReadyOutcome, next_wait};
 pub use schedule::{ScheduleOptions, next_reread};
@@ -477,6 +482,50 @@ impl Session {
     #[instrument(skip(self, role, req), fields(role = %role.describe()), err(level = "debug"))]
     pub async fn activate(&self, role: &Role, req: ActivationRequest) -> Result<Outcome> {
         self.activate_role(role, req).await
+    }
+
+    /// Checks an activation as [`Session::activate`] does before sending, and sends nothing:
+    /// the role's state (an eligibility, not active, no request waiting for approval), its
+    /// policy (read once, then cached; missing justification or ticket, duration over the
+    /// maximum or under 5 minutes → [`Error::PolicyViolation`]) and the request's end. Returns
+    /// what would be sent, the duration resolved ([`default_duration`] when none is given).
+    #[instrument(skip(self, role, req), fields(role = %role.describe()), err(level = "debug"))]
+    pub async fn check_activation(
+        &self,
+        role: &Role,
+        req: &ActivationRequest,
+    ) -> Result<ActivationPlan> {
+        self.check_activation_of(role, req).await
+    }
+
+    /// Plans activating several roles with one request (justification, ticket, start), each
+    /// checked against its own policy with nothing sent: one [`Planned`] per role, in order.
+    /// The duration is `req.duration` when given (over a role's maximum it is that role's
+    /// [`Error::PolicyViolation`]), else `preferred` (e.g. a saved set's) within each role's
+    /// bounds, said in `capped_from` when it had to be cut down, else each role's
+    /// [`default_duration`] (the [`crate::ActivationForm`] rule). A role already active,
+    /// waiting for approval or scheduled is reported as such: nothing is sent for it again.
+    /// Policies not known yet are read, up to 8 at a time.
+    #[instrument(skip_all, fields(roles = roles.len()))]
+    pub async fn plan_activations(
+        &self,
+        roles: &[Role],
+        req: &ActivationRequest,
+        preferred: Option<crate::PimDuration>,
+    ) -> Vec<Planned> {
+        self.plan_many(roles, req, preferred).await
+    }
+
+    /// Sends checked activations ([`Session::plan_activations`], [`Session::check_activation`])
+    /// in parallel: the roles of one tenant and API whose policies ask for the same claims
+    /// share one proactive step-up (one prompt at a time), and a step-up the service demands
+    /// is run once per claims set for the whole batch. Each tenant is then re-read once (again
+    /// until the activations show, within [`SessionOptions::settle`]) and one snapshot is
+    /// published. One result per plan, in order; a failure leaves the others as they are.
+    /// Graph writes are never blindly sent again (see [`Session::activate`]).
+    #[instrument(skip_all, fields(roles = plans.len()))]
+    pub async fn activate_planned(&self, plans: &[ActivationPlan]) -> Vec<Result<Outcome>> {
+        self.activate_many(plans).await
     }
 
     /// Deactivates an activation (not an admin assignment). Refused within 5 minutes of the

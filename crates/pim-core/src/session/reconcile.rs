@@ -264,33 +264,33 @@ impl Session {
                     return outcome;
                 }
             };
-            let row = snap.by_key(&role.key());
-            let done = match (&outcome, row) {
-                (
-                    Outcome::Active { request_id, .. } | Outcome::Submitted { request_id, .. },
-                    Some(r),
-                ) => {
-                    if let Some(a) = r
-                        .assignment
-                        .as_ref()
-                        .filter(|a| a.is_activation() || role.assignment.is_none())
-                    {
-                        return Outcome::Active {
-                            until: a.end,
-                            request_id: request_id.clone(),
-                        };
-                    }
-                    false
-                }
-                (Outcome::Deactivated { .. }, Some(r)) => r.assignment.is_none(),
-                (Outcome::Deactivated { .. }, None) => true,
-                _ => true,
-            };
-            if done || tokio::time::Instant::now() >= deadline {
+            if let Some(o) = settled(role, &outcome, snap.by_key(&role.key())) {
+                return o;
+            }
+            if tokio::time::Instant::now() >= deadline {
                 return outcome;
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
+    }
+}
+
+/// Whether the re-read `row` of `role` shows the outcome of a write: `Some` (the outcome,
+/// with the activation's real end filled in) once it does, `None` while it does not yet.
+/// An activation not listed as active yet, and a deactivated role still listed as held, are
+/// waited for; anything else shows at once.
+pub(super) fn settled(role: &Role, outcome: &Outcome, row: Option<&Role>) -> Option<Outcome> {
+    match (outcome, row) {
+        (Outcome::Active { request_id, .. } | Outcome::Submitted { request_id, .. }, Some(r)) => r
+            .assignment
+            .as_ref()
+            .filter(|a| a.is_activation() || role.assignment.is_none())
+            .map(|a| Outcome::Active {
+                until: a.end,
+                request_id: request_id.clone(),
+            }),
+        (Outcome::Deactivated { .. }, Some(r)) => r.assignment.is_none().then(|| outcome.clone()),
+        _ => Some(outcome.clone()),
     }
 }
 

@@ -10,6 +10,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use super::batch::ActivationPlan;
 use super::reconcile::{Reconciled, is_code};
 use super::rows::{arm_schedule_request, graph_schedule_request};
 use super::{Inner, Session};
@@ -24,7 +25,7 @@ use crate::{Error, Result};
 /// A role's write under way: while it lives, other writes to the role are refused; dropping
 /// it (the write ended, failed or was cancelled) allows them again.
 #[derive(Debug)]
-struct WriteGuard {
+pub(super) struct WriteGuard {
     inner: Arc<Inner>,
     key: String,
 }
@@ -43,7 +44,7 @@ impl Session {
     /// Starts a write to `role` (activate, extend, deactivate, cancel): one at a time per
     /// role, so a second click while one runs cannot send a second request. The returned
     /// guard ends it when dropped.
-    fn begin_write(&self, role: &Role) -> Result<WriteGuard> {
+    pub(super) fn begin_write(&self, role: &Role) -> Result<WriteGuard> {
         let key = role.key();
         let fresh = self
             .inner
@@ -78,13 +79,7 @@ impl Session {
         F: Fn(Option<String>) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        match (send(claims).await, &self.inner.step_up) {
-            (Err(Error::StepUpRequired { resource, claims }), Some(hook)) => {
-                hook.step_up(&role.tenant_id, resource, &claims).await?;
-                send(Some(claims)).await
-            }
-            (other, _) => other,
-        }
+        with_hook(self.inner.step_up.as_ref(), role, claims, send).await
     }
 
     /// [`Session::activate`].
@@ -94,6 +89,21 @@ impl Session {
         req: ActivationRequest,
     ) -> Result<Outcome> {
         let _write = self.begin_write(role)?;
+        let plan = self.check_activation_of(role, &req).await?;
+        let claims = self.proactive_step_up(role, plan.policy.known()).await?;
+        let outcome = self
+            .activate_checked(role, &plan.request, plan.duration(), claims)
+            .await?;
+        Ok(self.settle(role, outcome).await)
+    }
+
+    /// [`Session::check_activation`]: the role's state, its policy and the request's end,
+    /// checked with nothing sent.
+    pub(super) async fn check_activation_of(
+        &self,
+        role: &Role,
+        req: &ActivationRequest,
+    ) -> Result<ActivationPlan> {
         if role.eligibility.is_none() {
             return Err(Error::InvalidState {
                 message: format!(
@@ -130,14 +140,19 @@ impl Session {
             });
         }
         let policy = self.policy(role).await;
-        validate(&role.label(), policy.known(), &req)?;
+        validate(&role.label(), policy.known(), req)?;
         let duration = req
             .duration
             .unwrap_or_else(|| default_duration(policy.known()));
-        check_end(self.start_time(&req), duration)?;
-        let claims = self.proactive_step_up(role, policy.known()).await?;
-        let outcome = self.activate_checked(role, &req, duration, claims).await?;
-        Ok(self.settle(role, outcome).await)
+        check_end(self.start_time(req), duration)?;
+        Ok(ActivationPlan {
+            role: role.clone(),
+            request: ActivationRequest {
+                duration: Some(duration),
+                ..req.clone()
+            },
+            policy,
+        })
     }
 
     /// Proactive step-up: when the role's known policy names an authentication context or
@@ -146,7 +161,7 @@ impl Session {
     /// interactive sign-in or the [`super::StepUpHook`]). Returns the claims the write must be
     /// sent with, or `None` (nothing required, or it could not be obtained ahead: the service's
     /// answer then drives the reactive step-up).
-    async fn proactive_step_up(
+    pub(super) async fn proactive_step_up(
         &self,
         role: &Role,
         policy: Option<&Policy>,
@@ -199,7 +214,7 @@ impl Session {
     }
 
     /// Sends a selfActivate/selfExtend with the given claims; reconciles uncertain outcomes.
-    async fn send_activation(
+    pub(super) async fn send_activation(
         &self,
         role: &Role,
         req: &ActivationRequest,
@@ -540,10 +555,31 @@ impl Session {
 }
 
 /// The API a role's writes go to.
-fn resource_of(role: &Role) -> Resource {
+pub(super) fn resource_of(role: &Role) -> Resource {
     match role.kind {
         RoleKind::EntraRole | RoleKind::Group => Resource::Graph,
         RoleKind::AzureResource => Resource::Arm,
+    }
+}
+
+/// Sends a write with `claims` (`send`); when the service demands a step-up and there is a
+/// `hook`, runs it and sends the write once more with the service's claims.
+pub(super) async fn with_hook<T, F, Fut>(
+    hook: Option<&Arc<dyn super::StepUpHook>>,
+    role: &Role,
+    claims: Option<String>,
+    send: F,
+) -> Result<T>
+where
+    F: Fn(Option<String>) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    match (send(claims).await, hook) {
+        (Err(Error::StepUpRequired { resource, claims }), Some(hook)) => {
+            hook.step_up(&role.tenant_id, resource, &claims).await?;
+            send(Some(claims)).await
+        }
+        (other, _) => other,
     }
 }
 
@@ -656,7 +692,7 @@ fn outcome_of(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use time::macros::datetime;
 
     use super::super::SessionOptions;
@@ -711,7 +747,7 @@ mod tests {
     }
 
     /// A session that must not reach the network (nothing listens on port 9).
-    fn offline_session(now: OffsetDateTime) -> Session {
+    pub(crate) fn offline_session(now: OffsetDateTime) -> Session {
         let mut e = crate::config::Endpoints::for_cloud(crate::config::Cloud::Public);
         let nowhere = url::Url::parse("http://127.0.0.1:9").unwrap();
         e.authority_host = nowhere.clone();
@@ -723,7 +759,7 @@ mod tests {
         Session::new(o)
     }
 
-    fn entra_role(state: RoleState) -> Role {
+    pub(crate) fn entra_role(state: RoleState) -> Role {
         Role {
             state,
             eligibility: Some(eligible()),

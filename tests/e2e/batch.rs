@@ -1,0 +1,303 @@
+//! Several roles in one `pim activate`: every role checked against its own policy before
+//! anything is sent, the requests in parallel, one line (or JSON object) per role, and a rerun
+//! that sends only what is still missing.
+
+use pim_tests::{TestEnv, role};
+use serde_json::{Value, json};
+
+/// POSTs/PUTs of schedule requests in the simulator's log.
+pub async fn writes(env: &TestEnv) -> Vec<Value> {
+    env.requests()
+        .await
+        .into_iter()
+        .filter(|r| {
+            let m = r["method"].as_str().unwrap_or("");
+            let p = r["path"].as_str().unwrap_or("");
+            (m == "POST" || m == "PUT") && p.contains("ScheduleRequests") && !p.ends_with("/cancel")
+        })
+        .collect()
+}
+
+/// The objects of a JSON array, by role name.
+#[track_caller]
+pub fn by_name<'a>(items: &'a Value, name: &str) -> &'a Value {
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {items}"))
+        .iter()
+        .find(|v| v["name"] == name)
+        .unwrap_or_else(|| panic!("no `{name}` in {items:#}"))
+}
+
+const FOUR: [&str; 4] = [
+    "Global Reader",
+    "SQL Prod Admins member",
+    "Teams Administrator",
+    "Key Vault Reader",
+];
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Secret Service: run via .ci/test.sh"]
+async fn several_roles_activate_in_one_go() {
+    let env = TestEnv::demo().await;
+    env.login().await;
+    env.clear_requests().await;
+    // Four roles in two tenants (Entra, group, Azure), plus one already active.
+    let mut args = vec!["activate"];
+    args.extend(FOUR);
+    args.extend([
+        "User Administrator",
+        "--reason",
+        "on call",
+        "--duration",
+        "2h",
+    ]);
+    let run = env.pim(&args).await;
+    run.expect_code(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "one line per role:\n{}", run.stdout);
+    for (line, name) in lines.iter().zip([
+        "Global Reader",
+        "SQL Prod Admins (member)",
+        "Teams Administrator",
+        "Key Vault Reader",
+    ]) {
+        assert!(line.starts_with(name), "{line}");
+        assert!(line.contains(": active until"), "{line}");
+    }
+    assert!(
+        lines[4].starts_with("User Administrator") && lines[4].contains("already active"),
+        "{}",
+        lines[4]
+    );
+    assert_eq!(
+        writes(&env).await.len(),
+        4,
+        "nothing sent for the active role"
+    );
+    let roles = env.roles().await;
+    for name in ["Global Reader", "Teams Administrator", "Key Vault Reader"] {
+        assert_eq!(role(&roles, name)["state"], "active", "{name}");
+    }
+    assert!(
+        roles
+            .iter()
+            .any(|r| r["name"] == "SQL Prod Admins" && r["state"] == "active")
+    );
+
+    // The same command again sends nothing: every role is already active.
+    env.clear_requests().await;
+    let again = env.pim(&args).await;
+    again.expect_code(0);
+    assert_eq!(
+        again.stdout.matches("already active").count(),
+        5,
+        "{}",
+        again.stdout
+    );
+    assert!(writes(&env).await.is_empty());
+    env.assert_no_leak(&[]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Secret Service: run via .ci/test.sh"]
+async fn json_is_an_array_with_one_object_per_role() {
+    let env = TestEnv::demo().await;
+    env.login().await;
+    let run = env
+        .pim(&[
+            "activate",
+            "Global Reader",
+            "Global Administrator",
+            "User Administrator",
+            "--reason",
+            "audit",
+            "--json",
+        ])
+        .await;
+    run.expect_code(0);
+    let v = run.json();
+    assert_eq!(v.as_array().unwrap().len(), 3, "{v:#}");
+    for item in v.as_array().unwrap() {
+        for k in ["name", "scope", "tenantId", "kind", "outcome", "endsAt"] {
+            assert!(item.get(k).is_some(), "{k} missing in {item}");
+        }
+        assert!(item.get("error").is_none(), "{item}");
+    }
+    let gr = by_name(&v, "Global Reader");
+    assert_eq!(gr["outcome"], "active");
+    assert_eq!(gr["kind"], "entraRole");
+    assert_eq!(gr["scope"], "Directory");
+    assert!(gr["endsAt"].is_string());
+    assert_eq!(gr["already"], false);
+    // Approval required: pending.
+    assert_eq!(by_name(&v, "Global Administrator")["outcome"], "pending");
+    let ua = by_name(&v, "User Administrator");
+    assert_eq!(
+        (&ua["outcome"], &ua["already"]),
+        (&json!("active"), &json!(true))
+    );
+    assert_eq!(ua["scope"], "Europe");
+
+    // Again: the pending request is not sent a second time.
+    env.clear_requests().await;
+    let again = env
+        .pim(&[
+            "activate",
+            "Global Reader",
+            "Global Administrator",
+            "--reason",
+            "audit",
+            "--json",
+        ])
+        .await;
+    again.expect_code(0);
+    let v = again.json();
+    let ga = by_name(&v, "Global Administrator");
+    assert_eq!(
+        (&ga["outcome"], &ga["already"]),
+        (&json!("pending"), &json!(true))
+    );
+    assert!(writes(&env).await.is_empty());
+
+    // One role with --json keeps its single object.
+    let one = env
+        .pim(&["activate", "Teams Administrator", "--reason", "x", "--json"])
+        .await;
+    one.expect_code(0);
+    let v = one.json();
+    assert_eq!(v["outcome"], "active", "{v:#}");
+    assert_eq!(v["role"]["name"], "Teams Administrator");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Secret Service: run via .ci/test.sh"]
+async fn one_role_refused_by_its_policy_sends_nothing() {
+    let env = TestEnv::demo().await;
+    env.login().await;
+    env.clear_requests().await;
+    // Contributor and Security Administrator need a ticket; Global Reader does not.
+    let args = [
+        "activate",
+        "Global Reader",
+        "Contributor",
+        "Security Administrator",
+        "--reason",
+        "deploy",
+    ];
+    let run = env.pim(&args).await;
+    run.expect_code(3);
+    assert!(run.stderr.contains("nothing was sent"), "{}", run.stderr);
+    for name in ["Contributor", "Security Administrator"] {
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.contains(&format!("cannot activate {name}")) && l.contains("ticket")),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+    assert!(
+        !run.stderr.contains("cannot activate Global Reader"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--ticket"), "hint: {}", run.stderr);
+
+    // The same with --json: each role's object says why.
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let run = env.pim(&json_args).await;
+    run.expect_code(3);
+    let v = run.json();
+    assert_eq!(by_name(&v, "Global Reader")["error"]["code"], "notSent");
+    let c = by_name(&v, "Contributor");
+    assert_eq!(c["outcome"], "failed");
+    assert_eq!(c["error"]["code"], "policyViolation");
+
+    // An explicit duration over one role's maximum (SQL Prod Admins member: 4h) is that
+    // role's error, not a cap.
+    let run = env
+        .pim(&[
+            "activate",
+            "Global Reader",
+            "SQL Prod Admins member",
+            "--reason",
+            "x",
+            "--duration",
+            "6h",
+        ])
+        .await;
+    run.expect_code(3);
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("SQL Prod Admins") && l.contains("4h")),
+        "{}",
+        run.stderr
+    );
+    // A name that matches no role: a usage error, nothing sent.
+    let run = env
+        .pim(&["activate", "Global Reader", "No Such Role", "--reason", "x"])
+        .await;
+    run.expect_code(2);
+    assert!(run.stderr.contains("No Such Role"), "{}", run.stderr);
+    assert!(writes(&env).await.is_empty(), "nothing may be sent");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Secret Service: run via .ci/test.sh"]
+async fn a_failed_role_leaves_the_others_and_a_rerun_retries_only_it() {
+    let env = TestEnv::demo().await;
+    env.login().await;
+    env.clear_requests().await;
+    // The Entra role's request is refused once; the group and the Azure role go through.
+    env.fault(
+        json!({"method": "POST", "path": "roleAssignmentScheduleRequests", "times": 1,
+        "fault": {"kind": "status", "status": 400, "code": "InvalidRoleAssignmentRequest",
+                  "message": "simulated refusal"}}),
+    )
+    .await;
+    let args = [
+        "activate",
+        "Global Reader",
+        "SQL Prod Admins member",
+        "Key Vault Reader",
+        "--reason",
+        "fix",
+        "--json",
+    ];
+    let run = env.pim(&args).await;
+    run.expect_code(1);
+    let v = run.json();
+    let gr = by_name(&v, "Global Reader");
+    assert_eq!(gr["outcome"], "failed");
+    assert!(
+        gr["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("simulated refusal"),
+        "{gr}"
+    );
+    assert_eq!(by_name(&v, "SQL Prod Admins")["outcome"], "active");
+    assert_eq!(by_name(&v, "Key Vault Reader")["outcome"], "active");
+    assert_eq!(writes(&env).await.len(), 3);
+
+    // Again: only Global Reader is sent.
+    env.clear_requests().await;
+    let run = env.pim(&args).await;
+    run.expect_code(0);
+    let v = run.json();
+    assert_eq!(by_name(&v, "Global Reader")["already"], false);
+    assert_eq!(by_name(&v, "SQL Prod Admins")["already"], true);
+    assert_eq!(by_name(&v, "Key Vault Reader")["already"], true);
+    let w = writes(&env).await;
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(
+        w[0]["path"]
+            .as_str()
+            .unwrap()
+            .contains("roleManagement/directory"),
+        "{w:#?}"
+    );
+}

@@ -14,5 +14,6 @@ mod faults;
 mod first_run;
 mod history;
 mod paging;
+mod ready;
 mod signin;
 mod tenants;

@@ -5,7 +5,10 @@
 //! line, or one object of a JSON array.
 
 use clap::Args;
-use pim_core::{ActivationRequest, Error, Outcome, PimDuration, Planned, Role, RoleState, Session};
+use pim_core::{
+    ActivationRequest, Error, Outcome, PimDuration, Planned, ReadyOptions, ReadyOutcome, Role,
+    RoleState, Session,
+};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -32,9 +35,27 @@ pub struct ActivateArgs {
     /// Start later: RFC 3339, or local `HH:MM` / `YYYY-MM-DD HH:MM`.
     #[arg(long, value_name = "TIME")]
     start: Option<String>,
-    /// Print JSON (several roles: an array, one object per role).
+    /// Print JSON (several roles, or `--wait`: an array, one object per role).
     #[arg(long)]
     json: bool,
+    /// Return once every activated role works everywhere (probed: a fresh token's roles,
+    /// group memberships, Azure permissions at the scope), or say which do not yet.
+    #[arg(long)]
+    wait: bool,
+    /// How long `--wait` waits at most (default 30m).
+    #[arg(long, value_name = "DURATION", requires = "wait", value_parser = crate::parse_duration)]
+    timeout: Option<PimDuration>,
+}
+
+impl ActivateArgs {
+    /// How long to wait until the roles work everywhere, if asked.
+    fn wait(&self) -> Option<std::time::Duration> {
+        self.wait.then(|| {
+            self.timeout
+                .map(PimDuration::to_std)
+                .unwrap_or(std::time::Duration::from_secs(30 * 60))
+        })
+    }
 }
 
 /// Runs `pim activate`; returns the exit code.
@@ -52,7 +73,9 @@ pub async fn run(
     if let Some(name) = &args.bundle {
         return bundle(ctx, account, tenant, name, req, &args, out).await;
     }
-    if let [name] = args.names.as_slice() {
+    if let [name] = args.names.as_slice()
+        && !args.wait
+    {
         let target = Target {
             name: name.clone(),
             scope: args.scope.clone(),
@@ -85,7 +108,16 @@ pub async fn run(
             args.names.len()
         )));
     }
-    many(open.session(), roles, &req, None, args.json, out).await
+    many(
+        open.session(),
+        roles,
+        &req,
+        None,
+        args.json,
+        args.wait(),
+        out,
+    )
+    .await
 }
 
 /// `--bundle NAME`: the saved roles, found again by their identities; one that is not among
@@ -147,7 +179,16 @@ async fn bundle(
             },
         })
         .collect();
-    many(open.session(), items, &req, preferred, args.json, out).await
+    many(
+        open.session(),
+        items,
+        &req,
+        preferred,
+        args.json,
+        args.wait(),
+        out,
+    )
+    .await
 }
 
 /// Why a saved role is not among the account's roles.
@@ -295,9 +336,11 @@ pub async fn many(
     req: &ActivationRequest,
     preferred: Option<PimDuration>,
     json: bool,
+    wait: Option<std::time::Duration>,
     out: &Out,
 ) -> pim_core::Result<u8> {
     let mut rows = Vec::new();
+    let mut keys: Vec<Option<String>> = Vec::new();
     let mut roles = Vec::new();
     let mut ends: Vec<Option<End>> = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -307,12 +350,14 @@ pub async fn many(
                 // The same role named twice is activated once.
                 if seen.insert(r.key()) {
                     rows.push(Row::of(&r));
+                    keys.push(Some(r.key()));
                     ends.push(None);
                     roles.push((rows.len() - 1, r));
                 }
             }
             Item::Missing { row, error } => {
                 rows.push(row);
+                keys.push(None);
                 ends.push(Some(End::Failed(error)));
             }
         }
@@ -413,13 +458,34 @@ pub async fn many(
         .map(|e| e.unwrap_or(End::NotSent))
         .collect();
     let now = s.now();
-    if json {
-        print_json(out, &rows, &ends);
-    } else {
+    if !json {
         for (row, end) in rows.iter().zip(&ends) {
             outln!("{}", line(out, row, end, now));
         }
     }
+    let ready = match wait {
+        Some(timeout) => wait_ready(s, &rows, &keys, &ends, timeout, json).await,
+        None => rows.iter().map(|_| None).collect(),
+    };
+    if json {
+        let v: Vec<Value> = rows
+            .iter()
+            .zip(&ends)
+            .zip(&ready)
+            .map(|((row, end), r)| {
+                let mut v = row_json(row, end);
+                if wait.is_some() {
+                    add_ready(&mut v, r.as_ref());
+                }
+                v
+            })
+            .collect();
+        out.print_json(&v);
+    }
+    let not_ready = ready
+        .iter()
+        .filter(|r| matches!(r, Some(Ok(ReadyOutcome::TimedOut) | Err(_))))
+        .count();
     let failed: Vec<&Error> = ends
         .iter()
         .filter_map(|e| match e {
@@ -428,6 +494,13 @@ pub async fn many(
         })
         .collect();
     if failed.is_empty() {
+        if not_ready > 0 {
+            errln!(
+                "error: {not_ready} of {} roles are active but do not work everywhere yet (above).",
+                rows.len()
+            );
+            return Ok(1);
+        }
         return Ok(0);
     }
     errln!(
@@ -436,6 +509,97 @@ pub async fn many(
         rows.len()
     );
     Ok(1)
+}
+
+/// `--wait`: probes every active role (activated now or already) until it works everywhere
+/// or `timeout` passes, all at once; says how each ended (on stdout unless `json`).
+async fn wait_ready(
+    s: &Session,
+    rows: &[Row],
+    keys: &[Option<String>],
+    ends: &[End],
+    timeout: std::time::Duration,
+    json: bool,
+) -> Vec<Option<pim_core::Result<ReadyOutcome>>> {
+    let snap = s.snapshot();
+    let active: Vec<Option<Role>> = keys
+        .iter()
+        .zip(ends)
+        .map(|(key, end)| match (key, end) {
+            (
+                Some(key),
+                End::Done {
+                    outcome: Outcome::Active { .. },
+                    ..
+                },
+            ) => snap
+                .by_key(key)
+                .filter(|r| r.state == RoleState::Active)
+                .cloned(),
+            _ => None,
+        })
+        .collect();
+    let n = active.iter().flatten().count();
+    let limit = pim_core::duration::format_time_left(
+        time::Duration::try_from(timeout).unwrap_or(time::Duration::ZERO),
+    );
+    if n == 0 {
+        return rows.iter().map(|_| None).collect();
+    }
+    if !json {
+        errln!(
+            "Waiting until {} work{} everywhere (at most {})…",
+            if n == 1 { "it" } else { "they" },
+            if n == 1 { "s" } else { "" },
+            limit
+        );
+    }
+    let started = s.now();
+    let options = ReadyOptions {
+        timeout,
+        ..ReadyOptions::default()
+    };
+    let waits = active.iter().map(|r| async {
+        match r {
+            Some(r) => Some(s.wait_ready(r, options).await),
+            None => None,
+        }
+    });
+    let ready = futures::future::join_all(waits).await;
+    if !json {
+        for (row, r) in rows.iter().zip(&ready) {
+            match r {
+                None => {}
+                Some(Ok(ReadyOutcome::Ready { at })) => outln!(
+                    "{}: ready (after {}).",
+                    row.who,
+                    pim_core::duration::format_time_left(*at - started)
+                ),
+                Some(Ok(ReadyOutcome::NoProbe)) => outln!(
+                    "{}: active; it can take a few minutes to apply (nothing can tell when).",
+                    row.who
+                ),
+                Some(Ok(ReadyOutcome::TimedOut)) => {
+                    outln!("{}: not ready yet after {limit}.", row.who)
+                }
+                Some(Err(e)) => outln!("{}: cannot tell whether it is ready: {e}", row.who),
+            }
+        }
+    }
+    ready
+}
+
+/// `--wait --json`: `ready` (`ready`, `notReady`, `noProbe`, or null when not active) and
+/// `readyAt`.
+fn add_ready(v: &mut Value, r: Option<&pim_core::Result<ReadyOutcome>>) {
+    let (state, at) = match r {
+        None => (Value::Null, Value::Null),
+        Some(Ok(ReadyOutcome::Ready { at })) => (json!("ready"), rfc3339(Some(*at))),
+        Some(Ok(ReadyOutcome::NoProbe)) => (json!("noProbe"), Value::Null),
+        Some(Ok(ReadyOutcome::TimedOut) | Err(_)) => (json!("notReady"), Value::Null),
+    };
+    v["ready"] = state;
+    v["readyAt"] = at;
 }
 
 /// An error of a name or a role, printed like the command's own errors.

@@ -298,6 +298,10 @@ pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ApiReq<'_>) -> Reply {
         ) if beta && is_stages_seg(&env, s) => {
             approvals::decide(&mut st, &env, Family::Entra, &segs[3], &segs[5])
         }
+        // Entra-role approvals are in beta only [Doc]
+        (_, ["rolemanagement", "directory", "roleassignmentapprovals", ..]) => {
+            not_found(ctx, &format!("/{}", segs[2]))
+        }
         ("GET", ["policies", "rolemanagementpolicyassignments"]) => {
             policy_assignments(&st, &env, None)
         }

@@ -1,5 +1,6 @@
 //! Integration tests of pim-sim over real loopback HTTP (one binary, modules per area).
 
+mod approvals;
 mod authority;
 mod authority_errors;
 mod control;

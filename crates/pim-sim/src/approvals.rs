@@ -75,6 +75,7 @@ pub fn lookup(
             .find(|q| q.id == a.request_id && of_kind(q))
             .map(|q| (a.clone(), q.clone()));
     }
+    // addressed by the approval id (or its name) or, as Graph documents it, the request id
     let q = st.requests.iter().find(|q| {
         of_kind(q)
             && q.principal.eq_ignore_ascii_case(caller)
@@ -84,6 +85,7 @@ pub fn lookup(
                         .rsplit('/')
                         .next()
                         .is_some_and(|n| n.eq_ignore_ascii_case(key))
+                    || q.id.eq_ignore_ascii_case(key)
             })
     })?;
     Some((own_view(tenant, q), q.clone()))

@@ -790,6 +790,10 @@ async fn my_own_request_is_not_mine_to_approve() {
         )
         .await;
     assert_eq!(p.status, 403, "{}", p.body);
+    // the request id addresses it too (Graph documents the approval by the request id)
+    let by_request = sim.get(&format!("{ENTRA_APPROVALS}/{}", r.id()), &g).await;
+    assert_eq!(by_request.status, 200, "{}", by_request.body);
+    assert_eq!(by_request.body["steps"][0]["id"], step["id"]);
     // the approver list does not hold it; /_sim/pending does
     assert!(
         sim.get(ENTRA_APPROVER, &g)

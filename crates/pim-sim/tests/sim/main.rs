@@ -9,6 +9,7 @@ mod endpoints;
 mod faults;
 mod harness;
 mod history;
+mod inbox;
 mod lifecycle;
 mod robustness;
 mod rules;

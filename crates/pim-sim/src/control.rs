@@ -1,4 +1,7 @@
-//! Test control: the `/_sim/*` HTTP API and its in-process mirror [`SimControl`].
+//! Test control: the `/_sim/*` HTTP API and its in-process mirror [`SimControl`];
+//! other users' requests waiting for the signed-in user are in [`incoming`].
+
+mod incoming;
 
 use std::sync::Arc;
 
@@ -7,6 +10,7 @@ use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
 use crate::api_error::{Error, Result};
+use crate::approvals;
 use crate::authority;
 use crate::clock::fmt_dt;
 use crate::faults::{FaultRule, FaultSpec};
@@ -14,7 +18,12 @@ use crate::reply::{JSON, Reply};
 use crate::requests;
 use crate::server::Shared;
 use crate::state::{
-    AssignmentType, DeviceStatus, Kind, PropagationDelay, RecordedRequest, SimConfig, State, Target,
+    AssignmentType, DeviceStatus, Kind, PropagationDelay, RecordedRequest, SimConfig, State,
+    Target, new_guid,
+};
+
+pub use incoming::{
+    IncomingAssignment, IncomingPerson, IncomingRequest, IncomingStage, NewIncoming,
 };
 
 /// A request waiting for an approver or an admin decision.
@@ -47,7 +56,7 @@ pub struct SimControl {
     pub(crate) shared: Arc<Shared>,
 }
 
-fn kind_name(k: Kind) -> &'static str {
+pub(crate) fn kind_name(k: Kind) -> &'static str {
     match k {
         Kind::EntraRole => "entraRole",
         Kind::Group => "group",
@@ -115,6 +124,12 @@ pub(crate) fn scope_name(st: &State, t: &Target) -> String {
     }
 }
 
+/// Whether `q` is the signed-in user's own request.
+fn mine(st: &State, q: &crate::state::Request) -> bool {
+    st.tenant(&q.target.tenant)
+        .is_some_and(|t| t.user_oid.eq_ignore_ascii_case(&q.principal))
+}
+
 impl SimControl {
     /// Always true while the server runs.
     pub fn health(&self) -> bool {
@@ -162,12 +177,14 @@ impl SimControl {
         self.shared.lock().log.clear();
     }
 
-    /// Requests waiting for approval or an admin decision.
+    /// The signed-in user's own requests waiting for approval or an admin decision (other
+    /// users' requests waiting for the signed-in user are [`SimControl::incoming`]).
     pub fn pending(&self) -> Vec<PendingRequest> {
         let st = self.shared.lock();
         st.requests
             .iter()
             .filter(|q| q.status == "PendingApproval" || q.status == "PendingAdminDecision")
+            .filter(|q| mine(&st, q))
             .map(|q| PendingRequest {
                 id: q.id.clone(),
                 kind: kind_name(q.target.kind).into(),
@@ -182,18 +199,62 @@ impl SimControl {
             .collect()
     }
 
-    /// Approves a pending request (by request id/name or approval id).
+    /// Approves a pending request (by request id/name or approval id) as an approver
+    /// elsewhere: the signed-in user's own request is decided; another user's request
+    /// (incoming) has its current stage approved by another approver of that stage.
     pub fn approve(&self, id: &str, justification: Option<&str>) -> Result<()> {
         let _ = justification;
         let now = self.shared.clock.now();
-        requests::decide(&mut self.shared.lock(), now, id, true).map(|_| ())
+        approvals::decide_elsewhere(&mut self.shared.lock(), now, id, true).map(|_| ())
     }
 
-    /// Denies a pending request.
+    /// Denies a pending request (as [`SimControl::approve`] decides).
     pub fn deny(&self, id: &str, justification: Option<&str>) -> Result<()> {
         let _ = justification;
         let now = self.shared.clock.now();
-        requests::decide(&mut self.shared.lock(), now, id, false).map(|_| ())
+        approvals::decide_elsewhere(&mut self.shared.lock(), now, id, false).map(|_| ())
+    }
+
+    /// Other users' requests that wait (or waited) for the signed-in user's decision, with
+    /// their stages and status, in every tenant.
+    pub fn incoming(&self) -> Vec<IncomingRequest> {
+        let now = self.shared.clock.now();
+        incoming::list(&self.shared.lock(), None, now)
+    }
+
+    /// Adds another user's request waiting for approval; returns it with its ids.
+    pub fn add_incoming(&self, new: &NewIncoming) -> Result<IncomingRequest> {
+        let now = self.shared.clock.now();
+        let mut st = self.shared.lock();
+        let ti = match &new.tenant {
+            None => st.tenants.iter().position(|t| t.home).unwrap_or(0),
+            Some(key) => {
+                let id = st
+                    .resolve_tenant(key)
+                    .or_else(|| st.tenants.iter().find(|t| t.name.eq_ignore_ascii_case(key)))
+                    .map(|t| t.id.clone())
+                    .ok_or_else(|| Error::NotFound(format!("tenant {key}")))?;
+                st.tenants.iter().position(|t| t.id == id).unwrap_or(0)
+            }
+        };
+        let seed = format!("incoming/{}", new_guid());
+        let id = st
+            .add_incoming(ti, &new.spec, now, &seed)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let q = st
+            .requests
+            .iter()
+            .find(|q| q.id == id)
+            .ok_or_else(|| Error::NotFound(format!("request {id}")))?;
+        incoming::view(&st, q, now).ok_or_else(|| Error::NotFound(format!("request {id}")))
+    }
+
+    /// The requester cancels their waiting request (by request id or approval id).
+    pub fn cancel_incoming(&self, id: &str) -> Result<IncomingRequest> {
+        let now = self.shared.clock.now();
+        let mut st = self.shared.lock();
+        let q = approvals::cancel_incoming(&mut st, now, id)?;
+        incoming::view(&st, &q, now).ok_or_else(|| Error::NotFound(format!("request {id}")))
     }
 
     /// Completes a device-code sign-in.
@@ -252,7 +313,7 @@ impl SimControl {
                 let eligible: Vec<Value> = st
                     .eligibilities
                     .iter()
-                    .filter(|e| e.target.tenant == t.id && e.current(now))
+                    .filter(|e| e.target.tenant == t.id && e.principal == t.user_oid && e.current(now))
                     .map(|e| json!({"kind": kind_name(e.target.kind), "roleName": role_name(&st, &e.target),
                         "scope": e.target.scope, "scopeName": scope_name(&st, &e.target),
                         "start": fmt_dt(e.start), "end": e.end.map(fmt_dt)}))
@@ -260,7 +321,7 @@ impl SimControl {
                 let active: Vec<Value> = st
                     .assignments
                     .iter()
-                    .filter(|a| a.target.tenant == t.id && a.scheduled(now))
+                    .filter(|a| a.target.tenant == t.id && a.principal == t.user_oid && a.scheduled(now))
                     .map(|a| json!({"kind": kind_name(a.target.kind), "roleName": role_name(&st, &a.target),
                         "scope": a.target.scope, "scopeName": scope_name(&st, &a.target),
                         "assignmentType": if a.atype == AssignmentType::Activated { "Activated" } else { "Assigned" },
@@ -271,14 +332,16 @@ impl SimControl {
                 let requests: Vec<Value> = st
                     .requests
                     .iter()
-                    .filter(|q| q.target.tenant == t.id)
+                    .filter(|q| q.target.tenant == t.id && q.principal == t.user_oid)
                     .map(|q| json!({"id": q.id, "kind": kind_name(q.target.kind), "roleName": role_name(&st, &q.target),
                         "scopeName": scope_name(&st, &q.target), "action": q.action.graph(), "status": q.status,
                         "created": fmt_dt(q.created), "start": q.start.map(fmt_dt),
                         "end": requests::requested_end(q).map(fmt_dt)}))
                     .collect();
+                let incoming = serde_json::to_value(incoming::list(&st, Some(&t.id), now)).unwrap_or_default();
                 json!({"tenantId": t.id, "displayName": t.name, "defaultDomain": t.default_domain,
-                       "userObjectId": t.user_oid, "eligible": eligible, "active": active, "requests": requests})
+                       "userObjectId": t.user_oid, "eligible": eligible, "active": active, "requests": requests,
+                       "incoming": incoming})
             })
             .collect();
         json!({"now": fmt_dt(now), "user": {"displayName": st.user.display_name, "userPrincipalName": st.user.upn},
@@ -361,6 +424,19 @@ pub fn handle(c: &SimControl, method: &str, segs: &[&str], body: &[u8]) -> Reply
                 Err(e) => from_error(e),
             }
         }
+        ("GET", ["incoming"]) => ok(serde_json::to_value(c.incoming()).unwrap_or_default()),
+        ("POST", ["incoming"]) => match body_json().map(serde_json::from_value::<NewIncoming>) {
+            Ok(Ok(new)) => match c.add_incoming(&new) {
+                Ok(v) => Reply::json(201, serde_json::to_value(v).unwrap_or_default(), JSON),
+                Err(e) => from_error(e),
+            },
+            Ok(Err(e)) => err(400, &format!("invalid incoming request: {e}")),
+            Err(r) => r,
+        },
+        ("POST", ["incoming", id, "cancel"]) => match c.cancel_incoming(id) {
+            Ok(v) => ok(serde_json::to_value(v).unwrap_or_default()),
+            Err(e) => from_error(e),
+        },
         ("POST", ["devicecode", code, action @ ("approve" | "decline")]) => {
             let r = if *action == "approve" {
                 c.approve_device_code(code)

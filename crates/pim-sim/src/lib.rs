@@ -32,6 +32,8 @@
 //! * `wire`: what Graph and ARM share: the request, its checked caller, body parsing.
 //! * `requests`: PIM request processing: policy enforcement, activation, deactivation,
 //!   extension, cancel, approvals, the passage of time.
+//! * `approvals`: the approver's side: which requests wait for the caller, approvals and
+//!   their stages as the caller sees them, decisions, the 24-hour window.
 //! * `state/`: the world: tenants and the user, PIM records, the five PIM lists, when an
 //!   active role takes effect (propagation delays), runtime configuration, the
 //!   authority's grants, building it from a scenario (with its past requests).
@@ -61,6 +63,7 @@
 //! ```
 
 mod api_error;
+mod approvals;
 mod arm;
 mod authority;
 mod clock;
@@ -86,11 +89,15 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use api_error::{Error, Result};
-pub use control::{PendingRequest, SimControl};
+pub use control::{
+    IncomingAssignment, IncomingPerson, IncomingRequest, IncomingStage, NewIncoming,
+    PendingRequest, SimControl,
+};
 pub use faults::{Fault, FaultSpec};
 pub use scenario::{
-    AzureRoleSpec, GrantKind, GrantSpec, HISTORY_STATUSES, HistorySpec, NamedSpec, PolicySpec,
-    Scenario, SubscriptionSpec, TargetSpec, TenantSpec, UserSpec,
+    AzureRoleSpec, DirectoryUserSpec, GrantKind, GrantSpec, HISTORY_STATUSES, HistorySpec,
+    IncomingSpec, NamedSpec, PolicySpec, RequesterSpec, Scenario, StageSpec, SubscriptionSpec,
+    TargetSpec, TenantSpec, UserSpec,
 };
 pub use state::{AuthorityError, PropagationDelay, RecordedRequest, RolePermission, SimConfig};
 

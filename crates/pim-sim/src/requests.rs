@@ -490,7 +490,15 @@ pub fn decide(
         q.completed = Some(now);
         return Ok(q.clone());
     }
-    // PendingApproval activation
+    Ok(grant(st, now, idx))
+}
+
+/// Provisions the approved activation request number `idx`: its assignment starts at
+/// the requested start (or now, if that has passed); the request becomes `Provisioned`
+/// (`Granted` for a later start), or `Failed` when the role is active already or too
+/// little time is left.
+pub(crate) fn grant(st: &mut State, now: OffsetDateTime, idx: usize) -> Request {
+    let q = st.requests[idx].clone();
     let start = q.start.unwrap_or(now).max(now);
     let end = match &q.expiration {
         Some(Expiration {
@@ -509,7 +517,7 @@ pub fn decide(
         let q = &mut st.requests[idx];
         q.status = "Failed".into();
         q.completed = Some(now);
-        return Ok(q.clone());
+        return q.clone();
     }
     let elig = st
         .eligibilities
@@ -528,7 +536,7 @@ pub fn decide(
     q.completed = (start <= now).then_some(now);
     let out = q.clone();
     st.assignments.push(a);
-    Ok(out)
+    out
 }
 
 /// Applies the passage of time: scheduled activations that have started flip their
@@ -547,6 +555,7 @@ pub fn tick(st: &mut State, now: OffsetDateTime) {
             q.completed = Some(*s);
         }
     }
+    crate::approvals::expire(st, now);
 }
 
 /// End of the request's requested schedule (for display).

@@ -14,6 +14,10 @@ use crate::api_error::{Error, Result};
 use crate::clock::parse_duration;
 use crate::state::{Action, PropagationDelay, RolePermission};
 
+mod incoming;
+
+pub use incoming::{DirectoryUserSpec, IncomingSpec, RequesterSpec, StageSpec};
+
 const DEMO: &str = include_str!("../scenarios/demo.json");
 const SMALL: &str = include_str!("../scenarios/small.json");
 
@@ -107,6 +111,13 @@ pub struct TenantSpec {
     /// lists as they are; they create no assignment.
     #[serde(default)]
     pub history: Vec<HistorySpec>,
+    /// Other users of the directory (requesters, approvers).
+    #[serde(default)]
+    pub users: Vec<DirectoryUserSpec>,
+    /// Other users' activation requests waiting for approval (the signed-in user's
+    /// approver inbox).
+    #[serde(default)]
+    pub incoming: Vec<IncomingSpec>,
 }
 
 /// An object with an id and a display name.
@@ -430,6 +441,11 @@ impl Scenario {
             }
             for h in &t.history {
                 if let Some(why) = h.problem() {
+                    return Err(Error::Scenario(format!("tenant {}: {why}", t.display_name)));
+                }
+            }
+            for i in &t.incoming {
+                if let Some(why) = i.problem() {
                     return Err(Error::Scenario(format!("tenant {}: {why}", t.display_name)));
                 }
             }

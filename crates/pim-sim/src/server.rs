@@ -149,7 +149,7 @@ fn classify(path: &str) -> Resource {
     let segs: Vec<&str> = lower.trim_start_matches('/').split('/').collect();
     if lower.starts_with("/_sim/") || lower == "/_sim" {
         Resource::Control
-    } else if lower == "/v1.0" || lower.starts_with("/v1.0/") {
+    } else if graph_version(&lower).is_some() {
         Resource::Graph
     } else if lower.starts_with("/providers/")
         || lower.starts_with("/subscriptions")
@@ -164,6 +164,16 @@ fn classify(path: &str) -> Resource {
     } else {
         Resource::Unknown
     }
+}
+
+/// The Graph version a path (lower case) starts with: `/v1.0` or `/beta`.
+fn graph_version(lower: &str) -> Option<&'static str> {
+    ["v1.0", "beta"].into_iter().find(|v| {
+        lower
+            .strip_prefix('/')
+            .and_then(|p| p.strip_prefix(v))
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -259,9 +269,11 @@ async fn handler(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
                     control::handle(&SimControl { shared: sh.clone() }, &method, &segs, &bytes)
                 }
                 Resource::Graph => {
-                    let rel = &path["/v1.0".len()..];
-                    let raw_rel = &raw_path["/v1.0".len()..];
-                    if rel.eq_ignore_ascii_case("/$batch") && method == "POST" {
+                    let version = graph_version(&raw_path.to_ascii_lowercase()).unwrap_or("v1.0");
+                    let rel = &path[version.len() + 1..];
+                    let raw_rel = &raw_path[version.len() + 1..];
+                    if rel.eq_ignore_ascii_case("/$batch") && method == "POST" && version == "v1.0"
+                    {
                         let (r, n) = batch::handle(&sh, &ctx, auth, &bytes).await;
                         batch_items = n;
                         r
@@ -273,6 +285,7 @@ async fn handler(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
                             raw_query: &raw_query,
                             auth,
                             body: &bytes,
+                            version,
                         };
                         graph::dispatch(&sh, &ctx, &req)
                     }
@@ -287,6 +300,7 @@ async fn handler(AxState(sh): AxState<Arc<Shared>>, req: Request) -> Response {
                         raw_query: &raw_query,
                         auth,
                         body: &bytes,
+                        version: "",
                     },
                 ),
                 Resource::Authority => {

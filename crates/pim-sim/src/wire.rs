@@ -17,7 +17,7 @@ use crate::state::{ExpType, Expiration, State, Tenant, Ticket};
 pub struct ApiReq<'a> {
     /// HTTP method (upper case).
     pub method: &'a str,
-    /// Percent-decoded path; for Graph relative to `/v1.0`, starting with `/`.
+    /// Percent-decoded path; for Graph relative to `/v1.0` (or `/beta`), starting with `/`.
     pub path: &'a str,
     /// Path as received (for next links).
     pub raw_path: &'a str,
@@ -27,6 +27,8 @@ pub struct ApiReq<'a> {
     pub auth: Option<&'a str>,
     /// Body bytes.
     pub body: &'a [u8],
+    /// Graph version segment (`v1.0` or `beta`); empty for ARM.
+    pub version: &'a str,
 }
 
 /// A Graph or ARM request whose bearer token passed [`check_token`], with the tenant

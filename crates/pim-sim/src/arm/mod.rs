@@ -4,13 +4,15 @@
 //! assignments, plus `GET /tenants` and `GET /subscriptions`.
 //!
 //! Also the caller's effective `permissions` at a scope (api-version 2022-04-01 and
-//! the others of [`PERMISSIONS_API_VERSIONS`]).
+//! the others of [`PERMISSIONS_API_VERSIONS`]), and role assignment approvals, the
+//! approver's side (api-version [`APPROVAL_API_VERSIONS`]).
 //!
 //! This module routes a request, checks its api-version, token and scope, and serves
 //! `/tenants` and `/subscriptions`; [`resources`] renders the PIM items, [`schedules`]
 //! lists and reads them and takes schedule requests, [`policies`] serves the policies,
-//! [`permissions`] the caller's permissions.
+//! [`permissions`] the caller's permissions, [`approvals`] the approvals.
 
+mod approvals;
 mod permissions;
 mod policies;
 mod resources;
@@ -28,6 +30,7 @@ use crate::service_errors;
 use crate::state::{State, Tenant};
 use crate::wire::{ApiReq, Env, TokenProblem};
 
+pub use approvals::APPROVAL_API_VERSIONS;
 pub use permissions::PERMISSIONS_API_VERSIONS;
 use policies::{policies, policy_assignments};
 use schedules::{cancel, get_one, get_request, list, put_request};
@@ -90,6 +93,18 @@ pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ApiReq<'_>) -> Reply {
             return e;
         }
         return permissions::role_definition(&env, scope, rest[1]);
+    }
+    if rest
+        .first()
+        .is_some_and(|s| s.eq_ignore_ascii_case("roleAssignmentApprovals"))
+    {
+        if !APPROVAL_API_VERSIONS.contains(&api.as_str()) {
+            return invalid_api_version(&api, &APPROVAL_API_VERSIONS);
+        }
+        if let Err(e) = check_scope(&st, &env.tenant, scope) {
+            return e;
+        }
+        return approvals::handle(&mut st, &env, scope, &rest[1..]);
     }
     if !PIM_API_VERSIONS.contains(&api.as_str()) {
         return invalid_api_version(&api, &PIM_API_VERSIONS);

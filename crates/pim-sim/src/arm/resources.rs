@@ -55,11 +55,19 @@ fn role_name(tenant: &Tenant, role: &str) -> String {
         .unwrap_or_else(|| role.to_owned())
 }
 
-fn expanded(st: &State, tenant: &Tenant, t: &Target) -> Value {
+/// `expandedProperties` of an item of `principal` (the signed-in user or a directory
+/// user: `email` is the UPN) about `t`.
+fn expanded(st: &State, tenant: &Tenant, principal: &str, t: &Target) -> Value {
+    let p = match st.person(tenant, principal) {
+        Some(p) => {
+            json!({"id": p.id, "displayName": p.display_name, "email": p.upn.or(p.mail), "type": "User"})
+        }
+        None => json!({"id": principal, "displayName": null, "email": null, "type": "User"}),
+    };
     json!({
         "scope": scope_json(tenant, &t.scope),
         "roleDefinition": {"id": role_def_id(&t.scope, &t.role), "displayName": role_name(tenant, &t.role), "type": "BuiltInRole"},
-        "principal": {"id": tenant.user_oid, "displayName": st.user.display_name, "email": tenant.user_upn, "type": "User"},
+        "principal": p,
     })
 }
 
@@ -87,7 +95,7 @@ pub(super) fn elig_instance(st: &State, tn: &Tenant, e: &Eligibility) -> Value {
             "roleEligibilityScheduleId": format!("{}{PROVIDER}/roleEligibilitySchedules/{}", e.target.scope, e.schedule_id),
             "startDateTime": fmt_dt(e.start), "endDateTime": d(e.end), "memberType": "Direct",
             "createdOn": fmt_dt(e.created), "condition": null, "conditionVersion": null,
-            "expandedProperties": expanded(st, tn, &e.target),
+            "expandedProperties": expanded(st, tn, &e.principal, &e.target),
         }),
     )
 }
@@ -103,7 +111,7 @@ pub(super) fn elig_schedule(st: &State, tn: &Tenant, e: &Eligibility) -> Value {
             "roleEligibilityScheduleRequestId": format!("{}{PROVIDER}/roleEligibilityScheduleRequests/{}", e.target.scope, seeded_guid(&e.schedule_id)),
             "startDateTime": fmt_dt(e.start), "endDateTime": d(e.end), "memberType": "Direct",
             "createdOn": fmt_dt(e.created), "updatedOn": fmt_dt(e.created), "condition": null, "conditionVersion": null,
-            "expandedProperties": expanded(st, tn, &e.target),
+            "expandedProperties": expanded(st, tn, &e.principal, &e.target),
         }),
     )
 }
@@ -150,7 +158,7 @@ pub(super) fn assign_instance(st: &State, tn: &Tenant, a: &Assignment) -> Value 
             "status": "Provisioned", "startDateTime": fmt_dt(a.start), "endDateTime": d(a.end),
             "linkedRoleEligibilityScheduleId": ls, "linkedRoleEligibilityScheduleInstanceId": li,
             "assignmentType": atype(a), "memberType": "Direct", "condition": null, "conditionVersion": null,
-            "createdOn": fmt_dt(a.created), "expandedProperties": expanded(st, tn, &a.target),
+            "createdOn": fmt_dt(a.created), "expandedProperties": expanded(st, tn, &a.principal, &a.target),
         }),
     )
 }
@@ -173,7 +181,7 @@ pub(super) fn assign_schedule(
             "linkedRoleEligibilityScheduleId": ls, "assignmentType": atype(a), "memberType": "Direct",
             "status": if a.start > now { "Granted" } else { "Provisioned" },
             "startDateTime": fmt_dt(a.start), "endDateTime": d(a.end), "condition": null, "conditionVersion": null,
-            "createdOn": fmt_dt(a.created), "updatedOn": fmt_dt(a.created), "expandedProperties": expanded(st, tn, &a.target),
+            "createdOn": fmt_dt(a.created), "updatedOn": fmt_dt(a.created), "expandedProperties": expanded(st, tn, &a.principal, &a.target),
         }),
     )
 }
@@ -217,7 +225,7 @@ pub(super) fn request_json(st: &State, tn: &Tenant, q: &Request) -> Value {
             "justification": q.justification, "ticketInfo": ticket,
             "requestorId": q.principal, "createdOn": fmt_dt(q.created),
             "condition": null, "conditionVersion": null,
-            "expandedProperties": expanded(st, tn, &q.target),
+            "expandedProperties": expanded(st, tn, &q.principal, &q.target),
         }),
     )
 }

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use crate::approvals;
 use crate::odata;
 use crate::reply::{ARM_JSON, Reply};
 use crate::requests::{self, NewRequest};
@@ -42,14 +43,26 @@ pub(super) fn list(st: &State, env: &Env<'_>, scope: &str, coll: &str) -> Reply 
     let oid = env.claims.oid.clone();
     let tn = &env.tenant;
     let now = env.now;
+    let listing = Listing::from_coll(coll);
+    // `asApprover()` lists other users' requests with a stage the caller approves
+    let approver =
+        listing == Listing::Requests && filter.as_ref().is_some_and(|f| f.has_func("asApprover"));
     let mine = |p: &str, t: &Target| {
         t.kind == Kind::AzureResource
             && t.tenant == tn.id
             && p.eq_ignore_ascii_case(&oid)
             && related(&t.scope, scope, at_only)
     };
-    let items: Vec<Value> = st
-        .listed(Listing::from_coll(coll), now, mine)
+    let listed: Vec<Listed<'_>> = if approver {
+        approvals::approver_requests(st, Kind::AzureResource, &tn.id, &oid)
+            .into_iter()
+            .filter(|q| related(&q.target.scope, scope, at_only))
+            .map(Listed::Request)
+            .collect()
+    } else {
+        st.listed(listing, now, mine)
+    };
+    let items: Vec<Value> = listed
         .into_iter()
         .map(|item| match item {
             Listed::EligibilityInstance(e) => elig_instance(st, tn, e),
@@ -68,6 +81,7 @@ pub(super) fn list(st: &State, env: &Env<'_>, scope: &str, coll: &str) -> Reply 
                     &props,
                     &|name, args| match name.to_ascii_lowercase().as_str() {
                         "astarget" | "asrequestor" | "atscope" => true,
+                        "asapprover" => approver,
                         "assignedto" => args.first().is_some_and(|a| a.eq_ignore_ascii_case(&oid)),
                         _ => false,
                     },

@@ -270,6 +270,7 @@ async fn run_item(sh: &Arc<Shared>, outer: &Ctx, auth: Option<&str>, it: &Item) 
         raw_query,
         auth,
         body: body.as_bytes(),
+        version: "v1.0",
     };
     with_ids(graph::dispatch(sh, &ctx, &req), &ctx)
 }

@@ -176,8 +176,16 @@ fn directory_scope(tenant: &Tenant, scope: &str) -> Value {
     json!({"@odata.type": "#microsoft.graph.directoryObject", "id": id})
 }
 
-fn principal_json(st: &State, tenant: &Tenant) -> Value {
-    json!({"@odata.type": "#microsoft.graph.user", "id": tenant.user_oid, "displayName": st.user.display_name, "userPrincipalName": tenant.user_upn})
+/// The `$expand=principal` of an item of `principal`: the signed-in user or a directory
+/// user (`#microsoft.graph.user`), else a bare `directoryObject`.
+pub(super) fn principal_json(st: &State, tenant: &Tenant, principal: &str) -> Value {
+    match st.person(tenant, principal) {
+        Some(p) => json!({
+            "@odata.type": "#microsoft.graph.user", "id": p.id, "displayName": p.display_name,
+            "userPrincipalName": p.upn, "mail": p.mail,
+        }),
+        None => json!({"@odata.type": "#microsoft.graph.directoryObject", "id": principal}),
+    }
 }
 
 /// Adds `$expand`ed navigation properties to an Entra item.
@@ -185,8 +193,7 @@ pub(super) fn expand_entra(
     st: &State,
     env: &Env<'_>,
     v: &mut Value,
-    role: &str,
-    scope: &str,
+    (principal, role, scope): (&str, &str, &str),
     exp: &[Expand],
 ) -> Vec<&'static str> {
     let mut keep = Vec::new();
@@ -209,18 +216,33 @@ pub(super) fn expand_entra(
         o.insert("appScope".into(), Value::Null);
         keep.push("appScope");
     }
-    if odata::find_expand(exp, "principal").is_some() {
-        o.insert("principal".into(), principal_json(st, &env.tenant));
+    expand_principal(st, env, o, principal, exp, &mut keep);
+    keep
+}
+
+fn expand_principal(
+    st: &State,
+    env: &Env<'_>,
+    o: &mut serde_json::Map<String, Value>,
+    principal: &str,
+    exp: &[Expand],
+    keep: &mut Vec<&'static str>,
+) {
+    if let Some(e) = odata::find_expand(exp, "principal") {
+        let mut p = principal_json(st, &env.tenant, principal);
+        if let Some(sel) = &e.select {
+            odata::apply_select(&mut p, sel, &[]);
+        }
+        o.insert("principal".into(), p);
         keep.push("principal");
     }
-    keep
 }
 
 pub(super) fn expand_group(
     st: &State,
     env: &Env<'_>,
     v: &mut Value,
-    group_id: &str,
+    (principal, group_id): (&str, &str),
     exp: &[Expand],
 ) -> Vec<&'static str> {
     let mut keep = Vec::new();
@@ -245,9 +267,6 @@ pub(super) fn expand_group(
         o.insert("group".into(), g);
         keep.push("group");
     }
-    if odata::find_expand(exp, "principal").is_some() {
-        o.insert("principal".into(), principal_json(st, &env.tenant));
-        keep.push("principal");
-    }
+    expand_principal(st, env, o, principal, exp, &mut keep);
     keep
 }

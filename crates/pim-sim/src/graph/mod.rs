@@ -2,9 +2,12 @@
 //! (`/me/memberOf`, `/me/transitiveMemberOf`, `/me/ownedObjects`), PIM for Entra roles
 //! (`/roleManagement/directory/...`), PIM for Groups
 //! (`/identityGovernance/privilegedAccess/group/...`) and role management policies
-//! (`/policies/...`). This module routes a request to its resource family; `$batch`
-//! lives in [`batch`] and calls [`dispatch`] per item.
+//! (`/policies/...`), and the approver's side of both PIM families ([`approvals`]; the
+//! Entra-role approvals live in Graph beta only). `/beta/...` serves the same paths as
+//! `/v1.0/...`. This module routes a request to its resource family; `$batch` lives in
+//! [`batch`] and calls [`dispatch`] per item.
 
+mod approvals;
 pub mod batch;
 mod directory;
 mod groups;
@@ -22,6 +25,7 @@ use crate::service_errors;
 use crate::state::Kind;
 use crate::wire::{ApiReq, Env, TokenProblem};
 
+use approvals::{Family, is_stages_seg};
 use directory::{group_object, me, organization, role_definitions};
 use groups::{GROUP, group_post};
 use memberships::{Relation, memberships};
@@ -107,6 +111,7 @@ pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ApiReq<'_>) -> Reply {
     let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
     let l: Vec<&str> = lower.iter().map(String::as_str).collect();
     let m = r.method;
+    let beta = r.version == "beta";
     match (m, l.as_slice()) {
         ("GET", ["me"]) => me(&st, &env),
         ("GET", ["me", rel, rest @ ..]) if rest.len() <= 1 && relation(rel).is_some() => {
@@ -201,6 +206,102 @@ pub fn dispatch(sh: &Shared, ctx: &Ctx, r: &ApiReq<'_>) -> Reply {
                 "cancel",
             ],
         ) => cancel(&mut st, &env, Kind::Group, &segs[4]),
+        (
+            "GET",
+            [
+                "identitygovernance",
+                "privilegedaccess",
+                "group",
+                "assignmentapprovals",
+                _,
+            ],
+        ) => approvals::get_approval(&st, &env, Family::Group, &segs[4]),
+        (
+            "GET",
+            [
+                "identitygovernance",
+                "privilegedaccess",
+                "group",
+                "assignmentapprovals",
+                _,
+                s,
+            ],
+        ) if is_stages_seg(&env, s) => {
+            approvals::get_stages(&st, &env, Family::Group, &segs[4], None)
+        }
+        (
+            "GET",
+            [
+                "identitygovernance",
+                "privilegedaccess",
+                "group",
+                "assignmentapprovals",
+                _,
+                s,
+                _,
+            ],
+        ) if is_stages_seg(&env, s) => {
+            approvals::get_stages(&st, &env, Family::Group, &segs[4], Some(&segs[6]))
+        }
+        (
+            "PATCH",
+            [
+                "identitygovernance",
+                "privilegedaccess",
+                "group",
+                "assignmentapprovals",
+                _,
+                s,
+                _,
+            ],
+        ) if is_stages_seg(&env, s) => {
+            approvals::decide(&mut st, &env, Family::Group, &segs[4], &segs[6])
+        }
+        ("GET", ["rolemanagement", "directory", "roleassignmentapprovals", _]) if beta => {
+            approvals::get_approval(&st, &env, Family::Entra, &segs[3])
+        }
+        (
+            "GET",
+            [
+                "rolemanagement",
+                "directory",
+                "roleassignmentapprovals",
+                _,
+                s,
+            ],
+        ) if beta && is_stages_seg(&env, s) => {
+            approvals::get_stages(&st, &env, Family::Entra, &segs[3], None)
+        }
+        (
+            "GET",
+            [
+                "rolemanagement",
+                "directory",
+                "roleassignmentapprovals",
+                _,
+                s,
+                _,
+            ],
+        ) if beta && is_stages_seg(&env, s) => {
+            approvals::get_stages(&st, &env, Family::Entra, &segs[3], Some(&segs[5]))
+        }
+        (
+            "PATCH",
+            [
+                "rolemanagement",
+                "directory",
+                "roleassignmentapprovals",
+                _,
+                s,
+                _,
+            ],
+        ) if beta && is_stages_seg(&env, s) => {
+            approvals::decide(&mut st, &env, Family::Entra, &segs[3], &segs[5])
+        }
+        // Entra-role approvals are in beta only [Doc]
+        (_, ["rolemanagement", "directory", "roleassignmentapprovals", ..]) => {
+            not_found(ctx, &format!("/{}", segs[2]))
+        }
         ("GET", ["policies", "rolemanagementpolicyassignments"]) => {
             policy_assignments(&st, &env, None)
         }

@@ -92,7 +92,10 @@ pub(super) fn collection(
     let mut body = Map::new();
     body.insert(
         "@odata.context".into(),
-        json!(format!("{}/v1.0/$metadata#{context}", ctx.base)),
+        json!(format!(
+            "{}/{}/$metadata#{context}",
+            ctx.base, env.r.version
+        )),
     );
     if env
         .q
@@ -114,8 +117,9 @@ pub(super) fn collection(
         body.insert(
             "@odata.nextLink".into(),
             json!(format!(
-                "{}/v1.0{}?{rest}{sep}$skiptoken={}",
+                "{}/{}{}?{rest}{sep}$skiptoken={}",
                 ctx.base,
+                env.r.version,
                 env.r.raw_path.replace(' ', "%20"),
                 odata::skip_token(next)
             )),
@@ -132,7 +136,10 @@ pub(super) fn entity(env: &Env<'_>, context: &str, mut v: Value) -> Reply {
     if let Some(o) = v.as_object_mut() {
         o.insert(
             "@odata.context".into(),
-            json!(format!("{}/v1.0/$metadata#{context}", env.ctx.base)),
+            json!(format!(
+                "{}/{}/$metadata#{context}",
+                env.ctx.base, env.r.version
+            )),
         );
     }
     Reply::json(200, v, GRAPH_JSON)

@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use crate::approvals;
 use crate::clock::fmt_dt;
 use crate::odata::Expand;
 use crate::reply::{GRAPH_JSON, Reply};
@@ -148,19 +149,20 @@ impl Flavour {
         }
     }
 
-    /// Adds the `$expand`ed navigation properties of an item about `t`; returns their names.
+    /// Adds the `$expand`ed navigation properties of an item of `principal` about `t`;
+    /// returns their names.
     fn expand(
         &self,
         st: &State,
         env: &Env<'_>,
         v: &mut Value,
-        t: &Target,
+        (principal, t): (&str, &Target),
         exp: &[Expand],
     ) -> Vec<&'static str> {
         if self.kind == Kind::Group {
-            expand_group(st, env, v, &t.scope, exp)
+            expand_group(st, env, v, (principal, &t.scope), exp)
         } else {
-            expand_entra(st, env, v, &t.role, &t.scope, exp)
+            expand_entra(st, env, v, (principal, &t.role, &t.scope), exp)
         }
     }
 }
@@ -182,13 +184,11 @@ pub(super) fn pim_list(
         Ok(on) => on,
         Err(reply) => return reply,
     };
-    // only requests accept `approver`; nobody here has any to approve
+    // only requests accept `approver`: other users' requests with a stage the caller
+    // approves (see `approvals`)
     let approver = on.eq_ignore_ascii_case("approver");
     let mine = |p: &str, t: &Target| {
-        !approver
-            && p.eq_ignore_ascii_case(&env.claims.oid)
-            && t.kind == f.kind
-            && t.tenant == env.tenant.id
+        p.eq_ignore_ascii_case(&env.claims.oid) && t.kind == f.kind && t.tenant == env.tenant.id
     };
     let exp = env.expand();
     let mut keep: Vec<&'static str> = Vec::new();
@@ -198,10 +198,18 @@ pub(super) fn pim_list(
         Listed::Request(q) => lag.is_zero() || q.created + lag <= env.now,
         _ => true,
     };
+    let listed = if approver {
+        approvals::approver_requests(st, f.kind, &env.tenant.id, &env.claims.oid)
+            .into_iter()
+            .map(Listed::Request)
+            .collect()
+    } else {
+        st.listed(listing, env.now, mine)
+    };
     let mut items = Vec::new();
-    for item in st.listed(listing, env.now, mine).into_iter().filter(shown) {
+    for item in listed.into_iter().filter(shown) {
         let mut v = f.render(item, env.now);
-        keep = f.expand(st, env, &mut v, item.target(), &exp);
+        keep = f.expand(st, env, &mut v, (item.principal(), item.target()), &exp);
         items.push(v);
     }
     let context = format!("Collection({})", f.type_name(listing));
@@ -273,11 +281,16 @@ fn created(env: &Env<'_>, set: &str, mut v: Value, id: &str) -> Reply {
         o.remove("@odata.type");
         o.insert(
             "@odata.context".into(),
-            json!(format!("{}/v1.0/$metadata#{set}/$entity", env.ctx.base)),
+            json!(format!(
+                "{}/{}/$metadata#{set}/$entity",
+                env.ctx.base, env.r.version
+            )),
         );
     }
-    Reply::json(201, v, GRAPH_JSON)
-        .header("Location", format!("{}/v1.0/{set}('{id}')", env.ctx.base))
+    Reply::json(201, v, GRAPH_JSON).header(
+        "Location",
+        format!("{}/{}/{set}('{id}')", env.ctx.base, env.r.version),
+    )
 }
 
 pub(super) fn get_request(st: &State, env: &Env<'_>, kind: Kind, id: &str) -> Reply {

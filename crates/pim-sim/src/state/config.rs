@@ -49,6 +49,31 @@ pub struct SimConfig {
     /// write; `None` (default) or 0: listed at once.
     #[serde(default)]
     pub request_list_lag: Option<u32>,
+    /// When an approver's decision needs a justification: `required` (default: approve
+    /// and deny, as the policies' `isApproverJustificationRequired: true` say),
+    /// `denyOnly` or `optional`.
+    #[serde(default = "default_approver_justification")]
+    pub approver_justification: String,
+    /// Status of a successful Graph approval decision (`PATCH …/steps/{id}`): 204 (default,
+    /// no body, as documented) or 200 (the decided stage).
+    #[serde(default = "default_graph_decision_status")]
+    pub graph_decision_status: u16,
+    /// ARM approval decisions (`PATCH …/stages/{id}`) answer 200 with an empty body (as the
+    /// Entra how-to says) instead of the decided stage (as the REST reference says).
+    #[serde(default)]
+    pub arm_decision_empty: bool,
+    /// Graph approval stages show a decision as `Approved`/`Denied` (as the resource
+    /// documentation lists) instead of `Approve`/`Deny` (what was sent, as ARM shows it).
+    #[serde(default)]
+    pub review_result_past_tense: bool,
+}
+
+fn default_approver_justification() -> String {
+    "required".into()
+}
+
+fn default_graph_decision_status() -> u16 {
+    204
 }
 
 /// A configured authority error (`POST /_sim/config {"authorityError": {...}}`).
@@ -112,6 +137,10 @@ impl Default for SimConfig {
             refresh_token_bytes: None,
             rotated_refresh_token_lifetime: None,
             request_list_lag: None,
+            approver_justification: default_approver_justification(),
+            graph_decision_status: default_graph_decision_status(),
+            arm_decision_empty: false,
+            review_result_past_tense: false,
         }
     }
 }
@@ -192,6 +221,16 @@ impl SimConfig {
         {
             return Err(Error::Invalid(
                 "refreshTokenBytes must be 16..=65536".into(),
+            ));
+        }
+        if !["required", "denyOnly", "optional"].contains(&next.approver_justification.as_str()) {
+            return Err(Error::Invalid(
+                "approverJustification must be required, denyOnly or optional".into(),
+            ));
+        }
+        if ![200, 204].contains(&next.graph_decision_status) {
+            return Err(Error::Invalid(
+                "graphDecisionStatus must be 200 or 204".into(),
             ));
         }
         if next.page_size == Some(0) {

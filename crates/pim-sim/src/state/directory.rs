@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::Approver;
 
+use super::approvals::Person;
+
 /// An object with id and display name.
 #[derive(Debug, Clone)]
 pub struct Named {
@@ -59,6 +61,8 @@ pub struct Tenant {
     /// Permission blocks of the Azure roles, by lower-case role GUID.
     pub azure_permissions: std::collections::HashMap<String, Vec<RolePermission>>,
     pub approvers: Vec<Approver>,
+    /// Other users of the directory (requesters, approvers).
+    pub users: Vec<Person>,
 }
 
 /// The user.

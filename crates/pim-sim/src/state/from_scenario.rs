@@ -10,8 +10,8 @@ use crate::scenario::{GrantKind, GrantSpec, Scenario, TargetSpec, TenantSpec};
 
 use super::grants::AuthStore;
 use super::{
-    Action, Assignment, AssignmentType, Eligibility, ExpType, Expiration, Kind, Named, Request,
-    SimConfig, State, Subscription, Target, Tenant, User, seeded_b64, seeded_guid,
+    Action, Assignment, AssignmentType, Eligibility, ExpType, Expiration, Kind, Named, Person,
+    Request, SimConfig, State, Subscription, Target, Tenant, User, seeded_b64, seeded_guid,
 };
 
 pub(super) fn offset(
@@ -49,6 +49,7 @@ impl State {
             eligibilities: Vec::new(),
             assignments: Vec::new(),
             requests: Vec::new(),
+            approvals: Vec::new(),
             policies: Vec::new(),
             config: SimConfig {
                 mfa_on_sign_in: sc.user.mfa_on_sign_in,
@@ -103,6 +104,9 @@ impl State {
             let tenant = st.tenants[ti].clone();
             for (n, h) in ts.history.iter().enumerate() {
                 st.push_history(&tenant, n, h, now)?;
+            }
+            for (n, i) in ts.incoming.iter().enumerate() {
+                st.add_incoming(ti, i, now, &format!("{}/incoming/{n}", tenant.id))?;
             }
         }
         Ok(st)
@@ -283,6 +287,22 @@ fn build_tenant(sc: &Scenario, t: &TenantSpec, home: bool) -> Tenant {
             .map(|r| (r.id.to_ascii_lowercase(), r.permissions.clone()))
             .collect(),
         approvers,
+        users: t
+            .users
+            .iter()
+            .map(|u| Person {
+                id: u.id.clone().unwrap_or_else(|| {
+                    seeded_guid(&format!("{}/user/{}", t.id, u.user_principal_name))
+                }),
+                display_name: u.display_name.clone(),
+                upn: Some(u.user_principal_name.clone()),
+                mail: Some(
+                    u.mail
+                        .clone()
+                        .unwrap_or_else(|| u.user_principal_name.clone()),
+                ),
+            })
+            .collect(),
     }
 }
 

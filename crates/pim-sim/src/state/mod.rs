@@ -8,16 +8,19 @@
 //! assignments, requests and their parts), [`listing`] (the five PIM lists), [`effective`]
 //! (when an active role takes effect: propagation delays, `wids`), [`config`] (runtime
 //! configuration, `POST /_sim/config`), [`grants`] (the authority's codes, refresh tokens
-//! and device codes), [`from_scenario`] (building the world) and [`history`] (past
-//! requests a scenario lists); here: the [`State`] itself, its lookups, the request log
-//! and id helpers.
+//! and device codes), [`from_scenario`] (building the world), [`history`] (past
+//! requests a scenario lists), [`approvals`] (directory users, approvals and their stages)
+//! and [`incoming`] (other users' requests waiting for the signed-in user); here: the
+//! [`State`] itself, its lookups, the request log and id helpers.
 
+mod approvals;
 mod config;
 mod directory;
 mod effective;
 mod from_scenario;
 mod grants;
 mod history;
+mod incoming;
 mod listing;
 mod records;
 
@@ -29,6 +32,7 @@ use sha2::{Digest, Sha256};
 use crate::faults::FaultRule;
 use crate::policy::Policy;
 
+pub use approvals::{Approval, Decision, Person, Stage, StageStatus};
 pub use config::{AuthorityError, DEVICE_CODE_GRANT, SimConfig};
 pub use directory::{Named, RolePermission, Subscription, Tenant, User};
 pub use effective::PropagationDelay;
@@ -88,6 +92,8 @@ pub struct State {
     pub eligibilities: Vec<Eligibility>,
     pub assignments: Vec<Assignment>,
     pub requests: Vec<Request>,
+    /// Approvals of other users' requests (the signed-in user's inbox).
+    pub approvals: Vec<Approval>,
     /// Configured policies: (target with policy scope) → policy.
     pub policies: Vec<(Target, Policy)>,
     pub config: SimConfig,

@@ -301,6 +301,17 @@ impl Sim {
         .await
     }
 
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Resp {
+        send(
+            self.http
+                .patch(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+            "patch",
+        )
+        .await
+    }
+
     pub async fn control_post(&self, path: &str, body: &Value) -> Resp {
         send(self.http.post(self.url(path)).json(body), "control").await
     }

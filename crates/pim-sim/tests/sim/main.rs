@@ -1,5 +1,6 @@
 //! Integration tests of pim-sim over real loopback HTTP (one binary, modules per area).
 
+mod approvals;
 mod authority;
 mod authority_errors;
 mod control;
@@ -8,6 +9,7 @@ mod endpoints;
 mod faults;
 mod harness;
 mod history;
+mod inbox;
 mod lifecycle;
 mod robustness;
 mod rules;

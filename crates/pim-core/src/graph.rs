@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::http::{ApiError, Call, Failure, Http, parse_retry_after};
 use crate::model::{Action, ActivationRequest, Role, RoleKind};
 use crate::policy::Policy;
-use crate::token::Resource;
+use crate::token::{Resource, TokenRequest};
 use crate::wire::{GraphPolicyAssignment, GraphRequest, format_datetime, parse_items};
 
 /// Most requests per `$batch` (Graph limit).
@@ -359,12 +359,16 @@ impl Graph {
         // (item, alternative index, throttle retries)
         let mut todo: Vec<(BatchItem, usize, u32)> = items.into_iter().map(|i| (i, 0, 0)).collect();
         let max_rounds = 12;
+        // Items answered 401 (an expired token: each item has its own status) are sent again
+        // once with a renewed token; a claims challenge is not renewed here.
+        let mut renewed = false;
         for _round in 0..max_rounds {
             if todo.is_empty() {
                 break;
             }
             let mut next: Vec<(BatchItem, usize, u32)> = Vec::new();
             let mut wait = Duration::ZERO;
+            let mut unauthorized: Vec<(BatchItem, usize, u32)> = Vec::new();
             for chunk in todo.chunks(BATCH_LIMIT) {
                 let requests: Vec<Value> = chunk
                     .iter()
@@ -459,6 +463,13 @@ impl Graph {
                         wait = wait.max(ra.min(self.http.retry.max_wait));
                         tracing::info!(item = %it.id, status, ?ra, "batch item throttled; retrying it alone");
                         next.push((it.clone(), *alt, tries + 1));
+                    } else if status == 401
+                        && !renewed
+                        && !headers
+                            .get("www-authenticate")
+                            .is_some_and(|v| v.to_ascii_lowercase().contains("insufficient_claims"))
+                    {
+                        unauthorized.push((it.clone(), *alt, *tries));
                     } else if matches!(status, 400 | 404 | 405 | 500 | 501)
                         && alt + 1 < it.urls.len()
                     {
@@ -479,6 +490,29 @@ impl Graph {
                             api.into_error(Resource::Graph)
                         };
                         results.insert(it.id.clone(), Err(err));
+                    }
+                }
+            }
+            if !unauthorized.is_empty() {
+                renewed = true;
+                tracing::info!(
+                    "batch items answered 401: renewing the access token and sending them again"
+                );
+                let req = TokenRequest {
+                    tenant_id: tenant.to_owned(),
+                    resource: Resource::Graph,
+                    scope: self.http.scope(Resource::Graph),
+                    claims: None,
+                    force_refresh: true,
+                };
+                match self.http.tokens.access_token(&req).await {
+                    Ok(_) => next.extend(unauthorized),
+                    Err(e) => {
+                        let msg = e.to_string();
+                        let code = e.code();
+                        for (it, _, _) in unauthorized {
+                            results.insert(it.id.clone(), Err(clone_error(&e, code, &msg)));
+                        }
                     }
                 }
             }

@@ -555,3 +555,20 @@ async fn a_refresh_that_finds_nothing_new_wakes_nobody() {
         .unwrap();
     assert!(changes.has_changed().unwrap(), "the activation is news");
 }
+
+#[tokio::test]
+async fn tokens_expired_by_the_service_clock_are_renewed_for_batch_items() {
+    // The service's clock moves past the access tokens' lifetime (a laptop waking up): the
+    // `$batch` answers 200 with every item 401 (the contract: each item has its own status).
+    // The token is renewed once and the items sent again, so nothing drops out.
+    let h = harness::start().await;
+    h.session.refresh().await.unwrap();
+    h.sim.control().advance(3 * 3600);
+    let snap = h.session.refresh().await.unwrap();
+    assert!(
+        snap.tenants.iter().all(|t| t.warnings.is_empty()),
+        "{:?}",
+        snap.tenants.iter().map(|t| &t.warnings).collect::<Vec<_>>()
+    );
+    assert!(snap.roles().any(|r| r.name == "Global Reader"));
+}

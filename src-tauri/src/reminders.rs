@@ -349,6 +349,7 @@ mod tests {
             kind,
             key: key.into(),
             role: format!("role {key}"),
+            at: None,
         }
     }
 

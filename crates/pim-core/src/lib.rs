@@ -100,5 +100,5 @@ pub use model::{
 pub use policy::{ActivationForm, Policy};
 pub use session::{
     Readiness, ReadyOptions, ReadyOutcome, ScheduleOptions, Session, SessionOptions, StepUpHook,
-    hidden_tenants_after, normalise_ids, policy_claims,
+    again_needs_form, hidden_tenants_after, normalise_ids, policy_claims,
 };

@@ -13,9 +13,11 @@
 //! This file holds the facade, its options and caches, and snapshot publishing; the work is
 //! in the submodules: `tenants` (discovery, hidden tenants), `load` (reading a tenant from
 //! Graph and ARM, policies), `names` (display names the payloads lacked), `rows` (pure:
-//! wire items to rows), `write` (activate, deactivate, extend, cancel, step-up) and
-//! `reconcile` (uncertain outcomes, waiting for a write to show).
+//! wire items to rows), `write` (activate, deactivate, extend, cancel, step-up), `again`
+//! (activate a role again as its newest earlier request asked) and `reconcile` (uncertain
+//! outcomes, waiting for a write to show).
 
+mod again;
 mod load;
 mod names;
 mod ready;
@@ -44,6 +46,7 @@ use crate::model::*;
 pub use crate::token::StepUpHook;
 use crate::token::TokenSource;
 use crate::{Error, Result};
+pub use again::again_needs_form;
 pub use ready::{Readiness, ReadyOptions, ReadyOutcome, next_wait};
 pub use schedule::{ScheduleOptions, next_reread};
 use tenants::normalise_tenants;

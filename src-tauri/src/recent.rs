@@ -73,7 +73,8 @@ pub fn ago(at: OffsetDateTime, now: OffsetDateTime) -> String {
 }
 
 /// Appends the section (nothing when `ended` is empty): a heading, then per role a submenu
-/// `<title> — ended N min ago` with *Activate again*.
+/// `<title> · ended N min ago` with *Activate again* (not `<title> — …`, which is how the
+/// Active section names a held role).
 pub fn section(out: &mut Vec<MenuNode>, n: &mut usize, ended: &[Ended<'_>], now: OffsetDateTime) {
     if ended.is_empty() {
         return;
@@ -81,7 +82,7 @@ pub fn section(out: &mut Vec<MenuNode>, n: &mut usize, ended: &[Ended<'_>], now:
     out.push(MenuNode::info(n, "Recently ended"));
     for e in ended {
         out.push(MenuNode::Submenu {
-            label: format!("{} — {}", e.role.title(), ago(e.at, now)),
+            label: format!("{} · {}", e.role.title(), ago(e.at, now)),
             children: vec![MenuNode::item(
                 MenuAction::Again(e.role.key.clone()).id(),
                 "Activate again",
@@ -235,7 +236,7 @@ mod tests {
         let Some(MenuNode::Submenu { label, children }) = menu.get(heading + 1) else {
             panic!("no entry under the heading: {menu:#?}")
         };
-        assert_eq!(label, "Global Reader — ended 12 min ago");
+        assert_eq!(label, "Global Reader · ended 12 min ago");
         let [MenuNode::Item { id, label, enabled }] = children.as_slice() else {
             panic!("{children:?}")
         };

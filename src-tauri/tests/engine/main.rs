@@ -600,7 +600,7 @@ async fn an_ended_activation_is_activated_again_as_before_or_sends_the_user_to_t
     let outline = pim_tray::tray::outline(&menu);
     assert!(
         outline.contains(
-            "Recently ended | Global Reader — ended just now | Global Reader — ended just now > Activate again"
+            "Recently ended | Global Reader · ended just now | Global Reader · ended just now > Activate again"
         ),
         "{outline}"
     );

@@ -7,8 +7,9 @@ notification server, and fresh HOME / XDG / TMPDIR / PIM_CONFIG_DIR folders:
 
 - phase "tray": the tray menu read and clicked through com.canonical.dbusmenu, the expiry
   reminder recorded by our fake notification server (fake_notifyd.py), Deactivate through
-  ActionInvoked, the refresh token in the Secret Service and nowhere else, single instance,
-  no webview at idle, Quit and SIGTERM.
+  ActionInvoked, then Activate again from the "ended" notice (the same justification and
+  duration sent) and Snooze on its reminder, the refresh token in the Secret Service and
+  nowhere else, single instance, no webview at idle, Quit and SIGTERM.
 - phase "webview": the activation window driven through tauri-driver + WebKitWebDriver, then
   the role seen active in the tray menu; dunst renders the reminder for a screenshot.
 - phase "signin": the tray without --demo against a separate pim-sim (PIM_* variables): the
@@ -32,6 +33,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -299,6 +302,52 @@ def sim_state(base):
         return json.load(r)
 
 
+CLIENT_ID = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
+
+
+def sim_graph_token(base):
+    """A Graph access token from the demo simulator (auth code + PKCE: the simulator signs the
+    demo user in without a form, so this script plays the browser). Kept in memory only."""
+    import hashlib
+    import secrets
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    redirect = "http://localhost:53123/"
+    scope = "https://graph.microsoft.com/.default openid profile offline_access"
+    q = urllib.parse.urlencode({"client_id": CLIENT_ID, "response_type": "code", "redirect_uri": redirect,
+                                "code_challenge": challenge, "code_challenge_method": "S256", "state": "e2e",
+                                "scope": scope})
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+    try:
+        urllib.request.build_opener(NoRedirect).open(f"{base}/organizations/oauth2/v2.0/authorize?{q}", timeout=10)
+        raise AssertionError("the simulator's authorize did not redirect")
+    except urllib.error.HTTPError as e:
+        location = e.headers["Location"]
+    code = urllib.parse.parse_qs(urllib.parse.urlparse(location).query)["code"][0]
+    body = urllib.parse.urlencode({"grant_type": "authorization_code", "client_id": CLIENT_ID, "code": code,
+                                   "redirect_uri": redirect, "code_verifier": verifier, "scope": scope}).encode()
+    with urllib.request.urlopen(urllib.request.Request(f"{base}/organizations/oauth2/v2.0/token", data=body),
+                                timeout=10) as r:
+        return json.load(r)["access_token"]
+
+
+def my_role_requests(base):
+    """The demo user's Entra role requests in the home tenant, as Graph lists them."""
+    token = sim_graph_token(base)
+    url = base + "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests/filterByCurrentUser(on=%27principal%27)"
+    out = []
+    while url:
+        req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            v = json.load(r)
+        out.extend(v.get("value", []))
+        url = v.get("@odata.nextLink")
+    return out
+
+
 # ---------------------------------------------------------------- secret service
 
 def secret_items():
@@ -391,6 +440,12 @@ def phase_tray(args, res):
     # The most verbose level for every crate: the leak scan below reads the log file, stdout
     # and stderr written at it.
     env.env["RUST_LOG"] = "trace"
+    # Reminders 60, 15 and 5 minutes before the end: an activation made again for an hour is
+    # reminded of at once (Snooze below); the demo's User Administrator (10 minutes left) still
+    # gets one reminder at start.
+    os.makedirs(env.env["PIM_CONFIG_DIR"], mode=0o700, exist_ok=True)
+    with open(os.path.join(env.env["PIM_CONFIG_DIR"], "tray-settings.json"), "w") as f:
+        json.dump({"version": 1, "reminderMinutes": [60, 15, 5]}, f)
     app = subprocess.Popen([args.bin, "--demo"], env=env.env, stdout=open(env.out, "w"), stderr=open(env.err, "w"))
     tray = Tray()
     base = {}
@@ -455,6 +510,67 @@ def phase_tray(args, res):
             assert "Directory Readers" in names, names
             assert "User Administrator" not in names, names
         res.run("the simulator's state no longer has User Administrator active", sim_sees_it)
+
+        ua = "User Administrator (Europe)"
+
+        def recently_ended_in_menu():
+            n = wait_for(lambda: Tray.find(tray.layout(), f"{ua} · ended"), 20, f"{ua} under Recently ended")
+            assert [c["label"] for c in n["children"]] == ["Activate again"], n
+            assert "Recently ended (disabled)" in Tray.labels(tray.layout())
+        res.run("the menu offers the ended role under Recently ended, with Activate again", recently_ended_in_menu)
+
+        again = {}
+
+        def again_from_ended_notice():
+            ended = next((n for n in notifications(notify_log) if n["summary"] == f"{ua} ended"), None)
+            assert ended, "no 'ended' notice"
+            assert "again" in ended["actions"] and "Activate again" in ended["actions"], ended
+            again["mark"] = max(n["id"] for n in notifications(notify_log))
+            sh("busctl", "--user", "emit", "/org/freedesktop/Notifications", "org.freedesktop.Notifications",
+               "ActionInvoked", "us", str(ended["id"]), "again")
+
+            def active():
+                n = Tray.find(tray.layout(), f"{ua} — ")
+                return n if n and n["label"].split(" · ")[0].endswith(" left") else None
+            n = wait_for(active, 30, f"{ua} active again in the menu")
+            assert 55 <= left_minutes(n["label"]) <= 60, n["label"]
+            wait_for(lambda: any(x["summary"] == f"{ua} is active again" for x in notifications(notify_log)),
+                     15, "the 'active again' notification")
+            assert Tray.find(tray.layout(), f"{ua} · ended") is None, "still offered under Recently ended"
+            # What was sent: the justification and duration of the demo's earlier request.
+            reqs = sorted((q for q in my_role_requests(base["url"]) if q.get("action") == "selfActivate"
+                           and q.get("directoryScopeId", "").startswith("/administrativeUnits/")),
+                          key=lambda q: q["createdDateTime"])
+            assert len(reqs) == 2, [(q["justification"], q["createdDateTime"]) for q in reqs]
+            for q in reqs:
+                assert q["justification"] == "Onboarding new hires in the Paris office", q
+                assert q["scheduleInfo"]["expiration"]["duration"] == "PT1H", q["scheduleInfo"]
+            print(f"  sent again: '{reqs[1]['justification']}', {reqs[1]['scheduleInfo']['expiration']['duration']}",
+                  flush=True)
+        res.run("Activate again on the 'ended' notice (ActionInvoked) makes the role active with the same "
+                "justification and duration", again_from_ended_notice)
+
+        def snooze_from_reminder():
+            assert again, "not activated again"
+
+            def reminders(after):
+                return [n for n in notifications(notify_log)
+                        if n["id"] > after and n["summary"].startswith(f"{ua} ends in")]
+            first = wait_for(lambda: reminders(again["mark"]), 30, "the 60-minute reminder of the new activation")[0]
+            assert "snooze" in first["actions"] and "Snooze" in first["actions"], first
+            sh("busctl", "--user", "emit", "/org/freedesktop/Notifications", "org.freedesktop.Notifications",
+               "ActionInvoked", "us", str(first["id"]), "snooze")
+            time.sleep(2)
+            assert not reminders(first["id"]), f"reminded again at once: {reminders(first['id'])}"
+            # Five minutes on the service's clock (the reminders follow it once a read sees it).
+            sim_post(base["url"], "/_sim/clock/advance", {"seconds": 301})
+            tray.click("Refresh")
+            second = wait_for(lambda: reminders(first["id"]), 30, "the snoozed reminder, 5 minutes later")[0]
+            assert re.search(r"ends in 5\d minutes", second["summary"]), second["summary"]
+            assert "snooze" in second["actions"], second
+            print(f"  '{first['summary']}' -> snoozed -> '{second['summary']}'", flush=True)
+        res.run("Snooze on a reminder (ActionInvoked) brings it back 5 minutes later on the service's clock",
+                snooze_from_reminder)
 
         def menu_click_opens_and_closes_window():
             tray.click("Entra roles", "Global Reader")

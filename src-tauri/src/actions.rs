@@ -5,6 +5,42 @@ use tauri::{AppHandle, Manager, Runtime};
 
 use crate::AppState;
 use crate::menu::MenuAction;
+use crate::reminders::Snoozer;
+
+/// *Activate again* (menu or the "ended" notice): one engine call; when the core says the
+/// user must fill in the form (the policy now asks for more, or there is no earlier request),
+/// the activation window opens for the role instead, as a click on the eligible role does.
+fn again<R: Runtime>(app: &AppHandle<R>, key: String) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let state = app.state::<AppState>();
+        let title = state
+            .model()
+            .role(&key)
+            .map(|r| r.title())
+            .unwrap_or_else(|| "the role".into());
+        match state.engine.activate_again(&key).await {
+            Ok(outcome) => {
+                tracing::info!(?outcome, "activated again");
+                crate::notify::activated_again(&app, &title, outcome);
+            }
+            Err(e) if pim_core::again_needs_form(&e) => {
+                tracing::info!("cannot activate again as before ({e}); opening the form");
+                if let Err(e) = crate::windows::open_activation(&app, &key) {
+                    tracing::error!("cannot open the activation window: {e}");
+                }
+            }
+            Err(e) => {
+                tracing::warn!("activate again failed: {e}");
+                crate::notify::error(
+                    &app,
+                    &format!("Could not activate {title} again"),
+                    &e.to_string(),
+                );
+            }
+        }
+    });
+}
 
 /// Handles a click on a tray menu item.
 pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
@@ -29,16 +65,22 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             }
         }
         MenuAction::Quit => app.exit(0),
+        MenuAction::Again(key) => again(app, key),
         other => run(app, other),
     }
 }
 
-/// Handles a notification button (`extend`, `deactivate`) for a role.
+/// Handles a notification button (`extend`, `deactivate`, `snooze`, `again`) for a role.
 pub fn on_notification<R: Runtime>(app: &AppHandle<R>, action: &str, key: String) {
     tracing::info!(action, "notification action");
     match action {
         "extend" => run(app, MenuAction::Extend(key)),
         "deactivate" => run(app, MenuAction::Deactivate(key)),
+        "snooze" => match app.try_state::<Snoozer>() {
+            Some(s) => s.snooze(&key),
+            None => tracing::warn!("no reminder loop to snooze"),
+        },
+        "again" => again(app, key),
         "default" | "tap" => {
             let _ = crate::windows::open_settings(app);
         }

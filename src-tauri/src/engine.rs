@@ -88,6 +88,11 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     async fn activation_form(&self, key: &str, preferred_minutes: u32) -> EngineResult<FormView>;
     /// Activate.
     async fn activate(&self, input: ActivationInput) -> EngineResult<ActivationOutcome>;
+    /// Activate an eligible role again as its newest earlier activation request asked
+    /// (justification, ticket, duration; [`pim_core::Session::activate_again`]). An error for
+    /// which [`pim_core::again_needs_form`] holds (the policy now asks for more, or there is
+    /// no earlier request) means: let the user fill in the activation form.
+    async fn activate_again(&self, key: &str) -> EngineResult<ActivationOutcome>;
     /// Deactivate an activation.
     async fn deactivate(&self, key: &str) -> EngineResult<()>;
     /// Extend an activation.
@@ -144,6 +149,8 @@ mod fake {
         tx: watch::Sender<TrayModel>,
         /// Calls seen, e.g. `activate:k:60`.
         pub calls: Mutex<Vec<String>>,
+        /// The last activation of each role (what activating it again repeats).
+        pub earlier: Mutex<std::collections::HashMap<String, ActivationInput>>,
         /// Policy of every role; activation checks it with the core's own rule.
         pub policy: pim_core::Policy,
         /// Progress of activations; with `step_up` set, activation announces a step-up.
@@ -191,6 +198,7 @@ mod fake {
             FakeEngine {
                 tx: watch::Sender::new(model),
                 calls: Mutex::new(Vec::new()),
+                earlier: Mutex::new(std::collections::HashMap::new()),
                 policy: pim_core::Policy {
                     max_duration: Some(pim_core::PimDuration::from_hours(8)),
                     justification_required: true,
@@ -215,6 +223,31 @@ mod fake {
 
         fn record(&self, s: String) {
             self.calls.lock().expect("lock").push(s);
+        }
+
+        /// What an accepted activation does: the role is active for its duration (with a
+        /// pretend step-up first when `step_up` is set), remembered as its earlier request.
+        async fn make_active(&self, input: ActivationInput) -> EngineResult<ActivationOutcome> {
+            if let Some(m) = &self.step_up {
+                self.progress.send_replace(Some(m.clone()));
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            let now = time::OffsetDateTime::now_utc();
+            let r = self.set_state(
+                &input.key,
+                RoleState::Active {
+                    deactivatable_from: Some(now + pim_core::model::DEACTIVATION_GUARD),
+                    end: Some(now + time::Duration::minutes(i64::from(input.duration_minutes))),
+                    ready: crate::view::Ready::Unknown,
+                },
+            );
+            self.progress.send_replace(None);
+            r?;
+            self.earlier
+                .lock()
+                .expect("lock")
+                .insert(input.key.clone(), input);
+            Ok(ActivationOutcome::Active)
         }
 
         fn set_state(&self, key: &str, state: RoleState) -> EngineResult<()> {
@@ -276,22 +309,36 @@ mod fake {
             // The core checks the policy before anything is sent; so does this fake.
             pim_core::policy::validate(&input.key, Some(&self.policy), &input.to_request())?;
             self.record(format!("activate:{}:{}", input.key, input.duration_minutes));
-            if let Some(m) = &self.step_up {
-                self.progress.send_replace(Some(m.clone()));
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            self.make_active(input).await
+        }
+        async fn activate_again(&self, key: &str) -> EngineResult<ActivationOutcome> {
+            self.record(format!("again:{key}"));
+            let eligible = self
+                .tx
+                .borrow()
+                .role(key)
+                .map(|r| r.state == RoleState::Eligible);
+            match eligible {
+                None => {
+                    return Err(pim_core::Error::NotFound {
+                        name: key.into(),
+                        hint: String::new(),
+                    });
+                }
+                Some(false) => {
+                    return Err(pim_core::Error::InvalidState {
+                        message: format!("cannot activate again: {key} is not eligible now"),
+                    });
+                }
+                Some(true) => {}
             }
-            let now = time::OffsetDateTime::now_utc();
-            let r = self.set_state(
-                &input.key,
-                RoleState::Active {
-                    deactivatable_from: Some(now + pim_core::model::DEACTIVATION_GUARD),
-                    end: Some(now + time::Duration::minutes(i64::from(input.duration_minutes))),
-                    ready: crate::view::Ready::Unknown,
-                },
-            );
-            self.progress.send_replace(None);
-            r?;
-            Ok(ActivationOutcome::Active)
+            let earlier = self.earlier.lock().expect("lock").get(key).cloned();
+            // The core's words, so `again_needs_form` reads them as it does the core's.
+            let input = earlier.ok_or_else(|| pim_core::Error::InvalidState {
+                message: format!("{key} has no earlier activation request to repeat"),
+            })?;
+            pim_core::policy::validate(&input.key, Some(&self.policy), &input.to_request())?;
+            self.make_active(input).await
         }
         async fn deactivate(&self, key: &str) -> EngineResult<()> {
             self.record(format!("deactivate:{key}"));

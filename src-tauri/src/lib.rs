@@ -4,9 +4,11 @@
 //! - `view.rs`: the view model (accounts → tenants → roles with state and policy).
 //! - `engine.rs`: the port to the engine (`Engine` trait); `core_adapter.rs` adapts pim-core's
 //!   `Session` and pim-auth's sign-in; `demo.rs` starts the embedded simulator.
-//! - `menu.rs` (pure) builds the tray menu from the view model; `tray.rs` renders it natively.
-//! - `reminders.rs` (pure + one task) decides when expiry reminders are due; `notify.rs`
-//!   shows them with the actions `extend` and `deactivate`.
+//! - `menu.rs` (pure) builds the tray menu from the view model (`recent.rs`: its *Recently
+//!   ended* section with *Activate again*); `tray.rs` renders it natively.
+//! - `reminders.rs` (pure + one task) decides when expiry reminders are due and snoozes them;
+//!   `notify.rs` shows them with the actions `extend`, `deactivate` and `snooze`, and the
+//!   "ended" notice with `again`.
 //! - `commands.rs` (IPC glue), `dto.rs` (IPC shapes and input validation), `error.rs`
 //!   (`IpcError { code, message }`), `settings.rs` (versioned, atomically written settings),
 //!   `windows.rs` (windows on demand), `actions.rs` (menu and notification actions),
@@ -33,6 +35,7 @@ pub mod logging;
 pub mod menu;
 pub mod notify;
 pub mod platform;
+pub mod recent;
 pub mod reminders;
 pub mod settings;
 pub mod tray;
@@ -220,9 +223,12 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
                 engine.subscribe(),
                 Arc::new(move || theme_app.state::<AppState>().icon_theme()),
             ));
+            let (snoozer, snoozes) = reminders::Snoozer::channel();
+            handle.manage(snoozer);
             state.keep(reminders::ReminderTask::spawn(
                 engine.subscribe(),
                 minutes,
+                snoozes,
                 Arc::new(reminders::SystemClock),
                 Arc::new(notify::Notifier::new(handle.clone())),
             ));

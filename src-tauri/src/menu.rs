@@ -32,7 +32,7 @@ pub enum MenuNode {
 }
 
 impl MenuNode {
-    fn item(id: impl Into<String>, label: impl Into<String>) -> MenuNode {
+    pub(crate) fn item(id: impl Into<String>, label: impl Into<String>) -> MenuNode {
         MenuNode::Item {
             id: id.into(),
             label: label.into(),
@@ -40,7 +40,7 @@ impl MenuNode {
         }
     }
 
-    fn info(n: &mut usize, label: impl Into<String>) -> MenuNode {
+    pub(crate) fn info(n: &mut usize, label: impl Into<String>) -> MenuNode {
         *n += 1;
         MenuNode::Item {
             id: format!("info:{n}"),
@@ -69,6 +69,8 @@ pub enum MenuAction {
     Deactivate(String),
     /// Cancel this pending or scheduled request.
     Cancel(String),
+    /// Activate this role again as its last request asked (a recently ended activation).
+    Again(String),
     /// Re-read everything.
     Refresh,
     /// Sign in.
@@ -93,6 +95,7 @@ impl MenuAction {
             MenuAction::Extend(k) => format!("extend:{k}"),
             MenuAction::Deactivate(k) => format!("deactivate:{k}"),
             MenuAction::Cancel(k) => format!("cancel:{k}"),
+            MenuAction::Again(k) => format!("again:{k}"),
             MenuAction::Refresh => "refresh".into(),
             MenuAction::SignIn => "sign-in".into(),
             MenuAction::SignInCode => "sign-in-code".into(),
@@ -112,6 +115,7 @@ impl MenuAction {
             ("extend", false) => MenuAction::Extend(key),
             ("deactivate", false) => MenuAction::Deactivate(key),
             ("cancel", false) => MenuAction::Cancel(key),
+            ("again", false) => MenuAction::Again(key),
             ("refresh", true) => MenuAction::Refresh,
             ("sign-in", true) => MenuAction::SignIn,
             ("sign-in-code", true) => MenuAction::SignInCode,
@@ -199,7 +203,8 @@ pub fn build(model: &TrayModel, now: OffsetDateTime) -> Vec<MenuNode> {
             for w in &tenant.warnings {
                 out.push(MenuNode::info(&mut n, format!("⚠ {}", shorten(w, 90))));
             }
-            tenant_section(&mut out, &mut n, &tenant.roles, now);
+            let ended = crate::recent::recently_ended(&account.changes, &tenant.roles, now);
+            tenant_section(&mut out, &mut n, &tenant.roles, &ended, now);
         }
     }
     out.push(MenuNode::Separator);
@@ -227,7 +232,13 @@ pub fn build(model: &TrayModel, now: OffsetDateTime) -> Vec<MenuNode> {
     out
 }
 
-fn tenant_section(out: &mut Vec<MenuNode>, n: &mut usize, roles: &[RoleView], now: OffsetDateTime) {
+fn tenant_section(
+    out: &mut Vec<MenuNode>,
+    n: &mut usize,
+    roles: &[RoleView],
+    ended: &[crate::recent::Ended<'_>],
+    now: OffsetDateTime,
+) {
     let active: Vec<&RoleView> = roles
         .iter()
         .filter(|r| {
@@ -329,6 +340,7 @@ fn tenant_section(out: &mut Vec<MenuNode>, n: &mut usize, roles: &[RoleView], no
             });
         }
     }
+    crate::recent::section(out, n, ended, now);
     if !eligible.is_empty() {
         out.push(MenuNode::info(n, "Activate"));
         for (kind, list) in eligible {

@@ -1,5 +1,6 @@
 //! Desktop notifications (tauri-plugin-notification): expiry reminders with the actions
-//! `extend` and `deactivate`, change notices, and errors.
+//! `extend`, `deactivate` and `snooze`, change notices (the "ended" one with `again`), and
+//! errors.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,10 +9,28 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_notification::{Action, ActionType, NotificationExt};
 
+use crate::engine::ActivationOutcome;
 use crate::reminders::{Notice, Reminder, ReminderSink};
 
 /// Action type of expiry reminders.
 pub const EXPIRY_ACTIONS: &str = "pim-expiry";
+/// Action type of the notice that an activation ended.
+pub const ENDED_ACTIONS: &str = "pim-ended";
+
+/// Each action type with its actions (id, button title), as registered with the plugin.
+pub fn action_types() -> [(&'static str, &'static [(&'static str, &'static str)]); 2] {
+    [
+        (
+            EXPIRY_ACTIONS,
+            &[
+                ("extend", "Extend"),
+                ("deactivate", "Deactivate"),
+                ("snooze", "Snooze"),
+            ],
+        ),
+        (ENDED_ACTIONS, &[("again", "Activate again")]),
+    ]
+}
 
 /// Which role each shown reminder is about (notification id → role key).
 #[derive(Debug, Default)]
@@ -39,14 +58,19 @@ impl Shown {
 pub fn register<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     app.manage(Shown::default());
     let n = app.notification();
-    let types = vec![
-        ActionType::builder(EXPIRY_ACTIONS)
-            .actions(vec![
-                Action::builder("extend", "Extend").build(),
-                Action::builder("deactivate", "Deactivate").build(),
-            ])
-            .build(),
-    ];
+    let types = action_types()
+        .into_iter()
+        .map(|(id, actions)| {
+            ActionType::builder(id)
+                .actions(
+                    actions
+                        .iter()
+                        .map(|(id, title)| Action::builder(*id, *title).build())
+                        .collect(),
+                )
+                .build()
+        })
+        .collect();
     let _ = n.register_action_types(types);
     let handle = app.clone();
     let _ = n.on_action(move |performed| {
@@ -86,12 +110,13 @@ pub fn escape_markup(text: &str) -> String {
     pim_auth::loopback::html_escape(text)
 }
 
-/// Shows a notification; `body` has gone through [`body_text`].
-fn show<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str, role_key: Option<&str>) {
+/// Shows a notification; `body` has gone through [`body_text`]. With `actions` (a role key
+/// and an action type), its buttons act on that role.
+fn show<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str, actions: Option<(&str, &str)>) {
     let mut b = app.notification().builder().title(title).body(body);
-    if let Some(key) = role_key {
+    if let Some((key, action_type)) = actions {
         let id = app.state::<Shown>().add(key);
-        b = b.id(id).action_type_id(EXPIRY_ACTIONS);
+        b = b.id(id).action_type_id(action_type);
     }
     if let Err(e) = b.show() {
         tracing::warn!("cannot show a notification: {e}");
@@ -101,6 +126,12 @@ fn show<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str, role_key: Optio
 /// Shows information (e.g. a device-code sign-in's code).
 pub fn info<R: Runtime>(app: &AppHandle<R>, title: &str, message: &str) {
     show(app, title, &body_text(message), None);
+}
+
+/// Tells that *Activate again* worked ([`again_text`]).
+pub fn activated_again<R: Runtime>(app: &AppHandle<R>, title: &str, outcome: ActivationOutcome) {
+    let (title, body) = again_text(title, outcome);
+    show(app, &title, &body, None);
 }
 
 /// Shows an error.
@@ -122,10 +153,40 @@ pub fn reminder_text(r: &Reminder) -> (String, String) {
     (
         format!("{} ends {left}", r.title),
         body_text(&format!(
-            "Your activation of {} ends at {at}. Extend it or deactivate it now.",
+            "Your activation of {} ends at {at}. Extend it, deactivate it now, or snooze this \
+             reminder for 5 minutes.",
             r.title
         )),
     )
+}
+
+/// The role key and action type of a notice's buttons: only the "ended" notice has one
+/// (*Activate again*).
+pub fn notice_actions(n: &Notice) -> Option<(&str, &'static str)> {
+    match n {
+        Notice::Ended { key, .. } => Some((key.as_str(), ENDED_ACTIONS)),
+        _ => None,
+    }
+}
+
+/// The notification text after *Activate again* worked: title and body (through
+/// [`body_text`]), worded as the activation window words an outcome.
+pub fn again_text(title: &str, outcome: ActivationOutcome) -> (String, String) {
+    let (title, body) = match outcome {
+        ActivationOutcome::Active => (
+            format!("{title} is active again"),
+            "Activated with the justification, ticket and duration of its last request.",
+        ),
+        ActivationOutcome::Pending => (
+            format!("{title} was requested again"),
+            "The request waits for approval; you will be notified.",
+        ),
+        ActivationOutcome::Scheduled => (
+            format!("{title} is scheduled again"),
+            "The request starts later.",
+        ),
+    };
+    (title, body_text(body))
 }
 
 /// The notification text of a notice: title and body (through [`body_text`]).
@@ -136,7 +197,11 @@ pub fn notice_text(n: &Notice) -> (String, String) {
             format!("{title} not activated"),
             "Your request was denied, cancelled or expired before approval.",
         ),
-        Notice::Ended { title } => (format!("{title} ended"), "The activation has ended."),
+        Notice::Ended { title, .. } => (
+            format!("{title} ended"),
+            "The activation has ended. Activate it again with the same justification, or from \
+             the menu within the hour.",
+        ),
         Notice::Ready { title, after } => {
             let title = match after {
                 Some(d) => format!("{title} is ready (after {})", spoken(*d)),
@@ -177,13 +242,13 @@ impl<R: Runtime> ReminderSink for Notifier<R> {
     fn remind(&self, r: &Reminder) {
         let (title, body) = reminder_text(r);
         tracing::info!(role = %r.title, minutes_left = r.minutes_left, "reminder");
-        show(&self.app, &title, &body, Some(&r.key));
+        show(&self.app, &title, &body, Some((&r.key, EXPIRY_ACTIONS)));
     }
 
     fn notice(&self, n: &Notice) {
         let (title, body) = notice_text(n);
         tracing::info!(%title, "notice");
-        show(&self.app, &title, &body, None);
+        show(&self.app, &title, &body, notice_actions(n));
     }
 }
 
@@ -225,6 +290,7 @@ mod tests {
             },
             Notice::Ended {
                 title: HOSTILE.into(),
+                key: "k".into(),
             },
             Notice::Ready {
                 title: HOSTILE.into(),
@@ -243,6 +309,43 @@ mod tests {
         } else {
             assert_eq!(body_text(&message), message);
         }
+    }
+
+    #[test]
+    fn reminders_offer_snooze_and_the_ended_notice_activate_again() {
+        let types = action_types();
+        let actions = |t: &str| -> Vec<&str> {
+            types
+                .iter()
+                .find(|(id, _)| *id == t)
+                .map(|(_, a)| a.iter().map(|(id, _)| *id).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(actions(EXPIRY_ACTIONS), ["extend", "deactivate", "snooze"]);
+        assert_eq!(actions(ENDED_ACTIONS), ["again"]);
+        let ended = Notice::Ended {
+            title: "Global Reader".into(),
+            key: "gr".into(),
+        };
+        assert_eq!(notice_actions(&ended), Some(("gr", ENDED_ACTIONS)));
+        let approved = Notice::Approved {
+            title: "Global Reader".into(),
+        };
+        assert_eq!(notice_actions(&approved), None);
+        assert_eq!(
+            again_text("Global Reader", ActivationOutcome::Active).0,
+            "Global Reader is active again"
+        );
+        assert_eq!(
+            again_text("Global Reader", ActivationOutcome::Pending).0,
+            "Global Reader was requested again"
+        );
+        assert_eq!(
+            again_text("Global Reader", ActivationOutcome::Scheduled).0,
+            "Global Reader is scheduled again"
+        );
+        let (_, b) = again_text(HOSTILE, ActivationOutcome::Active);
+        assert_eq!(b, body_text(&b), "constant bodies need no escaping: {b}");
     }
 
     /// A name from the directory with markup in it (freedesktop servers render `<a>`, `<img>`).

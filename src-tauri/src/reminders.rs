@@ -4,16 +4,18 @@
 //! ended; [`pim_core::Change`], numbered): the shell infers nothing by comparing models.
 //!
 //! [`Reminders`] is pure: given the activations and the time, it says which reminders are due
-//! and when to wake next. [`ReminderTask`] runs it: it waits for either a new model or the next
-//! due time, re-reading the wall clock on every wake (the timer is re-armed at most a minute
-//! ahead, so a suspend/resume or a clock change is noticed within a minute; nothing is polled
-//! from the service). A reminder already due at start-up fires at once.
+//! and when to wake next, and snoozes a reminder ([`Reminders::snooze`]: again in 5 minutes,
+//! or at the next stage if sooner, never past the end). [`ReminderTask`] runs it: it waits for
+//! a new model, a snooze ([`Snoozer`]) or the next due time, re-reading the wall clock on every
+//! wake (the timer is re-armed at most a minute ahead, so a suspend/resume or a clock change is
+//! noticed within a minute; nothing is polled from the service). A reminder already due at
+//! start-up fires at once.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::view::{Ready, RoleState, RoleView, TrayModel};
@@ -47,10 +49,12 @@ pub enum Notice {
         /// Role title.
         title: String,
     },
-    /// An activation ended (expired or deactivated).
+    /// An activation ended (expired or deactivated); it can be activated again.
     Ended {
         /// Role title.
         title: String,
+        /// Role key (for the Activate again action).
+        key: String,
     },
     /// An activation made here works everywhere now.
     Ready {
@@ -61,11 +65,17 @@ pub enum Notice {
     },
 }
 
-/// Which reminders have fired; decides what is due.
+/// How long a snoozed reminder waits, unless the next stage comes sooner.
+pub const SNOOZE: Duration = Duration::minutes(5);
+
+/// Which reminders have fired and which are snoozed; decides what is due.
 #[derive(Debug, Clone)]
 pub struct Reminders {
     offsets: Vec<Duration>,
+    /// (role key, end, stage offset in seconds) of each reminder shown.
     fired: HashSet<(String, i64, i64)>,
+    /// (role key, end) → when a snoozed reminder comes again.
+    snoozed: HashMap<(String, i64), OffsetDateTime>,
 }
 
 impl Reminders {
@@ -81,6 +91,7 @@ impl Reminders {
         Reminders {
             offsets,
             fired: HashSet::new(),
+            snoozed: HashMap::new(),
         }
     }
 
@@ -88,9 +99,11 @@ impl Reminders {
         model.roles().filter_map(|r| r.active_end().map(|e| (r, e)))
     }
 
-    /// Reminders due at `now`, marking them fired. When several offsets of one activation are
-    /// due at once (start-up, resume), only one reminder is shown for it.
+    /// Reminders due at `now` (stages and snoozed ones), marking them fired. When several are
+    /// due at once for one activation (start-up, resume), only one reminder is shown for it.
     pub fn due(&mut self, model: &TrayModel, now: OffsetDateTime) -> Vec<Reminder> {
+        self.snoozed
+            .retain(|(_, end), _| *end > now.unix_timestamp());
         let mut out = Vec::new();
         for (role, end) in Self::activations(model) {
             if end <= now {
@@ -103,7 +116,13 @@ impl Reminders {
                     show = true;
                 }
             }
+            let snoozed = (role.key.clone(), end.unix_timestamp());
+            if self.snoozed.get(&snoozed).is_some_and(|at| now >= *at) {
+                show = true;
+            }
             if show {
+                // Whatever is shown now answers a snooze too.
+                self.snoozed.remove(&snoozed);
                 out.push(Reminder {
                     key: role.key.clone(),
                     title: role.title(),
@@ -115,18 +134,84 @@ impl Reminders {
         out
     }
 
-    /// The next time a reminder becomes due, if any.
+    /// The next time a reminder becomes due (a stage or a snoozed one), if any.
     pub fn next_due(&self, model: &TrayModel, now: OffsetDateTime) -> Option<OffsetDateTime> {
         Self::activations(model)
             .filter(|(_, end)| *end > now)
             .flat_map(|(role, end)| {
-                self.offsets.iter().filter_map(move |off| {
-                    let id = (role.key.clone(), end.unix_timestamp(), off.whole_seconds());
-                    (!self.fired.contains(&id)).then_some(end - *off)
-                })
+                let snoozed = self
+                    .snoozed
+                    .get(&(role.key.clone(), end.unix_timestamp()))
+                    .copied();
+                self.offsets
+                    .iter()
+                    .filter_map(move |off| {
+                        let id = (role.key.clone(), end.unix_timestamp(), off.whole_seconds());
+                        (!self.fired.contains(&id)).then_some(end - *off)
+                    })
+                    .chain(snoozed)
             })
             .map(|t| t.max(now))
             .min()
+    }
+
+    /// Snoozes the reminder of `key`'s activation ending at `end`, at `now`: it comes again
+    /// [`SNOOZE`] from now, or at the next reminder stage if that comes sooner (then the stage
+    /// is the reminder), and never later than a minute before the end. Returns when the next
+    /// reminder is due; `None` when the activation ends within a minute (nothing is left to
+    /// remind of; the "ended" notice follows).
+    pub fn snooze(
+        &mut self,
+        key: &str,
+        end: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Option<OffsetDateTime> {
+        let id = (key.to_owned(), end.unix_timestamp());
+        let last = end - Duration::minutes(1);
+        if last <= now {
+            self.snoozed.remove(&id);
+            return None;
+        }
+        let next_stage = self
+            .offsets
+            .iter()
+            .filter(|off| {
+                !self
+                    .fired
+                    .contains(&(key.to_owned(), end.unix_timestamp(), off.whole_seconds()))
+            })
+            .map(|off| end - *off)
+            .filter(|t| *t > now)
+            .min();
+        let again = (now + SNOOZE).min(last);
+        match next_stage {
+            Some(stage) if stage <= again => {
+                self.snoozed.remove(&id);
+                Some(stage)
+            }
+            _ => {
+                self.snoozed.insert(id, again);
+                Some(again)
+            }
+        }
+    }
+}
+
+/// Asks the reminder loop to snooze a role's reminder (the notification's *Snooze*): cheap to
+/// clone, never blocks; a snooze sent after the loop ended is dropped.
+#[derive(Debug, Clone)]
+pub struct Snoozer(mpsc::UnboundedSender<String>);
+
+impl Snoozer {
+    /// A snoozer and the receiver [`ReminderTask::spawn`] (or [`run`]) takes.
+    pub fn channel() -> (Snoozer, mpsc::UnboundedReceiver<String>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Snoozer(tx), rx)
+    }
+
+    /// Snoozes the reminder of the role with this key.
+    pub fn snooze(&self, key: &str) {
+        let _ = self.0.send(key.to_owned());
     }
 }
 
@@ -160,7 +245,10 @@ pub fn notices(model: &TrayModel, seen: u64) -> Vec<Notice> {
             match c.kind {
                 pim_core::ChangeKind::Approved => Some(Notice::Approved { title }),
                 pim_core::ChangeKind::Denied => Some(Notice::Denied { title }),
-                pim_core::ChangeKind::Ended => Some(Notice::Ended { title }),
+                pim_core::ChangeKind::Ended => Some(Notice::Ended {
+                    title,
+                    key: c.key.clone(),
+                }),
                 // The window or the CLI that activated it already said so.
                 pim_core::ChangeKind::Activated => None,
                 pim_core::ChangeKind::Ready => Some(Notice::Ready {
@@ -207,6 +295,7 @@ impl ReminderTask {
     pub fn spawn(
         models: watch::Receiver<TrayModel>,
         minutes: watch::Receiver<Vec<u32>>,
+        snoozes: mpsc::UnboundedReceiver<String>,
         clock: Arc<dyn Clock>,
         sink: Arc<dyn ReminderSink>,
     ) -> ReminderTask {
@@ -214,17 +303,19 @@ impl ReminderTask {
         let token = cancel.clone();
         tauri::async_runtime::spawn(async move {
             token
-                .run_until_cancelled(run(models, minutes, clock, sink))
+                .run_until_cancelled(run(models, minutes, snoozes, clock, sink))
                 .await;
         });
         ReminderTask { cancel }
     }
 }
 
-/// The loop itself (public for tests with tokio's paused time).
+/// The loop itself (public for tests with tokio's paused time). `snoozes` carries the role
+/// keys whose reminder the user snoozed ([`Snoozer`]).
 pub async fn run(
     mut models: watch::Receiver<TrayModel>,
     mut minutes: watch::Receiver<Vec<u32>>,
+    mut snoozes: mpsc::UnboundedReceiver<String>,
     clock: Arc<dyn Clock>,
     sink: Arc<dyn ReminderSink>,
 ) {
@@ -261,6 +352,16 @@ pub async fn run(
                     return;
                 }
                 reminders = Reminders::new(&minutes.borrow_and_update());
+            }
+            Some(key) = snoozes.recv() => {
+                let now = last.service_now(clock.now());
+                // The role's activation (a key can have an eligible row beside it).
+                let end = last.roles().filter(|r| r.key == key).find_map(RoleView::active_end);
+                match end.map(|end| reminders.snooze(&key, end, now)) {
+                    Some(Some(at)) => tracing::info!(%key, at = %at, "reminder snoozed"),
+                    Some(None) => tracing::info!(%key, "not snoozed: the activation ends within a minute"),
+                    None => tracing::info!(%key, "not snoozed: the role is not active"),
+                }
             }
             () = tokio::time::sleep(wait) => {}
         }
@@ -349,6 +450,7 @@ mod tests {
             kind,
             key: key.into(),
             role: format!("role {key}"),
+            at: None,
         }
     }
 
@@ -386,7 +488,8 @@ mod tests {
                 },
                 // Not in the menu any more: the core's own words.
                 Notice::Ended {
-                    title: "role gone".into()
+                    title: "role gone".into(),
+                    key: "gone".into()
                 },
             ]
         );
@@ -394,7 +497,8 @@ mod tests {
         assert_eq!(
             notices(&after, 8),
             [Notice::Ended {
-                title: "role gone".into()
+                title: "role gone".into(),
+                key: "gone".into()
             }]
         );
         assert!(notices(&after, last_change(&after)).is_empty());
@@ -438,8 +542,9 @@ mod tests {
             T0 + Duration::minutes(10),
         )]));
         let (_mtx, mrx) = watch::channel(vec![15, 5]);
+        let (_snoozer, snoozes) = Snoozer::channel();
         let rec = Arc::new(Recorder::default());
-        let task = tokio::spawn(run(rx, mrx, clock, rec.clone()));
+        let task = tokio::spawn(run(rx, mrx, snoozes, clock, rec.clone()));
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         assert_eq!(*rec.0.lock().expect("lock"), ["User Administrator 10"]);
         tokio::time::sleep(std::time::Duration::from_secs(5 * 60)).await;
@@ -452,7 +557,7 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         assert_eq!(
             rec.0.lock().expect("lock")[2],
-            "Ended { title: \"role ua\" }"
+            "Ended { title: \"role ua\", key: \"ua\" }"
         );
         // The same model again (a change already shown) says nothing new.
         tx.send_modify(|_| {});
@@ -460,5 +565,91 @@ mod tests {
         assert_eq!(rec.0.lock().expect("lock").len(), 3);
         drop(tx);
         task.await.expect("loop ends when the model sender goes");
+    }
+
+    #[test]
+    fn snooze_reminds_again_in_five_minutes_unless_a_stage_comes_first() {
+        let end = T0 + Duration::minutes(60);
+        let m = model(vec![active("ua", "User Administrator", end)]);
+        let mut r = Reminders::new(&[60, 15, 5]);
+        assert_eq!(r.due(&m, T0).len(), 1, "the 60-minute stage");
+        // The next stage is 45 minutes away: five minutes it is.
+        assert_eq!(r.snooze("ua", end, T0), Some(T0 + SNOOZE));
+        assert_eq!(r.next_due(&m, T0), Some(T0 + SNOOZE));
+        assert!(r.due(&m, T0 + Duration::minutes(4)).is_empty());
+        let d = r.due(&m, T0 + SNOOZE);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].minutes_left, 55);
+        // Once shown, it is not shown again; the next stage is next.
+        assert!(r.due(&m, T0 + Duration::minutes(6)).is_empty());
+        assert_eq!(
+            r.next_due(&m, T0 + Duration::minutes(6)),
+            Some(end - Duration::minutes(15))
+        );
+        // Three minutes before the 15-minute stage, the stage is the next reminder.
+        let at = end - Duration::minutes(18);
+        assert_eq!(r.snooze("ua", end, at), Some(end - Duration::minutes(15)));
+        assert_eq!(r.next_due(&m, at), Some(end - Duration::minutes(15)));
+        assert_eq!(r.due(&m, end - Duration::minutes(15)).len(), 1);
+        // Snoozed twice in a row: the later snooze counts.
+        let first = end - Duration::minutes(14);
+        assert_eq!(r.snooze("ua", end, first), Some(first + SNOOZE));
+        let second = first + Duration::minutes(2);
+        assert_eq!(r.snooze("ua", end, second), Some(second + SNOOZE));
+        assert!(r.due(&m, first + SNOOZE).is_empty());
+        assert_eq!(r.due(&m, second + SNOOZE).len(), 1);
+    }
+
+    #[test]
+    fn snooze_never_passes_the_end() {
+        let end = T0 + Duration::minutes(4);
+        let m = model(vec![active("a", "A", end)]);
+        let mut r = Reminders::new(&[5]);
+        assert_eq!(r.due(&m, T0).len(), 1);
+        // Four minutes left: again a minute before the end, not in five minutes.
+        assert_eq!(r.snooze("a", end, T0), Some(end - Duration::minutes(1)));
+        assert_eq!(r.due(&m, end - Duration::minutes(1)).len(), 1);
+        // Within the last minute there is nothing left to snooze to.
+        assert_eq!(r.snooze("a", end, end - Duration::seconds(30)), None);
+        assert_eq!(r.next_due(&m, end - Duration::seconds(30)), None);
+        // A snooze of an activation that was extended since does not follow it.
+        let later = T0 + Duration::hours(2);
+        assert_eq!(r.snooze("a", end, T0), Some(end - Duration::minutes(1)));
+        let m = model(vec![active("a", "A", later)]);
+        assert_eq!(r.next_due(&m, T0), Some(later - Duration::minutes(5)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_loop_snoozes_on_request() {
+        let clock = Arc::new(VirtualClock {
+            base: T0,
+            start: tokio::time::Instant::now(),
+        });
+        let (_tx, rx) = watch::channel(model(vec![active(
+            "ua",
+            "User Administrator",
+            T0 + Duration::minutes(40),
+        )]));
+        let (_mtx, mrx) = watch::channel(vec![60, 15]);
+        let (snoozer, snoozes) = Snoozer::channel();
+        let rec = Arc::new(Recorder::default());
+        let _task = tokio::spawn(run(rx, mrx, snoozes, clock, rec.clone()));
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        assert_eq!(*rec.0.lock().expect("lock"), ["User Administrator 40"]);
+        snoozer.snooze("ua");
+        // Not a role that is active: nothing happens.
+        snoozer.snooze("nobody");
+        tokio::time::sleep(std::time::Duration::from_secs(4 * 60)).await;
+        assert_eq!(rec.0.lock().expect("lock").len(), 1);
+        tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+        assert_eq!(
+            *rec.0.lock().expect("lock"),
+            ["User Administrator 40", "User Administrator 35"]
+        );
+        // Not snoozed again: the next one is the 15-minute stage, 20 minutes on.
+        tokio::time::sleep(std::time::Duration::from_secs(19 * 60)).await;
+        assert_eq!(rec.0.lock().expect("lock").len(), 2);
+        tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+        assert_eq!(rec.0.lock().expect("lock")[2], "User Administrator 15");
     }
 }

@@ -1,5 +1,6 @@
 //! The tray icon and its native menu, rebuilt from the engine's pushed model (never polled).
-//! Labels with time left are re-rendered locally once a minute while an activation runs.
+//! Labels with time left are re-rendered locally once a minute while an activation runs (or
+//! a recently ended one is offered again).
 
 use std::sync::Arc;
 
@@ -205,7 +206,8 @@ impl Drop for TrayTask {
 
 impl TrayTask {
     /// Rebuilds the menu whenever the model changes, and once a minute while a timed
-    /// activation is shown (its "time left" label).
+    /// activation is shown (its "time left" label) or a recently ended one is offered again
+    /// (its "ended N min ago" label, and the entry goes after an hour).
     pub fn spawn<R: Runtime>(
         app: AppHandle<R>,
         mut models: watch::Receiver<TrayModel>,
@@ -222,8 +224,8 @@ impl TrayTask {
                             tracing::warn!("cannot update the tray: {e}");
                         }
                         tracing::info!(roles = model.roles().count(), "tray menu rebuilt");
-                        if model.any_activation() {
-                            let now = model.service_now(time::OffsetDateTime::now_utc());
+                        let now = model.service_now(time::OffsetDateTime::now_utc());
+                        if model.any_activation() || crate::recent::any(&model, now) {
                             let to_next_minute = 60 - u64::from(now.second());
                             tokio::select! {
                                 r = models.changed() => if r.is_err() { return },

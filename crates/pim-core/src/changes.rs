@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use crate::model::{Role, RoleState, Snapshot};
 
@@ -44,6 +45,11 @@ pub struct Change {
     pub key: String,
     /// The role as [`Role::describe`] says it.
     pub role: String,
+    /// When the session saw it, by the service's clock: the time of the read that found it
+    /// ([`Snapshot::taken_at`]); `None` for changes not found by comparing two reads
+    /// ([`ChangeKind::Ready`]).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub at: Option<OffsetDateTime>,
 }
 
 /// How many recent changes a snapshot keeps.
@@ -130,6 +136,7 @@ pub fn between(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
             kind,
             key,
             role,
+            at: after.taken_at,
         })
         .collect()
 }
@@ -141,6 +148,7 @@ pub fn push(recent: &mut Vec<Change>, kind: ChangeKind, key: String, role: Strin
         kind,
         key,
         role,
+        at: None,
     });
     let skip = recent.len().saturating_sub(KEPT);
     recent.drain(..skip);
@@ -219,6 +227,8 @@ mod tests {
             c.windows(2).all(|w| w[0].seq < w[1].seq),
             "numbered in order"
         );
+        // Each is dated by the read that found it.
+        assert!(c.iter().all(|c| c.at == after.taken_at), "{c:?}");
         // Nothing new, nothing reported; signing in is not news.
         assert!(between(&after, &after).is_empty());
         assert!(between(&Snapshot::default(), &after).is_empty());

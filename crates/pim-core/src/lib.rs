@@ -101,6 +101,6 @@ pub use model::{
 pub use policy::{ActivationForm, Policy};
 pub use session::{
     ActivationPlan, History, HistoryEntry, Planned, Readiness, ReadyOptions, ReadyOutcome,
-    ScheduleOptions, Session, SessionOptions, StepUpHook, TenantHistory, hidden_tenants_after,
-    normalise_ids, policy_claims,
+    ScheduleOptions, Session, SessionOptions, StepUpHook, TenantHistory, again_needs_form,
+    hidden_tenants_after, normalise_ids, policy_claims,
 };

@@ -372,6 +372,26 @@ impl CoreAdapter {
         Ok(sessions)
     }
 
+    /// After an activation made here: active is not yet working everywhere, so the core
+    /// follows it until it is ("applying…" then "ready" in the menu, and a notification). The
+    /// probes end by themselves (ready, no probe, 30 minutes, or a sign-in needed after the
+    /// account went away). Nothing to follow when the role is not active (pending, scheduled).
+    fn follow_ready(&self, session: Session, key: &str) {
+        let Some(active) = session
+            .snapshot()
+            .by_key(key)
+            .filter(|r| r.state == pim_core::RoleState::Active)
+            .cloned()
+        else {
+            return;
+        };
+        let options = *pim_core::sync::lock(&self.ready_options);
+        tauri::async_runtime::spawn(async move {
+            let out = session.follow_ready(&active, options).await;
+            tracing::info!(role = %active.describe(), outcome = ?out, "readiness followed");
+        });
+    }
+
     /// The role with this key in whichever account has it.
     async fn role(&self, key: &str) -> EngineResult<(Session, Role)> {
         if let Some(found) = self.current.lock().await.role(key) {
@@ -446,21 +466,16 @@ impl Engine for CoreAdapter {
         let r = session.activate(&role, input.to_request()).await;
         self.progress.send_replace(None);
         let r = r?;
-        // Active is not yet working everywhere: the core follows it until it is ("applying…"
-        // then "ready" in the menu, and a notification). The probes end by themselves (ready,
-        // no probe, 30 minutes, or a sign-in needed after the account went away).
-        if let Some(active) = session
-            .snapshot()
-            .by_key(&input.key)
-            .filter(|r| r.state == pim_core::RoleState::Active)
-            .cloned()
-        {
-            let options = *pim_core::sync::lock(&self.ready_options);
-            tauri::async_runtime::spawn(async move {
-                let out = session.follow_ready(&active, options).await;
-                tracing::info!(role = %active.describe(), outcome = ?out, "readiness followed");
-            });
-        }
+        self.follow_ready(session, &input.key);
+        Ok(outcome(&r))
+    }
+
+    async fn activate_again(&self, key: &str) -> EngineResult<ActivationOutcome> {
+        let (session, role) = self.role(key).await?;
+        let r = session.activate_again(&role).await;
+        self.progress.send_replace(None);
+        let r = r?;
+        self.follow_ready(session, key);
         Ok(outcome(&r))
     }
 

@@ -580,3 +580,95 @@ async fn history_lists_my_requests_of_every_kind_newest_first() {
         .unwrap();
     assert!(week.entries.len() < h.entries.len());
 }
+
+/// The activation of `key` (any of its rows) with its end, if it is active.
+fn active_end(m: &TrayModel, key: &str) -> Option<time::OffsetDateTime> {
+    m.roles()
+        .filter(|r| r.key == key)
+        .find_map(|r| r.active_end())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_activation_is_activated_again_as_before_or_sends_the_user_to_the_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, e) = sim_in(Cloud::Public).await;
+    let control = sim.control();
+    let mut o = AuthOptions::with_secret_store(
+        e,
+        pim_core::config::DEFAULT_CLIENT_ID.to_owned(),
+        dir.path().to_owned(),
+        Arc::new(MemoryStore::new()),
+    );
+    o.browser = Arc::new(DemoBrowser::new());
+    let engine = CoreAdapter::new(Accounts::new(o).unwrap(), true, Some(Box::new(sim)));
+    engine.sign_in().await.expect("demo sign-in");
+    let m = wait_model(&engine, "the demo roles", |m| m.roles().count() > 10).await;
+    let gr = role(&m, "Global Reader").key.clone();
+    let outcome = engine
+        .activate(ActivationInput {
+            key: gr.clone(),
+            justification: "Investigating sign-ins".into(),
+            ticket: None,
+            duration_minutes: 45,
+            start: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome, ActivationOutcome::Active);
+    // Active: nothing to activate again, and not a reason for the form.
+    let err = engine.activate_again(&gr).await.unwrap_err();
+    assert!(!pim_core::again_needs_form(&err), "{err}");
+
+    // Past PIM's five minutes (the service's clock), deactivated: the core says it ended.
+    control.advance(6 * 60);
+    engine.refresh().await.unwrap();
+    engine.deactivate(&gr).await.unwrap();
+    let m = wait_model(&engine, "Global Reader ended", |m| {
+        active_end(m, &gr).is_none()
+            && m.accounts[0]
+                .changes
+                .iter()
+                .any(|c| c.kind == pim_core::ChangeKind::Ended && c.key == gr && c.at.is_some())
+    })
+    .await;
+    // The menu offers it again, and the "ended" notice has the button.
+    let now = m.service_now(time::OffsetDateTime::now_utc());
+    let menu = pim_tray::menu::build(&m, now);
+    let outline = pim_tray::tray::outline(&menu);
+    assert!(
+        outline.contains(
+            "Recently ended | Global Reader · ended just now | Global Reader · ended just now > Activate again"
+        ),
+        "{outline}"
+    );
+    let ended = pim_tray::reminders::notices(&m, 0)
+        .into_iter()
+        .rfind(|n| matches!(n, pim_tray::reminders::Notice::Ended { key, .. } if *key == gr))
+        .expect("an ended notice");
+    assert_eq!(
+        pim_tray::notify::notice_actions(&ended),
+        Some((gr.as_str(), pim_tray::notify::ENDED_ACTIONS))
+    );
+
+    // Activated again for the 45 minutes it was asked for before (the tray knows the
+    // service's clock to the second).
+    let outcome = engine.activate_again(&gr).await.unwrap();
+    assert_eq!(outcome, ActivationOutcome::Active);
+    let m = wait_model(&engine, "Global Reader active again", |m| {
+        active_end(m, &gr).is_some()
+    })
+    .await;
+    let left = active_end(&m, &gr).unwrap() - m.service_now(time::OffsetDateTime::now_utc());
+    assert!(
+        left > time::Duration::minutes(43) && left < time::Duration::minutes(46),
+        "{left}"
+    );
+    let outline = pim_tray::tray::outline(&pim_tray::menu::build(&m, now));
+    assert!(!outline.contains("Recently ended"), "{outline}");
+
+    // Never requested before: the form, not an error.
+    let reader = role(&m, "Reader — rg-web").key.clone();
+    let err = engine.activate_again(&reader).await.unwrap_err();
+    assert!(pim_core::again_needs_form(&err), "{err}");
+    assert!(active_end(&engine.subscribe().borrow(), &reader).is_none());
+}

@@ -17,9 +17,11 @@
 //! in the submodules: `tenants` (discovery, hidden tenants), `load` (reading a tenant from
 //! Graph and ARM, policies), `names` (display names the payloads lacked), `rows` (pure:
 //! wire items to rows), `write` (activate, deactivate, extend, cancel, step-up), `batch`
-//! (several activations at once) and `reconcile` (uncertain outcomes, waiting for a write to
-//! show); `history` reads the user's past requests ([`Session::history`]).
+//! (several activations at once), `again` (activate a role again as its newest earlier
+//! request asked) and `reconcile` (uncertain outcomes, waiting for a write to show);
+//! `history` reads the user's past requests ([`Session::history`]).
 
+mod again;
 mod batch;
 mod history;
 mod load;
@@ -50,6 +52,7 @@ use crate::model::*;
 pub use crate::token::StepUpHook;
 use crate::token::TokenSource;
 use crate::{Error, Result};
+pub use again::again_needs_form;
 pub use batch::{ActivationPlan, Planned};
 pub use history::{History, HistoryEntry, TenantHistory};
 pub use ready::{Readiness, ReadyOptions, ReadyOutcome, next_wait};

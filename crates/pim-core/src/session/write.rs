@@ -483,8 +483,9 @@ impl Session {
         Ok(self.settle(role, outcome).await)
     }
 
-    /// The newest activation request for the role (for extend's justification/ticket).
-    async fn last_activation(&self, role: &Role) -> Option<ScheduleRequest> {
+    /// The newest activation request for the role (for extend's justification/ticket, and
+    /// what `again.rs` repeats); `None` when there is none or the list cannot be read.
+    pub(super) async fn last_activation(&self, role: &Role) -> Option<ScheduleRequest> {
         match role.kind {
             RoleKind::EntraRole | RoleKind::Group => {
                 let since = OffsetDateTime::UNIX_EPOCH;

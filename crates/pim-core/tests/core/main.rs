@@ -1,6 +1,7 @@
 //! pim-core against the real pim-sim over loopback HTTP.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod approvals;
 mod batch;
 mod harness;
 mod history;

@@ -13,6 +13,7 @@ mod clock;
 mod faults;
 mod first_run;
 mod history;
+mod inbox;
 mod paging;
 mod ready;
 mod signin;

@@ -10,6 +10,7 @@
 #[macro_use]
 mod output;
 mod activate;
+mod approvals;
 mod bundle;
 mod history;
 
@@ -24,7 +25,7 @@ use pim_auth::{Account, Auth, AuthOptions, CredentialKind, DeviceCodeOptions, Lo
 use pim_core::config::{Cloud, Env, ProcessEnv};
 use pim_core::token::Resource;
 use pim_core::{
-    ActivationRequest, Error, PimDuration, Role, RoleQuery, RoleState, Session, Snapshot,
+    ActivationRequest, Decision, Error, PimDuration, Role, RoleQuery, RoleState, Session, Snapshot,
     StepUpHook, Ticket,
 };
 use time::{OffsetDateTime, UtcOffset};
@@ -147,6 +148,16 @@ enum Command {
     /// Your past PIM requests (activations, deactivations, extensions, denials,
     /// cancellations) in every tenant, newest first.
     History(history::HistoryArgs),
+    /// Other users' requests waiting for your approval, in every tenant.
+    Approvals {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a request `pim approvals` lists (your stage of it).
+    Approve(approvals::DecideArgs),
+    /// Deny a request `pim approvals` lists (--reason is required).
+    Deny(approvals::DecideArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,7 +263,9 @@ fn cli_hint(e: &Error) -> Option<String> {
             let mut h = Vec::new();
             for r in rules {
                 match r.as_str() {
-                    "JustificationRule" => h.push("add --reason TEXT"),
+                    "JustificationRule" | "ApproverJustificationRule" => {
+                        h.push("add --reason TEXT")
+                    }
                     "TicketingRule" => h.push("add --ticket N --ticket-system S"),
                     "ExpirationRule" | "ActiveDurationTooShort" => {
                         h.push("choose another --duration (see `pim policy NAME`)")
@@ -688,6 +701,19 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<u8> {
         Command::History(args) => {
             let open = open_account(ctx, &cli.account, &cli.tenant)?;
             history::run(&open, &cli.tenant, &args, out).await
+        }
+        Command::Approvals { json } => {
+            let open = open_account(ctx, &cli.account, &cli.tenant)?;
+            approvals::list(&open, &cli.tenant, json, out).await
+        }
+        Command::Approve(a) => {
+            let open = open_account(ctx, &cli.account, &cli.tenant)?;
+            approvals::decide(&open, &a, Decision::Approve, out).await
+        }
+        Command::Deny(a) => {
+            approvals::deny_needs_reason(&a.reason)?; // nothing is read or sent without one
+            let open = open_account(ctx, &cli.account, &cli.tenant)?;
+            approvals::decide(&open, &a, Decision::Deny, out).await
         }
     };
     done.map(|()| 0)

@@ -21,6 +21,8 @@ use crate::wire::{
 
 /// PIM api-version.
 pub const API_VERSION: &str = "2020-10-01";
+/// The api-version of `roleAssignmentApprovals` (a preview: the only one Microsoft publishes).
+pub const APPROVALS_API_VERSION: &str = "2021-01-01-preview";
 const AUTHZ: &str = "/providers/Microsoft.Authorization";
 
 /// An ARM resource id or scope from a response (`/subscriptions/…/resourceGroups/…`, a
@@ -137,6 +139,41 @@ impl Arm {
             self.base(),
             arm_path(id)?
         ))
+    }
+
+    /// A role assignment approval (`/providers/Microsoft.Authorization/roleAssignmentApprovals/
+    /// {name}`, its `stages`) or one of its stages (`…/stages/{stageId}`, PATCHed to decide);
+    /// api-version [`APPROVALS_API_VERSION`]. Names from responses must be one path segment.
+    pub fn approval_url(&self, name: &str, stage: Option<&str>) -> Result<String, Error> {
+        let mut rest = format!("roleAssignmentApprovals/{}", id_segment(name)?);
+        if let Some(s) = stage {
+            rest.push_str(&format!("/stages/{}", id_segment(s)?));
+        }
+        self.scoped("", &format!("{rest}?api-version={APPROVALS_API_VERSION}"))
+    }
+
+    /// Requests where I am an approver (provider level, `asApprover()`, every page): the
+    /// requester, role, scope and what was asked, as raw items.
+    pub async fn approver_requests(&self, tenant: &str) -> Result<Vec<Value>, Error> {
+        let url = self.scoped(
+            "",
+            &format!(
+                "roleAssignmentScheduleRequests?api-version={API_VERSION}&$filter=asApprover()"
+            ),
+        )?;
+        self.http.get_all(tenant, Resource::Arm, &url).await
+    }
+
+    /// Approvals where I am an approver (`roleAssignmentApprovals`, `asApprover()`, every
+    /// page): their stages, as raw items.
+    pub async fn approvals_as_approver(&self, tenant: &str) -> Result<Vec<Value>, Error> {
+        let url = self.scoped(
+            "",
+            &format!(
+                "roleAssignmentApprovals?api-version={APPROVALS_API_VERSION}&$filter=asApprover()"
+            ),
+        )?;
+        self.http.get_all(tenant, Resource::Arm, &url).await
     }
 
     /// `GET /tenants?api-version=2020-01-01` with the home tenant's token.

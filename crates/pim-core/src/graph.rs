@@ -60,6 +60,10 @@ pub(crate) mod item {
     pub const ROLE_HISTORY: &str = "roleHistory";
     /// My group requests, for my history ([`super::history_items`]).
     pub const GROUP_HISTORY: &str = "groupHistory";
+    /// Entra role requests waiting for my approval ([`super::inbox_items`]).
+    pub const ROLE_INBOX: &str = "roleInbox";
+    /// Group requests waiting for my approval ([`super::inbox_items`]).
+    pub const GROUP_INBOX: &str = "groupInbox";
 }
 
 /// The refresh `$batch` for one tenant: me, Entra eligible/active/requests, all Entra role
@@ -147,6 +151,42 @@ pub(crate) fn history_items() -> Vec<BatchItem> {
             item::GROUP_HISTORY,
             &[
                 format!("{groups}?$expand=group($select=id,displayName)"),
+                groups.clone(),
+            ],
+        ),
+    ]
+}
+
+/// PIM for Groups approvals (v1.0): `{GROUP_APPROVALS}/{request id}` holds the stages.
+pub(crate) const GROUP_APPROVALS: &str =
+    "/identityGovernance/privilegedAccess/group/assignmentApprovals";
+
+/// The approver's `$batch` for one tenant ([`crate::Session::approvals`]): the Entra role and
+/// group requests waiting for a decision where I am an approver
+/// (`filterByCurrentUser(on='approver')`, `status eq 'PendingApproval'`), the requester and
+/// the role or group expanded where the service can, plainer fallbacks after (the caller
+/// keeps only `PendingApproval` items itself, in case a fallback drops the filter).
+pub(crate) fn inbox_items() -> Vec<BatchItem> {
+    let theirs = "/filterByCurrentUser(on='approver')";
+    let pending = "$filter=status%20eq%20'PendingApproval'";
+    let roles = format!("{ROLE_REQUESTS}{theirs}");
+    let groups = format!("{GROUP_REQUESTS}{theirs}");
+    vec![
+        BatchItem::new(
+            item::ROLE_INBOX,
+            &[
+                format!("{roles}?{pending}&$expand=principal,roleDefinition"),
+                format!("{roles}?{pending}&$expand=roleDefinition"),
+                format!("{roles}?{pending}"),
+                roles.clone(),
+            ],
+        ),
+        BatchItem::new(
+            item::GROUP_INBOX,
+            &[
+                format!("{groups}?{pending}&$expand=principal,group"),
+                format!("{groups}?{pending}&$expand=group"),
+                format!("{groups}?{pending}"),
                 groups.clone(),
             ],
         ),
@@ -346,6 +386,42 @@ impl Graph {
     /// Absolute URL for a relative Graph path.
     pub fn url(&self, rel: &str) -> String {
         format!("{}{}", self.base(), rel)
+    }
+
+    /// **Graph beta, the only beta URL the client builds**: an Entra role approval
+    /// (`/beta/roleManagement/directory/roleAssignmentApprovals/{id}`, whose `steps` say who
+    /// decides) or one of its steps (`…/steps/{stepId}`, PATCHed to decide). Microsoft offers
+    /// Entra role approvals in beta only ("The roleAssignmentApprovals APIs are only available
+    /// in /beta", Entra docs `pim-apis.md`; v1.0 answers 400): beta APIs may change without
+    /// notice, so every use goes through here. Ids from responses must be one path segment.
+    pub fn entra_approval_beta_url(
+        &self,
+        approval_id: &str,
+        step_id: Option<&str>,
+    ) -> Result<String, Error> {
+        let base = format!(
+            "{}/beta/roleManagement/directory/roleAssignmentApprovals/{}",
+            self.http.endpoints.graph.as_str().trim_end_matches('/'),
+            id_segment(approval_id)?
+        );
+        Ok(match step_id {
+            Some(s) => format!("{base}/steps/{}", id_segment(s)?),
+            None => base,
+        })
+    }
+
+    /// A PIM for Groups approval (v1.0, its `stages`) or one of its steps (`…/steps/{id}`,
+    /// PATCHed to decide, as the update page documents it).
+    pub fn group_approval_url(
+        &self,
+        approval_id: &str,
+        step_id: Option<&str>,
+    ) -> Result<String, Error> {
+        let base = self.url(&format!("{GROUP_APPROVALS}/{}", id_segment(approval_id)?));
+        Ok(match step_id {
+            Some(s) => format!("{base}/steps/{}", id_segment(s)?),
+            None => base,
+        })
     }
 
     /// Runs GET items in `$batch` requests (20 per batch), retrying only throttled items after

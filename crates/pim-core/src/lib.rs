@@ -100,7 +100,8 @@ pub use model::{
 };
 pub use policy::{ActivationForm, Policy};
 pub use session::{
-    ActivationPlan, History, HistoryEntry, Planned, Readiness, ReadyOptions, ReadyOutcome,
-    ScheduleOptions, Session, SessionOptions, StepUpHook, TenantHistory, again_needs_form,
-    hidden_tenants_after, normalise_ids, policy_claims,
+    ActivationPlan, ApprovalItem, ApprovalRef, ApprovalStage, Decision, History, HistoryEntry,
+    Inbox, Planned, Readiness, ReadyOptions, ReadyOutcome, Requester, ScheduleOptions, Session,
+    SessionOptions, StepUpHook, TenantHistory, TenantInbox, again_needs_form, hidden_tenants_after,
+    normalise_ids, policy_claims,
 };

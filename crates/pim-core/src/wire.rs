@@ -434,6 +434,106 @@ pub(crate) struct ArmTenant {
     pub tenant_category: Lenient<String>,
 }
 
+// ---------------------------------------------------------------------------------------------
+// The approver's side (other users' requests waiting for the signed-in user)
+
+/// `true`/`false`, or the text `"true"`/`"false"` (any case).
+impl LenientValue for bool {
+    fn from_json(v: Value) -> Option<Self> {
+        match v {
+            Value::Bool(b) => Some(b),
+            Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Some(true),
+            Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// Who asks: Graph's `$expand=principal` (`#microsoft.graph.user`), or ARM's
+/// `expandedProperties.principal` (`email` holds the UPN there).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct WirePrincipal {
+    pub id: Lenient<String>,
+    pub display_name: Lenient<String>,
+    pub user_principal_name: Lenient<String>,
+    pub mail: Lenient<String>,
+    pub email: Lenient<String>,
+}
+
+/// What an approver reads of a Graph request beyond [`GraphRequest`]: the requester.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct GraphApproverRequest {
+    pub principal_id: Lenient<String>,
+    pub principal: Option<WirePrincipal>,
+    pub approval_id: Lenient<String>,
+}
+
+/// A Graph approval: v1.0 `approval` (`stages`) or beta (`steps`); the stages stay JSON and
+/// are read one by one ([`GraphApprovalStage`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct GraphApproval {
+    pub id: Lenient<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub stages: Vec<Value>,
+    #[serde(deserialize_with = "nullable")]
+    pub steps: Vec<Value>,
+}
+
+/// Graph `approvalStage` (v1.0) / `approvalStep` (beta).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct GraphApprovalStage {
+    pub id: Lenient<String>,
+    pub display_name: Lenient<String>,
+    pub status: Lenient<String>,
+    pub assigned_to_me: Lenient<bool>,
+    pub review_result: Lenient<String>,
+    pub justification: Lenient<String>,
+}
+
+/// ARM `roleAssignmentScheduleRequests` properties as an approver reads them: the requester
+/// ([`ArmRequestProps`] has the rest).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct ArmApproverRequestProps {
+    pub principal_id: Lenient<String>,
+    pub requestor_id: Lenient<String>,
+    pub approval_id: Lenient<String>,
+    pub expanded_properties: Option<ArmApproverExpanded>,
+}
+
+/// `expandedProperties.principal` of an ARM request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct ArmApproverExpanded {
+    pub principal: Option<WirePrincipal>,
+}
+
+/// ARM `RoleAssignmentApproval` properties (2021-01-01-preview): `stages` (an older Swagger
+/// revision says `steps`), each an [`ArmResource`] of [`ArmApprovalStageProps`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct ArmApprovalProps {
+    #[serde(deserialize_with = "nullable")]
+    pub stages: Vec<Value>,
+    #[serde(deserialize_with = "nullable")]
+    pub steps: Vec<Value>,
+}
+
+/// ARM `RoleAssignmentApprovalStep` properties.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct ArmApprovalStageProps {
+    pub display_name: Lenient<String>,
+    pub status: Lenient<String>,
+    pub assigned_to_me: Lenient<bool>,
+    pub review_result: Lenient<String>,
+    pub justification: Lenient<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

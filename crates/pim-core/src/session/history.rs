@@ -501,7 +501,7 @@ impl Session {
 
     /// Names the rows of tenant `tid`: from the latest snapshot, then as a refresh does
     /// (`names.rs`: Entra roles and scopes, groups, Azure roles and subscriptions).
-    async fn name_history_rows(&self, tid: &str, rows: &mut [Role]) {
+    pub(super) async fn name_history_rows(&self, tid: &str, rows: &mut [Role]) {
         if rows.is_empty() {
             return;
         }

@@ -19,9 +19,11 @@
 //! wire items to rows), `write` (activate, deactivate, extend, cancel, step-up), `batch`
 //! (several activations at once), `again` (activate a role again as its newest earlier
 //! request asked) and `reconcile` (uncertain outcomes, waiting for a write to show);
-//! `history` reads the user's past requests ([`Session::history`]).
+//! `history` reads the user's past requests ([`Session::history`]); `approvals` is the
+//! approver's inbox ([`Session::approvals`], [`Session::decide`]).
 
 mod again;
+mod approvals;
 mod batch;
 mod history;
 mod load;
@@ -53,6 +55,9 @@ pub use crate::token::StepUpHook;
 use crate::token::TokenSource;
 use crate::{Error, Result};
 pub use again::again_needs_form;
+pub use approvals::{
+    ApprovalItem, ApprovalRef, ApprovalStage, Decision, Inbox, Requester, TenantInbox,
+};
 pub use batch::{ActivationPlan, Planned};
 pub use history::{History, HistoryEntry, TenantHistory};
 pub use ready::{Readiness, ReadyOptions, ReadyOutcome, next_wait};
@@ -438,6 +443,54 @@ impl Session {
     #[instrument(skip(self, tenants), err(level = "debug"))]
     pub async fn history_of(&self, tenants: &[Tenant], since: OffsetDateTime) -> Result<History> {
         self.read_history(tenants, since).await
+    }
+
+    /// The approver's inbox: other users' requests waiting for a decision where the signed-in
+    /// user is an approver, in every tenant not hidden, oldest first (Entra roles and groups
+    /// from Graph's `filterByCurrentUser(on='approver')` lists and their approvals, Azure
+    /// roles from ARM's `asApprover()` requests and `roleAssignmentApprovals`; all tenants in
+    /// parallel). [`ApprovalItem::actionable`] says which wait for me now (my stage is in
+    /// progress); a request whose stage for me has not started is listed as waiting for
+    /// another approver. A list that cannot be read is a warning in [`Inbox::tenants`]; fails
+    /// only when no tenant could be read at all. Reads only: publishes nothing.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn approvals(&self) -> Result<Inbox> {
+        let tenants = match self.tenant_list() {
+            Some(t) => t,
+            None => self.tenants().await?,
+        };
+        let shown: Vec<Tenant> = tenants
+            .into_iter()
+            .filter(|t| !self.is_hidden(&t.id))
+            .collect();
+        self.read_approvals(&shown).await
+    }
+
+    /// [`Session::approvals`] in the given tenants (hidden or not).
+    #[instrument(skip(self, tenants), err(level = "debug"))]
+    pub async fn approvals_of(&self, tenants: &[Tenant]) -> Result<Inbox> {
+        self.read_approvals(tenants).await
+    }
+
+    /// Approves or denies a request of [`Session::approvals`] (an [`ApprovalItem`] or its
+    /// id): its stage that is mine and in progress. A denial needs a justification
+    /// ([`Error::InvalidInput`] before anything is sent); an approval's justification is
+    /// optional unless the requester's role policy requires one, which the service then says
+    /// ([`Error::PolicyViolation`] `ApproverJustificationRule`). The approval is read first:
+    /// a request decided by someone else, cancelled, timed out or not yet at my stage is an
+    /// [`Error::InvalidState`] saying so, with nothing sent (a 409 says the same). A missing
+    /// Graph permission is an [`Error::Api`] (403) naming it. The decision is sent once, never
+    /// again: after an uncertain answer the approval is re-read, and the outcome is
+    /// [`Error::Uncertain`] unless it shows the decision.
+    #[instrument(skip(self, item, justification), fields(id = item.as_ref()), err(level = "debug"))]
+    pub async fn decide(
+        &self,
+        item: impl AsRef<str>,
+        decision: Decision,
+        justification: Option<String>,
+    ) -> Result<()> {
+        self.decide_approval(item.as_ref(), decision, justification)
+            .await
     }
 
     /// The role's policy: from the session cache, the refresh batch (Entra roles), or read now

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod again;
+mod approvals;
 mod batch;
 mod harness;
 mod history;

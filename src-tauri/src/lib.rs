@@ -38,6 +38,7 @@ pub mod platform;
 pub mod recent;
 pub mod reminders;
 pub mod settings;
+pub mod shortcuts;
 pub mod tray;
 pub mod view;
 pub mod window_host;
@@ -114,6 +115,14 @@ impl AppState {
     /// A copy of the settings.
     pub fn settings(&self) -> Settings {
         lock(&self.settings).clone()
+    }
+
+    /// What the menu shows besides the model: the starred roles.
+    pub fn menu_extras(&self) -> shortcuts::MenuExtras {
+        shortcuts::MenuExtras {
+            favourites: lock(&self.settings).favourites.clone(),
+            bundles: Vec::new(),
+        }
     }
 
     /// Tray icon set.

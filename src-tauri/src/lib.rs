@@ -23,6 +23,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod actions;
+pub mod bundle;
 pub mod commands;
 pub mod core_adapter;
 pub mod demo;

@@ -1,4 +1,4 @@
-import { activateRole, activationProgress, closeWindow, errorText, getActivationForm } from './ipc.js';
+import { activateRole, activationProgress, closeWindow, errorText, getActivationForm, setFavourite } from './ipc.js';
 
 const $ = (id) => document.getElementById(id);
 const roleKey = new URLSearchParams(location.search).get('role') || '';
@@ -67,6 +67,7 @@ function render(f) {
   }));
   sel.value = String(steps.includes(f.durationMinutes) ? f.durationMinutes : steps[steps.length - 1]);
   $('duration-hint').textContent = `(max ${text(p.maxDurationMinutes)})`;
+  $('favourite').checked = f.favourite;
   $('submit').textContent = p.approval ? 'Request' : 'Activate';
   $('justification').focus();
 }
@@ -128,6 +129,16 @@ window.addEventListener('DOMContentLoaded', async () => {
     if (v) $('justification').value = v;
   });
   $('close').addEventListener('click', () => closeWindow());
+  // Starring takes effect at once (the menu's Favourites), whether or not the role is sent.
+  $('favourite').addEventListener('change', async () => {
+    const want = $('favourite').checked;
+    try {
+      $('favourite').checked = await setFavourite(roleKey, want);
+    } catch (e) {
+      $('favourite').checked = !want;
+      setStatus(errorText(e), 'error');
+    }
+  });
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') closeWindow();
     // Ctrl+Enter (Cmd+Enter) sends from anywhere, including the justification box.

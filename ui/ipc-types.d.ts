@@ -92,7 +92,11 @@ durationMinutes: number,
 /**
  * Demo mode.
  */
-demo: boolean, };
+demo: boolean, 
+/**
+ * Starred: the menu lists it under *Favourites*.
+ */
+favourite: boolean, };
 export type ActivateRoleRequest = { 
 /**
  * Role key.
@@ -295,5 +299,6 @@ export type IpcCalls = {
   set_tenant_shown: { args: { key: string; tenantId: string; shown: boolean }; ok: Array<AccountDto> };
   get_history: { args: { days: number }; ok: HistoryDto };
   export_history: { args: { days: number }; ok: HistoryExportDto };
+  set_favourite: { args: { roleKey: string; favourite: boolean }; ok: boolean };
   close_window: { args: {}; ok: null };
 };

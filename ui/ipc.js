@@ -44,6 +44,9 @@ export const setTenantShown = (key, tenantId, shown) => invoke('set_tenant_shown
 export const getHistory = (days) => invoke('get_history', { days });
 /** Saves the CSV of the last `days` days in the Downloads folder; answers where. @param {number} days */
 export const exportHistory = (days) => invoke('export_history', { days });
+/** Stars or unstars a role (the menu's Favourites); answers whether it is starred.
+ * @param {string} roleKey @param {boolean} favourite */
+export const setFavourite = (roleKey, favourite) => invoke('set_favourite', { roleKey, favourite });
 export const closeWindow = () => invoke('close_window', {});
 
 /** What to do about an error, by code (never by message text). */

@@ -789,6 +789,20 @@ def phase_webview(args, res):
             assert "Demo" in text("#role")
         res.run("activation window shows the role and its policy before sending", form_shows_policy)
 
+        def star_as_favourite():
+            box = find("#favourite")
+            assert wd("GET", s + f"/element/{box}/selected") is False, "starred before any click"
+            wd("POST", s + f"/element/{box}/click", {})
+            n = wait_for(lambda: Tray.find(tray.layout(), "Favourites", "Global Reader"), 15,
+                         "Favourites > Global Reader in the menu")
+            assert n["enabled"], n
+            assert Tray.find(tray.layout(), "Favourites") == tray.layout()["children"][1], \
+                "Favourites is not right after the title"
+            assert files_containing('"favourites"', [env.env["PIM_CONFIG_DIR"]]), \
+                "no favourites saved in the tray settings"
+        res.run("the window's ☆ Favourite puts Global Reader under Favourites at the top of the menu",
+                star_as_favourite)
+
         def fill_submit_and_screenshot():
             el = find("#justification")
             wd("POST", s + f"/element/{el}/clear", {})
@@ -829,6 +843,8 @@ def phase_webview(args, res):
             ext, deact = n["children"][0], n["children"][1]
             assert ext["label"].startswith("Extend (possible in") and not ext["enabled"], ext
             assert deact["label"].startswith("Deactivate (possible in") and not deact["enabled"], deact
+            fav = Tray.find(tray.layout(), "Favourites", "Global Reader")
+            assert fav and " left" in fav["label"] and not fav["enabled"], fav
         res.run("the role becomes active in the tray menu (Extend/Deactivate held for 5 minutes)", tray_shows_active)
 
         def tray_shows_ready():

@@ -48,6 +48,7 @@ pub async fn activation_form(
         ticket_system: settings.ticket_system.clone().unwrap_or_default(),
         recent_justifications: settings.recent_justifications.clone(),
         demo: state.demo,
+        favourite: settings.favourites.contains(&role_key),
         role,
         policy: form.policy,
     })
@@ -182,6 +183,25 @@ pub fn save<R: Runtime>(
     Ok(SettingsDto::from_settings(&saved, accounts))
 }
 
+/// Body of `set_favourite`: the role must be one the open accounts have (a key from the
+/// activation window), then the settings are saved and the menu rebuilt.
+pub fn favourite<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    role_key: String,
+    favourite: bool,
+) -> Result<bool, IpcError> {
+    if state.model().role(&role_key).is_none() {
+        return Err(not_found(&role_key));
+    }
+    let saved = state.update_settings(|s| {
+        s.set_favourite(&role_key, favourite);
+        Ok(())
+    })?;
+    crate::tray::refresh_now(app);
+    Ok(saved.favourites.contains(&role_key))
+}
+
 /// The tray's command bodies, over the app's state.
 #[derive(Debug)]
 pub struct TrayCommands<R: Runtime> {
@@ -259,6 +279,10 @@ impl<R: Runtime> Commands for TrayCommands<R> {
         shown: bool,
     ) -> Result<Vec<AccountDto>, IpcError> {
         tenant_shown(&self.state(), key, tenant_id, shown).await
+    }
+
+    async fn set_favourite(&self, role_key: String, favourite: bool) -> Result<bool, IpcError> {
+        crate::commands::favourite(&self.app, &self.state(), role_key, favourite)
     }
 
     async fn close_window(&self) -> Result<(), IpcError> {
@@ -357,6 +381,38 @@ mod tests {
             },
         )
         .map(|b| b.deserialize::<serde_json::Value>().expect("json"))
+    }
+
+    #[test]
+    fn starring_a_role_is_saved_and_shown_in_its_form() {
+        let (app, _engine, dir) = app();
+        let form = invoke(&app, "get_activation_form", json!({"roleKey":"gr"})).expect("form");
+        assert_eq!(form["favourite"], false);
+        let on = invoke(
+            &app,
+            "set_favourite",
+            json!({"roleKey":"gr","favourite":true}),
+        )
+        .expect("starred");
+        assert_eq!(on, true);
+        let form = invoke(&app, "get_activation_form", json!({"roleKey":"gr"})).expect("form");
+        assert_eq!(form["favourite"], true);
+        let saved = crate::settings::Settings::load(dir.path()).expect("settings");
+        assert_eq!(saved.favourites, ["gr"]);
+        let err = invoke(
+            &app,
+            "set_favourite",
+            json!({"roleKey":"nope","favourite":true}),
+        )
+        .expect_err("unknown role");
+        assert_eq!(err["code"], "notFound");
+        let off = invoke(
+            &app,
+            "set_favourite",
+            json!({"roleKey":"gr","favourite":false}),
+        )
+        .expect("unstarred");
+        assert_eq!(off, false);
     }
 
     #[test]

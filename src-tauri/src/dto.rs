@@ -70,6 +70,8 @@ pub struct ActivationFormDto {
     pub duration_minutes: u32,
     /// Demo mode.
     pub demo: bool,
+    /// Starred: the menu lists it under *Favourites*.
+    pub favourite: bool,
 }
 
 /// The activation window's submission.
@@ -539,6 +541,7 @@ mod tests {
             recent_justifications: vec!["Incident 42".into()],
             duration_minutes: 60,
             demo: true,
+            favourite: false,
         };
         let values = [
             serde_json::to_value(&form).expect("json"),

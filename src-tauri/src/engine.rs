@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use tokio::sync::watch;
 
+use crate::bundle::{BundleFormView, BundleRoleResult};
 use crate::dto::ActivationInput;
 use crate::view::{FormView, TrayModel};
 
@@ -93,6 +94,26 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     /// which [`pim_core::again_needs_form`] holds (the policy now asks for more, or there is
     /// no earlier request) means: let the user fill in the activation form.
     async fn activate_again(&self, key: &str) -> EngineResult<ActivationOutcome>;
+    /// The window of `bundle` (saved by `pim bundle save`; the shell reads the file): each
+    /// role found by its key in the open accounts with its policy, and what they ask for
+    /// together; `preferred_minutes` is the duration when the bundle names none.
+    async fn bundle_form(
+        &self,
+        bundle: &pim_accounts::bundles::Bundle,
+        preferred_minutes: u32,
+    ) -> EngineResult<BundleFormView>;
+    /// Activates the roles of `bundle` (only those keys when `only` is given) with one
+    /// request: every role checked against its own policy before anything is sent, one
+    /// step-up per claims set ([`pim_core::Session::plan_activations`],
+    /// [`pim_core::Session::activate_planned`]). One result per role, in the bundle's order;
+    /// a role no open account has any more fails as "no longer eligible". `input.key` is
+    /// not used.
+    async fn activate_bundle(
+        &self,
+        bundle: &pim_accounts::bundles::Bundle,
+        input: ActivationInput,
+        only: Option<Vec<String>>,
+    ) -> EngineResult<Vec<BundleRoleResult>>;
     /// Deactivate an activation.
     async fn deactivate(&self, key: &str) -> EngineResult<()>;
     /// Extend an activation.
@@ -304,6 +325,68 @@ mod fake {
                 &info,
                 preferred_minutes,
             ))
+        }
+        async fn bundle_form(
+            &self,
+            bundle: &pim_accounts::bundles::Bundle,
+            preferred_minutes: u32,
+        ) -> EngineResult<BundleFormView> {
+            self.record(format!("bundle_form:{}", bundle.name));
+            let mut roles = Vec::new();
+            for b in &bundle.roles {
+                let key = b.key();
+                let policy = match self.activation_form(&key, preferred_minutes).await {
+                    Ok(f) => Some(f.policy),
+                    Err(_) => None,
+                };
+                roles.push(crate::bundle::BundleRoleForm {
+                    title: b.label(),
+                    key,
+                    policy,
+                });
+            }
+            let combined = crate::bundle::combine(roles.iter().filter_map(|r| r.policy.as_ref()));
+            Ok(BundleFormView {
+                name: bundle.name.clone(),
+                duration_minutes: preferred_minutes.min(combined.max_duration_minutes),
+                combined,
+                roles,
+                reason: bundle.reason.clone().unwrap_or_default(),
+                ticket_system: bundle.ticket_system.clone().unwrap_or_default(),
+            })
+        }
+        async fn activate_bundle(
+            &self,
+            bundle: &pim_accounts::bundles::Bundle,
+            input: ActivationInput,
+            only: Option<Vec<String>>,
+        ) -> EngineResult<Vec<BundleRoleResult>> {
+            use crate::bundle::BundleRoleOutcome;
+            let mut out = Vec::new();
+            for b in &bundle.roles {
+                let key = b.key();
+                if only.as_ref().is_some_and(|o| !o.contains(&key)) {
+                    continue;
+                }
+                let outcome = if self.tx.borrow().role(&key).is_none() {
+                    BundleRoleOutcome::Failed("no longer eligible".into())
+                } else {
+                    let one = ActivationInput {
+                        key: key.clone(),
+                        ..input.clone()
+                    };
+                    match self.activate(one).await {
+                        Ok(_) => BundleRoleOutcome::Active,
+                        Err(e) => BundleRoleOutcome::Failed(e.to_string()),
+                    }
+                };
+                out.push(BundleRoleResult {
+                    key,
+                    title: b.label(),
+                    outcome,
+                });
+            }
+            Ok(out)
         }
         async fn activate(&self, input: ActivationInput) -> EngineResult<ActivationOutcome> {
             // The core checks the policy before anything is sent; so does this fake.

@@ -29,6 +29,8 @@ ipc_calls! {
     get_history => GetHistory { days: u32 } -> HistoryDto;
     /// Saves the CSV of the last `days` days in the Downloads folder; answers where.
     export_history => ExportHistory { days: u32 } -> HistoryExportDto;
+    /// Stars or unstars a role (the menu's Favourites); answers whether it is starred.
+    set_favourite => SetFavourite { role_key: String, favourite: bool } -> bool;
     /// Closes the calling window (answered by the window's own process).
     close_window => CloseWindow {} -> ();
 }

@@ -23,6 +23,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod actions;
+pub mod bundle;
 pub mod commands;
 pub mod core_adapter;
 pub mod demo;
@@ -38,6 +39,7 @@ pub mod platform;
 pub mod recent;
 pub mod reminders;
 pub mod settings;
+pub mod shortcuts;
 pub mod tray;
 pub mod view;
 pub mod window_host;
@@ -114,6 +116,14 @@ impl AppState {
     /// A copy of the settings.
     pub fn settings(&self) -> Settings {
         lock(&self.settings).clone()
+    }
+
+    /// What the menu shows besides the model: the starred roles.
+    pub fn menu_extras(&self) -> shortcuts::MenuExtras {
+        shortcuts::MenuExtras {
+            favourites: lock(&self.settings).favourites.clone(),
+            bundles: Vec::new(),
+        }
     }
 
     /// Tray icon set.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use time::{Duration, OffsetDateTime};
 
+use crate::shortcuts::MenuExtras;
 use crate::view::{Ready, RoleKind, RoleState, RoleView, Status, TrayModel};
 
 /// One entry of the menu.
@@ -155,8 +156,13 @@ pub fn shorten(s: &str, max: usize) -> String {
     format!("{}…", cut.trim_end())
 }
 
-/// Builds the whole menu.
+/// Builds the whole menu (no favourites or bundles).
 pub fn build(model: &TrayModel, now: OffsetDateTime) -> Vec<MenuNode> {
+    build_with(model, now, &MenuExtras::default())
+}
+
+/// Builds the whole menu, with the shortcuts above the tenants (`shortcuts.rs`).
+pub fn build_with(model: &TrayModel, now: OffsetDateTime, extras: &MenuExtras) -> Vec<MenuNode> {
     let mut n = 0usize;
     let mut out = Vec::new();
     let title = if model.demo {
@@ -184,6 +190,7 @@ pub fn build(model: &TrayModel, now: OffsetDateTime) -> Vec<MenuNode> {
             format!("Enter it at {}", shorten(&dc.verification_uri, 90)),
         ));
     }
+    crate::shortcuts::favourites(&mut out, &mut n, model, &extras.favourites, now);
     let many_sections =
         model.accounts.len() > 1 || model.accounts.iter().any(|a| a.tenants.len() > 1);
     for account in &model.accounts {

@@ -56,6 +56,9 @@ pub struct Settings {
     /// The last few justifications, newest first, whatever the role (offered in the
     /// activation window).
     pub recent_justifications: Vec<String>,
+    /// Starred roles (stable role keys, as `pim_core::Role::key`), in the order starred: the
+    /// menu's *Favourites*.
+    pub favourites: Vec<String>,
 }
 
 /// How many recent justifications are kept.
@@ -72,6 +75,16 @@ impl Settings {
         self.recent_justifications.retain(|r| r != j);
         self.recent_justifications.insert(0, j.to_owned());
         self.recent_justifications.truncate(RECENT_JUSTIFICATIONS);
+    }
+
+    /// Stars (`favourite`) or unstars the role `key`; a role is starred once, new ones last.
+    pub fn set_favourite(&mut self, key: &str, favourite: bool) {
+        let starred = self.favourites.iter().any(|k| k == key);
+        if favourite && !starred {
+            self.favourites.push(key.to_owned());
+        } else if !favourite {
+            self.favourites.retain(|k| k != key);
+        }
     }
 }
 
@@ -91,6 +104,7 @@ impl Default for Settings {
             justifications: BTreeMap::new(),
             ticket_system: None,
             recent_justifications: Vec::new(),
+            favourites: Vec::new(),
         }
     }
 }
@@ -280,5 +294,23 @@ mod tests {
         // Saved and read back with the rest (older files without it read as empty).
         let old: Settings = serde_json::from_str(r#"{"version":1}"#).unwrap();
         assert!(old.recent_justifications.is_empty());
+    }
+
+    #[test]
+    fn favourites_are_starred_once_in_order_and_unstarred() {
+        let mut s = Settings::default();
+        s.set_favourite("a", true);
+        s.set_favourite("b", true);
+        s.set_favourite("a", true);
+        assert_eq!(s.favourites, ["a", "b"]);
+        s.set_favourite("a", false);
+        s.set_favourite("zz", false);
+        assert_eq!(s.favourites, ["b"]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        s.save(dir.path()).expect("save");
+        assert_eq!(Settings::load(dir.path()).expect("load").favourites, ["b"]);
+        // Older files without it read as none.
+        let old: Settings = serde_json::from_str(r#"{"version":1}"#).unwrap();
+        assert!(old.favourites.is_empty());
     }
 }

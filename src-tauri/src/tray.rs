@@ -110,7 +110,12 @@ fn native<R: Runtime>(
 
 /// Builds the native menu for a model.
 pub fn native_menu<R: Runtime>(app: &AppHandle<R>, model: &TrayModel) -> tauri::Result<Menu<R>> {
-    let nodes = menu::build(model, model.service_now(time::OffsetDateTime::now_utc()));
+    let extras = app
+        .try_state::<crate::AppState>()
+        .map(|s| s.menu_extras())
+        .unwrap_or_default();
+    let now = model.service_now(time::OffsetDateTime::now_utc());
+    let nodes = menu::build_with(model, now, &extras);
     if tracing::enabled!(tracing::Level::DEBUG) {
         // What the native menu shows, where no D-Bus menu can be read (Windows under Wine).
         tracing::debug!(labels = %outline(&nodes), "tray menu");

@@ -26,6 +26,7 @@ use crate::engine::{
     AccountEntry, ActivationOutcome, Engine, EngineResult, HistoryList, NewAccountCloud,
 };
 use crate::settings::Settings;
+mod bundle;
 mod forward;
 mod view_of;
 
@@ -477,6 +478,23 @@ impl Engine for CoreAdapter {
         let r = r?;
         self.follow_ready(session, key);
         Ok(outcome(&r))
+    }
+
+    async fn bundle_form(
+        &self,
+        bundle: &pim_accounts::bundles::Bundle,
+        preferred_minutes: u32,
+    ) -> EngineResult<crate::bundle::BundleFormView> {
+        self.bundle_form_of(bundle, preferred_minutes).await
+    }
+
+    async fn activate_bundle(
+        &self,
+        bundle: &pim_accounts::bundles::Bundle,
+        input: ActivationInput,
+        only: Option<Vec<String>>,
+    ) -> EngineResult<Vec<crate::bundle::BundleRoleResult>> {
+        self.activate_bundle_of(bundle, input, only).await
     }
 
     async fn deactivate(&self, key: &str) -> EngineResult<()> {

@@ -672,3 +672,90 @@ async fn an_ended_activation_is_activated_again_as_before_or_sends_the_user_to_t
     assert!(pim_core::again_needs_form(&err), "{err}");
     assert!(active_end(&engine.subscribe().borrow(), &reader).is_none());
 }
+
+/// A bundle of the roles with these titles in `m`, as `bundles.json` keeps them (their keys'
+/// parts), plus one role no account has.
+fn bundle_of(m: &TrayModel, titles: &[&str]) -> pim_accounts::bundles::Bundle {
+    let mut roles: Vec<serde_json::Value> = titles
+        .iter()
+        .map(|t| {
+            let r = role(m, t);
+            let parts: Vec<&str> = r.key.split('|').collect();
+            let scope = if parts[3].is_empty() { "/" } else { parts[3] };
+            let mut v = serde_json::json!({
+                "tenantId": parts[1], "kind": parts[0], "roleDefinitionId": parts[2],
+                "scopeId": scope, "name": r.name, "scopeName": "", "tenantName": "Contoso"
+            });
+            if !parts[4].is_empty() {
+                v["accessId"] = parts[4].into();
+            }
+            v
+        })
+        .collect();
+    roles.push(serde_json::json!({
+        "tenantId": "00000000-0000-0000-0000-000000000009", "kind": "entraRole",
+        "roleDefinitionId": "gone", "scopeId": "/", "name": "Retired Role", "scopeName": ""
+    }));
+    serde_json::from_value(serde_json::json!({
+        "name": "Morning", "roles": roles, "reason": "Daily operations", "duration": "PT2H"
+    }))
+    .expect("bundle")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_activates_its_roles_together_and_reports_each() {
+    use pim_tray::bundle::BundleRoleOutcome;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = demo_engine(dir.path()).await;
+    engine.sign_in().await.expect("demo sign-in");
+    let m = wait_model(&engine, "the demo roles", |m| m.roles().count() > 10).await;
+    let bundle = bundle_of(&m, &["Global Reader", "Reader — rg-web"]);
+
+    let form = engine.bundle_form(&bundle, 60).await.expect("form");
+    assert_eq!(form.reason, "Daily operations");
+    assert_eq!(form.roles.len(), 3);
+    assert!(form.roles[0].policy.is_some() && form.roles[1].policy.is_some());
+    assert_eq!(form.roles[2].policy, None, "the retired role is not found");
+    assert!(form.combined.justification);
+    assert_eq!(
+        form.duration_minutes,
+        120.min(form.combined.max_duration_minutes)
+    );
+
+    let input = ActivationInput {
+        key: String::new(),
+        justification: "Daily operations".into(),
+        ticket: None,
+        duration_minutes: form.duration_minutes,
+        start: None,
+    };
+    let results = engine
+        .activate_bundle(&bundle, input.clone(), None)
+        .await
+        .expect("activated");
+    let outcomes: Vec<_> = results.iter().map(|r| r.outcome.clone()).collect();
+    assert_eq!(
+        outcomes,
+        [
+            BundleRoleOutcome::Active,
+            BundleRoleOutcome::Active,
+            BundleRoleOutcome::Failed("no longer eligible".into())
+        ],
+        "{results:#?}"
+    );
+    wait_model(&engine, "both roles active", |m| {
+        ["Global Reader", "Reader — rg-web"].iter().all(|t| {
+            m.roles()
+                .any(|r| r.title() == *t && matches!(r.state, RoleState::Active { .. }))
+        })
+    })
+    .await;
+    // Retrying only the failed one sends nothing else.
+    let only = vec![results[2].key.clone()];
+    let again = engine
+        .activate_bundle(&bundle, input, Some(only))
+        .await
+        .expect("retried");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].title, "Retired Role");
+}

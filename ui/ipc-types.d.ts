@@ -194,6 +194,90 @@ home: boolean,
  * Shown in the tray (not hidden by the user).
  */
 shown: boolean, };
+export type BundleRoleDto = { 
+/**
+ * The stable role key.
+ */
+key: string, 
+/**
+ * Title.
+ */
+title: string, 
+/**
+ * False when no open account has the role any more.
+ */
+found: boolean, };
+export type BundleFormDto = { 
+/**
+ * The bundle's name.
+ */
+name: string, 
+/**
+ * Its roles.
+ */
+roles: Array<BundleRoleDto>, 
+/**
+ * What the roles found ask for together.
+ */
+policy: PolicyView, 
+/**
+ * The bundle's justification.
+ */
+justification: string, 
+/**
+ * The bundle's ticket system (else the one used last).
+ */
+ticketSystem: string, 
+/**
+ * Suggested duration in minutes.
+ */
+durationMinutes: number, 
+/**
+ * Demo mode.
+ */
+demo: boolean, };
+export type ActivateBundleRequest = { 
+/**
+ * The bundle's name.
+ */
+name: string, 
+/**
+ * Justification.
+ */
+justification: string, 
+/**
+ * Ticket number.
+ */
+ticketNumber: string, 
+/**
+ * Ticket system.
+ */
+ticketSystem: string, 
+/**
+ * Duration in minutes.
+ */
+durationMinutes: number, 
+/**
+ * Only these role keys (a retry of the failed ones); all when absent.
+ */
+only: Array<string> | null, };
+export type BundleRoleResultDto = { 
+/**
+ * The stable role key.
+ */
+key: string, 
+/**
+ * Title.
+ */
+title: string, 
+/**
+ * `active`, `pending`, `scheduled` or `failed`.
+ */
+outcome: "active" | "pending" | "scheduled" | "failed", 
+/**
+ * Why it failed, in words (empty otherwise).
+ */
+message: string, };
 export type HistoryEntryDto = { 
 /**
  * When it was asked (RFC 3339, UTC).
@@ -300,5 +384,7 @@ export type IpcCalls = {
   get_history: { args: { days: number }; ok: HistoryDto };
   export_history: { args: { days: number }; ok: HistoryExportDto };
   set_favourite: { args: { roleKey: string; favourite: boolean }; ok: boolean };
+  get_bundle_form: { args: { name: string }; ok: BundleFormDto };
+  activate_bundle: { args: { request: ActivateBundleRequest }; ok: Array<BundleRoleResultDto> };
   close_window: { args: {}; ok: null };
 };

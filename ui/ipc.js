@@ -47,6 +47,10 @@ export const exportHistory = (days) => invoke('export_history', { days });
 /** Stars or unstars a role (the menu's Favourites); answers whether it is starred.
  * @param {string} roleKey @param {boolean} favourite */
 export const setFavourite = (roleKey, favourite) => invoke('set_favourite', { roleKey, favourite });
+/** What a bundle's window shows. @param {string} name */
+export const getBundleForm = (name) => invoke('get_bundle_form', { name });
+/** Activates a bundle's roles (or only `only`). @param {import('./ipc-types').ActivateBundleRequest} request */
+export const activateBundle = (request) => invoke('activate_bundle', { request });
 export const closeWindow = () => invoke('close_window', {});
 
 /** What to do about an error, by code (never by message text). */

@@ -56,7 +56,12 @@ fn window_args(bytes: &[u8]) {
     };
     let key = String::from_utf8_lossy(key).into_owned();
     let title = String::from_utf8_lossy(title).into_owned();
-    for kind in [WindowKind::Activate(key), WindowKind::Settings, WindowKind::History] {
+    for kind in [
+        WindowKind::Activate(key),
+        WindowKind::Settings,
+        WindowKind::History,
+        WindowKind::Bundle("On call".into()),
+    ] {
         let args = WindowArgs {
             kind,
             title: title.clone(),

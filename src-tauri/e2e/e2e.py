@@ -981,6 +981,49 @@ def phase_webview(args, res):
             print(f"  {len(all_rows)} requests listed; CSV: {path}", flush=True)
         res.run("History… window lists my requests, filters them by text and exports the CSV", history_window)
 
+        def bundle_window():
+            # A bundle saved by the CLI (same bundles.json) is in the tray's Bundles menu; its
+            # window asks once for every role (the combined requirements) and says how each
+            # ended; both roles are then active in the menu.
+            pim = os.path.join(os.path.dirname(args.bin), "pim")
+            base = sim_base(env)
+            cli_dir = os.path.join(env.dir, "cli-bundle")
+            cenv = dict(env.env, PIM_AUTHORITY_HOST=base, PIM_GRAPH_ENDPOINT=base, PIM_ARM_ENDPOINT=base,
+                        PIM_CONFIG_DIR=cli_dir, BROWSER="curl -s -o /dev/null -L")
+            for argv in (["login"], ["bundle", "save", "e2e", "SQL Prod Admins member", "Key Vault Reader",
+                                      "--reason", "Bundle e2e (INC-77)"]):
+                r = subprocess.run([pim] + argv, env=cenv, capture_output=True, text=True, timeout=60)
+                assert r.returncode == 0, f"pim {argv}: {r.returncode} {r.stderr}"
+            shutil.copy(os.path.join(cli_dir, "bundles.json"), os.path.join(env.env["PIM_CONFIG_DIR"], "bundles.json"))
+            tray.click("Refresh")
+            wait_for(lambda: Tray.find(tray.layout(), "Bundles", "e2e"), 30, "Bundles › e2e in the menu")
+            wd("POST", s + "/execute/sync", {"args": [], "script": "location.href = 'bundle.html?name=e2e'; return true;"})
+            wait_for(lambda: text("#name") == "Bundle e2e", 20, "the bundle form")
+            roles = wd("POST", s + "/execute/sync", {"args": [], "script":
+                       "return [...document.querySelectorAll('#roles li')].map(l => l.textContent);"})
+            assert len(roles) == 2 and any(r.startswith("SQL Prod Admins (member)") for r in roles), roles
+            pol = text("#policy")
+            assert "Up to 4 h" in pol and "justification is required" in pol, pol
+            assert wd("POST", s + "/execute/sync", {"args": [], "script":
+                      "return document.getElementById('justification').value;"}) == "Bundle e2e (INC-77)"
+            wd("POST", s + f"/element/{find('#submit')}/click", {})
+            wait_for(lambda: wd("GET", s + "/title") == "Done: Bundle e2e", 60, "the bundle to be activated")
+            done = wd("POST", s + "/execute/sync", {"args": [], "script":
+                      "return [...document.querySelectorAll('#roles li')].map(l => l.textContent);"})
+            assert all(r.endswith("— active") for r in done), done
+            wait_for(lambda: Tray.find(tray.layout(), "SQL Prod Admins (member) — ")
+                     and Tray.find(tray.layout(), "Key Vault Reader — Fabrikam Dev — "), 30,
+                     "both roles active in the menu")
+            # The menu entry opens the bundle's own window.
+            tray.click("Bundles", "e2e")
+            wid = wait_for(lambda: sh("xdotool", "search", "--name", "^Bundle e2e", check=False).stdout.split(), 30,
+                           "the bundle window")
+            press_escape(wid[-1])
+            wait_for(lambda: not sh("xdotool", "search", "--name", "^Bundle e2e", check=False).stdout.strip(), 15,
+                     "the bundle window to close")
+            print(f"  {done}", flush=True)
+        res.run("Bundles › e2e (saved by the CLI) opens one form for its roles; both become active", bundle_window)
+
         def accounts_in_settings():
             # Settings lists the accounts with Make default / Remove, and adds one through the
             # browser in a chosen cloud (custom: the demo simulator's endpoints).

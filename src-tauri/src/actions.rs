@@ -59,6 +59,11 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 tracing::error!("cannot open the settings window: {e}");
             }
         }
+        MenuAction::Bundle(name) => {
+            if let Err(e) = crate::windows::open_bundle(app, &name) {
+                tracing::error!("cannot open the bundle window: {e}");
+            }
+        }
         MenuAction::History => {
             if let Err(e) = crate::windows::open_history(app) {
                 tracing::error!("cannot open the history window: {e}");

@@ -81,6 +81,163 @@ pub fn combine<'a>(policies: impl IntoIterator<Item = &'a PolicyView>) -> Policy
     out.unwrap_or_default()
 }
 
+/// One role of a bundle, as its window shows it.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleRoleDto {
+    /// The stable role key.
+    pub key: String,
+    /// Title.
+    pub title: String,
+    /// False when no open account has the role any more.
+    pub found: bool,
+}
+
+/// What a bundle's window renders.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleFormDto {
+    /// The bundle's name.
+    pub name: String,
+    /// Its roles.
+    pub roles: Vec<BundleRoleDto>,
+    /// What the roles found ask for together.
+    pub policy: PolicyView,
+    /// The bundle's justification.
+    pub justification: String,
+    /// The bundle's ticket system (else the one used last).
+    pub ticket_system: String,
+    /// Suggested duration in minutes.
+    pub duration_minutes: u32,
+    /// Demo mode.
+    pub demo: bool,
+}
+
+impl BundleFormDto {
+    /// The window's form from the engine's, with the last ticket system as a fallback.
+    pub fn of(f: BundleFormView, last_ticket_system: Option<String>, demo: bool) -> Self {
+        BundleFormDto {
+            name: f.name,
+            roles: f
+                .roles
+                .into_iter()
+                .map(|r| BundleRoleDto {
+                    found: r.policy.is_some(),
+                    key: r.key,
+                    title: r.title,
+                })
+                .collect(),
+            policy: f.combined,
+            justification: f.reason,
+            ticket_system: if f.ticket_system.is_empty() {
+                last_ticket_system.unwrap_or_default()
+            } else {
+                f.ticket_system
+            },
+            duration_minutes: f.duration_minutes,
+            demo,
+        }
+    }
+}
+
+/// The bundle window's submission.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ActivateBundleRequest {
+    /// The bundle's name.
+    pub name: String,
+    /// Justification.
+    #[serde(default)]
+    pub justification: String,
+    /// Ticket number.
+    #[serde(default)]
+    pub ticket_number: String,
+    /// Ticket system.
+    #[serde(default)]
+    pub ticket_system: String,
+    /// Duration in minutes.
+    pub duration_minutes: u32,
+    /// Only these role keys (a retry of the failed ones); all when absent.
+    #[serde(default)]
+    pub only: Option<Vec<String>>,
+}
+
+/// One role's result, as the window shows it.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleRoleResultDto {
+    /// The stable role key.
+    pub key: String,
+    /// Title.
+    pub title: String,
+    /// `active`, `pending`, `scheduled` or `failed`.
+    #[cfg_attr(
+        test,
+        ts(type = "\"active\" | \"pending\" | \"scheduled\" | \"failed\"")
+    )]
+    pub outcome: &'static str,
+    /// Why it failed, in words (empty otherwise).
+    pub message: String,
+}
+
+impl From<BundleRoleResult> for BundleRoleResultDto {
+    fn from(r: BundleRoleResult) -> Self {
+        let (outcome, message) = match r.outcome {
+            BundleRoleOutcome::Active => ("active", String::new()),
+            BundleRoleOutcome::Pending => ("pending", String::new()),
+            BundleRoleOutcome::Scheduled => ("scheduled", String::new()),
+            BundleRoleOutcome::Failed(m) => ("failed", m),
+        };
+        BundleRoleResultDto {
+            key: r.key,
+            title: r.title,
+            outcome,
+            message,
+        }
+    }
+}
+
+/// Body of `get_bundle_form`.
+pub async fn form(
+    state: &crate::AppState,
+    name: &str,
+) -> Result<BundleFormDto, crate::error::IpcError> {
+    let bundle = state.bundles().get(name)?;
+    let settings = state.settings();
+    let f = state
+        .engine
+        .bundle_form(&bundle, settings.default_duration_minutes)
+        .await?;
+    Ok(BundleFormDto::of(f, settings.ticket_system, state.demo))
+}
+
+/// Body of `activate_bundle`: the request's shape is checked here (as for one role); each
+/// role's policy by the core before anything is sent.
+pub async fn activate(
+    state: &crate::AppState,
+    request: ActivateBundleRequest,
+) -> Result<Vec<BundleRoleResultDto>, crate::error::IpcError> {
+    let bundle = state.bundles().get(&request.name)?;
+    let input = crate::dto::ActivateRoleRequest {
+        role_key: format!("bundle:{}", bundle.name),
+        justification: request.justification,
+        ticket_number: request.ticket_number,
+        ticket_system: request.ticket_system,
+        duration_minutes: request.duration_minutes,
+        start_at: None,
+    }
+    .validate(time::OffsetDateTime::now_utc())?;
+    let results = state
+        .engine
+        .activate_bundle(&bundle, input, request.only)
+        .await?;
+    Ok(results.into_iter().map(BundleRoleResultDto::from).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ use serde_json::Value;
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::AppState;
+use crate::bundle::{ActivateBundleRequest, BundleFormDto, BundleRoleResultDto};
 use crate::dto::{
     AccountDto, ActivateRoleRequest, ActivateRoleResponse, ActivationFormDto, RoleDto, SettingsDto,
 };
@@ -253,6 +254,17 @@ impl<R: Runtime> Commands for TrayCommands<R> {
 
     async fn add_account(&self, cloud: String) -> Result<Vec<AccountDto>, IpcError> {
         add(&self.state(), cloud).await
+    }
+
+    async fn get_bundle_form(&self, name: String) -> Result<BundleFormDto, IpcError> {
+        crate::bundle::form(&self.state(), &name).await
+    }
+
+    async fn activate_bundle(
+        &self,
+        request: ActivateBundleRequest,
+    ) -> Result<Vec<BundleRoleResultDto>, IpcError> {
+        crate::bundle::activate(&self.state(), request).await
     }
 
     async fn get_history(&self, days: u32) -> Result<HistoryDto, IpcError> {
@@ -633,5 +645,65 @@ mod tests {
         );
         assert!(csv.contains("\"Fix, \"\"prod\"\"\""), "{csv}");
         assert_eq!(csv.lines().count(), 3);
+    }
+
+    #[test]
+    fn bundle_window_through_ipc() {
+        use pim_accounts::bundles::{Bundle, BundleRole, BundleStore};
+        let (app, engine, dir) = app();
+        let err = invoke(&app, "get_bundle_form", json!({"name": "nope"})).expect_err("unknown");
+        assert!(
+            err["message"].as_str().unwrap_or("").contains("nope"),
+            "{err}"
+        );
+        BundleStore::new(dir.path())
+            .save(Bundle {
+                name: "On call".into(),
+                roles: vec![BundleRole {
+                    tenant_id: "t".into(),
+                    kind: pim_core::RoleKind::EntraRole,
+                    role_definition_id: "gone".into(),
+                    scope_id: "/".into(),
+                    access_id: None,
+                    name: "Retired Role".into(),
+                    scope_name: "Directory".into(),
+                    tenant_name: "Contoso".into(),
+                }],
+                reason: Some("Pager duty".into()),
+                ticket_system: None,
+                duration: None,
+            })
+            .expect("save");
+        let f = invoke(&app, "get_bundle_form", json!({"name": "on call"})).expect("form");
+        assert_eq!(f["name"], "On call");
+        assert_eq!(f["justification"], "Pager duty");
+        assert_eq!(f["roles"][0]["title"], "Retired Role");
+        assert_eq!(f["roles"][0]["found"], false);
+        assert_eq!(f["demo"], true);
+        // The request's shape is checked here before the engine sees it.
+        let long = "x".repeat(501);
+        let err = invoke(
+            &app,
+            "activate_bundle",
+            json!({"request": {"name": "On call", "justification": long, "durationMinutes": 60}}),
+        )
+        .expect_err("too long");
+        assert_eq!(err["code"], "invalidInput");
+        assert!(
+            !engine
+                .calls
+                .lock()
+                .expect("lock")
+                .iter()
+                .any(|c| c.starts_with("activate_bundle")),
+            "nothing sent"
+        );
+        let r = invoke(
+            &app,
+            "activate_bundle",
+            json!({"request": {"name": "On call", "justification": "Pager duty", "durationMinutes": 60}}),
+        )
+        .expect("results");
+        assert_eq!(r[0]["outcome"], "failed", "{r}");
     }
 }

@@ -14,6 +14,7 @@ use std::future::Future;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::bundle::{ActivateBundleRequest, BundleFormDto, BundleRoleResultDto};
 use crate::dto::{
     AccountDto, ActivateRoleRequest, ActivateRoleResponse, ActivationFormDto, SettingsDto,
 };
@@ -161,6 +162,10 @@ pub(crate) fn typescript() -> String {
         crate::settings::IconTheme::decl(&cfg),
         SettingsDto::decl(&cfg),
         crate::dto::TenantChoiceDto::decl(&cfg),
+        crate::bundle::BundleRoleDto::decl(&cfg),
+        BundleFormDto::decl(&cfg),
+        ActivateBundleRequest::decl(&cfg),
+        BundleRoleResultDto::decl(&cfg),
         crate::history::HistoryEntryDto::decl(&cfg),
         crate::history::HistoryDto::decl(&cfg),
         crate::history::HistoryExportDto::decl(&cfg),

@@ -31,6 +31,10 @@ ipc_calls! {
     export_history => ExportHistory { days: u32 } -> HistoryExportDto;
     /// Stars or unstars a role (the menu's Favourites); answers whether it is starred.
     set_favourite => SetFavourite { role_key: String, favourite: bool } -> bool;
+    /// What a bundle's window shows: its roles and what they ask for together.
+    get_bundle_form => GetBundleForm { name: String } -> BundleFormDto;
+    /// Activates a bundle's roles (or only the failed ones again): a result per role.
+    activate_bundle => ActivateBundle { request: ActivateBundleRequest } -> Vec<BundleRoleResultDto>;
     /// Closes the calling window (answered by the window's own process).
     close_window => CloseWindow {} -> ();
 }

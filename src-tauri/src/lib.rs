@@ -122,8 +122,19 @@ impl AppState {
     pub fn menu_extras(&self) -> shortcuts::MenuExtras {
         shortcuts::MenuExtras {
             favourites: lock(&self.settings).favourites.clone(),
-            bundles: Vec::new(),
+            bundles: match self.bundles().load() {
+                Ok(list) => list.into_iter().map(|b| b.name).collect(),
+                Err(e) => {
+                    tracing::warn!("bundles: {e}");
+                    Vec::new()
+                }
+            },
         }
+    }
+
+    /// The bundles `pim bundle save` keeps (`bundles.json` in the config folder).
+    pub fn bundles(&self) -> pim_accounts::bundles::BundleStore {
+        pim_accounts::bundles::BundleStore::new(&self.config_dir)
     }
 
     /// Tray icon set.

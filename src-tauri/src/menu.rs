@@ -64,6 +64,8 @@ impl MenuNode {
 pub enum MenuAction {
     /// Open the activation window for this role.
     Activate(String),
+    /// Open the bundle window for this bundle (by name).
+    Bundle(String),
     /// Extend this activation.
     Extend(String),
     /// Deactivate this activation.
@@ -93,6 +95,7 @@ impl MenuAction {
     pub fn id(&self) -> String {
         match self {
             MenuAction::Activate(k) => format!("activate:{k}"),
+            MenuAction::Bundle(k) => format!("bundle:{k}"),
             MenuAction::Extend(k) => format!("extend:{k}"),
             MenuAction::Deactivate(k) => format!("deactivate:{k}"),
             MenuAction::Cancel(k) => format!("cancel:{k}"),
@@ -113,6 +116,7 @@ impl MenuAction {
         let key = key.to_owned();
         Some(match (verb, key.is_empty()) {
             ("activate", false) => MenuAction::Activate(key),
+            ("bundle", false) => MenuAction::Bundle(key),
             ("extend", false) => MenuAction::Extend(key),
             ("deactivate", false) => MenuAction::Deactivate(key),
             ("cancel", false) => MenuAction::Cancel(key),
@@ -191,6 +195,9 @@ pub fn build_with(model: &TrayModel, now: OffsetDateTime, extras: &MenuExtras) -
         ));
     }
     crate::shortcuts::favourites(&mut out, &mut n, model, &extras.favourites, now);
+    if !model.accounts.is_empty() {
+        crate::shortcuts::bundles(&mut out, &extras.bundles);
+    }
     let many_sections =
         model.accounts.len() > 1 || model.accounts.iter().any(|a| a.tenants.len() > 1);
     for account in &model.accounts {

@@ -79,6 +79,21 @@ pub fn favourites(
     }
 }
 
+/// The *Bundles* submenu: each saved bundle, in the order saved; choosing one opens the
+/// bundle's window (one form for all its roles). Nothing when none is saved.
+pub fn bundles(out: &mut Vec<MenuNode>, bundles: &[String]) {
+    if bundles.is_empty() {
+        return;
+    }
+    out.push(MenuNode::Submenu {
+        label: "Bundles".into(),
+        children: bundles
+            .iter()
+            .map(|b| MenuNode::item(MenuAction::Bundle(b.clone()).id(), b.clone()))
+            .collect(),
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use time::Duration;
@@ -180,5 +195,31 @@ mod tests {
             panic!("{out:?}");
         };
         assert_eq!(children[0].label(), Some("Global Reader · Contoso"));
+    }
+
+    #[test]
+    fn bundles_are_listed_in_saved_order_and_open_their_window() {
+        let mut out = Vec::new();
+        bundles(&mut out, &[]);
+        assert!(out.is_empty(), "no section without bundles");
+        bundles(&mut out, &["On call".into(), "Deploy".into()]);
+        let [MenuNode::Submenu { label, children }] = out.as_slice() else {
+            panic!("{out:?}");
+        };
+        assert_eq!(label, "Bundles");
+        let ids: Vec<Option<MenuAction>> = children
+            .iter()
+            .map(|c| match c {
+                MenuNode::Item { id, .. } => MenuAction::parse(id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                Some(MenuAction::Bundle("On call".into())),
+                Some(MenuAction::Bundle("Deploy".into()))
+            ]
+        );
     }
 }

@@ -151,6 +151,15 @@ pub fn run_child(args: WindowArgs) -> anyhow::Result<()> {
                     "history.html".to_owned(),
                     crate::windows::HISTORY_SIZE,
                 ),
+                WindowKind::Bundle(name) => {
+                    let encoded: String =
+                        url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+                    (
+                        "bundle-1".to_owned(),
+                        format!("bundle.html?name={encoded}"),
+                        crate::windows::BUNDLE_SIZE,
+                    )
+                }
             };
             WebviewWindowBuilder::new(app, label, WebviewUrl::App(url.into()))
                 .title(&args.title)
@@ -194,6 +203,7 @@ pub fn spawn<R: Runtime>(app: &AppHandle<R>, args: WindowArgs) -> std::io::Resul
         WindowKind::Activate(_) => "activate",
         WindowKind::Settings => "settings",
         WindowKind::History => "history",
+        WindowKind::Bundle(_) => "bundle",
     };
     let exe = std::env::current_exe()?;
     // Menu clicks arrive on the GUI thread: enter the async runtime to spawn the process.

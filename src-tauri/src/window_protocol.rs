@@ -31,6 +31,8 @@ pub enum WindowKind {
     Settings,
     /// The history window (my requests).
     History,
+    /// The window of a bundle (by name): one form for all its roles.
+    Bundle(String),
 }
 
 /// What a child process shows; sent as the first line of its stdin.
@@ -51,6 +53,9 @@ impl WindowArgs {
             }
             WindowKind::Settings => json!({"window": "settings", "title": self.title}),
             WindowKind::History => json!({"window": "history", "title": self.title}),
+            WindowKind::Bundle(name) => {
+                json!({"window": "bundle", "bundle": name, "title": self.title})
+            }
         }
         .to_string()
     }
@@ -67,6 +72,7 @@ impl WindowArgs {
             "activate" => WindowKind::Activate(v.get("role").and_then(Value::as_str)?.to_owned()),
             "settings" => WindowKind::Settings,
             "history" => WindowKind::History,
+            "bundle" => WindowKind::Bundle(v.get("bundle").and_then(Value::as_str)?.to_owned()),
             _ => return None,
         };
         Some(WindowArgs { kind, title })

@@ -15,6 +15,8 @@ use crate::window_host::{self, WindowArgs, WindowKind};
 pub const ACTIVATE_SIZE: (f64, f64) = (460.0, 560.0);
 /// Inner size of the settings window.
 pub const SETTINGS_SIZE: (f64, f64) = (480.0, 730.0);
+/// Inner size of a bundle's window.
+pub const BUNDLE_SIZE: (f64, f64) = (480.0, 620.0);
 /// Inner size of the history window.
 pub const HISTORY_SIZE: (f64, f64) = (900.0, 560.0);
 
@@ -99,6 +101,38 @@ pub fn open_activation<R: Runtime>(app: &AppHandle<R>, key: &str) -> tauri::Resu
     .title(title)
     .inner_size(ACTIVATE_SIZE.0, ACTIVATE_SIZE.1)
     .resizable(false)
+    .center()
+    .focused(true)
+    .build()?;
+    Ok(())
+}
+
+/// Opens a bundle's window (replacing one already open).
+pub fn open_bundle<R: Runtime>(app: &AppHandle<R>, name: &str) -> tauri::Result<()> {
+    let title = format!("Bundle {name}{}", suffix(app));
+    if !can_open(app) {
+        return Ok(());
+    }
+    if !in_process() {
+        let args = WindowArgs {
+            kind: WindowKind::Bundle(name.to_owned()),
+            title: title.clone(),
+        };
+        match window_host::spawn(app, args) {
+            Ok(()) => return Ok(()),
+            Err(e) => tracing::warn!("cannot start the window process ({e}); opening in-process"),
+        }
+    }
+    close_matching(app, "bundle-");
+    let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    let label = format!("bundle-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    WebviewWindowBuilder::new(
+        app,
+        label,
+        WebviewUrl::App(format!("bundle.html?name={encoded}").into()),
+    )
+    .title(title)
+    .inner_size(BUNDLE_SIZE.0, BUNDLE_SIZE.1)
     .center()
     .focused(true)
     .build()?;

@@ -107,7 +107,7 @@ impl CoreAdapter {
             };
             let session = (*session).clone();
             let roles: Vec<Role> = mine.iter().map(|(_, _, r)| (*r).clone()).collect();
-            let planned = plan(session.clone(), roles, req.clone(), preferred).await;
+            let planned = session.plan_activations(&roles, &req, preferred).await;
             let mut plans = Vec::new();
             let mut sent = Vec::new();
             for ((i, _, _), p) in mine.iter().zip(planned) {
@@ -147,25 +147,4 @@ impl CoreAdapter {
             })
             .collect())
     }
-}
-
-/// [`Session::plan_activations`] on a blocking thread of the runtime: the compiler cannot
-/// prove its future `Send` (a higher-ranked closure bound in its stream), which the `Engine`
-/// trait's futures must be; driven by `block_on` there, it need not be.
-async fn plan(
-    session: Session,
-    roles: Vec<Role>,
-    req: pim_core::ActivationRequest,
-    preferred: Option<pim_core::PimDuration>,
-) -> Vec<Planned> {
-    let n = roles.len();
-    let handle = tokio::runtime::Handle::current();
-    let task = tokio::task::spawn_blocking(move || {
-        handle.block_on(session.plan_activations(&roles, &req, preferred))
-    });
-    task.await.unwrap_or_else(|e| {
-        (0..n)
-            .map(|_| Planned::Refused(pim_core::Error::Transport(format!("planning failed: {e}"))))
-            .collect()
-    })
 }

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt as _;
 use futures::future::join_all;
 
 use super::Session;
@@ -110,11 +109,18 @@ impl Session {
         req: &ActivationRequest,
         preferred: Option<PimDuration>,
     ) -> Vec<Planned> {
-        futures::stream::iter(roles)
-            .map(|r| self.plan_one(r, req, preferred))
-            .buffered(POLICY_READS)
-            .collect()
-            .await
+        // In groups of POLICY_READS, not a buffered stream: a stream holding this closure
+        // would make the future's `Send` depend on a higher-ranked bound callers (the tray's
+        // `async_trait` engine) cannot prove.
+        let mut out = Vec::with_capacity(roles.len());
+        for group in roles.chunks(POLICY_READS) {
+            let reads: Vec<_> = group
+                .iter()
+                .map(|r| self.plan_one(r, req, preferred))
+                .collect();
+            out.extend(futures::future::join_all(reads).await);
+        }
+        out
     }
 
     async fn plan_one(

@@ -278,6 +278,15 @@ outcome: "active" | "pending" | "scheduled" | "failed",
  * Why it failed, in words (empty otherwise).
  */
 message: string, };
+export type BundleSummaryDto = { 
+/**
+ * Name.
+ */
+name: string, 
+/**
+ * Its roles, as saved (`Title — scope (tenant)`).
+ */
+roles: Array<string>, };
 export type HistoryEntryDto = { 
 /**
  * When it was asked (RFC 3339, UTC).
@@ -386,5 +395,8 @@ export type IpcCalls = {
   set_favourite: { args: { roleKey: string; favourite: boolean }; ok: boolean };
   get_bundle_form: { args: { name: string }; ok: BundleFormDto };
   activate_bundle: { args: { request: ActivateBundleRequest }; ok: Array<BundleRoleResultDto> };
+  get_bundles: { args: {}; ok: Array<BundleSummaryDto> };
+  remove_bundle: { args: { name: string }; ok: Array<BundleSummaryDto> };
+  save_active_bundle: { args: { name: string }; ok: Array<BundleSummaryDto> };
   close_window: { args: {}; ok: null };
 };

@@ -51,6 +51,11 @@ export const setFavourite = (roleKey, favourite) => invoke('set_favourite', { ro
 export const getBundleForm = (name) => invoke('get_bundle_form', { name });
 /** Activates a bundle's roles (or only `only`). @param {import('./ipc-types').ActivateBundleRequest} request */
 export const activateBundle = (request) => invoke('activate_bundle', { request });
+export const getBundles = () => invoke('get_bundles', {});
+/** @param {string} name */
+export const removeBundle = (name) => invoke('remove_bundle', { name });
+/** Saves the roles active now as a bundle. @param {string} name */
+export const saveActiveBundle = (name) => invoke('save_active_bundle', { name });
 export const closeWindow = () => invoke('close_window', {});
 
 /** What to do about an error, by code (never by message text). */

@@ -1,6 +1,6 @@
 import {
-  addAccount, closeWindow, errorText, getAccounts, getSettings, removeAccount, saveSettings, setTenantShown,
-  useAccount,
+  addAccount, closeWindow, errorText, getAccounts, getBundles, getSettings, removeAccount, removeBundle,
+  saveActiveBundle, saveSettings, setTenantShown, useAccount,
 } from './ipc.js';
 
 const $ = (id) => document.getElementById(id);
@@ -103,6 +103,50 @@ function tenantChoice(a) {
   return box;
 }
 
+function bundleStatus(msg, kind) {
+  $('bundle-status').textContent = msg;
+  $('bundle-status').className = kind || '';
+}
+
+// The bundles (`pim bundle save` and this window keep them): each with its roles and Remove.
+function showBundles(list) {
+  $('bundle-list').replaceChildren(...list.map((b) => {
+    const li = document.createElement('li');
+    li.dataset.name = b.name;
+    const row = document.createElement('div');
+    row.className = 'account-row';
+    const name = document.createElement('span');
+    name.className = 'account-name';
+    name.textContent = `${b.name} · ${b.roles.length} role${b.roles.length === 1 ? '' : 's'}`;
+    name.title = b.roles.join('\n');
+    row.appendChild(name);
+    const rm = document.createElement('button');
+    rm.type = 'button';
+    rm.className = 'remove';
+    rm.textContent = 'Remove';
+    rm.addEventListener('click', () => bundleAct(() => removeBundle(b.name), `${b.name} was removed.`));
+    row.appendChild(rm);
+    li.appendChild(row);
+    return li;
+  }));
+  if (!list.length) {
+    const li = document.createElement('li');
+    li.className = 'hint';
+    li.textContent = 'None yet: save the roles active now, or use `pim bundle save`.';
+    $('bundle-list').appendChild(li);
+  }
+}
+
+async function bundleAct(call, done) {
+  bundleStatus('Working…');
+  try {
+    showBundles(await call());
+    bundleStatus(done, 'ok');
+  } catch (e) {
+    bundleStatus(errorText(e), 'error');
+  }
+}
+
 const controls = '#account-list button, #account-list input, #add-account';
 
 async function act(call, done) {
@@ -152,5 +196,10 @@ window.addEventListener('DOMContentLoaded', async () => {
     act(() => addAccount(where), 'Account added.');
   });
   getAccounts().then(showAccounts, (e) => accountStatus(errorText(e), 'error'));
+  getBundles().then(showBundles, (e) => bundleStatus(errorText(e), 'error'));
+  $('save-bundle').addEventListener('click', () => {
+    const name = $('bundle-name').value.trim();
+    bundleAct(() => saveActiveBundle(name), `The active roles were saved as ${name}.`);
+  });
   try { show(await getSettings()); } catch (e) { $('status').textContent = errorText(e); $('status').className = 'error'; }
 });

@@ -1024,6 +1024,33 @@ def phase_webview(args, res):
             print(f"  {done}", flush=True)
         res.run("Bundles › e2e (saved by the CLI) opens one form for its roles; both become active", bundle_window)
 
+        def bundles_in_settings():
+            # Settings lists the bundles; the roles active now are saved as a new one (the menu's
+            # "Save active roles as a bundle…" opens Settings for its name), and Remove drops one;
+            # the menu follows.
+            assert Tray.find(tray.layout(), "Save active roles as a bundle…"), Tray.labels(tray.layout())
+            wd("POST", s + "/execute/sync", {"args": [], "script": "location.href = 'settings.html'; return true;"})
+
+            def names():
+                return wd("POST", s + "/execute/sync", {"args": [], "script":
+                          "return [...document.querySelectorAll('#bundle-list > li')].map(l => l.dataset.name || '');"})
+            wait_for(lambda: names() == ["e2e"], 20, "the e2e bundle in Settings")
+            el = find("#bundle-name")
+            wd("POST", s + f"/element/{el}/value", {"text": "now active"})
+            wd("POST", s + f"/element/{find('#save-bundle')}/click", {})
+            wait_for(lambda: names() == ["e2e", "now active"], 20, "the new bundle")
+            assert text("#bundle-status").startswith("The active roles were saved as now active"), text("#bundle-status")
+            saved = json.load(open(os.path.join(env.env["PIM_CONFIG_DIR"], "bundles.json")))
+            roles = [r["name"] for b in saved["bundles"] if b["name"] == "now active" for r in b["roles"]]
+            assert "SQL Prod Admins" in roles and "Key Vault Reader" in roles, roles
+            wd("POST", s + "/execute/sync", {"args": [], "script":
+               "document.querySelector('#bundle-list li[data-name=\"e2e\"] button.remove').click(); return true;"})
+            wait_for(lambda: names() == ["now active"], 20, "the removal")
+            wait_for(lambda: Tray.find(tray.layout(), "Bundles", "now active")
+                     and not Tray.find(tray.layout(), "Bundles", "e2e"), 20, "the menu to follow")
+        res.run("Settings lists bundles, saves the active roles as one and removes one; the menu follows",
+                bundles_in_settings)
+
         def accounts_in_settings():
             # Settings lists the accounts with Make default / Remove, and adds one through the
             # browser in a chosen cloud (custom: the demo simulator's endpoints).

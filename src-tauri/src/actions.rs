@@ -54,7 +54,7 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 tracing::error!("cannot open the activation window: {e}");
             }
         }
-        MenuAction::Settings => {
+        MenuAction::Settings | MenuAction::SaveBundle => {
             if let Err(e) = crate::windows::open_settings(app) {
                 tracing::error!("cannot open the settings window: {e}");
             }

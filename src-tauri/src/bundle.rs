@@ -238,6 +238,58 @@ pub async fn activate(
     Ok(results.into_iter().map(BundleRoleResultDto::from).collect())
 }
 
+/// A saved bundle, as Settings lists it.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleSummaryDto {
+    /// Name.
+    pub name: String,
+    /// Its roles, as saved (`Title — scope (tenant)`).
+    pub roles: Vec<String>,
+}
+
+/// Body of `get_bundles`: the saved bundles in the order saved.
+pub fn list(state: &crate::AppState) -> Result<Vec<BundleSummaryDto>, crate::error::IpcError> {
+    Ok(state
+        .bundles()
+        .load()?
+        .into_iter()
+        .map(|b| BundleSummaryDto {
+            roles: b.roles.iter().map(|r| r.describe()).collect(),
+            name: b.name,
+        })
+        .collect())
+}
+
+/// Body of `remove_bundle`; answers the list left.
+pub fn remove(
+    state: &crate::AppState,
+    name: &str,
+) -> Result<Vec<BundleSummaryDto>, crate::error::IpcError> {
+    state.bundles().remove(name)?;
+    list(state)
+}
+
+/// Body of `save_active_bundle`: a bundle of the activations now active (the user's own, in
+/// every open account) named `name` (replacing one of that name); answers the list.
+pub async fn save_active(
+    state: &crate::AppState,
+    name: &str,
+) -> Result<Vec<BundleSummaryDto>, crate::error::IpcError> {
+    let name = pim_accounts::bundles::check_name(name)?;
+    let roles = state.engine.active_roles().await?;
+    if roles.is_empty() {
+        return Err(crate::error::IpcError::invalid(
+            "No role is active now: activate the roles first, then save them as a bundle.",
+        ));
+    }
+    state
+        .bundles()
+        .save(pim_accounts::bundles::Bundle::new(&name, &roles)?)?;
+    list(state)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use serde_json::Value;
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::AppState;
-use crate::bundle::{ActivateBundleRequest, BundleFormDto, BundleRoleResultDto};
+use crate::bundle::{ActivateBundleRequest, BundleFormDto, BundleRoleResultDto, BundleSummaryDto};
 use crate::dto::{
     AccountDto, ActivateRoleRequest, ActivateRoleResponse, ActivationFormDto, RoleDto, SettingsDto,
 };
@@ -265,6 +265,22 @@ impl<R: Runtime> Commands for TrayCommands<R> {
         request: ActivateBundleRequest,
     ) -> Result<Vec<BundleRoleResultDto>, IpcError> {
         crate::bundle::activate(&self.state(), request).await
+    }
+
+    async fn get_bundles(&self) -> Result<Vec<BundleSummaryDto>, IpcError> {
+        crate::bundle::list(&self.state())
+    }
+
+    async fn remove_bundle(&self, name: String) -> Result<Vec<BundleSummaryDto>, IpcError> {
+        let r = crate::bundle::remove(&self.state(), &name);
+        crate::tray::refresh_now(&self.app);
+        r
+    }
+
+    async fn save_active_bundle(&self, name: String) -> Result<Vec<BundleSummaryDto>, IpcError> {
+        let r = crate::bundle::save_active(&self.state(), &name).await;
+        crate::tray::refresh_now(&self.app);
+        r
     }
 
     async fn get_history(&self, days: u32) -> Result<HistoryDto, IpcError> {
@@ -705,5 +721,25 @@ mod tests {
         )
         .expect("results");
         assert_eq!(r[0]["outcome"], "failed", "{r}");
+
+        // Settings: the list, nothing active to save, and removal.
+        let list = invoke(&app, "get_bundles", json!({})).expect("list");
+        assert_eq!(list[0]["name"], "On call");
+        assert_eq!(list[0]["roles"][0], "Retired Role — Directory (Contoso)");
+        let err = invoke(&app, "save_active_bundle", json!({"name": "Now"})).expect_err("none");
+        assert_eq!(err["code"], "invalidInput");
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("No role is active"),
+            "{err}"
+        );
+        let err = invoke(&app, "save_active_bundle", json!({"name": " "})).expect_err("name");
+        assert_eq!(err["code"], "invalidInput");
+        let left = invoke(&app, "remove_bundle", json!({"name": "ON CALL"})).expect("removed");
+        assert_eq!(left, json!([]));
+        let err = invoke(&app, "remove_bundle", json!({"name": "On call"})).expect_err("gone");
+        assert_eq!(err["code"], "invalidInput", "{err}");
     }
 }

@@ -114,6 +114,9 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
         input: ActivationInput,
         only: Option<Vec<String>>,
     ) -> EngineResult<Vec<BundleRoleResult>>;
+    /// The user's own activations now active in the open accounts (as the core has them), to
+    /// save as a bundle.
+    async fn active_roles(&self) -> EngineResult<Vec<pim_core::Role>>;
     /// Deactivate an activation.
     async fn deactivate(&self, key: &str) -> EngineResult<()>;
     /// Extend an activation.
@@ -491,6 +494,10 @@ mod fake {
         ) -> EngineResult<()> {
             self.record(format!("tenant-shown:{key}:{tenant_id}:{shown}"));
             self.known(key)
+        }
+        async fn active_roles(&self) -> EngineResult<Vec<pim_core::Role>> {
+            self.record("active_roles".into());
+            Ok(Vec::new())
         }
         async fn history(&self, since: time::OffsetDateTime) -> EngineResult<HistoryList> {
             self.record("history".into());

@@ -14,7 +14,7 @@ use std::future::Future;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::bundle::{ActivateBundleRequest, BundleFormDto, BundleRoleResultDto};
+use crate::bundle::{ActivateBundleRequest, BundleFormDto, BundleRoleResultDto, BundleSummaryDto};
 use crate::dto::{
     AccountDto, ActivateRoleRequest, ActivateRoleResponse, ActivationFormDto, SettingsDto,
 };
@@ -166,6 +166,7 @@ pub(crate) fn typescript() -> String {
         BundleFormDto::decl(&cfg),
         ActivateBundleRequest::decl(&cfg),
         BundleRoleResultDto::decl(&cfg),
+        BundleSummaryDto::decl(&cfg),
         crate::history::HistoryEntryDto::decl(&cfg),
         crate::history::HistoryDto::decl(&cfg),
         crate::history::HistoryExportDto::decl(&cfg),

@@ -35,6 +35,12 @@ ipc_calls! {
     get_bundle_form => GetBundleForm { name: String } -> BundleFormDto;
     /// Activates a bundle's roles (or only the failed ones again): a result per role.
     activate_bundle => ActivateBundle { request: ActivateBundleRequest } -> Vec<BundleRoleResultDto>;
+    /// The saved bundles (Settings).
+    get_bundles => GetBundles {} -> Vec<BundleSummaryDto>;
+    /// Removes a bundle; answers the bundles left.
+    remove_bundle => RemoveBundle { name: String } -> Vec<BundleSummaryDto>;
+    /// Saves the activations now active as a bundle named `name`; answers the bundles.
+    save_active_bundle => SaveActiveBundle { name: String } -> Vec<BundleSummaryDto>;
     /// Closes the calling window (answered by the window's own process).
     close_window => CloseWindow {} -> ();
 }

@@ -86,6 +86,8 @@ pub enum MenuAction {
     Settings,
     /// Open the history window (my requests).
     History,
+    /// Save the roles active now as a bundle (in Settings, which asks for its name).
+    SaveBundle,
     /// Quit the app.
     Quit,
 }
@@ -106,6 +108,7 @@ impl MenuAction {
             MenuAction::SignOut(k) => format!("sign-out:{k}"),
             MenuAction::Settings => "settings".into(),
             MenuAction::History => "history".into(),
+            MenuAction::SaveBundle => "save-bundle".into(),
             MenuAction::Quit => "quit".into(),
         }
     }
@@ -127,6 +130,7 @@ impl MenuAction {
             ("sign-out", false) => MenuAction::SignOut(key),
             ("settings", true) => MenuAction::Settings,
             ("history", true) => MenuAction::History,
+            ("save-bundle", true) => MenuAction::SaveBundle,
             ("quit", true) => MenuAction::Quit,
             _ => return None,
         })
@@ -225,6 +229,12 @@ pub fn build_with(model: &TrayModel, now: OffsetDateTime, extras: &MenuExtras) -
     let signed_in = !model.accounts.is_empty();
     if signed_in {
         out.push(MenuNode::item(MenuAction::History.id(), "History…"));
+        if model.any_activation() {
+            out.push(MenuNode::item(
+                MenuAction::SaveBundle.id(),
+                "Save active roles as a bundle…",
+            ));
+        }
     }
     out.push(MenuNode::item(MenuAction::Refresh.id(), "Refresh"));
     if signed_in {

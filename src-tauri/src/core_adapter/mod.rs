@@ -693,6 +693,23 @@ impl Engine for CoreAdapter {
         Ok(())
     }
 
+    async fn active_roles(&self) -> EngineResult<Vec<Role>> {
+        let sessions = self.sessions().await?;
+        Ok(sessions
+            .iter()
+            .flat_map(|s| {
+                s.snapshot()
+                    .roles()
+                    .filter(|r| {
+                        r.state == pim_core::RoleState::Active
+                            && r.assignment.as_ref().is_some_and(|a| a.is_activation())
+                    })
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .collect())
+    }
+
     async fn history(&self, since: OffsetDateTime) -> EngineResult<HistoryList> {
         let open: Vec<(String, Session)> = self
             .current

@@ -286,7 +286,36 @@ name: string,
 /**
  * Its roles, as saved (`Title — scope (tenant)`).
  */
-roles: Array<string>, };
+roles: Array<string>, 
+/**
+ * Justification sent unless another is given (empty: none).
+ */
+reason: string, 
+/**
+ * Ticket system (empty: none).
+ */
+ticketSystem: string, 
+/**
+ * Preferred duration in minutes (none: each role's default).
+ */
+durationMinutes: number | null, };
+export type BundleEditDto = { 
+/**
+ * The bundle's name.
+ */
+name: string, 
+/**
+ * Justification (empty: none).
+ */
+reason: string, 
+/**
+ * Ticket system (empty: none).
+ */
+ticketSystem: string, 
+/**
+ * Preferred duration in minutes, 5 to 1440 (none: each role's default).
+ */
+durationMinutes: number | null, };
 export type HistoryEntryDto = { 
 /**
  * When it was asked (RFC 3339, UTC).
@@ -397,6 +426,7 @@ export type IpcCalls = {
   activate_bundle: { args: { request: ActivateBundleRequest }; ok: Array<BundleRoleResultDto> };
   get_bundles: { args: {}; ok: Array<BundleSummaryDto> };
   remove_bundle: { args: { name: string }; ok: Array<BundleSummaryDto> };
+  update_bundle: { args: { edit: BundleEditDto }; ok: Array<BundleSummaryDto> };
   save_active_bundle: { args: { name: string }; ok: Array<BundleSummaryDto> };
   close_window: { args: {}; ok: null };
 };

@@ -54,6 +54,8 @@ export const activateBundle = (request) => invoke('activate_bundle', { request }
 export const getBundles = () => invoke('get_bundles', {});
 /** @param {string} name */
 export const removeBundle = (name) => invoke('remove_bundle', { name });
+/** Changes a bundle's reason, ticket system and duration. @param {import('./ipc-types').BundleEditDto} edit */
+export const updateBundle = (edit) => invoke('update_bundle', { edit });
 /** Saves the roles active now as a bundle. @param {string} name */
 export const saveActiveBundle = (name) => invoke('save_active_bundle', { name });
 export const closeWindow = () => invoke('close_window', {});

@@ -1,6 +1,6 @@
 import {
   addAccount, closeWindow, errorText, getAccounts, getBundles, getSettings, removeAccount, removeBundle,
-  saveActiveBundle, saveSettings, setTenantShown, useAccount,
+  saveActiveBundle, saveSettings, setTenantShown, updateBundle, useAccount,
 } from './ipc.js';
 
 const $ = (id) => document.getElementById(id);
@@ -103,6 +103,9 @@ function tenantChoice(a) {
   return box;
 }
 
+// The bundle being edited (its name), if any.
+let editing = null;
+
 function bundleStatus(msg, kind) {
   $('bundle-status').textContent = msg;
   $('bundle-status').className = kind || '';
@@ -120,6 +123,20 @@ function showBundles(list) {
     name.textContent = `${b.name} · ${b.roles.length} role${b.roles.length === 1 ? '' : 's'}`;
     name.title = b.roles.join('\n');
     row.appendChild(name);
+    const ed = document.createElement('button');
+    ed.type = 'button';
+    ed.className = 'edit';
+    ed.textContent = 'Edit';
+    ed.addEventListener('click', () => {
+      editing = b.name;
+      $('bundle-edit-name').textContent = b.name;
+      $('bundle-reason').value = b.reason;
+      $('bundle-ticket-system').value = b.ticketSystem;
+      $('bundle-duration').value = b.durationMinutes === null ? '' : String(b.durationMinutes);
+      $('bundle-edit').classList.remove('hidden');
+      $('bundle-reason').focus();
+    });
+    row.appendChild(ed);
     const rm = document.createElement('button');
     rm.type = 'button';
     rm.className = 'remove';
@@ -197,6 +214,16 @@ window.addEventListener('DOMContentLoaded', async () => {
   });
   getAccounts().then(showAccounts, (e) => accountStatus(errorText(e), 'error'));
   getBundles().then(showBundles, (e) => bundleStatus(errorText(e), 'error'));
+  $('bundle-update').addEventListener('click', () => {
+    const d = $('bundle-duration').value.trim();
+    const name = editing;
+    bundleAct(() => updateBundle({
+      name,
+      reason: $('bundle-reason').value,
+      ticketSystem: $('bundle-ticket-system').value,
+      durationMinutes: d === '' ? null : Number(d),
+    }), `${name} was changed.`);
+  });
   $('save-bundle').addEventListener('click', () => {
     const name = $('bundle-name').value.trim();
     bundleAct(() => saveActiveBundle(name), `The active roles were saved as ${name}.`);

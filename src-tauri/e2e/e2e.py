@@ -1046,6 +1046,18 @@ def phase_webview(args, res):
             wd("POST", s + "/execute/sync", {"args": [], "script":
                "document.querySelector('#bundle-list li[data-name=\"e2e\"] button.remove').click(); return true;"})
             wait_for(lambda: names() == ["now active"], 20, "the removal")
+            # Edit its request: reason and duration (the roles stay).
+            wd("POST", s + "/execute/sync", {"args": [], "script":
+               "document.querySelector('#bundle-list li[data-name=\"now active\"] button.edit').click(); return true;"})
+            for css, value in (("#bundle-reason", "Edited reason"), ("#bundle-duration", "90")):
+                el = find(css)
+                wd("POST", s + f"/element/{el}/clear", {})
+                wd("POST", s + f"/element/{el}/value", {"text": value})
+            wd("POST", s + f"/element/{find('#bundle-update')}/click", {})
+            wait_for(lambda: text("#bundle-status") == "now active was changed.", 20, "the edit")
+            saved = json.load(open(os.path.join(env.env["PIM_CONFIG_DIR"], "bundles.json")))
+            b = [b for b in saved["bundles"] if b["name"] == "now active"][0]
+            assert b["reason"] == "Edited reason" and b["duration"] == "PT1H30M" and len(b["roles"]) >= 2, b
             wait_for(lambda: Tray.find(tray.layout(), "Bundles", "now active")
                      and not Tray.find(tray.layout(), "Bundles", "e2e"), 20, "the menu to follow")
         res.run("Settings lists bundles, saves the active roles as one and removes one; the menu follows",

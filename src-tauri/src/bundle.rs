@@ -247,6 +247,68 @@ pub struct BundleSummaryDto {
     pub name: String,
     /// Its roles, as saved (`Title — scope (tenant)`).
     pub roles: Vec<String>,
+    /// Justification sent unless another is given (empty: none).
+    pub reason: String,
+    /// Ticket system (empty: none).
+    pub ticket_system: String,
+    /// Preferred duration in minutes (none: each role's default).
+    pub duration_minutes: Option<u32>,
+}
+
+/// A bundle's editable request (Settings).
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BundleEditDto {
+    /// The bundle's name.
+    pub name: String,
+    /// Justification (empty: none).
+    #[serde(default)]
+    pub reason: String,
+    /// Ticket system (empty: none).
+    #[serde(default)]
+    pub ticket_system: String,
+    /// Preferred duration in minutes, 5 to 1440 (none: each role's default).
+    #[serde(default)]
+    pub duration_minutes: Option<u32>,
+}
+
+/// Body of `update_bundle`: a bundle's reason, ticket system and duration (its roles stay);
+/// answers the list.
+pub fn update(
+    state: &crate::AppState,
+    edit: BundleEditDto,
+) -> Result<Vec<BundleSummaryDto>, crate::error::IpcError> {
+    use crate::error::IpcError;
+    let reason = edit.reason.trim();
+    let system = edit.ticket_system.trim();
+    if reason.chars().count() > crate::dto::MAX_JUSTIFICATION
+        || system.chars().count() > crate::dto::MAX_TICKET
+        || reason.chars().chain(system.chars()).any(char::is_control)
+    {
+        return Err(IpcError::invalid(format!(
+            "The justification may have up to {} characters and the ticket system up to {}, \
+             without control characters.",
+            crate::dto::MAX_JUSTIFICATION,
+            crate::dto::MAX_TICKET
+        )));
+    }
+    if let Some(m) = edit.duration_minutes
+        && !(5..=1440).contains(&m)
+    {
+        return Err(IpcError::invalid(
+            "The duration must be 5 to 1440 minutes (PIM's own bounds).",
+        ));
+    }
+    let store = state.bundles();
+    let mut b = store.get(&edit.name)?;
+    b.reason = (!reason.is_empty()).then(|| reason.to_owned());
+    b.ticket_system = (!system.is_empty()).then(|| system.to_owned());
+    b.duration = edit
+        .duration_minutes
+        .map(|m| pim_core::PimDuration::from_minutes(u64::from(m)));
+    store.save(b)?;
+    list(state)
 }
 
 /// Body of `get_bundles`: the saved bundles in the order saved.
@@ -257,6 +319,11 @@ pub fn list(state: &crate::AppState) -> Result<Vec<BundleSummaryDto>, crate::err
         .into_iter()
         .map(|b| BundleSummaryDto {
             roles: b.roles.iter().map(|r| r.describe()).collect(),
+            reason: b.reason.unwrap_or_default(),
+            ticket_system: b.ticket_system.unwrap_or_default(),
+            duration_minutes: b
+                .duration
+                .map(|d| u32::try_from(d.as_secs() / 60).unwrap_or(u32::MAX)),
             name: b.name,
         })
         .collect())

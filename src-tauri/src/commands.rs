@@ -7,7 +7,9 @@ use serde_json::Value;
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::AppState;
-use crate::bundle::{ActivateBundleRequest, BundleFormDto, BundleRoleResultDto, BundleSummaryDto};
+use crate::bundle::{
+    ActivateBundleRequest, BundleEditDto, BundleFormDto, BundleRoleResultDto, BundleSummaryDto,
+};
 use crate::dto::{
     AccountDto, ActivateRoleRequest, ActivateRoleResponse, ActivationFormDto, RoleDto, SettingsDto,
 };
@@ -275,6 +277,10 @@ impl<R: Runtime> Commands for TrayCommands<R> {
         let r = crate::bundle::remove(&self.state(), &name);
         crate::tray::refresh_now(&self.app);
         r
+    }
+
+    async fn update_bundle(&self, edit: BundleEditDto) -> Result<Vec<BundleSummaryDto>, IpcError> {
+        crate::bundle::update(&self.state(), edit)
     }
 
     async fn save_active_bundle(&self, name: String) -> Result<Vec<BundleSummaryDto>, IpcError> {
@@ -737,6 +743,31 @@ mod tests {
         );
         let err = invoke(&app, "save_active_bundle", json!({"name": " "})).expect_err("name");
         assert_eq!(err["code"], "invalidInput");
+        let edited = invoke(
+            &app,
+            "update_bundle",
+            json!({"edit": {"name": "on call", "reason": "Night shift", "ticketSystem": "Jira", "durationMinutes": 120}}),
+        )
+        .expect("edited");
+        assert_eq!(edited[0]["reason"], "Night shift");
+        assert_eq!(edited[0]["ticketSystem"], "Jira");
+        assert_eq!(edited[0]["durationMinutes"], 120);
+        assert_eq!(
+            edited[0]["roles"].as_array().map(Vec::len),
+            Some(1),
+            "roles kept"
+        );
+        let err = invoke(
+            &app,
+            "update_bundle",
+            json!({"edit": {"name": "On call", "durationMinutes": 2}}),
+        )
+        .expect_err("too short");
+        assert_eq!(err["code"], "invalidInput");
+        let cleared =
+            invoke(&app, "update_bundle", json!({"edit": {"name": "On call"}})).expect("cleared");
+        assert_eq!(cleared[0]["reason"], "");
+        assert_eq!(cleared[0]["durationMinutes"], serde_json::Value::Null);
         let left = invoke(&app, "remove_bundle", json!({"name": "ON CALL"})).expect("removed");
         assert_eq!(left, json!([]));
         let err = invoke(&app, "remove_bundle", json!({"name": "On call"})).expect_err("gone");

@@ -14,7 +14,9 @@ use std::future::Future;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::bundle::{ActivateBundleRequest, BundleFormDto, BundleRoleResultDto, BundleSummaryDto};
+use crate::bundle::{
+    ActivateBundleRequest, BundleEditDto, BundleFormDto, BundleRoleResultDto, BundleSummaryDto,
+};
 use crate::dto::{
     AccountDto, ActivateRoleRequest, ActivateRoleResponse, ActivationFormDto, SettingsDto,
 };
@@ -167,6 +169,7 @@ pub(crate) fn typescript() -> String {
         ActivateBundleRequest::decl(&cfg),
         BundleRoleResultDto::decl(&cfg),
         BundleSummaryDto::decl(&cfg),
+        BundleEditDto::decl(&cfg),
         crate::history::HistoryEntryDto::decl(&cfg),
         crate::history::HistoryDto::decl(&cfg),
         crate::history::HistoryExportDto::decl(&cfg),

@@ -39,6 +39,8 @@ ipc_calls! {
     get_bundles => GetBundles {} -> Vec<BundleSummaryDto>;
     /// Removes a bundle; answers the bundles left.
     remove_bundle => RemoveBundle { name: String } -> Vec<BundleSummaryDto>;
+    /// Changes a bundle's reason, ticket system and duration; answers the bundles.
+    update_bundle => UpdateBundle { edit: BundleEditDto } -> Vec<BundleSummaryDto>;
     /// Saves the activations now active as a bundle named `name`; answers the bundles.
     save_active_bundle => SaveActiveBundle { name: String } -> Vec<BundleSummaryDto>;
     /// Closes the calling window (answered by the window's own process).

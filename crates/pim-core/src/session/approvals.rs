@@ -100,13 +100,7 @@ impl Session {
         let mut warnings = Vec::new();
         let (roles, groups, arm) = match (roles, groups, arm) {
             (Err(a), Err(b), Err(c)) => {
-                let e = [a, b, c].into_iter().reduce(|x, y| {
-                    if !x.needs_user() && y.needs_user() {
-                        y
-                    } else {
-                        x
-                    }
-                });
+                let e = super::first_to_act_on([a, b, c]);
                 let error = e.as_ref().map(|e| TenantError {
                     code: e.code().to_owned(),
                     message: e.to_string(),

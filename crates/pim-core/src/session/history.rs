@@ -381,13 +381,7 @@ impl Session {
         let (roles, groups, arm) = match (roles, groups, arm) {
             (Err(a), Err(b), Err(c)) => {
                 // Nothing could be read: the error the user may have to act on, else Graph's.
-                let e = [a, b, c].into_iter().reduce(|x, y| {
-                    if !x.needs_user() && y.needs_user() {
-                        y
-                    } else {
-                        x
-                    }
-                });
+                let e = super::first_to_act_on([a, b, c]);
                 let error = e.as_ref().map(|e| TenantError {
                     code: e.code().to_owned(),
                     message: e.to_string(),

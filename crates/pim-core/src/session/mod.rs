@@ -68,6 +68,18 @@ pub use tenants::{hidden_tenants_after, normalise_ids};
 pub(crate) use write::jwt_claim;
 pub use write::policy_claims;
 
+/// Of errors that together left a tenant unread: the first one the user must act on (sign in,
+/// step up), else the first one.
+fn first_to_act_on(errors: impl IntoIterator<Item = Error>) -> Option<Error> {
+    errors.into_iter().reduce(|x, y| {
+        if !x.needs_user() && y.needs_user() {
+            y
+        } else {
+            x
+        }
+    })
+}
+
 /// How to build a [`Session`].
 #[derive(Debug, Clone)]
 pub struct SessionOptions {

@@ -273,9 +273,15 @@ def tray_checks(args, res, wine):
             line = wait_for(menu, 90, "a tray menu with the demo roles (log)")
             for want in ("Contoso", "Fabrikam", "Security Administrator", "SQL Prod Admins", "Quit"):
                 assert want in line, f"{want} missing in the menu: {line}"
+            # The icon is set after the menu (tray::update logs it next): wait for its line
+            # rather than read the log at once (a race CI lost once at cc59ca0).
+            def icon():
+                log = open(err_path, errors="replace").read()
+                return re.search(r"tray icon.*light_panel=(true|false)", log)
+            found = wait_for(icon, 30, "the tray icon's log line")
+            assert found.group(1) == "true", \
+                "the tray ignored the light taskbar (SystemUsesLightTheme=1): " + found.group(0)
             log = open(err_path, errors="replace").read()
-            assert re.search(r"light_panel=true.*tray icon|tray icon.*light_panel=true", log), \
-                "the tray ignored the light taskbar (SystemUsesLightTheme=1)"
             assert "cannot update the tray" not in log and "panicked" not in log, log[-3000:]
             assert p.poll() is None, f"pim-tray.exe exited with {p.returncode}"
         finally:

@@ -32,7 +32,7 @@ echo "== ui types"
 # the unit test ipc::tests::ipc_types_for_the_ui_are_current): a command name, an argument or
 # an answer that differs from Rust's fails here. TypeScript comes from the npm registry.
 npx --yes -p typescript@5.9.3 tsc --noEmit --allowJs --checkJs --strict --target es2022 \
-  --module es2022 --moduleResolution bundler --lib es2022,dom ui/ipc.js ui/history.js ui/bundle.js
+  --module es2022 --moduleResolution bundler --lib es2022,dom ui/ipc.js ui/history.js ui/bundle.js ui/approval.js
 echo "== build"
 cargo build --workspace --all-targets --locked
 log=$(mktemp -d)

@@ -5,16 +5,20 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 png() { rsvg-convert -w "$2" -h "$2" "$1" -o "$3"; }
-tray() { # fg active out
-  local fill="none" inner="$1" badge=""
+tray() { # fg active out [approvals]
+  local fill="none" inner="$1" badge="" inbox=""
   if [ "$2" = 1 ]; then fill="$1"; inner="#1f4e8c"
     badge='<circle cx="50" cy="50" r="12" fill="#2ecc71" stroke="#0b5d2a" stroke-width="3"/>'; fi
+  # Requests wait for my approval: an amber dot, top right.
+  if [ "${4:-0}" = 1 ]; then
+    inbox='<circle cx="52" cy="12" r="11" fill="#f5a623" stroke="#7a4a00" stroke-width="3"/>'; fi
   cat > "$tmp/tray.svg" <<EOF
 <svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">
   <path d="M32 5 L54 14 V31 C54 45 44 55 32 60 C20 55 10 45 10 31 V14 Z" fill="$fill" stroke="$1" stroke-width="5" stroke-linejoin="round"/>
   <circle cx="32" cy="27" r="6" fill="$inner"/>
   <rect x="29" y="30" width="6" height="15" fill="$inner"/>
   $badge
+  $inbox
 </svg>
 EOF
   png "$tmp/tray.svg" 64 "$3"
@@ -27,6 +31,12 @@ tray '#202020' 0 tray/idle-light.png       # dark glyph for light panels
 tray '#202020' 1 tray/active-light.png
 tray '#000000' 0 tray/macos-idle-template.png   # macOS template images (alpha only matters)
 tray '#000000' 1 tray/macos-active-template.png
+tray '#ffffff' 0 tray/idle-approvals-dark.png 1
+tray '#ffffff' 1 tray/active-approvals-dark.png 1
+tray '#202020' 0 tray/idle-approvals-light.png 1
+tray '#202020' 1 tray/active-approvals-light.png 1
+tray '#000000' 0 tray/macos-idle-approvals-template.png 1
+tray '#000000' 1 tray/macos-active-approvals-template.png 1
 png icon.svg 32 32x32.png
 png icon.svg 128 128x128.png
 png icon.svg 256 icon.png

@@ -383,6 +383,84 @@ path: string,
  * How many requests it holds.
  */
 count: number, };
+export type ApprovalDto = { 
+/**
+ * The id to decide it with.
+ */
+id: string, 
+/**
+ * `entraRole`, `group` or `azureResource`.
+ */
+kind: "entraRole" | "group" | "azureResource", 
+/**
+ * Role, or group with its access (`SQL Prod Admins (member)`).
+ */
+name: string, 
+/**
+ * Where (directory, group, subscription, resource group…), in words.
+ */
+scope: string, 
+/**
+ * Tenant name.
+ */
+tenantName: string, 
+/**
+ * The approver's account that sees it (its sign-in name).
+ */
+approver: string, 
+/**
+ * The requester's display name.
+ */
+requester: string, 
+/**
+ * The requester's sign-in name, when known.
+ */
+requesterUpn: string | null, 
+/**
+ * The requester's justification.
+ */
+justification: string, 
+/**
+ * The ticket (`system number`), if any.
+ */
+ticket: string, 
+/**
+ * Requested start (RFC 3339, UTC); none: as soon as approved.
+ */
+start: string | null, 
+/**
+ * Requested length in minutes, when said.
+ */
+durationMinutes: number | null, 
+/**
+ * When it was asked (RFC 3339, UTC).
+ */
+createdAt: string | null, 
+/**
+ * The stage assigned to me (its name), when it has one.
+ */
+stage: string | null, 
+/**
+ * Whether it waits for my decision now.
+ */
+actionable: boolean, 
+/**
+ * When not: whom it waits for.
+ */
+waitingFor: string | null, };
+export type DecideApprovalRequest = { 
+/**
+ * The request's id.
+ */
+id: string, 
+/**
+ * `approve` or `deny`.
+ */
+decision: "approve" | "deny", 
+/**
+ * Why (required to deny).
+ */
+justification: string, };
 export type AccountDto = { 
 /**
  * Stable key (what `use_account` and `remove_account` take).
@@ -428,5 +506,7 @@ export type IpcCalls = {
   remove_bundle: { args: { name: string }; ok: Array<BundleSummaryDto> };
   update_bundle: { args: { edit: BundleEditDto }; ok: Array<BundleSummaryDto> };
   save_active_bundle: { args: { name: string }; ok: Array<BundleSummaryDto> };
+  get_approval: { args: { id: string }; ok: ApprovalDto };
+  decide_approval: { args: { request: DecideApprovalRequest }; ok: string };
   close_window: { args: {}; ok: null };
 };

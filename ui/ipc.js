@@ -58,6 +58,11 @@ export const removeBundle = (name) => invoke('remove_bundle', { name });
 export const updateBundle = (edit) => invoke('update_bundle', { edit });
 /** Saves the roles active now as a bundle. @param {string} name */
 export const saveActiveBundle = (name) => invoke('save_active_bundle', { name });
+/** A request of the approver's inbox, as the decision window shows it. @param {string} id */
+export const getApproval = (id) => invoke('get_approval', { id });
+/** Approves or denies a request; answers `approved` or `denied`.
+ * @param {import('./ipc-types').DecideApprovalRequest} request */
+export const decideApproval = (request) => invoke('decide_approval', { request });
 export const closeWindow = () => invoke('close_window', {});
 
 /** What to do about an error, by code (never by message text). */

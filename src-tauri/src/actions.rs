@@ -64,6 +64,11 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 tracing::error!("cannot open the bundle window: {e}");
             }
         }
+        MenuAction::Approval(id) => {
+            if let Err(e) = crate::windows::open_approval(app, &id) {
+                tracing::error!("cannot open the decision window: {e}");
+            }
+        }
         MenuAction::History => {
             if let Err(e) = crate::windows::open_history(app) {
                 tracing::error!("cannot open the history window: {e}");
@@ -75,9 +80,18 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     }
 }
 
-/// Handles a notification button (`extend`, `deactivate`, `snooze`, `again`) for a role.
+/// Handles a notification button (`extend`, `deactivate`, `snooze`, `again`) for a role, or
+/// `open` (and a click) on a new request for my approval (`key`: `approval:<id>`).
 pub fn on_notification<R: Runtime>(app: &AppHandle<R>, action: &str, key: String) {
     tracing::info!(action, "notification action");
+    if let Some(id) = key.strip_prefix(crate::notify::APPROVAL_KEY) {
+        if matches!(action, "open" | "default" | "tap")
+            && let Err(e) = crate::windows::open_approval(app, id)
+        {
+            tracing::error!("cannot open the decision window: {e}");
+        }
+        return;
+    }
     match action {
         "extend" => run(app, MenuAction::Extend(key)),
         "deactivate" => run(app, MenuAction::Deactivate(key)),
@@ -115,7 +129,11 @@ fn run<R: Runtime>(app: &AppHandle<R>, action: MenuAction) {
                 format!("cancel the request for {}", title(k)),
                 engine.cancel(k).await,
             ),
-            MenuAction::Refresh => ("refresh".into(), engine.refresh().await),
+            MenuAction::Refresh => {
+                // The approver's inbox is read with every refresh (by its own task).
+                state.approvals_read_now().poke();
+                ("refresh".into(), engine.refresh().await)
+            }
             MenuAction::SignIn | MenuAction::SignInCode => {
                 // A device code is told in a notification too (the menu shows it while it is
                 // valid).

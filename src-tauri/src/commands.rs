@@ -7,6 +7,7 @@ use serde_json::Value;
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::AppState;
+use crate::approvals::{ApprovalDto, DecideApprovalRequest};
 use crate::bundle::{
     ActivateBundleRequest, BundleEditDto, BundleFormDto, BundleRoleResultDto, BundleSummaryDto,
 };
@@ -287,6 +288,14 @@ impl<R: Runtime> Commands for TrayCommands<R> {
         let r = crate::bundle::save_active(&self.state(), &name).await;
         crate::tray::refresh_now(&self.app);
         r
+    }
+
+    async fn get_approval(&self, id: String) -> Result<ApprovalDto, IpcError> {
+        crate::approvals::approval(&self.state(), &id)
+    }
+
+    async fn decide_approval(&self, request: DecideApprovalRequest) -> Result<String, IpcError> {
+        crate::approvals::decide(&self.state(), request).await
     }
 
     async fn get_history(&self, days: u32) -> Result<HistoryDto, IpcError> {

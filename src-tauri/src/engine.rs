@@ -145,6 +145,22 @@ pub trait Engine: Send + Sync + std::fmt::Debug {
     /// My requests since `since` (every open account, every shown tenant), newest first,
     /// with what could not be read.
     async fn history(&self, since: time::OffsetDateTime) -> EngineResult<HistoryList>;
+    /// Reads the approver's inbox of every open account (every shown tenant) and puts it in
+    /// the model ([`TrayModel::approvals`], oldest first). An account that cannot be read
+    /// keeps the requests it showed, and the first such error is returned (the caller backs
+    /// off); with nobody signed in the inbox is empty.
+    async fn read_approvals(&self) -> EngineResult<()>;
+    /// Approves or denies a request of the model's inbox (by [`pim_core::ApprovalItem::id`])
+    /// as the account that sees it: one decision, sent once
+    /// ([`pim_core::Session::decide`]; a denial needs a justification). A request no longer
+    /// in the inbox is [`pim_core::Error::InvalidState`]. A decided request leaves the model's
+    /// inbox at once; the caller reads the inbox again.
+    async fn decide(
+        &self,
+        id: &str,
+        decision: pim_core::Decision,
+        justification: Option<String>,
+    ) -> EngineResult<()>;
     /// What an activation in flight is waiting for, e.g. an interactive step-up in the
     /// browser (`Some(message)`); `None` when nothing is or after the activation ended. Every
     /// activation ends with a `None` sent, so a waiting window wakes up.
@@ -183,6 +199,10 @@ mod fake {
         pub step_up: Option<String>,
         /// What `history` answers (before its `since` filter).
         pub history: Mutex<Vec<pim_core::HistoryEntry>>,
+        /// The approver's inbox `read_approvals` publishes; a decision takes its item out.
+        pub inbox: Mutex<Vec<crate::view::ApprovalView>>,
+        /// When set, `read_approvals` fails with this message (a service error).
+        pub inbox_error: Mutex<Option<String>>,
     }
 
     impl FakeEngine {
@@ -206,6 +226,7 @@ mod fake {
                 skew_seconds: 0,
                 warning: None,
                 device_code: None,
+                approvals: Vec::new(),
                 accounts: vec![AccountView {
                     key: "public:c:o.t".into(),
                     upn: "adele@contoso.onmicrosoft.com".into(),
@@ -231,6 +252,8 @@ mod fake {
                 progress: watch::Sender::new(None),
                 step_up: None,
                 history: Mutex::new(Vec::new()),
+                inbox: Mutex::new(Vec::new()),
+                inbox_error: Mutex::new(None),
             }
         }
 
@@ -514,6 +537,44 @@ mod fake {
                 entries,
                 warnings: Vec::new(),
             })
+        }
+        async fn read_approvals(&self) -> EngineResult<()> {
+            self.record("approvals".into());
+            if let Some(e) = self.inbox_error.lock().expect("lock").clone() {
+                return Err(pim_core::Error::Transport(e));
+            }
+            let items = self.inbox.lock().expect("lock").clone();
+            self.tx.send_if_modified(|m| {
+                let changed = m.approvals != items;
+                m.approvals = items;
+                changed
+            });
+            Ok(())
+        }
+        async fn decide(
+            &self,
+            id: &str,
+            decision: pim_core::Decision,
+            justification: Option<String>,
+        ) -> EngineResult<()> {
+            let j = justification.unwrap_or_default();
+            // The core's rule: a denial says why (nothing is sent without it).
+            if decision == pim_core::Decision::Deny && j.trim().is_empty() {
+                return Err(pim_core::Error::InvalidInput(
+                    "a denial needs a justification: say why the request is denied".into(),
+                ));
+            }
+            let mut inbox = self.inbox.lock().expect("lock");
+            let Some(at) = inbox.iter().position(|a| a.id() == id) else {
+                return Err(pim_core::Error::InvalidState {
+                    message: "this request is no longer in your approver's inbox".into(),
+                });
+            };
+            self.record(format!("decide:{id}:{}:{}", decision.as_str(), j.trim()));
+            inbox.remove(at);
+            self.tx
+                .send_modify(|m| m.approvals.retain(|a| a.id() != id));
+            Ok(())
         }
         async fn sign_out(&self) -> EngineResult<()> {
             self.record("sign-out".into());

@@ -14,6 +14,7 @@ use std::future::Future;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::approvals::{ApprovalDto, DecideApprovalRequest};
 use crate::bundle::{
     ActivateBundleRequest, BundleEditDto, BundleFormDto, BundleRoleResultDto, BundleSummaryDto,
 };
@@ -173,6 +174,8 @@ pub(crate) fn typescript() -> String {
         crate::history::HistoryEntryDto::decl(&cfg),
         crate::history::HistoryDto::decl(&cfg),
         crate::history::HistoryExportDto::decl(&cfg),
+        crate::approvals::ApprovalDto::decl(&cfg),
+        crate::approvals::DecideApprovalRequest::decl(&cfg),
         AccountDto::decl(&cfg),
     ] {
         out.push_str("export ");

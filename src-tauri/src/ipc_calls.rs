@@ -43,6 +43,11 @@ ipc_calls! {
     update_bundle => UpdateBundle { edit: BundleEditDto } -> Vec<BundleSummaryDto>;
     /// Saves the activations now active as a bundle named `name`; answers the bundles.
     save_active_bundle => SaveActiveBundle { name: String } -> Vec<BundleSummaryDto>;
+    /// A request of the approver's inbox, as the decision window shows it.
+    get_approval => GetApproval { id: String } -> ApprovalDto;
+    /// Approves or denies a request (a denial needs a justification); answers `approved` or
+    /// `denied`.
+    decide_approval => DecideApproval { request: DecideApprovalRequest } -> String;
     /// Closes the calling window (answered by the window's own process).
     close_window => CloseWindow {} -> ();
 }

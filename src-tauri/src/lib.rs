@@ -6,6 +6,8 @@
 //!   `Session` and pim-auth's sign-in; `demo.rs` starts the embedded simulator.
 //! - `menu.rs` (pure) builds the tray menu from the view model (`recent.rs`: its *Recently
 //!   ended* section with *Activate again*); `tray.rs` renders it natively.
+//! - `approvals.rs`: the approver's inbox: when it is read (one task), its menu section, the
+//!   notice of new requests and the decision window's IPC.
 //! - `reminders.rs` (pure + one task) decides when expiry reminders are due and snoozes them;
 //!   `notify.rs` shows them with the actions `extend`, `deactivate` and `snooze`, and the
 //!   "ended" notice with `again`.
@@ -23,6 +25,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod actions;
+pub mod approvals;
 pub mod bundle;
 pub mod commands;
 pub mod core_adapter;
@@ -75,6 +78,7 @@ pub struct AppState {
     config_dir: PathBuf,
     settings: Mutex<Settings>,
     reminder_minutes: watch::Sender<Vec<u32>>,
+    read_now: approvals::ReadNow,
     tasks: Mutex<Vec<Box<dyn Any + Send>>>,
 }
 
@@ -104,8 +108,14 @@ impl AppState {
             reminder_minutes: watch::Sender::new(settings.reminder_minutes.clone()),
             settings: Mutex::new(settings),
             config_dir,
+            read_now: approvals::ReadNow::default(),
             tasks: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Asks for the approver's inbox to be read now (`approvals.rs`).
+    pub fn approvals_read_now(&self) -> &approvals::ReadNow {
+        &self.read_now
     }
 
     /// The current view model.
@@ -251,6 +261,11 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
                 minutes,
                 snoozes,
                 Arc::new(reminders::SystemClock),
+                Arc::new(notify::Notifier::new(handle.clone())),
+            ));
+            state.keep(approvals::InboxTask::spawn(
+                engine.clone(),
+                state.approvals_read_now().clone(),
                 Arc::new(notify::Notifier::new(handle.clone())),
             ));
             platform::exit_on_signals(handle.clone());

@@ -66,6 +66,8 @@ pub enum MenuAction {
     Activate(String),
     /// Open the bundle window for this bundle (by name).
     Bundle(String),
+    /// Open the decision window for this request of the approver's inbox (by id).
+    Approval(String),
     /// Extend this activation.
     Extend(String),
     /// Deactivate this activation.
@@ -98,6 +100,7 @@ impl MenuAction {
         match self {
             MenuAction::Activate(k) => format!("activate:{k}"),
             MenuAction::Bundle(k) => format!("bundle:{k}"),
+            MenuAction::Approval(k) => format!("approval:{k}"),
             MenuAction::Extend(k) => format!("extend:{k}"),
             MenuAction::Deactivate(k) => format!("deactivate:{k}"),
             MenuAction::Cancel(k) => format!("cancel:{k}"),
@@ -120,6 +123,7 @@ impl MenuAction {
         Some(match (verb, key.is_empty()) {
             ("activate", false) => MenuAction::Activate(key),
             ("bundle", false) => MenuAction::Bundle(key),
+            ("approval", false) => MenuAction::Approval(key),
             ("extend", false) => MenuAction::Extend(key),
             ("deactivate", false) => MenuAction::Deactivate(key),
             ("cancel", false) => MenuAction::Cancel(key),
@@ -198,6 +202,7 @@ pub fn build_with(model: &TrayModel, now: OffsetDateTime, extras: &MenuExtras) -
             format!("Enter it at {}", shorten(&dc.verification_uri, 90)),
         ));
     }
+    crate::approvals::section(&mut out, &mut n, model);
     crate::shortcuts::favourites(&mut out, &mut n, model, &extras.favourites, now);
     if !model.accounts.is_empty() {
         crate::shortcuts::bundles(&mut out, &extras.bundles);
@@ -420,6 +425,7 @@ mod tests {
             skew_seconds: 0,
             warning: None,
             device_code: None,
+            approvals: Vec::new(),
             status: Status::Ready,
             accounts: vec![AccountView {
                 key: "public:c:o.t".into(),

@@ -16,9 +16,13 @@ use crate::reminders::{Notice, Reminder, ReminderSink};
 pub const EXPIRY_ACTIONS: &str = "pim-expiry";
 /// Action type of the notice that an activation ended.
 pub const ENDED_ACTIONS: &str = "pim-ended";
+/// Action type of the notice of new requests for my approval.
+pub const APPROVAL_ACTIONS: &str = "pim-approval";
+/// What a notification about a request for my approval keeps as its key, before the id.
+pub const APPROVAL_KEY: &str = "approval:";
 
 /// Each action type with its actions (id, button title), as registered with the plugin.
-pub fn action_types() -> [(&'static str, &'static [(&'static str, &'static str)]); 2] {
+pub fn action_types() -> [(&'static str, &'static [(&'static str, &'static str)]); 3] {
     [
         (
             EXPIRY_ACTIONS,
@@ -29,6 +33,7 @@ pub fn action_types() -> [(&'static str, &'static [(&'static str, &'static str)]
             ],
         ),
         (ENDED_ACTIONS, &[("again", "Activate again")]),
+        (APPROVAL_ACTIONS, &[("open", "Open")]),
     ]
 }
 
@@ -249,6 +254,22 @@ impl<R: Runtime> ReminderSink for Notifier<R> {
         let (title, body) = notice_text(n);
         tracing::info!(%title, "notice");
         show(&self.app, &title, &body, notice_actions(n));
+    }
+}
+
+impl<R: Runtime> crate::approvals::InboxSink for Notifier<R> {
+    fn arrived(&self, items: &[crate::view::ApprovalView]) {
+        let Some((title, body, open)) = crate::approvals::arrival_text(items) else {
+            return;
+        };
+        tracing::info!(count = items.len(), %title, "approval requested");
+        let key = format!("{APPROVAL_KEY}{open}");
+        show(
+            &self.app,
+            &title,
+            &body_text(&body),
+            Some((&key, APPROVAL_ACTIONS)),
+        );
     }
 }
 

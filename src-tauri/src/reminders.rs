@@ -400,6 +400,7 @@ mod tests {
             skew_seconds: 0,
             warning: None,
             device_code: None,
+            approvals: Vec::new(),
             accounts: vec![AccountView {
                 key: "public:c:o.t".into(),
                 upn: "u".into(),

@@ -25,6 +25,8 @@ pub struct IconChoice {
     pub active: bool,
     /// Glyph for light panels (dark glyph) instead of dark panels.
     pub light_panel: bool,
+    /// Requests wait for my approval (an amber badge, top right).
+    pub approvals: bool,
 }
 
 /// Picks the icon for a model and theme. `Auto` follows the taskbar where the system says
@@ -33,6 +35,7 @@ pub fn icon_choice(model: &TrayModel, theme: IconTheme) -> IconChoice {
     IconChoice {
         active: model.any_activation(),
         light_panel: light_panel(theme, crate::platform::light_taskbar),
+        approvals: model.approvals_waiting() > 0,
     }
 }
 
@@ -49,17 +52,23 @@ fn light_panel(theme: IconTheme, system_light: impl FnOnce() -> bool) -> bool {
 pub fn icon_bytes(choice: IconChoice) -> &'static [u8] {
     #[cfg(target_os = "macos")]
     {
-        if choice.active {
-            return include_bytes!("../../icons/tray/macos-active-template.png");
-        }
-        return include_bytes!("../../icons/tray/macos-idle-template.png");
+        return match (choice.active, choice.approvals) {
+            (false, false) => include_bytes!("../../icons/tray/macos-idle-template.png"),
+            (true, false) => include_bytes!("../../icons/tray/macos-active-template.png"),
+            (false, true) => include_bytes!("../../icons/tray/macos-idle-approvals-template.png"),
+            (true, true) => include_bytes!("../../icons/tray/macos-active-approvals-template.png"),
+        };
     }
     #[allow(unreachable_code)]
-    match (choice.active, choice.light_panel) {
-        (false, false) => include_bytes!("../../icons/tray/idle-dark.png"),
-        (true, false) => include_bytes!("../../icons/tray/active-dark.png"),
-        (false, true) => include_bytes!("../../icons/tray/idle-light.png"),
-        (true, true) => include_bytes!("../../icons/tray/active-light.png"),
+    match (choice.active, choice.light_panel, choice.approvals) {
+        (false, false, false) => include_bytes!("../../icons/tray/idle-dark.png"),
+        (true, false, false) => include_bytes!("../../icons/tray/active-dark.png"),
+        (false, true, false) => include_bytes!("../../icons/tray/idle-light.png"),
+        (true, true, false) => include_bytes!("../../icons/tray/active-light.png"),
+        (false, false, true) => include_bytes!("../../icons/tray/idle-approvals-dark.png"),
+        (true, false, true) => include_bytes!("../../icons/tray/active-approvals-dark.png"),
+        (false, true, true) => include_bytes!("../../icons/tray/idle-approvals-light.png"),
+        (true, true, true) => include_bytes!("../../icons/tray/active-approvals-light.png"),
     }
 }
 
@@ -67,10 +76,15 @@ pub fn icon_bytes(choice: IconChoice) -> &'static [u8] {
 pub fn tooltip(model: &TrayModel) -> String {
     let active = model.roles().filter(|r| r.active_end().is_some()).count();
     let demo = if model.demo { " (demo)" } else { "" };
-    match active {
+    let roles = match active {
         0 => format!("PIM Tray{demo}: no active roles"),
         1 => format!("PIM Tray{demo}: 1 active role"),
         n => format!("PIM Tray{demo}: {n} active roles"),
+    };
+    match model.approvals_waiting() {
+        0 => roles,
+        1 => format!("{roles}; 1 request waits for your approval"),
+        n => format!("{roles}; {n} requests wait for your approval"),
     }
 }
 
@@ -184,6 +198,7 @@ pub fn update<R: Runtime>(
     tracing::debug!(
         active = choice.active,
         light_panel = choice.light_panel,
+        approvals = choice.approvals,
         "tray icon"
     );
     let icon = Some(Image::from_bytes(icon_bytes(choice))?);

@@ -216,6 +216,39 @@ pub struct TrayModel {
     pub warning: Option<String>,
     /// A device-code sign-in waiting for the user: where to go and the code to enter.
     pub device_code: Option<DeviceCodeView>,
+    /// Other users' requests waiting for the signed-in accounts as approvers, oldest first
+    /// (read with every refresh and every few minutes: `approvals.rs`).
+    pub approvals: Vec<ApprovalView>,
+}
+
+/// A request in an open account's approver's inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalView {
+    /// Key of the account that sees it (the one that decides it).
+    pub account: String,
+    /// That account's sign-in name.
+    pub upn: String,
+    /// The request, as the core reads it (`item.id` is what `pim approve` takes).
+    pub item: pim_core::ApprovalItem,
+}
+
+impl ApprovalView {
+    /// Its id (the core's: kind, tenant, approval).
+    pub fn id(&self) -> &str {
+        &self.item.id
+    }
+
+    /// `Alex Wilber — Global Administrator` (groups with their access, Azure roles with
+    /// their scope).
+    pub fn title(&self) -> String {
+        let what = match self.item.kind {
+            pim_core::RoleKind::AzureResource if !self.item.scope.display_name.is_empty() => {
+                format!("{} — {}", self.item.label(), self.item.scope.display_name)
+            }
+            _ => self.item.label(),
+        };
+        format!("{} — {what}", self.item.requester.name)
+    }
 }
 
 /// The instructions of a device-code sign-in (no secret: the code only works with the
@@ -245,6 +278,16 @@ impl TrayModel {
     /// "Now" on the service's clock, given the local time.
     pub fn service_now(&self, local: OffsetDateTime) -> OffsetDateTime {
         local + time::Duration::seconds(self.skew_seconds)
+    }
+
+    /// The request with this id in any open account's inbox.
+    pub fn approval(&self, id: &str) -> Option<&ApprovalView> {
+        self.approvals.iter().find(|a| a.id() == id)
+    }
+
+    /// How many requests wait for a decision of mine now (the icon's badge).
+    pub fn approvals_waiting(&self) -> usize {
+        self.approvals.iter().filter(|a| a.item.actionable).count()
     }
 
     /// Whether any role is activated (drives the icon and reminders).

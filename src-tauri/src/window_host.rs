@@ -160,6 +160,15 @@ pub fn run_child(args: WindowArgs) -> anyhow::Result<()> {
                         crate::windows::BUNDLE_SIZE,
                     )
                 }
+                WindowKind::Approval(id) => {
+                    let encoded: String =
+                        url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+                    (
+                        "approval-1".to_owned(),
+                        format!("approval.html?id={encoded}"),
+                        crate::windows::APPROVAL_SIZE,
+                    )
+                }
             };
             WebviewWindowBuilder::new(app, label, WebviewUrl::App(url.into()))
                 .title(&args.title)
@@ -204,6 +213,7 @@ pub fn spawn<R: Runtime>(app: &AppHandle<R>, args: WindowArgs) -> std::io::Resul
         WindowKind::Settings => "settings",
         WindowKind::History => "history",
         WindowKind::Bundle(_) => "bundle",
+        WindowKind::Approval(_) => "approval",
     };
     let exe = std::env::current_exe()?;
     // Menu clicks arrive on the GUI thread: enter the async runtime to spawn the process.

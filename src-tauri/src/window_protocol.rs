@@ -5,7 +5,8 @@
 //!
 //! Lines (one JSON object each, `\n`-terminated):
 //! - tray → child, first: `{"window":"activate","role":KEY,"title":T}` or
-//!   `{"window":"settings","title":T}` or `{"window":"history","title":T}`;
+//!   `{"window":"settings","title":T}` or `{"window":"history","title":T}` or
+//!   `{"window":"bundle","bundle":NAME,"title":T}` or `{"window":"approval","approval":ID,"title":T}`;
 //! - child → tray: `{"id":N,"cmd":NAME,"args":{...}}` ([`call_line`], [`parse_call`]);
 //! - tray → child: `{"id":N,"ok":VALUE}` or `{"id":N,"err":{"code":C,"message":M}}`
 //!   ([`answer_line`], [`parse_answer`]).
@@ -33,6 +34,8 @@ pub enum WindowKind {
     History,
     /// The window of a bundle (by name): one form for all its roles.
     Bundle(String),
+    /// The decision window for a request of the approver's inbox (by id).
+    Approval(String),
 }
 
 /// What a child process shows; sent as the first line of its stdin.
@@ -56,6 +59,9 @@ impl WindowArgs {
             WindowKind::Bundle(name) => {
                 json!({"window": "bundle", "bundle": name, "title": self.title})
             }
+            WindowKind::Approval(id) => {
+                json!({"window": "approval", "approval": id, "title": self.title})
+            }
         }
         .to_string()
     }
@@ -73,6 +79,9 @@ impl WindowArgs {
             "settings" => WindowKind::Settings,
             "history" => WindowKind::History,
             "bundle" => WindowKind::Bundle(v.get("bundle").and_then(Value::as_str)?.to_owned()),
+            "approval" => {
+                WindowKind::Approval(v.get("approval").and_then(Value::as_str)?.to_owned())
+            }
             _ => return None,
         };
         Some(WindowArgs { kind, title })

@@ -17,6 +17,8 @@ pub const ACTIVATE_SIZE: (f64, f64) = (460.0, 560.0);
 pub const SETTINGS_SIZE: (f64, f64) = (480.0, 730.0);
 /// Inner size of a bundle's window.
 pub const BUNDLE_SIZE: (f64, f64) = (480.0, 620.0);
+/// Inner size of a request's decision window.
+pub const APPROVAL_SIZE: (f64, f64) = (480.0, 600.0);
 /// Inner size of the history window.
 pub const HISTORY_SIZE: (f64, f64) = (900.0, 560.0);
 
@@ -133,6 +135,44 @@ pub fn open_bundle<R: Runtime>(app: &AppHandle<R>, name: &str) -> tauri::Result<
     )
     .title(title)
     .inner_size(BUNDLE_SIZE.0, BUNDLE_SIZE.1)
+    .center()
+    .focused(true)
+    .build()?;
+    Ok(())
+}
+
+/// Opens the decision window for a request of the approver's inbox (replacing one already
+/// open).
+pub fn open_approval<R: Runtime>(app: &AppHandle<R>, id: &str) -> tauri::Result<()> {
+    let what = app
+        .try_state::<crate::AppState>()
+        .and_then(|s| s.model().approval(id).map(|a| a.title()))
+        .unwrap_or_else(|| "a request".into());
+    let title = format!("Approve or deny: {what}{}", suffix(app));
+    if !can_open(app) {
+        return Ok(());
+    }
+    if !in_process() {
+        let args = WindowArgs {
+            kind: WindowKind::Approval(id.to_owned()),
+            title: title.clone(),
+        };
+        match window_host::spawn(app, args) {
+            Ok(()) => return Ok(()),
+            Err(e) => tracing::warn!("cannot start the window process ({e}); opening in-process"),
+        }
+    }
+    close_matching(app, "approval-");
+    let encoded: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    let label = format!("approval-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    WebviewWindowBuilder::new(
+        app,
+        label,
+        WebviewUrl::App(format!("approval.html?id={encoded}").into()),
+    )
+    .title(title)
+    .inner_size(APPROVAL_SIZE.0, APPROVAL_SIZE.1)
+    .resizable(false)
     .center()
     .focused(true)
     .build()?;

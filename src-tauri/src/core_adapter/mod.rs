@@ -34,7 +34,7 @@ use forward::{Forwarder, Order, sort_accounts};
 use view_of::tenant_entries;
 pub use view_of::{AZURE_CLI_GRAPH_NOTE, ViewOf, form_view};
 
-use crate::view::{DeviceCodeView, FormView, Status, TrayModel};
+use crate::view::{ApprovalView, DeviceCodeView, FormView, Status, TrayModel};
 
 /// Starts the engine (in demo mode, the embedded simulator first, then an automatic sign-in).
 pub async fn start(
@@ -209,6 +209,7 @@ impl CoreAdapter {
                 skew_seconds: 0,
                 warning: warning.clone(),
                 device_code: None,
+                approvals: Vec::new(),
             }),
             progress,
             warning,
@@ -355,6 +356,7 @@ impl CoreAdapter {
         *pim_core::sync::lock(&self.order) = current.keys();
         self.tx.send_modify(|m| {
             m.accounts.retain(|a| a.key != key);
+            m.approvals.retain(|a| a.account != key);
             if empty {
                 m.status = Status::SignedOut;
                 m.skew_seconds = 0;
@@ -781,7 +783,100 @@ impl Engine for CoreAdapter {
             skew_seconds: 0,
             warning: self.warning.clone(),
             device_code: None,
+            approvals: Vec::new(),
         });
+        Ok(())
+    }
+
+    async fn read_approvals(&self) -> EngineResult<()> {
+        let open: Vec<(String, String, Session)> = self
+            .current
+            .lock()
+            .await
+            .iter()
+            .map(|c| {
+                let a = c.open.account();
+                (a.key(), a.upn.clone(), c.open.session().clone())
+            })
+            .collect();
+        // Every account at once; each one's tenants in parallel (the core).
+        let reads = futures::future::join_all(open.iter().map(|(_, _, s)| s.approvals())).await;
+        let mut items = Vec::new();
+        let mut failed: Vec<&str> = Vec::new();
+        let mut first_err = None;
+        for ((key, upn, _), r) in open.iter().zip(reads) {
+            match r {
+                Ok(inbox) => {
+                    for t in &inbox.tenants {
+                        let name = &t.tenant.display_name;
+                        if let Some(e) = &t.error {
+                            tracing::warn!(%upn, tenant = %name, "approvals: {}", e.message);
+                        }
+                        for w in &t.warnings {
+                            tracing::warn!(%upn, tenant = %name, "approvals: {w}");
+                        }
+                    }
+                    items.extend(inbox.items.into_iter().map(|item| ApprovalView {
+                        account: key.clone(),
+                        upn: upn.clone(),
+                        item,
+                    }));
+                }
+                Err(e) => {
+                    tracing::warn!(%upn, "approvals: {e}");
+                    failed.push(key);
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        let open_keys: Vec<&str> = open.iter().map(|(k, _, _)| k.as_str()).collect();
+        self.tx.send_if_modified(|m| {
+            // An account that could not be read keeps what it showed; closed ones go.
+            let kept = m
+                .approvals
+                .iter()
+                .filter(|a| failed.contains(&a.account.as_str()))
+                .cloned();
+            let mut next: Vec<ApprovalView> = items.iter().cloned().chain(kept).collect();
+            next.retain(|a| open_keys.contains(&a.account.as_str()));
+            crate::approvals::oldest_first(&mut next);
+            let changed = m.approvals != next;
+            m.approvals = next;
+            changed
+        });
+        match first_err {
+            None => Ok(()),
+            Some(e) => Err(e),
+        }
+    }
+
+    async fn decide(
+        &self,
+        id: &str,
+        decision: pim_core::Decision,
+        justification: Option<String>,
+    ) -> EngineResult<()> {
+        let account = self.tx.borrow().approval(id).map(|a| a.account.clone());
+        let Some(account) = account else {
+            return Err(pim_core::Error::InvalidState {
+                message: "this request is no longer in your approver's inbox: it was decided \
+                          or withdrawn meanwhile (the menu shows the inbox now)"
+                    .into(),
+            });
+        };
+        let session = self
+            .current
+            .lock()
+            .await
+            .get(&account)
+            .map(|c| c.open.session().clone())
+            .ok_or_else(|| pim_core::Error::SignInRequired {
+                reason: "the account that sees this request is signed out".into(),
+            })?;
+        session.decide(id, decision, justification).await?;
+        tracing::info!(decision = decision.as_str(), "approval decided");
+        self.tx
+            .send_modify(|m| m.approvals.retain(|a| a.id() != id));
         Ok(())
     }
 }

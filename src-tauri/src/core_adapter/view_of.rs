@@ -100,6 +100,7 @@ impl ViewOf {
             skew_seconds,
             warning: None,
             device_code: None,
+            approvals: Vec::new(),
         }
     }
 }

@@ -203,23 +203,36 @@ impl Session {
         drafts: &[Draft],
         arm_approvals: &HashMap<String, Vec<ApprovalStage>>,
     ) -> Vec<Result<Vec<ApprovalStage>>> {
-        use futures::StreamExt as _;
-        futures::stream::iter(drafts.iter().map(|d| async move {
-            if d.row.kind == RoleKind::AzureResource
-                && let Some(s) = arm_approvals.get(&d.approval_id.to_ascii_lowercase())
-            {
-                return Ok(s.clone());
-            }
-            self.read_stages(&ApprovalRef {
-                kind: d.row.kind,
-                tenant_id: tid.to_owned(),
-                approval_id: d.approval_id.clone(),
-                stage_id: None,
-            })
-            .await
-        }))
-        .buffered(8)
-        .collect()
+        // Eight at a time, in groups: a buffered stream of closures would make the future
+        // not `Send` for every caller (rustc's higher-ranked closure limits), and the tray
+        // reads the inbox on its runtime's worker threads.
+        let mut out = Vec::with_capacity(drafts.len());
+        for group in drafts.chunks(8) {
+            let reads = group.iter().map(|d| self.stages_for(tid, d, arm_approvals));
+            out.extend(futures::future::join_all(reads).await);
+        }
+        out
+    }
+
+    /// One request's stages: ARM's from the list read beside the requests when there,
+    /// else the approval read by its id.
+    async fn stages_for(
+        &self,
+        tid: &str,
+        d: &Draft,
+        arm_approvals: &HashMap<String, Vec<ApprovalStage>>,
+    ) -> Result<Vec<ApprovalStage>> {
+        if d.row.kind == RoleKind::AzureResource
+            && let Some(s) = arm_approvals.get(&d.approval_id.to_ascii_lowercase())
+        {
+            return Ok(s.clone());
+        }
+        self.read_stages(&ApprovalRef {
+            kind: d.row.kind,
+            tenant_id: tid.to_owned(),
+            approval_id: d.approval_id.clone(),
+            stage_id: None,
+        })
         .await
     }
 

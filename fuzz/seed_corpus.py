@@ -283,6 +283,8 @@ def run(base):
     save("window_ipc", b"\x00" + line({"window": "activate", "role": key,
                                        "title": f"Activate {name} \u2014 PIM Tray"}).encode())
     save("window_ipc", b"\x00" + line({"window": "settings", "title": "PIM Tray settings"}).encode())
+    save("window_ipc", b"\x00" + line({"window": "approval", "approval": f"entra:{tenant}:a%3A1",
+                                       "title": "Approve or deny: Alex Wilber \u2014 PIM Tray"}).encode())
     save("window_ipc", b"\x00" + key.encode() + b"\x00Activate " + name.encode())
     calls = [
         {"id": 0, "cmd": "get_activation_form", "args": {"roleKey": key}},
@@ -293,6 +295,8 @@ def run(base):
         {"id": 3, "cmd": "save_settings", "args": {"settings": {"reminderMinutes": [15, 5]}}},
         {"id": 4, "cmd": "set_tenant_shown", "args": {"key": "k", "tenantId": tenant,
                                                       "shown": False}},
+        {"id": 5, "cmd": "decide_approval", "args": {"request": {
+            "id": f"group:{tenant}:a1", "decision": "deny", "justification": "Not in the change window"}}},
     ]
     answers = [
         {"id": 0, "ok": {"role": {"key": key, "title": name}, "maxDurationMinutes": 480}},

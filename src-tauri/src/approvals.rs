@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::AppState;
@@ -72,13 +72,19 @@ impl Schedule {
 }
 
 /// Asks the inbox task for a read now (menu *Refresh*, a decision made here).
-#[derive(Debug, Clone, Default)]
-pub struct ReadNow(Arc<Notify>);
+#[derive(Debug, Clone)]
+pub struct ReadNow(Arc<watch::Sender<()>>);
+
+impl Default for ReadNow {
+    fn default() -> Self {
+        ReadNow(Arc::new(watch::Sender::new(())))
+    }
+}
 
 impl ReadNow {
-    /// Wakes the task (one read, however often this is called before it runs).
+    /// Wakes the task: one read, however often this is called before it starts.
     pub fn poke(&self) {
-        self.0.notify_one();
+        self.0.send_replace(());
     }
 }
 
@@ -121,6 +127,7 @@ impl InboxTask {
 pub async fn reads(engine: Arc<dyn Engine>, now: ReadNow) {
     use tokio::time::Instant;
     let mut rx = engine.subscribe();
+    let mut pokes = now.0.subscribe();
     let mut schedule = Schedule::default();
     let mut keys = Vec::new();
     let mut next_at = Instant::now();
@@ -141,7 +148,7 @@ pub async fn reads(engine: Arc<dyn Engine>, now: ReadNow) {
         if Instant::now() < next_at {
             tokio::select! {
                 _ = tokio::time::sleep_until(next_at) => {}
-                _ = now.0.notified() => {}
+                _ = pokes.changed() => {}
                 r = rx.changed() => {
                     if r.is_err() {
                         return;
@@ -151,6 +158,8 @@ pub async fn reads(engine: Arc<dyn Engine>, now: ReadNow) {
                 }
             }
         }
+        // This read answers every poke so far.
+        pokes.borrow_and_update();
         let r = engine.read_approvals().await;
         if let Err(e) = &r {
             tracing::warn!("approvals not read: {e}");
@@ -503,5 +512,213 @@ pub(crate) mod tests_support {
                 waiting_for: None,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::alex;
+    use super::*;
+    use crate::engine::FakeEngine;
+
+    fn model_with(items: Vec<ApprovalView>) -> TrayModel {
+        let engine = FakeEngine::global_reader();
+        let mut m = engine.subscribe().borrow().clone();
+        m.approvals = items;
+        m
+    }
+
+    fn waiting_for_stage_1(id: &str) -> ApprovalView {
+        let mut a = alex(id);
+        a.item.requester.name = "Isaiah Langer".into();
+        a.item.actionable = false;
+        a.item.waiting_for = Some("Security lead".into());
+        a
+    }
+
+    #[test]
+    fn reads_every_five_minutes_and_back_off_to_half_an_hour() {
+        let mut s = Schedule::default();
+        assert_eq!(s.next(true), EVERY);
+        let waits: Vec<u64> = (0..6).map(|_| s.next(false).as_secs() / 60).collect();
+        assert_eq!(waits, [10, 20, 30, 30, 30, 30]);
+        assert_eq!(s.next(true), EVERY, "a read that works resets the wait");
+        assert_eq!(s.next(false).as_secs() / 60, 10);
+        for _ in 0..100 {
+            s.next(false);
+        }
+        assert_eq!(s.next(false), MAX_WAIT, "no overflow after many failures");
+    }
+
+    #[test]
+    fn each_request_is_told_once_when_it_starts_waiting_for_me() {
+        let mut arrivals = Arrivals::default();
+        let m = model_with(vec![alex("a"), waiting_for_stage_1("b")]);
+        let new: Vec<String> = arrivals
+            .new_in(&m)
+            .iter()
+            .map(|a| a.id().to_owned())
+            .collect();
+        assert_eq!(new, ["a"], "only what waits for me");
+        assert!(arrivals.new_in(&m).is_empty(), "told once");
+        // Stage 1 approved elsewhere: b is mine now, and new.
+        let mut b = waiting_for_stage_1("b");
+        b.item.actionable = true;
+        let m = model_with(vec![alex("a"), b]);
+        let new: Vec<String> = arrivals
+            .new_in(&m)
+            .iter()
+            .map(|a| a.id().to_owned())
+            .collect();
+        assert_eq!(new, ["b"]);
+    }
+
+    #[test]
+    fn a_new_request_is_told_with_who_what_where_and_why() {
+        assert!(arrival_text(&[]).is_none());
+        let (title, body, open) = arrival_text(&[alex("entra:t:a1")]).unwrap();
+        assert_eq!(title, "Approval requested: Global Administrator");
+        assert_eq!(
+            body,
+            "Alex Wilber asks for Global Administrator in Contoso (ticket INC-2217). \
+             “Break-glass for the <b>outage</b>”"
+        );
+        assert_eq!(open, "entra:t:a1");
+        let mut azure = alex("azure:t:x");
+        azure.item.kind = pim_core::RoleKind::AzureResource;
+        azure.item.name = "Contributor".into();
+        azure.item.scope.display_name = "Prod".into();
+        azure.item.ticket = None;
+        azure.item.justification = None;
+        let (_, body, _) = arrival_text(&[azure]).unwrap();
+        assert_eq!(body, "Alex Wilber asks for Contributor on Prod in Contoso.");
+        let many: Vec<ApprovalView> = (0..5).map(|i| alex(&format!("entra:t:{i}"))).collect();
+        let (title, body, open) = arrival_text(&many).unwrap();
+        assert_eq!(title, "5 requests wait for your approval");
+        assert!(body.contains(" and 2 more."), "{body}");
+        assert_eq!(open, "entra:t:0", "Open shows the oldest");
+    }
+
+    #[test]
+    fn the_menu_section_lists_the_inbox_on_top_with_the_count_waiting_for_me() {
+        let mut out = Vec::new();
+        let mut n = 0;
+        section(&mut out, &mut n, &model_with(Vec::new()));
+        assert!(out.is_empty(), "no section without requests");
+        let m = model_with(vec![alex("entra:t:a1"), waiting_for_stage_1("entra:t:b")]);
+        section(&mut out, &mut n, &m);
+        let labels: Vec<&str> = out.iter().filter_map(MenuNode::label).collect();
+        assert_eq!(
+            labels,
+            [
+                "Approvals (1)",
+                "Alex Wilber — Global Administrator",
+                "Isaiah Langer — Global Administrator — waiting for Security lead",
+            ]
+        );
+        match &out[2] {
+            MenuNode::Item { id, enabled, .. } => {
+                assert!(*enabled);
+                assert_eq!(
+                    MenuAction::parse(id),
+                    Some(MenuAction::Approval("entra:t:a1".into()))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(&out[3], MenuNode::Item { enabled: false, .. }));
+        // The whole menu: the section comes first, under the title.
+        let menu = crate::menu::build(&m, time::OffsetDateTime::now_utc());
+        assert_eq!(menu[1], MenuNode::Separator);
+        assert_eq!(menu[2].label(), Some("Approvals (1)"));
+    }
+
+    #[test]
+    fn a_long_inbox_is_cut_in_the_menu_and_places_are_named_when_several() {
+        let mut items: Vec<ApprovalView> =
+            (0..12).map(|i| alex(&format!("entra:t:{i:02}"))).collect();
+        items[11].item.tenant_id = "t2".into();
+        items[11].item.tenant_name = "Fabrikam".into();
+        let mut out = Vec::new();
+        section(&mut out, &mut 0, &model_with(items));
+        let labels: Vec<&str> = out.iter().filter_map(MenuNode::label).collect();
+        assert_eq!(labels.len(), 1 + MENU_MAX + 1, "{labels:?}");
+        assert_eq!(labels[0], "Approvals (12)");
+        assert_eq!(labels[1], "Alex Wilber — Global Administrator · Contoso");
+        assert_eq!(labels[11], "… and 2 more (pim approvals lists them all)");
+    }
+
+    #[test]
+    fn the_window_gets_the_request_in_words() {
+        let d = ApprovalDto::from(&alex("entra:t:a1"));
+        assert_eq!(d.kind, "entraRole");
+        assert_eq!(
+            d.requester_upn.as_deref(),
+            Some("alexw@contoso.onmicrosoft.com")
+        );
+        assert_eq!(d.ticket, "ServiceNow INC-2217");
+        assert_eq!(d.duration_minutes, Some(120));
+        assert_eq!(d.created_at.as_deref(), Some("2026-12-07T09:00:00Z"));
+        assert_eq!(d.start, None);
+        assert_eq!(d.stage.as_deref(), Some("Stage 1"));
+        assert_eq!(d.approver, "adele@contoso.onmicrosoft.com");
+        let mut group = alex("group:t:g");
+        group.item.kind = pim_core::RoleKind::Group;
+        group.item.name = "SQL Prod Admins".into();
+        group.item.access = Some(pim_core::AccessId::Member);
+        assert_eq!(ApprovalDto::from(&group).name, "SQL Prod Admins (member)");
+        assert_eq!(group.title(), "Alex Wilber — SQL Prod Admins (member)");
+    }
+
+    /// The read loop on tokio's paused clock: a read once signed in, then every five
+    /// minutes; failures back off; a poke reads at once; nothing while signed out.
+    #[tokio::test(start_paused = true)]
+    async fn the_inbox_is_read_on_schedule_on_request_and_never_in_a_loop() {
+        let engine = Arc::new(FakeEngine::global_reader());
+        *engine.inbox.lock().unwrap() = vec![alex("entra:t:a1")];
+        let now = ReadNow::default();
+        let task = tokio::spawn(reads(engine.clone(), now.clone()));
+        let reads_so_far = |e: &FakeEngine| {
+            e.calls
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|c| *c == "approvals")
+                .count()
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(reads_so_far(&engine), 1, "read once an account is open");
+        assert_eq!(engine.subscribe().borrow().approvals.len(), 1);
+        tokio::time::sleep(EVERY - Duration::from_secs(2)).await;
+        assert_eq!(reads_so_far(&engine), 1, "not before five minutes");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(reads_so_far(&engine), 2);
+        // Failures: 10 then 20 minutes.
+        *engine.inbox_error.lock().unwrap() = Some("HTTP 503".into());
+        tokio::time::sleep(EVERY).await;
+        assert_eq!(reads_so_far(&engine), 3);
+        tokio::time::sleep(Duration::from_secs(9 * 60)).await;
+        assert_eq!(reads_so_far(&engine), 3, "backed off to 10 minutes");
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(reads_so_far(&engine), 4);
+        tokio::time::sleep(Duration::from_secs(19 * 60)).await;
+        assert_eq!(reads_so_far(&engine), 4, "then 20");
+        // Refresh or a decision reads now, once however often it is asked.
+        *engine.inbox_error.lock().unwrap() = None;
+        now.poke();
+        now.poke();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(reads_so_far(&engine), 5);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(reads_so_far(&engine), 5, "one read for many pokes");
+        // Other model changes do not read early.
+        engine.deactivate("gr").await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(reads_so_far(&engine), 5);
+        // Signed out: no reads at all, however long.
+        engine.sign_out().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert_eq!(reads_so_far(&engine), 5);
+        task.abort();
     }
 }

@@ -638,6 +638,107 @@ mod tests {
     }
 
     #[test]
+    fn a_request_is_shown_and_decided_through_ipc_once() {
+        use crate::approvals::tests_support::alex;
+        let (app, engine, _dir) = app();
+        *engine.inbox.lock().expect("lock") = vec![alex("entra:t:a1"), alex("group:t:g1")];
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        rt.block_on(crate::engine::Engine::read_approvals(engine.as_ref()))
+            .expect("inbox");
+        let a = invoke(&app, "get_approval", json!({"id": "entra:t:a1"})).expect("request");
+        assert_eq!(a["requester"], "Alex Wilber");
+        assert_eq!(a["name"], "Global Administrator");
+        assert_eq!(a["ticket"], "ServiceNow INC-2217");
+        assert_eq!(a["actionable"], true);
+        // Refused before anything is sent: no reason to deny, a decision that is neither,
+        // too long a justification.
+        for (body, code) in [
+            (
+                json!({"id": "entra:t:a1", "decision": "deny", "justification": " "}),
+                "invalidInput",
+            ),
+            (
+                json!({"id": "entra:t:a1", "decision": "maybe"}),
+                "invalidInput",
+            ),
+            (
+                json!({"id": "entra:t:a1", "decision": "approve", "justification": "x".repeat(501)}),
+                "invalidInput",
+            ),
+        ] {
+            let err =
+                invoke(&app, "decide_approval", json!({ "request": body })).expect_err("refused");
+            assert_eq!(err["code"], code, "{err}");
+        }
+        assert!(
+            !engine
+                .calls
+                .lock()
+                .expect("lock")
+                .iter()
+                .any(|c| c.starts_with("decide")),
+            "nothing sent"
+        );
+        let done = invoke(
+            &app,
+            "decide_approval",
+            json!({"request": {"id": "entra:t:a1", "decision": "approve", "justification": " ok "}}),
+        )
+        .expect("approved");
+        assert_eq!(done, "approved");
+        let done = invoke(
+            &app,
+            "decide_approval",
+            json!({"request": {"id": "group:t:g1", "decision": "deny", "justification": "Not now"}}),
+        )
+        .expect("denied");
+        assert_eq!(done, "denied");
+        assert_eq!(
+            engine
+                .calls
+                .lock()
+                .expect("lock")
+                .iter()
+                .filter(|c| c.starts_with("decide"))
+                .collect::<Vec<_>>(),
+            [
+                "decide:entra:t:a1:Approve:ok",
+                "decide:group:t:g1:Deny:Not now"
+            ]
+        );
+        // Decided: gone; the window says so plainly.
+        for cmd in ["get_approval", "decide_approval"] {
+            let body = if cmd == "get_approval" {
+                json!({"id": "entra:t:a1"})
+            } else {
+                json!({"request": {"id": "entra:t:a1", "decision": "approve"}})
+            };
+            let err = invoke(&app, cmd, body).expect_err("gone");
+            assert_eq!(err["code"], "notFound", "{err}");
+            assert!(
+                err["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("no longer waits for you"),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            engine
+                .calls
+                .lock()
+                .expect("lock")
+                .iter()
+                .filter(|c| c.starts_with("decide"))
+                .count(),
+            2,
+            "sent once each"
+        );
+    }
+
+    #[test]
     fn history_through_ipc_and_its_csv_export() {
         let (app, engine, dir) = app();
         let recent = crate::history::tests_support::entry(time::OffsetDateTime::now_utc());

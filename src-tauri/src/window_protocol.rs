@@ -306,6 +306,9 @@ mod tests {
         for kind in [
             WindowKind::Activate("a|b c\n\"".into()),
             WindowKind::Settings,
+            WindowKind::History,
+            WindowKind::Bundle("On call".into()),
+            WindowKind::Approval("entra:t%3A1:a 1:s1".into()),
         ] {
             let a = WindowArgs {
                 kind,
@@ -316,6 +319,7 @@ mod tests {
         }
         assert_eq!(WindowArgs::from_line(r#"{"window":"evil"}"#), None);
         assert_eq!(WindowArgs::from_line(r#"{"window":"activate"}"#), None);
+        assert_eq!(WindowArgs::from_line(r#"{"window":"approval"}"#), None);
         assert_eq!(WindowArgs::from_line("not json"), None);
     }
 

@@ -759,3 +759,154 @@ async fn a_bundle_activates_its_roles_together_and_reports_each() {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].title, "Retired Role");
 }
+
+/// The approver's inbox of the demo: read into the model across the three kinds, one
+/// request greyed (its stage for me has not started), decided from the engine as the
+/// decision window does; the simulator then has the requester's assignment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_inbox_is_read_into_the_model_and_decided() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, e) = sim_in(Cloud::Public).await;
+    let control = sim.control();
+    let mut o = AuthOptions::with_secret_store(
+        e,
+        pim_core::config::DEFAULT_CLIENT_ID.to_owned(),
+        dir.path().to_owned(),
+        Arc::new(MemoryStore::new()),
+    );
+    o.browser = Arc::new(DemoBrowser::new());
+    let engine = CoreAdapter::new(Accounts::new(o).unwrap(), true, Some(Box::new(sim)));
+    // Signed out: nothing to read, nothing shown.
+    engine.read_approvals().await.expect("nobody signed in");
+    assert!(engine.subscribe().borrow().approvals.is_empty());
+    engine.sign_in().await.expect("demo sign-in");
+    wait_model(&engine, "the demo roles", |m| m.roles().count() > 10).await;
+    engine.read_approvals().await.expect("inbox");
+    let m = engine.subscribe().borrow().clone();
+    let titles: Vec<String> = m.approvals.iter().map(|a| a.title()).collect();
+    for want in [
+        "Alex Wilber — Global Administrator",
+        "Lee Gu — Contributor — Prod",
+        "Diego Siciliani — SQL Prod Admins (member)",
+    ] {
+        assert!(titles.iter().any(|t| t == want), "{want} in {titles:?}");
+    }
+    let isaiah = m
+        .approvals
+        .iter()
+        .find(|a| a.item.requester.name == "Isaiah Langer")
+        .expect("Isaiah Langer's two-stage request");
+    assert!(!isaiah.item.actionable, "stage 1 is Megan Bowen's");
+    assert_eq!(m.approvals_waiting(), m.approvals.len() - 1);
+    assert!(
+        m.approvals
+            .windows(2)
+            .all(|w| w[0].item.created_at <= w[1].item.created_at),
+        "oldest first: {titles:?}"
+    );
+    let id = |who: &str| {
+        m.approvals
+            .iter()
+            .find(|a| a.item.requester.name == who)
+            .map(|a| a.id().to_owned())
+            .unwrap()
+    };
+    let (alex, lee, diego) = (id("Alex Wilber"), id("Lee Gu"), id("Diego Siciliani"));
+
+    // A denial without a reason is refused before anything is sent.
+    let err = engine
+        .decide(&lee, pim_core::Decision::Deny, Some("  ".into()))
+        .await
+        .expect_err("deny without a reason");
+    assert!(matches!(err, pim_core::Error::InvalidInput(_)), "{err:?}");
+    engine
+        .decide(
+            &alex,
+            pim_core::Decision::Approve,
+            Some("INC-2217 checked".into()),
+        )
+        .await
+        .expect("approve");
+    engine
+        .decide(
+            &lee,
+            pim_core::Decision::Deny,
+            Some("Use the change window".into()),
+        )
+        .await
+        .expect("deny");
+    // Decided: out of the model at once, and the service agrees on a new read.
+    assert!(engine.subscribe().borrow().approval(&alex).is_none());
+    engine.read_approvals().await.expect("inbox again");
+    let m = engine.subscribe().borrow().clone();
+    assert!(m.approval(&alex).is_none() && m.approval(&lee).is_none());
+    assert!(m.approval(&diego).is_some());
+    let incoming = control.incoming();
+    let by = |who: &str| {
+        incoming
+            .iter()
+            .find(|q| q.requester.display_name == who)
+            .unwrap()
+    };
+    assert!(
+        by("Alex Wilber")
+            .assignment
+            .as_ref()
+            .is_some_and(|a| a.active),
+        "approving activates the requester's assignment: {:?}",
+        by("Alex Wilber")
+    );
+    assert_eq!(by("Lee Gu").status, "Denied");
+    assert_eq!(
+        by("Lee Gu").stages[0].justification.as_deref(),
+        Some("Use the change window")
+    );
+
+    // Decided elsewhere meanwhile: said plainly, nothing sent twice; then gone from the model.
+    control
+        .approve(
+            &by("Diego Siciliani").id,
+            Some("decided by another approver"),
+        )
+        .expect("decided elsewhere");
+    let err = engine
+        .decide(&diego, pim_core::Decision::Approve, None)
+        .await
+        .expect_err("already decided");
+    assert!(
+        err.to_string().contains("already"),
+        "says it was decided: {err}"
+    );
+    engine.read_approvals().await.expect("inbox again");
+    assert!(engine.subscribe().borrow().approval(&diego).is_none());
+    // Gone from the inbox: the engine says so without asking the service.
+    let err = engine
+        .decide(&alex, pim_core::Decision::Approve, None)
+        .await
+        .expect_err("no longer in the inbox");
+    assert!(
+        matches!(err, pim_core::Error::InvalidState { .. }),
+        "{err:?}"
+    );
+
+    // A new request arrives: the next read has it, waiting for me.
+    let new: pim_sim::NewIncoming = serde_json::from_value(serde_json::json!({
+        "kind": "entraRole", "role": "Exchange Administrator",
+        "requester": "alexw@contoso.onmicrosoft.com",
+        "justification": "Mailbox migration", "ticketNumber": "CHG-9", "ticketSystem": "ServiceNow"
+    }))
+    .unwrap();
+    control.add_incoming(&new).expect("new incoming request");
+    engine.read_approvals().await.expect("inbox again");
+    let m = engine.subscribe().borrow().clone();
+    let exch = m
+        .approvals
+        .iter()
+        .find(|a| a.item.name == "Exchange Administrator")
+        .expect("the new request");
+    assert!(exch.item.actionable);
+    assert_eq!(exch.item.ticket.as_ref().unwrap().number, "CHG-9");
+    // Signing out empties the inbox.
+    engine.sign_out().await.unwrap();
+    assert!(engine.subscribe().borrow().approvals.is_empty());
+}

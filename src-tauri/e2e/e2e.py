@@ -117,6 +117,16 @@ class Tray:
         r, g, b, a = (int(v) for v in px.split(","))
         return a > 128 and g > 150 and r < 120 and b < 160
 
+    def icon_has_inbox_badge(self):
+        """Whether the tray icon shows the amber "approvals wait" badge (pixel 52,12 of 64 px)."""
+        out = sh("busctl", "--user", "--json=short", "get-property", self.svc, self.item,
+                 "org.kde.StatusNotifierItem", "IconName")
+        path = json.loads(out.stdout)["data"]
+        px = sh("convert", path, "-resize", "64x64!", "-format", "%[fx:int(255*p{52,12}.r)],%[fx:int(255*p{52,12}.g)],"
+                "%[fx:int(255*p{52,12}.b)],%[fx:int(255*p{52,12}.a)]", "info:").stdout
+        r, g, b, a = (int(v) for v in px.split(","))
+        return a > 128 and r > 200 and 120 < g < 210 and b < 100
+
     def layout(self):
         out = sh("busctl", "--user", "--json=short", "--", "call", self.svc, self.menu,
                  "com.canonical.dbusmenu", "GetLayout", "iias", "0", "-1", "0")
@@ -297,6 +307,14 @@ def sim_post(base, path, body):
         return r.read()
 
 
+def q_id(base, requester):
+    """The simulator's id of `requester`'s incoming request."""
+    for q in json.loads(urllib.request.urlopen(base + "/_sim/incoming", timeout=10).read()):
+        if q["requester"]["displayName"] == requester:
+            return q["id"]
+    raise AssertionError(f"no incoming request of {requester}")
+
+
 def sim_state(base):
     with urllib.request.urlopen(base + "/_sim/state", timeout=10) as r:
         return json.load(r)
@@ -467,6 +485,59 @@ def phase_tray(args, res):
             wk = webkit_processes(app.pid)
             assert not wk, f"webview processes at idle: {wk}"
         res.run("idle tray has no webview process", idle_has_no_webview)
+
+        def approvals_on_top():
+            # The demo's inbox: three requests wait for the demo user, one (two stages) for
+            # Megan Bowen first; the section is at the top, the icon has the amber badge, and
+            # the start-up read told them in one notification with Open.
+            def section():
+                top = [c["label"] for c in tray.layout()["children"]]
+                return top if "Approvals (3)" in top else None
+            top = wait_for(section, 30, "Approvals (3) in the menu")
+            assert top.index("Approvals (3)") <= 2, f"not at the top: {top}"
+            lines = Tray.labels(tray.layout())
+            # The demo user has two tenants: each request says which.
+            for want in ("Alex Wilber — Global Administrator · Contoso", "Lee Gu — Contributor — Prod · Contoso",
+                         "Diego Siciliani — SQL Prod Admins (member) · Contoso"):
+                assert want in lines, f"{want} missing: {lines[:12]}"
+            assert any(l.startswith("Isaiah Langer — Owner") and "waiting for" in l and l.endswith("(disabled)")
+                       for l in lines), lines[:12]
+            assert tray.icon_has_inbox_badge(), "no amber badge while requests wait"
+            n = wait_for(lambda: next((n for n in notifications(notify_log)
+                                       if n["summary"] == "3 requests wait for your approval"), None),
+                         20, "the notification of the waiting requests")
+            assert "open" in n["actions"] and "Alex Wilber (Global Administrator)" in n["body"], n
+        res.run("Approvals (3) on top of the menu with the demo's requests (one greyed, stage 1 not mine); "
+                "the icon's amber badge; one notification with Open", approvals_on_top)
+
+        def new_request_notified_and_opened():
+            sim_post(base["url"], "/_sim/incoming", {
+                "kind": "entraRole", "role": "Exchange Administrator", "requester": "alexw@contoso.onmicrosoft.com",
+                "justification": "Mailbox migration weekend", "ticketNumber": "CHG-9", "ticketSystem": "ServiceNow"})
+            tray.click("Refresh")
+            n = wait_for(lambda: next((n for n in notifications(notify_log)
+                                       if n["summary"] == "Approval requested: Exchange Administrator"), None),
+                         30, "the notification of the new request")
+            assert "Alex Wilber asks for Exchange Administrator in Contoso (ticket CHG-9)" in n["body"], n
+            assert "open" in n["actions"], n
+            wait_for(lambda: Tray.find(tray.layout(), "Approvals (4)"), 10, "Approvals (4)")
+            sh("busctl", "--user", "emit", "/org/freedesktop/Notifications", "org.freedesktop.Notifications",
+               "ActionInvoked", "us", str(n["id"]), "open")
+            title = "^Approve or deny: Alex Wilber — Exchange Administrator"
+            wid = wait_for(lambda: sh("xdotool", "search", "--name", title, check=False).stdout.split(), 30,
+                           "the decision window")
+            press_escape(wid[-1])
+            wait_for(lambda: not sh("xdotool", "search", "--name", title, check=False).stdout.strip(), 15,
+                     "the decision window to close")
+            # The menu item opens the same window.
+            tray.click("Alex Wilber — Exchange Administrator")
+            wid = wait_for(lambda: sh("xdotool", "search", "--name", title, check=False).stdout.split(), 30,
+                           "the decision window from the menu")
+            press_escape(wid[-1])
+            wait_for(lambda: not sh("xdotool", "search", "--name", title, check=False).stdout.strip(), 15,
+                     "the decision window to close")
+        res.run("a new request (simulator) is read on Refresh and notified; Open and its menu item open its "
+                "decision window", new_request_notified_and_opened)
 
         reminder = {}
 
@@ -796,8 +867,11 @@ def phase_webview(args, res):
             n = wait_for(lambda: Tray.find(tray.layout(), "Favourites", "Global Reader"), 15,
                          "Favourites > Global Reader in the menu")
             assert n["enabled"], n
-            assert Tray.find(tray.layout(), "Favourites") == tray.layout()["children"][1], \
-                "Favourites is not right after the title"
+            top = [c["label"] for c in tray.layout()["children"]]
+            fav = top.index("Favourites")
+            # Right after the title and the approver's inbox (the demo has one).
+            assert all(l == "" or l.startswith("PIM Tray") or l.startswith("Approvals (") or " — " in l
+                       for l in top[:fav]), f"Favourites is not right after the title and inbox: {top}"
             assert files_containing('"favourites"', [env.env["PIM_CONFIG_DIR"]]), \
                 "no favourites saved in the tray settings"
         res.run("the window's ☆ Favourite puts Global Reader under Favourites at the top of the menu",
@@ -1023,6 +1097,76 @@ def phase_webview(args, res):
                      "the bundle window to close")
             print(f"  {done}", flush=True)
         res.run("Bundles › e2e (saved by the CLI) opens one form for its roles; both become active", bundle_window)
+
+        def approval_window():
+            # The decision window for the demo's requests (ids from `pim approvals --json`, the
+            # same demo user): the request in words; Deny without a reason is refused; Approve
+            # activates Alex Wilber's Global Administrator in the simulator and leaves the menu;
+            # Deny with a reason records it; a request decided elsewhere meanwhile says so.
+            pim = os.path.join(os.path.dirname(args.bin), "pim")
+            base = sim_base(env)
+            cenv = dict(env.env, PIM_AUTHORITY_HOST=base, PIM_GRAPH_ENDPOINT=base, PIM_ARM_ENDPOINT=base,
+                        PIM_CONFIG_DIR=os.path.join(env.dir, "cli-approvals"), BROWSER="curl -s -o /dev/null -L")
+            r = subprocess.run([pim, "login"], env=cenv, capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, f"pim login: {r.returncode} {r.stderr}"
+            r = subprocess.run([pim, "approvals", "--json"], env=cenv, capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, f"pim approvals: {r.returncode} {r.stderr}"
+            ids = {i["requester"]["name"]: i["id"] for i in json.loads(r.stdout)}
+            wait_for(lambda: Tray.find(tray.layout(), "Alex Wilber — Global Administrator"), 30,
+                     "Alex Wilber's request in the menu")
+
+            def show(who):
+                wd("POST", s + "/execute/sync", {"args": [ids[who]], "script":
+                   "location.href = 'approval.html?id=' + encodeURIComponent(arguments[0]); return true;"})
+
+            def details():
+                return wd("POST", s + "/execute/sync", {"args": [], "script":
+                          "return [...document.querySelectorAll('#details dd')].map(d => d.dataset.field + '=' + d.textContent);"})
+            show("Alex Wilber")
+            wait_for(lambda: text("#title") == "Alex Wilber asks for Global Administrator", 20, "the request")
+            d = details()
+            for want in ("requester=Alex Wilber (alexw@contoso.onmicrosoft.com)", "tenant=Contoso",
+                         "duration=1 h", "you decide as=adele@contoso.onmicrosoft.com"):
+                assert want in d, f"{want} not in {d}"
+            assert any(x.startswith("ticket=") and "INC-2217" in x for x in d), d
+            save(shots, "approval-window.png", base64.b64decode(wd("GET", s + "/screenshot")))
+            wd("POST", s + f"/element/{find('#deny')}/click", {})
+            assert text("#status").startswith("Say why you deny"), text("#status")
+            el = find("#justification")
+            wd("POST", s + f"/element/{el}/value", {"text": "INC-2217 checked with the on-call lead"})
+            wd("POST", s + f"/element/{find('#approve')}/click", {})
+            wait_for(lambda: text("#status").startswith("Approved: Alex Wilber gets Global Administrator"), 30,
+                     "the approval")
+            q = next(q for q in json.loads(urllib.request.urlopen(base + "/_sim/incoming", timeout=10).read())
+                     if q["requester"]["displayName"] == "Alex Wilber" and q["roleName"] == "Global Administrator")
+            assert q["status"] == "Provisioned" and q["assignment"] and q["assignment"]["active"], q
+            assert q["stages"][0]["justification"] == "INC-2217 checked with the on-call lead", q["stages"]
+            wait_for(lambda: not Tray.find(tray.layout(), "Alex Wilber — Global Administrator"), 20,
+                     "Alex Wilber's request to leave the menu")
+
+            show("Lee Gu")
+            wait_for(lambda: text("#title") == "Lee Gu asks for Contributor", 20, "Lee Gu's request")
+            wd("POST", s + f"/element/{find('#justification')}/value", {"text": "Use Thursday's change window"})
+            wd("POST", s + f"/element/{find('#deny')}/click", {})
+            wait_for(lambda: text("#status").startswith("Denied"), 30, "the denial")
+            q = next(q for q in json.loads(urllib.request.urlopen(base + "/_sim/incoming", timeout=10).read())
+                     if q["requester"]["displayName"] == "Lee Gu")
+            assert q["status"] == "Denied" and not q.get("assignment"), q
+
+            # Decided by another approver while the window is open: said plainly.
+            show("Diego Siciliani")
+            wait_for(lambda: text("#title").startswith("Diego Siciliani asks for SQL Prod Admins"), 20, "Diego's request")
+            sim_post(base, f"/_sim/approvals/{urllib.parse.quote(q_id(base, 'Diego Siciliani'), safe='')}/approve", {})
+            wd("POST", s + f"/element/{find('#approve')}/click", {})
+            wait_for(lambda: "already" in text("#status"), 30, "the refusal")
+            assert "approved" not in wd("GET", s + "/title").lower(), wd("GET", s + "/title")
+            # An id no longer in the inbox: the window says the request no longer waits.
+            show("Alex Wilber")
+            wait_for(lambda: text("#title") == "This request no longer waits for you", 20, "the gone request")
+            print(f"  decided: {sorted(ids)}", flush=True)
+        res.run("the decision window shows a request; Approve activates the requester (simulator), Deny needs and "
+                "records a reason, a request decided elsewhere or gone is said plainly; the menu follows",
+                approval_window)
 
         def bundles_in_settings():
             # Settings lists the bundles; the roles active now are saved as a new one (the menu's

@@ -273,6 +273,14 @@ def tray_checks(args, res, wine):
             line = wait_for(menu, 90, "a tray menu with the demo roles (log)")
             for want in ("Contoso", "Fabrikam", "Security Administrator", "SQL Prod Admins", "Quit"):
                 assert want in line, f"{want} missing in the menu: {line}"
+
+            # The approver's inbox is read on Windows too: its section tops the menu.
+            def inbox():
+                for l in open(err_path, errors="replace"):
+                    if "tray menu" in l and "Approvals (3)" in l and "Alex Wilber" in l:
+                        return l
+                return None
+            wait_for(inbox, 60, "Approvals (3) in the menu (log)")
             # The icon is set after the menu (tray::update logs it next): wait for its line
             # rather than read the log at once (a race CI lost once at cc59ca0).
             def icon():
@@ -290,7 +298,7 @@ def tray_checks(args, res, wine):
                            capture_output=True, timeout=60)
             p.wait(timeout=30)
     res.run("pim-tray.exe --demo starts under Wine, builds its menu with the demo roles and "
-            "picks the icon for a light taskbar", demo_menu)
+            "picks the icon for a light taskbar; the approver's inbox tops it", demo_menu)
 
     def no_webview2():
         r = wine.run(tray, "--window", "settings", "--title", "Settings", check=False, timeout=120)

@@ -840,6 +840,9 @@ impl Engine for CoreAdapter {
             let mut next: Vec<ApprovalView> = items.iter().cloned().chain(kept).collect();
             next.retain(|a| open_keys.contains(&a.account.as_str()));
             crate::approvals::oldest_first(&mut next);
+            // Two accounts approving in the same tenant see the same request: listed once,
+            // decided by the first.
+            next.dedup_by(|b, a| a.id() == b.id());
             let changed = m.approvals != next;
             m.approvals = next;
             changed

@@ -246,38 +246,11 @@ fn table(out: &Out, entries: &[HistoryEntry]) {
 #[cfg(test)]
 mod tests {
     use clap::Parser as _;
-    use pim_core::{Action, PimDuration, RequestStatus, RoleKind, Scope, ScopeKind, Ticket};
+    use pim_core::Action;
+    use pim_core::testing::history_entry;
     use time::macros::{date, datetime};
 
     use super::*;
-
-    fn entry() -> HistoryEntry {
-        HistoryEntry {
-            created_at: datetime!(2026-08-01 10:00:00.5 UTC),
-            tenant_id: "t1".into(),
-            tenant_name: "Contoso".into(),
-            kind: RoleKind::Group,
-            request_id: "r1".into(),
-            name: "SQL Prod Admins".into(),
-            role_definition_id: "owner".into(),
-            access: Some(pim_core::AccessId::Owner),
-            scope: Scope {
-                id: "g1".into(),
-                display_name: "SQL Prod Admins".into(),
-                kind: ScopeKind::Group,
-            },
-            action: Some(Action::SelfActivate),
-            status: Some(RequestStatus::Denied),
-            start: None,
-            duration: Some(PimDuration::from_minutes(90)),
-            end: None,
-            justification: Some("Fix \"prod\", now\nplease".into()),
-            ticket: Some(Ticket {
-                number: "=1+1".into(),
-                system: "ServiceNow".into(),
-            }),
-        }
-    }
 
     #[test]
     fn since_takes_durations_and_dates() {
@@ -370,7 +343,7 @@ mod tests {
 
     #[test]
     fn json_has_exactly_the_documented_members() {
-        let v = entry_json(&entry());
+        let v = entry_json(&history_entry());
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         let mut want = [
             "createdAt",
@@ -398,7 +371,7 @@ mod tests {
             v["ticket"],
             json!({"number": "=1+1", "system": "ServiceNow"})
         );
-        let mut bare = entry();
+        let mut bare = history_entry();
         (
             bare.action,
             bare.status,

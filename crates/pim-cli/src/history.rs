@@ -5,11 +5,11 @@ use std::io::Write as _;
 
 use clap::Args;
 use pim_accounts::OpenAccount;
-use pim_core::{Error, History, HistoryEntry, Tenant};
+use pim_core::{Error, HistoryEntry};
 use serde_json::{Value, json};
 use time::{Date, OffsetDateTime, UtcOffset};
 
-use crate::output::{Out, kind_short};
+use crate::output::{Out, kind_short, utc_text};
 
 /// `pim history` options.
 #[derive(Debug, Args)]
@@ -122,18 +122,11 @@ pub async fn run(
 ) -> pim_core::Result<()> {
     let session = open.session();
     let since = args.since.resolve(session.now(), out.local)?;
-    let history = match tenant {
+    let history = match crate::named_tenants(session, tenant).await? {
         None => session.history(since).await?,
-        Some(q) => {
-            let all = session.tenants().await?;
-            let chosen: Vec<Tenant> = pim_core::match_tenants(&all, q)?
-                .into_iter()
-                .cloned()
-                .collect();
-            session.history_of(&chosen, since).await?
-        }
+        Some(chosen) => session.history_of(&chosen, since).await?,
     };
-    warnings(&history);
+    Out::warnings(&history.tenants);
     if args.json {
         out.print_json(&history.entries.iter().map(entry_json).collect::<Vec<_>>());
     } else if args.csv {
@@ -148,30 +141,10 @@ pub async fn run(
     Ok(())
 }
 
-/// Tenants and lists that could not be read, on stderr.
-fn warnings(h: &History) {
-    for t in &h.tenants {
-        if let Some(e) = &t.error {
-            errln!("warning: tenant {}: {}", t.tenant.display_name, e.message);
-        }
-        for w in &t.warnings {
-            errln!("warning: tenant {}: {w}", t.tenant.display_name);
-        }
-    }
-}
-
-/// RFC 3339 in UTC.
-fn utc(t: OffsetDateTime) -> String {
-    t.checked_to_offset(UtcOffset::UTC)
-        .unwrap_or(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 /// One request as `pim history --json` prints it.
 pub fn entry_json(e: &HistoryEntry) -> Value {
     json!({
-        "createdAt": utc(e.created_at),
+        "createdAt": utc_text(e.created_at),
         "tenantId": e.tenant_id,
         "kind": e.kind.as_str(),
         "name": e.label(),

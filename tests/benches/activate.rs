@@ -19,10 +19,14 @@
 //! `cargo bench -p pim-tests --bench activate -- [--latency-ms N] [--rounds N]`
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use pim_core::token::{Resource, TokenRequest};
 use pim_core::{ActivationRequest, Outcome, Planned, Role, RoleQuery, Session};
+
+use common::{Setup, median};
 
 const BUNDLE: [(&str, Option<&str>); 5] = [
     ("Global Reader", None),
@@ -31,20 +35,6 @@ const BUNDLE: [(&str, Option<&str>); 5] = [
     ("Teams Administrator", None),
     ("Key Vault Reader", None),
 ];
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn request() -> ActivationRequest {
     ActivationRequest {
@@ -111,46 +101,13 @@ type Tokens = (
 
 #[tokio::main]
 async fn main() {
-    let latency = Duration::from_millis(arg("--latency-ms", 100));
-    let rounds = arg("--rounds", 7) as usize;
-    let sim = pim_sim::Simulator::start(pim_sim::SimOptions {
-        latency,
-        ..pim_sim::SimOptions::default()
-    })
-    .await
-    .unwrap();
-    let base = sim.base_url();
-    let scratch = tempfile::tempdir().unwrap();
-    let (account, tokens, endpoints) =
-        pim_tests::sign_in_in_memory(&base, &scratch.path().join("cfg")).await;
+    let setup = Setup::start().await;
+    let (latency, rounds, sim) = (setup.latency, setup.rounds, &setup.sim);
+    let (account, tokens, endpoints) = (&setup.account, &setup.tokens, &setup.endpoints);
 
     // The unit: one authenticated round trip.
     let http = reqwest::Client::new();
-    let graph_token = tokens
-        .access_token(&TokenRequest {
-            tenant_id: account.home_tenant_id.clone(),
-            resource: Resource::Graph,
-            scope: endpoints.graph_scope.clone(),
-            claims: None,
-            force_refresh: false,
-        })
-        .await
-        .unwrap()
-        .token;
-    let mut rtts = Vec::new();
-    for _ in 0..rounds * 2 {
-        let t = Instant::now();
-        let r = http
-            .get(format!("{base}/v1.0/me"))
-            .bearer_auth(graph_token.expose())
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
-        r.bytes().await.unwrap();
-        rtts.push(t.elapsed());
-    }
-    let rtt = median(rtts);
+    let rtt = setup.rtt(&http).await;
 
     // Tokens in hand, every policy read once (groups and Azure roles are read lazily).
     let session = Session::new(pim_core::SessionOptions::new(
@@ -167,7 +124,7 @@ async fn main() {
 
     let mut batch = Vec::new();
     for _ in 0..rounds {
-        roles = reset(&sim, &session, &both).await;
+        roles = reset(sim, &session, &both).await;
         let t = Instant::now();
         let plans = ready(session.plan_activations(&roles, &request(), None).await);
         let results = session.activate_planned(&plans).await;
@@ -178,7 +135,7 @@ async fn main() {
 
     let mut seq = Vec::new();
     for _ in 0..rounds.min(3) {
-        roles = reset(&sim, &session, &both).await;
+        roles = reset(sim, &session, &both).await;
         let t = Instant::now();
         let mut results = Vec::new();
         for r in &roles {
@@ -217,22 +174,9 @@ async fn main() {
         );
         return;
     }
-    let pim = pim_tests::bin("pim");
-    let cfg = scratch.path().join("cli");
-    let client_id = uuid::Uuid::new_v4().to_string();
+    let cli = setup.cli();
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(&pim)
-            .args(args)
-            .env("PIM_AUTHORITY_HOST", &base)
-            .env("PIM_GRAPH_ENDPOINT", &base)
-            .env("PIM_ARM_ENDPOINT", &base)
-            .env("PIM_CONFIG_DIR", &cfg)
-            .env("PIM_CLIENT_ID", &client_id)
-            .env("BROWSER", "curl -sSL -o /dev/null")
-            .env("RUST_LOG", "warn")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
+        let out = cli.run(args);
         assert!(
             out.status.success(),
             "pim {args:?}: {}{}",
@@ -265,7 +209,7 @@ async fn main() {
         ]);
     });
     // `bundle save` takes one scope for all names: put the five in one bundle by hand.
-    let path = cfg.join("bundles.json");
+    let path = cli.cfg.join("bundles.json");
     let mut file: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let reader = file["bundles"][1]["roles"][0].clone();

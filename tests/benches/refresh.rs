@@ -13,38 +13,20 @@
 //! `cargo bench -p pim-tests --bench refresh -- [--latency-ms N] [--rounds N]`
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use pim_core::token::{Resource, TokenRequest};
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::{Setup, median};
 
 #[tokio::main]
 async fn main() {
-    let latency = Duration::from_millis(arg("--latency-ms", 100));
-    let rounds = arg("--rounds", 7) as usize;
-    let sim = pim_sim::Simulator::start(pim_sim::SimOptions {
-        latency,
-        ..pim_sim::SimOptions::default()
-    })
-    .await
-    .unwrap();
-    let base = sim.base_url();
-    let scratch = tempfile::tempdir().unwrap();
-    let (account, tokens, endpoints) =
-        pim_tests::sign_in_in_memory(&base, &scratch.path().join("cfg")).await;
+    let setup = Setup::start().await;
+    let (latency, rounds) = (setup.latency, setup.rounds);
+    let base = setup.base();
+    let (account, tokens, endpoints) = (&setup.account, &setup.tokens, &setup.endpoints);
 
     let http = reqwest::Client::new();
     let token = |tenant: String, resource: Resource| {
@@ -69,21 +51,7 @@ async fn main() {
     };
 
     // The unit: one authenticated round trip.
-    let graph_token = token(account.home_tenant_id.clone(), Resource::Graph).await;
-    let mut rtts = Vec::new();
-    for _ in 0..rounds * 2 {
-        let t = Instant::now();
-        let r = http
-            .get(format!("{base}/v1.0/me"))
-            .bearer_auth(graph_token.expose())
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
-        r.bytes().await.unwrap();
-        rtts.push(t.elapsed());
-    }
-    let rtt = median(rtts);
+    let rtt = setup.rtt(&http).await;
 
     // Warm refresh through the Session (tokens in hand, tenants known).
     let mut opts = pim_core::SessionOptions::new(
@@ -181,23 +149,8 @@ async fn main() {
         );
         return;
     }
-    let pim = pim_tests::bin("pim");
-    let cfg = scratch.path().join("cli");
-    let client_id = uuid::Uuid::new_v4().to_string();
-    let run = |args: &[&str]| {
-        std::process::Command::new(&pim)
-            .args(args)
-            .env("PIM_AUTHORITY_HOST", &base)
-            .env("PIM_GRAPH_ENDPOINT", &base)
-            .env("PIM_ARM_ENDPOINT", &base)
-            .env("PIM_CONFIG_DIR", &cfg)
-            .env("PIM_CLIENT_ID", &client_id)
-            .env("BROWSER", "curl -sSL -o /dev/null")
-            .env("RUST_LOG", "warn")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
-    };
+    let cli = setup.cli();
+    let run = |args: &[&str]| cli.run(args);
     let login = tokio::task::block_in_place(|| run(&["login"]));
     assert!(
         login.status.success(),

@@ -4,12 +4,11 @@
 
 use clap::Args;
 use pim_accounts::OpenAccount;
-use pim_core::{ApprovalItem, Decision, Error, Inbox, Tenant};
+use pim_core::{ApprovalItem, Decision, Error};
 use serde_json::{Value, json};
-use time::{OffsetDateTime, UtcOffset};
 
 use crate::history::cell;
-use crate::output::{Out, kind_short};
+use crate::output::{Out, kind_short, utc_text};
 
 /// `pim approve` / `pim deny` options.
 #[derive(Debug, Args)]
@@ -32,18 +31,11 @@ pub async fn list(
     out: &Out,
 ) -> pim_core::Result<()> {
     let session = open.session();
-    let inbox = match tenant {
+    let inbox = match crate::named_tenants(session, tenant).await? {
         None => session.approvals().await?,
-        Some(q) => {
-            let all = session.tenants().await?;
-            let chosen: Vec<Tenant> = pim_core::match_tenants(&all, q)?
-                .into_iter()
-                .cloned()
-                .collect();
-            session.approvals_of(&chosen).await?
-        }
+        Some(chosen) => session.approvals_of(&chosen).await?,
     };
-    warnings(&inbox);
+    Out::warnings(&inbox.tenants);
     if json {
         out.print_json(&inbox.items.iter().map(item_json).collect::<Vec<_>>());
     } else if inbox.items.is_empty() {
@@ -96,26 +88,6 @@ pub async fn decide(
     Ok(())
 }
 
-/// Tenants and lists that could not be read, on stderr.
-fn warnings(inbox: &Inbox) {
-    for t in &inbox.tenants {
-        if let Some(e) = &t.error {
-            errln!("warning: tenant {}: {}", t.tenant.display_name, e.message);
-        }
-        for w in &t.warnings {
-            errln!("warning: tenant {}: {w}", t.tenant.display_name);
-        }
-    }
-}
-
-/// RFC 3339 in UTC.
-fn utc(t: OffsetDateTime) -> String {
-    t.checked_to_offset(UtcOffset::UTC)
-        .unwrap_or(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 /// One request as `pim approvals --json` prints it.
 pub fn item_json(i: &ApprovalItem) -> Value {
     json!({
@@ -127,7 +99,7 @@ pub fn item_json(i: &ApprovalItem) -> Value {
         "kind": i.kind.as_str(),
         "justification": i.justification,
         "ticket": i.ticket.as_ref().map(|t| json!({"number": t.number, "system": t.system})),
-        "createdAt": i.created_at.map(utc),
+        "createdAt": i.created_at.map(utc_text),
         "duration": i.duration.map(|d| d.to_iso8601()),
         "actionable": i.actionable,
         "stage": i.stage.as_ref().map(|s| json!({"id": s.id, "name": s.name, "status": s.status})),

@@ -5,11 +5,11 @@ use std::io::Write as _;
 
 use clap::Args;
 use pim_accounts::OpenAccount;
-use pim_core::{Error, History, HistoryEntry, Tenant};
+use pim_core::{Error, HistoryEntry};
 use serde_json::{Value, json};
 use time::{Date, OffsetDateTime, UtcOffset};
 
-use crate::output::{Out, kind_short};
+use crate::output::{Out, kind_short, utc_text};
 
 /// `pim history` options.
 #[derive(Debug, Args)]
@@ -122,18 +122,11 @@ pub async fn run(
 ) -> pim_core::Result<()> {
     let session = open.session();
     let since = args.since.resolve(session.now(), out.local)?;
-    let history = match tenant {
+    let history = match crate::named_tenants(session, tenant).await? {
         None => session.history(since).await?,
-        Some(q) => {
-            let all = session.tenants().await?;
-            let chosen: Vec<Tenant> = pim_core::match_tenants(&all, q)?
-                .into_iter()
-                .cloned()
-                .collect();
-            session.history_of(&chosen, since).await?
-        }
+        Some(chosen) => session.history_of(&chosen, since).await?,
     };
-    warnings(&history);
+    Out::warnings(&history.tenants);
     if args.json {
         out.print_json(&history.entries.iter().map(entry_json).collect::<Vec<_>>());
     } else if args.csv {
@@ -148,30 +141,10 @@ pub async fn run(
     Ok(())
 }
 
-/// Tenants and lists that could not be read, on stderr.
-fn warnings(h: &History) {
-    for t in &h.tenants {
-        if let Some(e) = &t.error {
-            errln!("warning: tenant {}: {}", t.tenant.display_name, e.message);
-        }
-        for w in &t.warnings {
-            errln!("warning: tenant {}: {w}", t.tenant.display_name);
-        }
-    }
-}
-
-/// RFC 3339 in UTC.
-fn utc(t: OffsetDateTime) -> String {
-    t.checked_to_offset(UtcOffset::UTC)
-        .unwrap_or(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 /// One request as `pim history --json` prints it.
 pub fn entry_json(e: &HistoryEntry) -> Value {
     json!({
-        "createdAt": utc(e.created_at),
+        "createdAt": utc_text(e.created_at),
         "tenantId": e.tenant_id,
         "kind": e.kind.as_str(),
         "name": e.label(),
@@ -246,38 +219,11 @@ fn table(out: &Out, entries: &[HistoryEntry]) {
 #[cfg(test)]
 mod tests {
     use clap::Parser as _;
-    use pim_core::{Action, PimDuration, RequestStatus, RoleKind, Scope, ScopeKind, Ticket};
+    use pim_core::Action;
+    use pim_core::testing::history_entry;
     use time::macros::{date, datetime};
 
     use super::*;
-
-    fn entry() -> HistoryEntry {
-        HistoryEntry {
-            created_at: datetime!(2026-08-01 10:00:00.5 UTC),
-            tenant_id: "t1".into(),
-            tenant_name: "Contoso".into(),
-            kind: RoleKind::Group,
-            request_id: "r1".into(),
-            name: "SQL Prod Admins".into(),
-            role_definition_id: "owner".into(),
-            access: Some(pim_core::AccessId::Owner),
-            scope: Scope {
-                id: "g1".into(),
-                display_name: "SQL Prod Admins".into(),
-                kind: ScopeKind::Group,
-            },
-            action: Some(Action::SelfActivate),
-            status: Some(RequestStatus::Denied),
-            start: None,
-            duration: Some(PimDuration::from_minutes(90)),
-            end: None,
-            justification: Some("Fix \"prod\", now\nplease".into()),
-            ticket: Some(Ticket {
-                number: "=1+1".into(),
-                system: "ServiceNow".into(),
-            }),
-        }
-    }
 
     #[test]
     fn since_takes_durations_and_dates() {
@@ -370,7 +316,7 @@ mod tests {
 
     #[test]
     fn json_has_exactly_the_documented_members() {
-        let v = entry_json(&entry());
+        let v = entry_json(&history_entry());
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         let mut want = [
             "createdAt",
@@ -398,7 +344,7 @@ mod tests {
             v["ticket"],
             json!({"number": "=1+1", "system": "ServiceNow"})
         );
-        let mut bare = entry();
+        let mut bare = history_entry();
         (
             bare.action,
             bare.status,

@@ -26,7 +26,7 @@ use pim_core::config::{Cloud, Env, ProcessEnv};
 use pim_core::token::Resource;
 use pim_core::{
     ActivationRequest, Decision, Error, PimDuration, Role, RoleQuery, RoleState, Session, Snapshot,
-    StepUpHook, Ticket,
+    StepUpHook, Tenant, Ticket,
 };
 use time::{OffsetDateTime, UtcOffset};
 
@@ -632,7 +632,8 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<u8> {
             let s = open.session();
             // Policies of groups and Azure roles are read lazily (`pim policy NAME`).
             let snap = open.refresh().await?;
-            check_tenant(s, &cli.tenant).await?;
+            // A `--tenant` that names no tenant is a usage error; the roles are filtered below.
+            named_tenants(s, &cli.tenant).await?;
             let roles: Vec<&Role> = snap
                 .roles()
                 .filter(|r| tenant_ok(&snap, r, &cli.tenant))
@@ -640,7 +641,7 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<u8> {
             if json {
                 out.print_json(&roles.iter().map(|r| out.role_json(r)).collect::<Vec<_>>());
             } else {
-                out.warnings(&snap);
+                Out::warnings(&snap.tenants);
                 azure_cli_note(&open, &snap);
                 out.roles_table(&roles, s.now());
             }
@@ -651,7 +652,8 @@ async fn command(cli: Cli, out: &Out, ctx: &Ctx) -> pim_core::Result<u8> {
             let open = open_account(ctx, &cli.account, &cli.tenant)?;
             let s = open.session();
             let snap = open.refresh().await?;
-            check_tenant(s, &cli.tenant).await?;
+            // A `--tenant` that names no tenant is a usage error; `status` filters the roles.
+            named_tenants(s, &cli.tenant).await?;
             out.status(open.account(), &accounts, &snap, &cli.tenant, s.now(), json);
             Ok(())
         }
@@ -746,15 +748,25 @@ fn hide_and_show(
     })
 }
 
-/// `--tenant NAME` must name a tenant of the account (after a refresh the list is known
-/// without another request): otherwise a usage error listing the tenants, not an empty list.
-async fn check_tenant(session: &Session, q: &Option<String>) -> pim_core::Result<()> {
-    if let Some(q) = q {
-        pim_core::match_tenants(&session.tenants().await?, q)?;
-    }
-    Ok(())
+/// The tenants a command reads: those `--tenant NAME` names, hidden or not ([`open_account`]
+/// reads them all then), or `None` without `--tenant`: every shown tenant. A name that matches
+/// no tenant of the account (after a refresh the list is known without another request) is a
+/// usage error listing the tenants, not an empty list.
+async fn named_tenants(
+    session: &Session,
+    q: &Option<String>,
+) -> pim_core::Result<Option<Vec<Tenant>>> {
+    let Some(q) = q else { return Ok(None) };
+    let all = session.tenants().await?;
+    Ok(Some(
+        pim_core::match_tenants(&all, q)?
+            .into_iter()
+            .cloned()
+            .collect(),
+    ))
 }
 
+/// Whether `r` is in a tenant `--tenant` names (any role without `--tenant`).
 fn tenant_ok(snap: &pim_core::Snapshot, r: &Role, q: &Option<String>) -> bool {
     match q {
         None => true,

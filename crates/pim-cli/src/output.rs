@@ -46,7 +46,10 @@ pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
 
 use pim_auth::Account;
 use pim_core::duration::format_time_left;
-use pim_core::{Outcome, PolicyInfo, Role, RoleKind, RoleState, Snapshot};
+use pim_core::{
+    Outcome, PolicyInfo, Role, RoleKind, RoleState, Snapshot, Tenant, TenantError, TenantHistory,
+    TenantInbox, TenantSnapshot, Warning,
+};
 use serde_json::{Value, json};
 use time::{OffsetDateTime, UtcOffset};
 
@@ -57,17 +60,55 @@ pub struct Out {
     pub local: UtcOffset,
 }
 
-/// A time as RFC 3339 in UTC, or null.
+/// A time as RFC 3339 in UTC, or null (also when it has no UTC equivalent or RFC 3339 cannot
+/// write it).
 pub fn rfc3339(t: Option<OffsetDateTime>) -> Value {
-    match t.and_then(|t| {
-        t.checked_to_offset(UtcOffset::UTC)?
-            .format(&time::format_description::well_known::Rfc3339)
-            .ok()
-    }) {
+    match t.and_then(|t| rfc3339_text(t.checked_to_offset(UtcOffset::UTC)?)) {
         Some(s) => Value::String(s),
         None => Value::Null,
     }
 }
+
+/// A time as RFC 3339 in UTC (`2026-08-01T10:00:00.5Z`), as `pim history --json` and
+/// `pim approvals --json` print it. A time with no UTC equivalent (at the edges of years
+/// -9999..=9999) keeps its own offset; one RFC 3339 cannot write (a year before 0) is empty.
+pub fn utc_text(t: OffsetDateTime) -> String {
+    rfc3339_text(t.checked_to_offset(UtcOffset::UTC).unwrap_or(t)).unwrap_or_default()
+}
+
+/// `t` as RFC 3339 with its own offset; `None` when RFC 3339 cannot write it.
+fn rfc3339_text(t: OffsetDateTime) -> Option<String> {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+/// One tenant's part of a read (a refresh, the history, the approver's inbox): the tenant,
+/// the error when nothing could be read, and the parts that could not be read.
+pub(crate) trait TenantRead {
+    /// The tenant.
+    fn tenant(&self) -> &Tenant;
+    /// Set when the tenant could not be read at all.
+    fn error(&self) -> Option<&TenantError>;
+    /// Parts that could not be read while others were.
+    fn warnings(&self) -> &[Warning];
+}
+
+macro_rules! tenant_read {
+    ($($t:ty),*) => {$(
+        impl TenantRead for $t {
+            fn tenant(&self) -> &Tenant {
+                &self.tenant
+            }
+            fn error(&self) -> Option<&TenantError> {
+                self.error.as_ref()
+            }
+            fn warnings(&self) -> &[Warning] {
+                &self.warnings
+            }
+        }
+    )*};
+}
+tenant_read!(TenantSnapshot, TenantHistory, TenantInbox);
 
 fn kind_name(a: &Account) -> &'static str {
     match a.kind {
@@ -319,13 +360,16 @@ impl Out {
         }
     }
 
-    pub fn warnings(&self, snap: &Snapshot) {
-        for t in &snap.tenants {
-            if let Some(e) = &t.error {
-                errln!("warning: tenant {}: {}", t.tenant.display_name, e.message);
+    /// Tenants and parts of them that could not be read, on stderr: `warning: tenant NAME:
+    /// MESSAGE` (`pim roles`, `pim history`, `pim approvals`).
+    pub(crate) fn warnings(tenants: &[impl TenantRead]) {
+        for t in tenants {
+            let name = &t.tenant().display_name;
+            if let Some(e) = t.error() {
+                errln!("warning: tenant {name}: {}", e.message);
             }
-            for w in &t.warnings {
-                errln!("warning: tenant {}: {w}", t.tenant.display_name);
+            for w in t.warnings() {
+                errln!("warning: tenant {name}: {w}");
             }
         }
     }
@@ -372,13 +416,7 @@ impl Out {
         now: OffsetDateTime,
         json: bool,
     ) {
-        let in_tenant = |r: &&Role| {
-            tenant.as_deref().is_none_or(|q| {
-                snap.tenants
-                    .iter()
-                    .any(|t| t.tenant.id.eq_ignore_ascii_case(&r.tenant_id) && t.tenant.matches(q))
-            })
-        };
+        let in_tenant = |r: &&Role| crate::tenant_ok(snap, r, tenant);
         let active: Vec<&Role> = snap
             .roles()
             .filter(|r| r.state == RoleState::Active)

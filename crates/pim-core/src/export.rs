@@ -108,36 +108,7 @@ pub fn action_words(a: Option<&Action>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{AccessId, PimDuration, RequestStatus, RoleKind, Scope, ScopeKind, Ticket};
-    use time::macros::datetime;
-
-    fn entry() -> HistoryEntry {
-        HistoryEntry {
-            created_at: datetime!(2026-08-01 10:00:00.5 UTC),
-            tenant_id: "t1".into(),
-            tenant_name: "Contoso".into(),
-            kind: RoleKind::Group,
-            request_id: "r1".into(),
-            name: "SQL Prod Admins".into(),
-            role_definition_id: "owner".into(),
-            access: Some(AccessId::Owner),
-            scope: Scope {
-                id: "g1".into(),
-                display_name: "SQL Prod Admins".into(),
-                kind: ScopeKind::Group,
-            },
-            action: Some(Action::SelfActivate),
-            status: Some(RequestStatus::Denied),
-            start: None,
-            duration: Some(PimDuration::from_minutes(90)),
-            end: None,
-            justification: Some("Fix \"prod\", now\nplease".into()),
-            ticket: Some(Ticket {
-                number: "=1+1".into(),
-                system: "ServiceNow".into(),
-            }),
-        }
-    }
+    use crate::testing::history_entry;
 
     #[test]
     fn csv_quotes_and_neutralises_formulas() {
@@ -158,7 +129,7 @@ mod tests {
         assert_eq!(csv_field("\u{1b}[2Jx"), "\u{FFFD}[2Jx");
         assert_eq!(csv_field("\r=1"), "\u{FFFD}=1");
 
-        let text = csv(&[entry()]);
+        let text = csv(&[history_entry()]);
         let lines: Vec<&str> = text.split_terminator("\r\n").collect();
         assert_eq!(
             lines[0],

@@ -78,9 +78,11 @@ pub mod wire;
 #[doc(hidden)]
 pub mod test_server;
 
-/// Fixtures for the unit tests (`test_role`, ...).
-#[cfg(test)]
-mod testing;
+/// Fixtures for tests: the crate's own (`test_role`, ...) and, through the `testing` feature,
+/// other crates' (`history_entry`).
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod testing;
 
 /// Entry points for the fuzz targets in `fuzz/`.
 #[cfg(feature = "fuzzing")]

@@ -813,6 +813,30 @@ async fn the_demo_inbox_is_read_into_the_model_and_decided() {
     };
     let (alex, lee, diego) = (id("Alex Wilber"), id("Lee Gu"), id("Diego Siciliani"));
 
+    // The service refuses for a missing permission: said with what to grant; nothing
+    // changes, the request still waits.
+    control.add_fault(pim_sim::FaultSpec {
+        method: Some("PATCH".into()),
+        path: Some("assignmentApprovals".into()),
+        times: 1,
+        fault: pim_sim::Fault::Status {
+            status: 403,
+            retry_after: None,
+            code: Some("PermissionScopeNotGranted".into()),
+            message: None,
+            wrapped: false,
+        },
+    });
+    let err = engine
+        .decide(&diego, pim_core::Decision::Approve, None)
+        .await
+        .expect_err("no permission");
+    assert!(
+        err.to_string().contains("PrivilegedAssignmentSchedule"),
+        "names the permission: {err}"
+    );
+    engine.read_approvals().await.expect("inbox again");
+    assert!(engine.subscribe().borrow().approval(&diego).is_some());
     // A denial without a reason is refused before anything is sent.
     let err = engine
         .decide(&lee, pim_core::Decision::Deny, Some("  ".into()))

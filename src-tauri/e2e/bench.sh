@@ -17,9 +17,13 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ "$build" = 1 ]; then
-  cargo build --release --locked -p pim-tray --bin pim-tray --example bare_tray
+  # The tray alone, as it ships: building the example in the same invocation would turn on
+  # the dev-dependencies' features (tauri/test, tokio/test-util) in the tray binary too.
+  cargo build --release --locked -p pim-tray --bin pim-tray
+  cargo build --release --locked -p pim-tray --example bare_tray
   cargo build --release --locked -p pim-sim # demo mode starts it beside pim-tray
 fi
+target="${CARGO_TARGET_DIR:-target}"
 out="${out:-$(mktemp -d /tmp/pim-tray-bench-XXXXXX)}"
 mkdir -p "$out"
 display=""
@@ -31,4 +35,4 @@ xvfb=$!
 trap 'kill $xvfb 2>/dev/null' EXIT
 for _ in $(seq 1 100); do xdpyinfo -display "$display" >/dev/null 2>&1 && break; sleep 0.1; done
 DISPLAY="$display" dbus-run-session -- /usr/bin/python3 src-tauri/e2e/bench.py \
-  --bin target/release/pim-tray --bare target/release/examples/bare_tray --out "$out"
+  --bin "$target/release/pim-tray" --bare "$target/release/examples/bare_tray" --out "$out"

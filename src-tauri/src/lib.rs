@@ -217,6 +217,16 @@ pub fn run(options: RunOptions) -> anyhow::Result<()> {
     logging::init(&config_dir);
     tracing::info!(demo = options.demo, "starting");
 
+    // Tauri's own runtime has a worker thread per core, and each worker keeps its own malloc
+    // arena and stack resident once it has run something; the tray's tasks wait on the
+    // network almost all the time, so one worker does (blocking work has its own threads).
+    // Kept until `run` returns; src-tauri/README.md, Figures.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    tauri::async_runtime::set(runtime.handle().clone());
+
     let app = tauri::Builder::default()
         // First, so a second launch hands over before anything else starts.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {

@@ -12,8 +12,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Size at which the log file is rotated.
 pub const MAX_BYTES: u64 = 5 * 1024 * 1024;
@@ -22,21 +24,31 @@ pub const KEEP: usize = 2;
 
 /// Installs the subscriber. Failing to open the file falls back to stderr only.
 pub fn init(config_dir: &Path) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = filter_from(std::env::var("RUST_LOG").ok().as_deref());
     let dir = config_dir.join("logs");
     let file = pim_auth::accounts::create_private_dir(&dir)
         .map_err(io::Error::other)
         .and_then(|()| RotatingFile::open(dir.join("pim-tray.log"), MAX_BYTES, KEEP));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false);
+    let layer = tracing_subscriber::fmt::layer().with_ansi(false);
+    let registry = tracing_subscriber::registry().with(filter);
     let result = match file {
-        Ok(f) => builder
-            .with_writer(Mutex::new(f).and(io::stderr))
+        Ok(f) => registry
+            .with(layer.with_writer(Mutex::new(f).and(io::stderr)))
             .try_init(),
-        Err(_) => builder.with_writer(io::stderr).try_init(),
+        Err(_) => registry.with(layer.with_writer(io::stderr)).try_init(),
     };
     let _ = result;
+}
+
+/// The filter for a `RUST_LOG` value: comma-separated `target=level` directives and a bare
+/// level for everything else (`info,pim_tray::tray=debug`, `trace`). Unset, empty or not
+/// understood: `info`. (Targets rather than `EnvFilter`: the regex engine behind the latter's
+/// span and field directives was the tray's only use of it; src-tauri/README.md, Figures.)
+fn filter_from(rust_log: Option<&str>) -> Targets {
+    rust_log
+        .filter(|s| !s.trim().is_empty())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
 }
 
 /// An append-only file that rotates itself when it reaches its size cap.
@@ -123,6 +135,27 @@ impl Write for RotatingFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tracing::Level;
+
+    #[test]
+    fn rust_log_directives_pick_the_levels() {
+        let f = filter_from(Some("info,pim_tray::tray=debug"));
+        assert!(f.would_enable("pim_tray::tray", &Level::DEBUG));
+        assert!(f.would_enable("pim_tray::tray::menu", &Level::DEBUG));
+        assert!(!f.would_enable("pim_tray::tray", &Level::TRACE));
+        assert!(f.would_enable("pim_core::session", &Level::INFO));
+        assert!(!f.would_enable("pim_core::session", &Level::DEBUG));
+        let f = filter_from(Some("trace"));
+        assert!(f.would_enable("zbus", &Level::TRACE));
+        let f = filter_from(Some("warn,pim_auth=off"));
+        assert!(!f.would_enable("pim_auth::entra", &Level::ERROR));
+        assert!(f.would_enable("pim_core", &Level::WARN));
+        for unset in [None, Some(""), Some("info,[span{x=1}]=trace")] {
+            let f = filter_from(unset);
+            assert!(f.would_enable("pim_tray", &Level::INFO), "{unset:?}");
+            assert!(!f.would_enable("pim_tray", &Level::DEBUG), "{unset:?}");
+        }
+    }
 
     #[test]
     fn the_log_rotates_at_its_cap_and_keeps_a_bounded_number_of_files() {

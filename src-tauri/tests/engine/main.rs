@@ -29,7 +29,13 @@ async fn sim_in(cloud: Cloud) -> (pim_sim::SimHandle, Endpoints) {
 }
 
 async fn demo_engine(dir: &std::path::Path) -> Arc<CoreAdapter> {
+    demo_engine_and_sim(dir).await.0
+}
+
+/// [`demo_engine`], with the simulator's control API.
+async fn demo_engine_and_sim(dir: &std::path::Path) -> (Arc<CoreAdapter>, pim_sim::SimControl) {
     let (sim, e) = sim_in(Cloud::Public).await;
+    let control = sim.control();
     let mut o = AuthOptions::with_secret_store(
         e,
         pim_core::config::DEFAULT_CLIENT_ID.to_owned(),
@@ -37,7 +43,10 @@ async fn demo_engine(dir: &std::path::Path) -> Arc<CoreAdapter> {
         Arc::new(MemoryStore::new()),
     );
     o.browser = Arc::new(DemoBrowser::new());
-    CoreAdapter::new(Accounts::new(o).unwrap(), true, Some(Box::new(sim)))
+    (
+        CoreAdapter::new(Accounts::new(o).unwrap(), true, Some(Box::new(sim))),
+        control,
+    )
 }
 
 /// A memory store whose deletes take 300 ms (test only).
@@ -479,20 +488,11 @@ async fn azure_cli_account_from_settings_lists_and_activates_azure_roles() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_activation_made_here_shows_applying_then_ready_with_a_notice() {
     let dir = tempfile::tempdir().unwrap();
-    let (sim, e) = sim_in(Cloud::Public).await;
+    let (engine, control) = demo_engine_and_sim(dir.path()).await;
     // Groups apply one second after activation here (the demo says 10 s).
-    sim.control()
+    control
         .set_propagation_delay(&serde_json::json!({"group": 1}))
         .unwrap();
-
-    let mut o = AuthOptions::with_secret_store(
-        e,
-        pim_core::config::DEFAULT_CLIENT_ID.to_owned(),
-        dir.path().to_owned(),
-        Arc::new(MemoryStore::new()),
-    );
-    o.browser = Arc::new(DemoBrowser::new());
-    let engine = CoreAdapter::new(Accounts::new(o).unwrap(), true, Some(Box::new(sim)));
     engine.set_ready_options(pim_core::ReadyOptions {
         first: Duration::from_millis(200),
         max: Duration::from_millis(500),
@@ -591,16 +591,7 @@ fn active_end(m: &TrayModel, key: &str) -> Option<time::OffsetDateTime> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ended_activation_is_activated_again_as_before_or_sends_the_user_to_the_form() {
     let dir = tempfile::tempdir().unwrap();
-    let (sim, e) = sim_in(Cloud::Public).await;
-    let control = sim.control();
-    let mut o = AuthOptions::with_secret_store(
-        e,
-        pim_core::config::DEFAULT_CLIENT_ID.to_owned(),
-        dir.path().to_owned(),
-        Arc::new(MemoryStore::new()),
-    );
-    o.browser = Arc::new(DemoBrowser::new());
-    let engine = CoreAdapter::new(Accounts::new(o).unwrap(), true, Some(Box::new(sim)));
+    let (engine, control) = demo_engine_and_sim(dir.path()).await;
     engine.sign_in().await.expect("demo sign-in");
     let m = wait_model(&engine, "the demo roles", |m| m.roles().count() > 10).await;
     let gr = role(&m, "Global Reader").key.clone();
@@ -766,16 +757,7 @@ async fn a_bundle_activates_its_roles_together_and_reports_each() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_inbox_is_read_into_the_model_and_decided() {
     let dir = tempfile::tempdir().unwrap();
-    let (sim, e) = sim_in(Cloud::Public).await;
-    let control = sim.control();
-    let mut o = AuthOptions::with_secret_store(
-        e,
-        pim_core::config::DEFAULT_CLIENT_ID.to_owned(),
-        dir.path().to_owned(),
-        Arc::new(MemoryStore::new()),
-    );
-    o.browser = Arc::new(DemoBrowser::new());
-    let engine = CoreAdapter::new(Accounts::new(o).unwrap(), true, Some(Box::new(sim)));
+    let (engine, control) = demo_engine_and_sim(dir.path()).await;
     // Signed out: nothing to read, nothing shown.
     engine.read_approvals().await.expect("nobody signed in");
     assert!(engine.subscribe().borrow().approvals.is_empty());

@@ -678,14 +678,7 @@ mod tests {
         *engine.inbox.lock().unwrap() = vec![alex("entra:t:a1")];
         let now = ReadNow::default();
         let task = tokio::spawn(reads(engine.clone(), now.clone()));
-        let reads_so_far = |e: &FakeEngine| {
-            e.calls
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|c| *c == "approvals")
-                .count()
-        };
+        let reads_so_far = |e: &FakeEngine| e.calls_to("approvals").len();
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(reads_so_far(&engine), 1, "read once an account is open");
         assert_eq!(engine.subscribe().borrow().approvals.len(), 1);

@@ -672,15 +672,7 @@ mod tests {
                 invoke(&app, "decide_approval", json!({ "request": body })).expect_err("refused");
             assert_eq!(err["code"], code, "{err}");
         }
-        assert!(
-            !engine
-                .calls
-                .lock()
-                .expect("lock")
-                .iter()
-                .any(|c| c.starts_with("decide")),
-            "nothing sent"
-        );
+        assert!(engine.calls_to("decide").is_empty(), "nothing sent");
         let done = invoke(
             &app,
             "decide_approval",
@@ -696,13 +688,7 @@ mod tests {
         .expect("denied");
         assert_eq!(done, "denied");
         assert_eq!(
-            engine
-                .calls
-                .lock()
-                .expect("lock")
-                .iter()
-                .filter(|c| c.starts_with("decide"))
-                .collect::<Vec<_>>(),
+            engine.calls_to("decide"),
             [
                 "decide:entra:t:a1:Approve:ok",
                 "decide:group:t:g1:Deny:Not now"
@@ -725,17 +711,7 @@ mod tests {
                 "{err}"
             );
         }
-        assert_eq!(
-            engine
-                .calls
-                .lock()
-                .expect("lock")
-                .iter()
-                .filter(|c| c.starts_with("decide"))
-                .count(),
-            2,
-            "sent once each"
-        );
+        assert_eq!(engine.calls_to("decide").len(), 2, "sent once each");
     }
 
     #[test]
@@ -822,12 +798,7 @@ mod tests {
         .expect_err("too long");
         assert_eq!(err["code"], "invalidInput");
         assert!(
-            !engine
-                .calls
-                .lock()
-                .expect("lock")
-                .iter()
-                .any(|c| c.starts_with("activate_bundle")),
+            engine.calls_to("activate_bundle").is_empty(),
             "nothing sent"
         );
         let r = invoke(

@@ -257,6 +257,17 @@ mod fake {
             }
         }
 
+        /// The calls seen that start with `prefix` (e.g. `decide`), in order.
+        pub fn calls_to(&self, prefix: &str) -> Vec<String> {
+            self.calls
+                .lock()
+                .expect("lock")
+                .iter()
+                .filter(|c| c.starts_with(prefix))
+                .cloned()
+                .collect()
+        }
+
         fn known(&self, key: &str) -> EngineResult<()> {
             if self.accounts()?.iter().any(|a| a.key == key) {
                 Ok(())

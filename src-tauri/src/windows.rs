@@ -78,67 +78,26 @@ pub fn open_activation<R: Runtime>(app: &AppHandle<R>, key: &str) -> tauri::Resu
         .try_state::<crate::AppState>()
         .and_then(|s| s.model().role(key).map(|r| r.title()))
         .unwrap_or_else(|| "a role".into());
-    let title = format!("Activate {role_title}{}", suffix(app));
-    if !can_open(app) {
-        return Ok(());
-    }
-    if !in_process() {
-        let args = WindowArgs {
-            kind: WindowKind::Activate(key.to_owned()),
-            title: title.clone(),
-        };
-        match window_host::spawn(app, args) {
-            Ok(()) => return Ok(()),
-            Err(e) => tracing::warn!("cannot start the window process ({e}); opening in-process"),
-        }
-    }
-    close_matching(app, "activate-");
-    let encoded: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
-    let label = format!("activate-{}", NEXT.fetch_add(1, Ordering::Relaxed));
-    WebviewWindowBuilder::new(
+    open_replacing(
         app,
-        label,
-        WebviewUrl::App(format!("activate.html?role={encoded}").into()),
+        WindowKind::Activate(key.to_owned()),
+        &format!("Activate {role_title}"),
+        ("activate", "role", key),
+        ACTIVATE_SIZE,
+        false,
     )
-    .title(title)
-    .inner_size(ACTIVATE_SIZE.0, ACTIVATE_SIZE.1)
-    .resizable(false)
-    .center()
-    .focused(true)
-    .build()?;
-    Ok(())
 }
 
 /// Opens a bundle's window (replacing one already open).
 pub fn open_bundle<R: Runtime>(app: &AppHandle<R>, name: &str) -> tauri::Result<()> {
-    let title = format!("Bundle {name}{}", suffix(app));
-    if !can_open(app) {
-        return Ok(());
-    }
-    if !in_process() {
-        let args = WindowArgs {
-            kind: WindowKind::Bundle(name.to_owned()),
-            title: title.clone(),
-        };
-        match window_host::spawn(app, args) {
-            Ok(()) => return Ok(()),
-            Err(e) => tracing::warn!("cannot start the window process ({e}); opening in-process"),
-        }
-    }
-    close_matching(app, "bundle-");
-    let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
-    let label = format!("bundle-{}", NEXT.fetch_add(1, Ordering::Relaxed));
-    WebviewWindowBuilder::new(
+    open_replacing(
         app,
-        label,
-        WebviewUrl::App(format!("bundle.html?name={encoded}").into()),
+        WindowKind::Bundle(name.to_owned()),
+        &format!("Bundle {name}"),
+        ("bundle", "name", name),
+        BUNDLE_SIZE,
+        true,
     )
-    .title(title)
-    .inner_size(BUNDLE_SIZE.0, BUNDLE_SIZE.1)
-    .center()
-    .focused(true)
-    .build()?;
-    Ok(())
 }
 
 /// Opens the decision window for a request of the approver's inbox (replacing one already
@@ -148,13 +107,33 @@ pub fn open_approval<R: Runtime>(app: &AppHandle<R>, id: &str) -> tauri::Result<
         .try_state::<crate::AppState>()
         .and_then(|s| s.model().approval(id).map(|a| a.title()))
         .unwrap_or_else(|| "a request".into());
-    let title = format!("Approve or deny: {what}{}", suffix(app));
+    open_replacing(
+        app,
+        WindowKind::Approval(id.to_owned()),
+        &format!("Approve or deny: {what}"),
+        ("approval", "id", id),
+        APPROVAL_SIZE,
+        false,
+    )
+}
+
+/// Opens a window there is at most one of per kind, replacing the open one: in its own
+/// process, else in-process as `{page}-N` showing `{page}.html?{param}={value}`.
+fn open_replacing<R: Runtime>(
+    app: &AppHandle<R>,
+    kind: WindowKind,
+    name: &str,
+    (page, param, value): (&str, &str, &str),
+    size: (f64, f64),
+    resizable: bool,
+) -> tauri::Result<()> {
+    let title = format!("{name}{}", suffix(app));
     if !can_open(app) {
         return Ok(());
     }
     if !in_process() {
         let args = WindowArgs {
-            kind: WindowKind::Approval(id.to_owned()),
+            kind,
             title: title.clone(),
         };
         match window_host::spawn(app, args) {
@@ -162,17 +141,17 @@ pub fn open_approval<R: Runtime>(app: &AppHandle<R>, id: &str) -> tauri::Result<
             Err(e) => tracing::warn!("cannot start the window process ({e}); opening in-process"),
         }
     }
-    close_matching(app, "approval-");
-    let encoded: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
-    let label = format!("approval-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    close_matching(app, &format!("{page}-"));
+    let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    let label = format!("{page}-{}", NEXT.fetch_add(1, Ordering::Relaxed));
     WebviewWindowBuilder::new(
         app,
         label,
-        WebviewUrl::App(format!("approval.html?id={encoded}").into()),
+        WebviewUrl::App(format!("{page}.html?{param}={encoded}").into()),
     )
     .title(title)
-    .inner_size(APPROVAL_SIZE.0, APPROVAL_SIZE.1)
-    .resizable(false)
+    .inner_size(size.0, size.1)
+    .resizable(resizable)
     .center()
     .focused(true)
     .build()?;

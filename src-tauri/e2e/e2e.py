@@ -107,24 +107,23 @@ class Tray:
         self.item = menus[0][: -len("/Menu")]
         return True
 
-    def icon_badge_is_green(self):
-        """Whether the tray icon shows the green "active" badge (pixel 50,50 of the 64 px icon)."""
+    def icon_pixel(self, x, y):
+        """(r, g, b, a) of the tray icon's pixel x,y, the icon scaled to 64 px."""
         out = sh("busctl", "--user", "--json=short", "get-property", self.svc, self.item,
                  "org.kde.StatusNotifierItem", "IconName")
         path = json.loads(out.stdout)["data"]
-        px = sh("convert", path, "-resize", "64x64!", "-format", "%[fx:int(255*p{50,50}.r)],%[fx:int(255*p{50,50}.g)],"
-                "%[fx:int(255*p{50,50}.b)],%[fx:int(255*p{50,50}.a)]", "info:").stdout
-        r, g, b, a = (int(v) for v in px.split(","))
+        px = sh("convert", path, "-resize", "64x64!", "-format",
+                ",".join(f"%[fx:int(255*p{{{x},{y}}}.{c})]" for c in "rgba"), "info:").stdout
+        return tuple(int(v) for v in px.split(","))
+
+    def icon_badge_is_green(self):
+        """Whether the tray icon shows the green "active" badge (pixel 50,50 of the 64 px icon)."""
+        r, g, b, a = self.icon_pixel(50, 50)
         return a > 128 and g > 150 and r < 120 and b < 160
 
     def icon_has_inbox_badge(self):
         """Whether the tray icon shows the amber "approvals wait" badge (pixel 52,12 of 64 px)."""
-        out = sh("busctl", "--user", "--json=short", "get-property", self.svc, self.item,
-                 "org.kde.StatusNotifierItem", "IconName")
-        path = json.loads(out.stdout)["data"]
-        px = sh("convert", path, "-resize", "64x64!", "-format", "%[fx:int(255*p{52,12}.r)],%[fx:int(255*p{52,12}.g)],"
-                "%[fx:int(255*p{52,12}.b)],%[fx:int(255*p{52,12}.a)]", "info:").stdout
-        r, g, b, a = (int(v) for v in px.split(","))
+        r, g, b, a = self.icon_pixel(52, 12)
         return a > 128 and r > 200 and 120 < g < 210 and b < 100
 
     def layout(self):

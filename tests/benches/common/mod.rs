@@ -142,4 +142,16 @@ impl Cli {
             .output()
             .unwrap()
     }
+
+    /// [`Cli::run`], which must succeed (else the bench stops with its output).
+    pub fn run_ok(&self, args: &[&str]) -> std::process::Output {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "pim {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
 }

@@ -366,15 +366,9 @@ impl From<&ApprovalView> for ApprovalDto {
             requester: i.requester.name.clone(),
             requester_upn: i.requester.upn.clone(),
             justification: i.justification.clone().unwrap_or_default(),
-            ticket: i
-                .ticket
-                .as_ref()
-                .map(|t| format!("{} {}", t.system, t.number).trim().to_owned())
-                .unwrap_or_default(),
+            ticket: crate::dto::ticket_text(i.ticket.as_ref()),
             start: rfc3339(i.start),
-            duration_minutes: i
-                .duration
-                .map(|d| u32::try_from(d.to_time().whole_minutes().max(0)).unwrap_or(u32::MAX)),
+            duration_minutes: crate::dto::whole_minutes(i.duration),
             created_at: rfc3339(i.created_at),
             stage: i.stage.as_ref().and_then(|s| s.name.clone()),
             actionable: i.actionable,

@@ -316,6 +316,17 @@ pub fn new_account_cloud(cloud: &str) -> Result<crate::engine::NewAccountCloud, 
     }
 }
 
+/// A ticket as the windows show it: `ServiceNow INC-1` (empty when none).
+pub fn ticket_text(t: Option<&pim_core::Ticket>) -> String {
+    t.map(|t| format!("{} {}", t.system, t.number).trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// A requested length in whole minutes, as the windows show it.
+pub fn whole_minutes(d: Option<pim_core::PimDuration>) -> Option<u32> {
+    d.map(|d| u32::try_from(d.to_time().whole_minutes().max(0)).unwrap_or(u32::MAX))
+}
+
 fn opt(s: &Option<String>) -> String {
     s.clone().unwrap_or_default()
 }

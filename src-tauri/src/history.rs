@@ -59,15 +59,9 @@ impl From<&pim_core::HistoryEntry> for HistoryEntryDto {
                 .as_ref()
                 .map(|s| s.as_str().to_owned())
                 .unwrap_or_default(),
-            duration_minutes: e
-                .duration
-                .map(|d| u32::try_from(d.to_time().whole_minutes().max(0)).unwrap_or(u32::MAX)),
+            duration_minutes: crate::dto::whole_minutes(e.duration),
             justification: e.justification.clone().unwrap_or_default(),
-            ticket: e
-                .ticket
-                .as_ref()
-                .map(|t| format!("{} {}", t.system, t.number).trim().to_owned())
-                .unwrap_or_default(),
+            ticket: crate::dto::ticket_text(e.ticket.as_ref()),
         }
     }
 }

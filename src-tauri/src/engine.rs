@@ -1,5 +1,5 @@
 //! The shell's port to the engine: what the tray asks of pim-core (through its `Session`) and
-//! the view model it gets back. `CoreAdapter` (in `core_adapter.rs`) adapts pim-core; tests use
+//! the view model it gets back. `CoreAdapter` (in `core_adapter/`) adapts pim-core; tests use
 //! `FakeEngine`. Every method is one engine call: no retries, timers or policy here.
 
 use async_trait::async_trait;

@@ -13,7 +13,7 @@ code: ErrorCode,
  * What happened and what to do, for the user.
  */
 message: string, };
-export type RoleDto = { 
+export type RoleView = { 
 /**
  * Key for later calls.
  */
@@ -68,7 +68,7 @@ export type ActivationFormDto = {
 /**
  * The role.
  */
-role: RoleDto, 
+role: RoleView, 
 /**
  * Its policy.
  */
@@ -173,7 +173,7 @@ iconTheme: IconTheme,
  * Signed-in accounts (read-only: what a page sends here is ignored).
  */
 accounts: Array<string>, };
-export type TenantChoiceDto = { 
+export type TenantEntry = { 
 /**
  * Tenant id (what `set_tenant_shown` takes).
  */
@@ -191,7 +191,7 @@ domain: string | null,
  */
 home: boolean, 
 /**
- * Shown in the tray (not hidden by the user).
+ * Whether its roles are read and shown (not hidden by the user).
  */
 shown: boolean, };
 export type BundleRoleDto = { 
@@ -461,9 +461,10 @@ decision: "approve" | "deny",
  * Why (required to deny).
  */
 justification: string, };
-export type AccountDto = { 
+export type AccountEntry = { 
 /**
- * Stable key (what `use_account` and `remove_account` take).
+ * Stable key (cloud, client id, user, home tenant): what `use_account` and
+ * `remove_account` take.
  */
 key: string, 
 /**
@@ -471,7 +472,7 @@ key: string,
  */
 upn: string, 
 /**
- * `public`, `usgov` or `china`.
+ * `public`, `usgov` or `china` (custom endpoints keep their cloud's name).
  */
 cloud: string, 
 /**
@@ -483,20 +484,21 @@ azureCli: boolean,
  */
 current: boolean, 
 /**
- * Its tenants, home first (empty until the account's first refresh).
+ * The tenants the account reaches, home first (empty until its first refresh), each
+ * shown in the tray or hidden by the user.
  */
-tenants: Array<TenantChoiceDto>, };
+tenants: Array<TenantEntry>, };
 export type IpcCalls = {
   get_activation_form: { args: { roleKey: string }; ok: ActivationFormDto };
   activate_role: { args: { request: ActivateRoleRequest }; ok: ActivateRoleResponse };
   activation_progress: { args: { seen: string | null }; ok: string | null };
   get_settings: { args: {}; ok: SettingsDto };
   save_settings: { args: { settings: SettingsDto }; ok: SettingsDto };
-  get_accounts: { args: {}; ok: Array<AccountDto> };
-  use_account: { args: { key: string }; ok: Array<AccountDto> };
-  remove_account: { args: { key: string }; ok: Array<AccountDto> };
-  add_account: { args: { cloud: string }; ok: Array<AccountDto> };
-  set_tenant_shown: { args: { key: string; tenantId: string; shown: boolean }; ok: Array<AccountDto> };
+  get_accounts: { args: {}; ok: Array<AccountEntry> };
+  use_account: { args: { key: string }; ok: Array<AccountEntry> };
+  remove_account: { args: { key: string }; ok: Array<AccountEntry> };
+  add_account: { args: { cloud: string }; ok: Array<AccountEntry> };
+  set_tenant_shown: { args: { key: string; tenantId: string; shown: boolean }; ok: Array<AccountEntry> };
   get_history: { args: { days: number }; ok: HistoryDto };
   export_history: { args: { days: number }; ok: HistoryExportDto };
   set_favourite: { args: { roleKey: string; favourite: boolean }; ok: boolean };

@@ -11,10 +11,8 @@ use crate::approvals::{ApprovalDto, DecideApprovalRequest};
 use crate::bundle::{
     ActivateBundleRequest, BundleEditDto, BundleFormDto, BundleRoleResultDto, BundleSummaryDto,
 };
-use crate::dto::{
-    AccountDto, ActivateRoleRequest, ActivateRoleResponse, ActivationFormDto, RoleDto, SettingsDto,
-};
-use crate::engine::ActivationOutcome;
+use crate::dto::{ActivateRoleRequest, ActivateRoleResponse, ActivationFormDto, SettingsDto};
+use crate::engine::{AccountEntry, ActivationOutcome};
 use crate::error::IpcError;
 use crate::history::{HistoryDto, HistoryExportDto};
 use crate::ipc::{Call, Commands};
@@ -41,7 +39,6 @@ pub async fn activation_form(
             pim_core::Error::NotFound { .. } => not_found(&role_key),
             e => IpcError::from(e),
         })?;
-    let role = RoleDto::from(&form.role);
     Ok(ActivationFormDto {
         duration_minutes: form.duration_minutes,
         justification: settings
@@ -53,7 +50,7 @@ pub async fn activation_form(
         recent_justifications: settings.recent_justifications.clone(),
         demo: state.demo,
         favourite: settings.favourites.contains(&role_key),
-        role,
+        role: form.role,
         policy: form.policy,
     })
 }
@@ -115,13 +112,8 @@ pub async fn progress(state: &AppState, seen: Option<String>) -> Result<Option<S
 }
 
 /// Body of `get_accounts`.
-pub fn accounts(state: &AppState) -> Result<Vec<AccountDto>, IpcError> {
-    Ok(state
-        .engine
-        .accounts()?
-        .into_iter()
-        .map(AccountDto::from)
-        .collect())
+pub fn accounts(state: &AppState) -> Result<Vec<AccountEntry>, IpcError> {
+    Ok(state.engine.accounts()?.into_iter().collect())
 }
 
 /// Body of `use_account` and `remove_account`.
@@ -129,7 +121,7 @@ pub async fn account_action(
     state: &AppState,
     action: &str,
     key: String,
-) -> Result<Vec<AccountDto>, IpcError> {
+) -> Result<Vec<AccountEntry>, IpcError> {
     let key = crate::dto::account_key(&key)?;
     match action {
         "use" => state.engine.use_account(key).await?,
@@ -139,7 +131,7 @@ pub async fn account_action(
 }
 
 /// Body of `add_account`.
-pub async fn add(state: &AppState, cloud: String) -> Result<Vec<AccountDto>, IpcError> {
+pub async fn add(state: &AppState, cloud: String) -> Result<Vec<AccountEntry>, IpcError> {
     let cloud = crate::dto::new_account_cloud(&cloud)?;
     state.engine.add_account(cloud).await?;
     accounts(state)
@@ -151,7 +143,7 @@ pub async fn tenant_shown(
     key: String,
     tenant_id: String,
     shown: bool,
-) -> Result<Vec<AccountDto>, IpcError> {
+) -> Result<Vec<AccountEntry>, IpcError> {
     let key = crate::dto::account_key(&key)?;
     let tenant = crate::dto::tenant_id(&tenant_id)?;
     state.engine.set_tenant_shown(key, tenant, shown).await?;
@@ -243,19 +235,19 @@ impl<R: Runtime> Commands for TrayCommands<R> {
         save(&self.app, &self.state(), settings)
     }
 
-    async fn get_accounts(&self) -> Result<Vec<AccountDto>, IpcError> {
+    async fn get_accounts(&self) -> Result<Vec<AccountEntry>, IpcError> {
         accounts(&self.state())
     }
 
-    async fn use_account(&self, key: String) -> Result<Vec<AccountDto>, IpcError> {
+    async fn use_account(&self, key: String) -> Result<Vec<AccountEntry>, IpcError> {
         account_action(&self.state(), "use", key).await
     }
 
-    async fn remove_account(&self, key: String) -> Result<Vec<AccountDto>, IpcError> {
+    async fn remove_account(&self, key: String) -> Result<Vec<AccountEntry>, IpcError> {
         account_action(&self.state(), "remove", key).await
     }
 
-    async fn add_account(&self, cloud: String) -> Result<Vec<AccountDto>, IpcError> {
+    async fn add_account(&self, cloud: String) -> Result<Vec<AccountEntry>, IpcError> {
         add(&self.state(), cloud).await
     }
 
@@ -320,7 +312,7 @@ impl<R: Runtime> Commands for TrayCommands<R> {
         key: String,
         tenant_id: String,
         shown: bool,
-    ) -> Result<Vec<AccountDto>, IpcError> {
+    ) -> Result<Vec<AccountEntry>, IpcError> {
         tenant_shown(&self.state(), key, tenant_id, shown).await
     }
 

@@ -21,43 +21,13 @@ pub const MAX_JUSTIFICATION: usize = 500;
 /// Longest ticket number or system.
 pub const MAX_TICKET: usize = 100;
 
-/// A role as the UI shows it.
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RoleDto {
-    /// Key for later calls.
-    pub key: String,
-    /// `entraRole`, `group` or `azureResource`.
-    #[cfg_attr(test, ts(type = "\"entraRole\" | \"group\" | \"azureResource\""))]
-    pub kind: &'static str,
-    /// Display name.
-    pub name: String,
-    /// Human-readable scope, if any.
-    pub scope: Option<String>,
-    /// Name with scope, as in the menu.
-    pub title: String,
-}
-
-impl From<&RoleView> for RoleDto {
-    fn from(r: &RoleView) -> Self {
-        RoleDto {
-            key: r.key.clone(),
-            kind: r.kind.as_str(),
-            name: r.name.clone(),
-            scope: r.scope.clone(),
-            title: r.title(),
-        }
-    }
-}
-
 /// Everything the activation window needs to render.
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActivationFormDto {
     /// The role.
-    pub role: RoleDto,
+    pub role: RoleView,
     /// Its policy.
     pub policy: PolicyView,
     /// Justification remembered for this role.
@@ -218,65 +188,6 @@ pub struct SettingsDto {
     /// Signed-in accounts (read-only: what a page sends here is ignored).
     #[serde(default)]
     pub accounts: Vec<String>,
-}
-
-/// A saved account, as the settings window lists it.
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AccountDto {
-    /// Stable key (what `use_account` and `remove_account` take).
-    pub key: String,
-    /// Sign-in name.
-    pub upn: String,
-    /// `public`, `usgov` or `china`.
-    pub cloud: String,
-    /// Tokens come from the Azure CLI (Azure resource roles only).
-    pub azure_cli: bool,
-    /// Whether the tray shows this account now (the default one).
-    pub current: bool,
-    /// Its tenants, home first (empty until the account's first refresh).
-    pub tenants: Vec<TenantChoiceDto>,
-}
-
-/// A tenant of an account, with whether the tray shows it.
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TenantChoiceDto {
-    /// Tenant id (what `set_tenant_shown` takes).
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// Default domain, when known.
-    pub domain: Option<String>,
-    /// The account's home tenant.
-    pub home: bool,
-    /// Shown in the tray (not hidden by the user).
-    pub shown: bool,
-}
-
-impl From<crate::engine::AccountEntry> for AccountDto {
-    fn from(a: crate::engine::AccountEntry) -> AccountDto {
-        AccountDto {
-            key: a.key,
-            upn: a.upn,
-            cloud: a.cloud,
-            azure_cli: a.azure_cli,
-            current: a.current,
-            tenants: a
-                .tenants
-                .into_iter()
-                .map(|t| TenantChoiceDto {
-                    id: t.id,
-                    name: t.name,
-                    domain: t.domain,
-                    home: t.home,
-                    shown: t.shown,
-                })
-                .collect(),
-        }
-    }
 }
 
 /// Checks a tenant id from the page (the engine then checks that the account reaches it).
@@ -545,7 +456,7 @@ mod tests {
             state: crate::view::RoleState::Eligible,
         };
         let form = ActivationFormDto {
-            role: RoleDto::from(&role),
+            role,
             policy: PolicyView::default(),
             justification: String::new(),
             ticket_system: String::new(),
@@ -564,7 +475,7 @@ mod tests {
             })
             .expect("json"),
             serde_json::to_value(IpcError::invalid("x")).expect("json"),
-            serde_json::to_value(AccountDto {
+            serde_json::to_value(crate::engine::AccountEntry {
                 key: "k".into(),
                 upn: "u".into(),
                 cloud: "public".into(),
@@ -573,7 +484,7 @@ mod tests {
                 tenants: vec![],
             })
             .expect("json"),
-            serde_json::to_value(TenantChoiceDto {
+            serde_json::to_value(crate::engine::TenantEntry {
                 id: "t".into(),
                 name: "n".into(),
                 domain: None,

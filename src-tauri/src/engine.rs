@@ -1,5 +1,5 @@
 //! The shell's port to the engine: what the tray asks of pim-core (through its `Session`) and
-//! the view model it gets back. `CoreAdapter` (in `core_adapter.rs`) adapts pim-core; tests use
+//! the view model it gets back. `CoreAdapter` (in `core_adapter/`) adapts pim-core; tests use
 //! `FakeEngine`. Every method is one engine call: no retries, timers or policy here.
 
 use async_trait::async_trait;
@@ -32,10 +32,14 @@ pub struct HistoryList {
     pub warnings: Vec<String>,
 }
 
-/// A saved account, for the settings window.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A saved account, for the settings window (sent as is over IPC, as `AccountEntry` in
+/// `ui/ipc-types.d.ts`).
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AccountEntry {
-    /// Stable key (cloud, client id, user, home tenant).
+    /// Stable key (cloud, client id, user, home tenant): what `use_account` and
+    /// `remove_account` take.
     pub key: String,
     /// Sign-in name.
     pub upn: String,
@@ -50,10 +54,13 @@ pub struct AccountEntry {
     pub tenants: Vec<TenantEntry>,
 }
 
-/// A tenant of an account, for the settings window's choice of tenants to show.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A tenant of an account, for the settings window's choice of tenants to show (sent as is
+/// over IPC, as `TenantEntry` in `ui/ipc-types.d.ts`).
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TenantEntry {
-    /// Tenant id.
+    /// Tenant id (what `set_tenant_shown` takes).
     pub id: String,
     /// Display name.
     pub name: String,

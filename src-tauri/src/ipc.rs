@@ -18,9 +18,8 @@ use crate::approvals::{ApprovalDto, DecideApprovalRequest};
 use crate::bundle::{
     ActivateBundleRequest, BundleEditDto, BundleFormDto, BundleRoleResultDto, BundleSummaryDto,
 };
-use crate::dto::{
-    AccountDto, ActivateRoleRequest, ActivateRoleResponse, ActivationFormDto, SettingsDto,
-};
+use crate::dto::{ActivateRoleRequest, ActivateRoleResponse, ActivationFormDto, SettingsDto};
+use crate::engine::AccountEntry;
 use crate::error::IpcError;
 use crate::history::{HistoryDto, HistoryExportDto};
 
@@ -157,14 +156,14 @@ pub(crate) fn typescript() -> String {
     out.push_str(&format!("export type ErrorCode = {};\n", codes.join(" | ")));
     for decl in [
         crate::error::IpcError::decl(&cfg),
-        crate::dto::RoleDto::decl(&cfg),
+        crate::view::RoleView::decl(&cfg),
         crate::view::PolicyView::decl(&cfg),
         ActivationFormDto::decl(&cfg),
         ActivateRoleRequest::decl(&cfg),
         ActivateRoleResponse::decl(&cfg),
         crate::settings::IconTheme::decl(&cfg),
         SettingsDto::decl(&cfg),
-        crate::dto::TenantChoiceDto::decl(&cfg),
+        crate::engine::TenantEntry::decl(&cfg),
         crate::bundle::BundleRoleDto::decl(&cfg),
         BundleFormDto::decl(&cfg),
         ActivateBundleRequest::decl(&cfg),
@@ -176,7 +175,7 @@ pub(crate) fn typescript() -> String {
         crate::history::HistoryExportDto::decl(&cfg),
         crate::approvals::ApprovalDto::decl(&cfg),
         crate::approvals::DecideApprovalRequest::decl(&cfg),
-        AccountDto::decl(&cfg),
+        AccountEntry::decl(&cfg),
     ] {
         out.push_str("export ");
         out.push_str(&decl);

@@ -15,16 +15,16 @@ ipc_calls! {
     /// Changes the settings; answers what was saved.
     save_settings => SaveSettings { settings: SettingsDto } -> SettingsDto;
     /// The saved accounts (the default first).
-    get_accounts => GetAccounts {} -> Vec<AccountDto>;
+    get_accounts => GetAccounts {} -> Vec<AccountEntry>;
     /// Makes the account the default (the tray shows it).
-    use_account => UseAccount { key: String } -> Vec<AccountDto>;
+    use_account => UseAccount { key: String } -> Vec<AccountEntry>;
     /// Signs the account out.
-    remove_account => RemoveAccount { key: String } -> Vec<AccountDto>;
+    remove_account => RemoveAccount { key: String } -> Vec<AccountEntry>;
     /// Adds an account through the browser (cloud: public, usgov, china, custom) or the Azure
     /// CLI's sign-in (azure-cli).
-    add_account => AddAccount { cloud: String } -> Vec<AccountDto>;
+    add_account => AddAccount { cloud: String } -> Vec<AccountEntry>;
     /// Shows or hides a tenant of an account in the tray.
-    set_tenant_shown => SetTenantShown { key: String, tenant_id: String, shown: bool } -> Vec<AccountDto>;
+    set_tenant_shown => SetTenantShown { key: String, tenant_id: String, shown: bool } -> Vec<AccountEntry>;
     /// My requests of the last `days` days (1 to 365), newest first.
     get_history => GetHistory { days: u32 } -> HistoryDto;
     /// Saves the CSV of the last `days` days in the Downloads folder; answers where.

@@ -2,7 +2,7 @@
 //!
 //! Code map:
 //! - `view.rs`: the view model (accounts → tenants → roles with state and policy).
-//! - `engine.rs`: the port to the engine (`Engine` trait); `core_adapter.rs` adapts pim-core's
+//! - `engine.rs`: the port to the engine (`Engine` trait); `core_adapter/` adapts pim-core's
 //!   `Session` and pim-auth's sign-in; `demo.rs` starts the embedded simulator.
 //! - `menu.rs` (pure) builds the tray menu from the view model (`recent.rs`: its *Recently
 //!   ended* section with *Activate again*); `tray.rs` renders it natively.

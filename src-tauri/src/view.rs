@@ -119,6 +119,11 @@ pub struct FormView {
 }
 
 /// One role of one account in one tenant, in one state.
+///
+/// The menu reads it, and it is sent as is over IPC (as `RoleView` in `ui/ipc-types.d.ts`):
+/// its `Serialize` writes `key`, `kind` ([`RoleKind::as_str`]), `name`, `scope` and `title`
+/// ([`RoleView::title`]); the tenant and the state stay in the tray.
+#[cfg_attr(test, derive(ts_rs::TS), ts(as = "RoleViewJson"))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleView {
     /// Stable key the shell uses in menu ids and IPC (no secrets, no spaces needed).
@@ -154,6 +159,40 @@ impl RoleView {
             _ => None,
         }
     }
+}
+
+impl serde::Serialize for RoleView {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut r = s.serialize_struct("RoleView", 5)?;
+        r.serialize_field("key", &self.key)?;
+        r.serialize_field("kind", self.kind.as_str())?;
+        r.serialize_field("name", &self.name)?;
+        r.serialize_field("scope", &self.scope)?;
+        r.serialize_field("title", &self.title())?;
+        r.end()
+    }
+}
+
+/// The shape [`RoleView`]'s `Serialize` writes, for `ui/ipc-types.d.ts` only (ts-rs derives
+/// `RoleView`'s type from it; `tests::a_role_is_sent_as_its_key_kind_name_scope_and_title`
+/// holds the two together).
+#[cfg(test)]
+#[derive(ts_rs::TS)]
+#[ts(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct RoleViewJson {
+    /// Key for later calls.
+    key: String,
+    /// `entraRole`, `group` or `azureResource`.
+    #[ts(type = "\"entraRole\" | \"group\" | \"azureResource\"")]
+    kind: String,
+    /// Display name.
+    name: String,
+    /// Human-readable scope, if any.
+    scope: Option<String>,
+    /// Name with scope, as in the menu.
+    title: String,
 }
 
 /// A tenant the account belongs to.
@@ -294,5 +333,48 @@ impl TrayModel {
     pub fn any_activation(&self) -> bool {
         self.roles()
             .any(|r| matches!(r.state, RoleState::Active { end: Some(_), .. }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_role_is_sent_as_its_key_kind_name_scope_and_title() {
+        let role = RoleView {
+            key: "k".into(),
+            kind: RoleKind::AzureResource,
+            name: "Contributor".into(),
+            scope: Some("Prod".into()),
+            tenant_id: "t".into(),
+            state: RoleState::Eligible,
+        };
+        let json = serde_json::to_value(&role).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"key": "k", "kind": "azureResource", "name": "Contributor",
+                "scope": "Prod", "title": "Contributor — Prod"})
+        );
+        let directory_wide = RoleView {
+            kind: RoleKind::EntraRole,
+            scope: None,
+            ..role
+        };
+        assert_eq!(
+            serde_json::to_value(&directory_wide).expect("json"),
+            serde_json::json!({"key": "k", "kind": "entraRole", "name": "Contributor",
+                "scope": null, "title": "Contributor"})
+        );
+        // The UI's type names exactly these fields.
+        let decl = <RoleView as ts_rs::TS>::decl(&ts_rs::Config::new());
+        assert!(decl.starts_with("type RoleView = "), "{decl}");
+        let serde_json::Value::Object(fields) = json else {
+            panic!("an object")
+        };
+        for k in fields.keys() {
+            assert!(decl.contains(&format!("\n{k}: ")), "{k} in {decl}");
+        }
+        assert_eq!(decl.matches(": ").count(), fields.len(), "{decl}");
     }
 }

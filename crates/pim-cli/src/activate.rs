@@ -12,8 +12,10 @@ use pim_core::{
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use crate::cli::{RequestArgs, Target, parse_duration, parse_start};
+use crate::ctx::{Ctx, open_account};
 use crate::output::{Out, rfc3339};
-use crate::{Ctx, RequestArgs, Target, cli_hint, exit_code, open_account, parse_start};
+use crate::{cli_hint, exit_code};
 
 /// `pim activate` arguments.
 #[derive(Debug, Args)]
@@ -43,7 +45,7 @@ pub struct ActivateArgs {
     #[arg(long)]
     wait: bool,
     /// How long `--wait` waits at most (default 30m).
-    #[arg(long, value_name = "DURATION", requires = "wait", value_parser = crate::parse_duration)]
+    #[arg(long, value_name = "DURATION", requires = "wait", value_parser = parse_duration)]
     timeout: Option<PimDuration>,
 }
 
@@ -92,7 +94,9 @@ pub async fn run(
             name: name.clone(),
             scope: args.scope.clone(),
         };
-        match crate::resolve(&open, tenant, &target, &|r| r.state == RoleState::Eligible).await {
+        match crate::find::resolve(&open, tenant, &target, &|r| r.state == RoleState::Eligible)
+            .await
+        {
             Ok(r) => roles.push(Item::Role(r)),
             Err(e) => unknown.push(e),
         }
@@ -236,7 +240,7 @@ async fn single(
 ) -> pim_core::Result<()> {
     let se = open_account(ctx, account, tenant)?;
     let s = se.session();
-    let role = crate::find(&se, tenant, target, &|r| r.state == RoleState::Eligible).await?;
+    let role = crate::find::find(&se, tenant, target, &|r| r.state == RoleState::Eligible).await?;
     let policy = s.policy(&role).await;
     let defaulted = req.duration.is_none();
     let duration = req
@@ -794,7 +798,7 @@ mod tests {
     #[test]
     fn several_names_share_one_request() {
         use clap::Parser as _;
-        let c = crate::Cli::try_parse_from([
+        let c = crate::cli::Cli::try_parse_from([
             "pim",
             "activate",
             "Global Reader",
@@ -805,12 +809,12 @@ mod tests {
             "2h",
         ])
         .unwrap();
-        let crate::Command::Activate(a) = c.command else {
+        let crate::cli::Command::Activate(a) = c.command else {
             panic!("not activate")
         };
         assert_eq!(a.names, ["Global Reader", "Teams Administrator"]);
         assert_eq!(a.request.duration, Some(PimDuration::from_hours(2)));
-        let e = crate::Cli::try_parse_from(["pim", "activate", "--reason", "x"]).unwrap_err();
+        let e = crate::cli::Cli::try_parse_from(["pim", "activate", "--reason", "x"]).unwrap_err();
         assert_eq!(e.exit_code(), 2);
     }
 

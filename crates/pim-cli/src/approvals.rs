@@ -31,7 +31,7 @@ pub async fn list(
     out: &Out,
 ) -> pim_core::Result<()> {
     let session = open.session();
-    let inbox = match crate::named_tenants(session, tenant).await? {
+    let inbox = match crate::find::named_tenants(session, tenant).await? {
         None => session.approvals().await?,
         Some(chosen) => session.approvals_of(&chosen).await?,
     };

@@ -6,8 +6,9 @@ use pim_accounts::{Bundle, BundleStore};
 use pim_core::{Error, PimDuration, RoleState};
 use serde_json::json;
 
+use crate::cli::{Target, parse_duration};
+use crate::ctx::{Ctx, open_account};
 use crate::output::Out;
-use crate::{Ctx, Target, open_account, parse_duration};
 
 /// `pim bundle` actions.
 #[derive(Debug, Subcommand)]
@@ -82,7 +83,7 @@ pub async fn run(
                     scope: scope.clone(),
                 };
                 let prefer = |r: &pim_core::Role| r.state == RoleState::Eligible;
-                match crate::resolve(&open, tenant, &target, &prefer).await {
+                match crate::find::resolve(&open, tenant, &target, &prefer).await {
                     Ok(r) if r.eligibility.is_none() => errors.push(Error::InvalidInput(format!(
                         "{} is assigned to you, not an eligibility: it needs no activation",
                         r.describe()

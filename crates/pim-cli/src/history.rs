@@ -122,7 +122,7 @@ pub async fn run(
 ) -> pim_core::Result<()> {
     let session = open.session();
     let since = args.since.resolve(session.now(), out.local)?;
-    let history = match crate::named_tenants(session, tenant).await? {
+    let history = match crate::find::named_tenants(session, tenant).await? {
         None => session.history(since).await?,
         Some(chosen) => session.history_of(&chosen, since).await?,
     };
@@ -298,13 +298,13 @@ mod tests {
 
     #[test]
     fn bad_since_values_and_two_formats_are_usage_errors() {
-        let e = crate::Cli::try_parse_from(["pim", "history", "--since", "soon"]).unwrap_err();
+        let e = crate::cli::Cli::try_parse_from(["pim", "history", "--since", "soon"]).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("YYYY-MM-DD"), "{e}");
-        let e = crate::Cli::try_parse_from(["pim", "history", "--json", "--csv"]).unwrap_err();
+        let e = crate::cli::Cli::try_parse_from(["pim", "history", "--json", "--csv"]).unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        let ok = crate::Cli::try_parse_from(["pim", "history"]).unwrap();
-        let crate::Command::History(args) = ok.command else {
+        let ok = crate::cli::Cli::try_parse_from(["pim", "history"]).unwrap();
+        let crate::cli::Command::History(args) = ok.command else {
             panic!("{ok:?}")
         };
         assert_eq!(

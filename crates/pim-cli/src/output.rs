@@ -416,7 +416,7 @@ impl Out {
         now: OffsetDateTime,
         json: bool,
     ) {
-        let in_tenant = |r: &&Role| crate::tenant_ok(snap, r, tenant);
+        let in_tenant = |r: &&Role| crate::find::tenant_ok(snap, r, tenant);
         let active: Vec<&Role> = snap
             .roles()
             .filter(|r| r.state == RoleState::Active)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Headless end-to-end tests of the real tray binary (target/debug/pim-tray, built beforehand by
-# `cargo build --workspace` or `cargo build -p pim-tray`; this script never builds).
+# Headless end-to-end tests of the real tray binary (target/debug/pim-tray, or under
+# $CARGO_TARGET_DIR when set, built beforehand by `cargo build --workspace` or
+# `cargo build -p pim-tray`; this script never builds).
 #
 #   src-tauri/e2e/run.sh [--bin PATH] [--out DIR] [--screenshots DIR] [--phases tray,webview,signin,accounts]
 #

@@ -1088,10 +1088,40 @@ def phase_webview(args, res):
             assert "Up to 4 h" in pol and "justification is required" in pol, pol
             assert wd("POST", s + "/execute/sync", {"args": [], "script":
                       "return document.getElementById('justification').value;"}) == "Bundle e2e (INC-77)"
+            # Key Vault Reader (ARM: a PUT of its request) is refused by the service; SQL Prod
+            # Admins (Graph: a POST) goes through.
+            fault = {"method": "PUT", "path": "roleAssignmentScheduleRequests/", "times": 100,
+                     "fault": {"kind": "status", "status": 403, "code": "AuthorizationFailed",
+                               "message": "The client does not have authorization to perform this action."}}
+            sim_post(base, "/_sim/faults", fault)
+
+            def lines():
+                return wd("POST", s + "/execute/sync", {"args": [], "script":
+                          "return [...document.querySelectorAll('#roles li')].map(l => l.textContent);"})
+
+            def line(prefix):
+                return next(l for l in lines() if l.startswith(prefix))
             wd("POST", s + f"/element/{find('#submit')}/click", {})
-            wait_for(lambda: wd("GET", s + "/title") == "Done: Bundle e2e", 60, "the bundle to be activated")
-            done = wd("POST", s + "/execute/sync", {"args": [], "script":
-                      "return [...document.querySelectorAll('#roles li')].map(l => l.textContent);"})
+            wait_for(lambda: "failed" in text("#status"), 60, "the bundle to be sent, one role failing")
+            assert line("Key Vault Reader").startswith("Key Vault Reader — Fabrikam Dev — failed: "), lines()
+            assert line("SQL Prod Admins (member)").endswith("— active"), lines()
+            assert text("#status").startswith("1 of 2 failed"), text("#status")
+            retry = find("#retry")
+            assert wd("GET", s + f"/element/{retry}/displayed"), "Retry failed is not shown"
+            print(f"  first send: {lines()}", flush=True)
+            # The fault cleared, Retry failed sends Key Vault Reader's request again and nothing
+            # for the role that is active.
+            req = urllib.request.Request(base + "/_sim/faults", method="DELETE")
+            urllib.request.urlopen(req, timeout=10).read()
+            urllib.request.urlopen(urllib.request.Request(base + "/_sim/requests", method="DELETE"), timeout=10).read()
+            wd("POST", s + f"/element/{retry}/click", {})
+            wait_for(lambda: wd("GET", s + "/title") == "Done: Bundle e2e", 60, "the retry to finish")
+            log = json.load(urllib.request.urlopen(base + "/_sim/requests", timeout=10))
+            arm = [q for q in log if q["method"] == "PUT" and "roleAssignmentScheduleRequests/" in q["path"]]
+            graph = [q for q in log if q["method"] == "POST" and "ssignmentScheduleRequests" in q["path"]]
+            assert len(arm) == 1 and arm[0]["status"] < 300, arm
+            assert not graph, f"sent again for a role already active: {graph}"
+            done = lines()
             assert all(r.endswith("— active") for r in done), done
             wait_for(lambda: Tray.find(tray.layout(), "SQL Prod Admins (member) — ")
                      and Tray.find(tray.layout(), "Key Vault Reader — Fabrikam Dev — "), 30,
@@ -1104,7 +1134,8 @@ def phase_webview(args, res):
             wait_for(lambda: not sh("xdotool", "search", "--name", "^Bundle e2e", check=False).stdout.strip(), 15,
                      "the bundle window to close")
             print(f"  {done}", flush=True)
-        res.run("Bundles › e2e (saved by the CLI) opens one form for its roles; both become active", bundle_window)
+        res.run("Bundles › e2e (saved by the CLI) opens one form for its roles; a role the service refuses fails "
+                "alone, Retry failed sends only it again (simulator's log); both become active", bundle_window)
 
         def approval_window():
             # The decision window for the demo's requests (ids from `pim approvals --json`, the

@@ -805,6 +805,12 @@ def phase_package(args, res):
 def phase_webview(args, res):
     procs, _ = start_session_services(args.out, "dunst")
     env = Env(args.out, "webview")
+    # dunst renders the notifications (for the screenshot) but does not log them: the Notify
+    # calls on the session bus are read by dbus-monitor instead.
+    notify_calls = os.path.join(env.dir, "notify-calls.log")
+    procs.append(subprocess.Popen(["dbus-monitor", "--session",
+                                   "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"],
+                                  stdout=open(notify_calls, "w"), stderr=subprocess.DEVNULL))
     # An `az` that is installed but signed out, for Settings' "Azure CLI sign-in".
     az_bin = os.path.join(env.dir, "az-bin")
     os.makedirs(az_bin, exist_ok=True)
@@ -927,8 +933,16 @@ def phase_webview(args, res):
             # Seen applying at once or already ready, then ready once a fresh token carries it.
             first = wait_for(lambda: label(" · applying…") or label(" · ready"), 20, "Global Reader applying")
             done = wait_for(lambda: label(" · ready"), 40, "Global Reader ready")
-            print(f"  '{first}' -> '{done}'", flush=True)
-        res.run("after activation the menu says the role is applying, then ready (fresh token's wids)", tray_shows_ready)
+
+            def ready_notice():
+                text = open(notify_calls, encoding="utf-8", errors="replace").read()
+                m = re.search(r'string "(Global Reader is ready[^"]*)"', text)
+                return m.group(1) if m else None
+            notice = wait_for(ready_notice, 20, "the 'Global Reader is ready' notification")
+            assert re.fullmatch(r"Global Reader is ready \(after (\d+ s|\d+ min( \d+ s)?)\)", notice), notice
+            print(f"  '{first}' -> '{done}'; notified: '{notice}'", flush=True)
+        res.run("after activation the menu says the role is applying, then ready (fresh token's wids), and a "
+                "notification says '<role> is ready (after …)'", tray_shows_ready)
 
         def extend_from_menu():
             n = Tray.find(tray.layout(), "Global Reader — ")

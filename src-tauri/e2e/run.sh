@@ -11,7 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-for tool in Xvfb xdpyinfo dbus-run-session gnome-keyring-daemon status-notifier-watcher busctl xdotool import dunst WebKitWebDriver; do
+for tool in Xvfb xdpyinfo dbus-run-session dbus-monitor gnome-keyring-daemon status-notifier-watcher busctl xdotool import dunst WebKitWebDriver; do
   command -v "$tool" >/dev/null 2>&1 || { echo "e2e: missing $tool; run src-tauri/e2e/setup.sh" >&2; echo "0 passed, 1 failed"; exit 1; }
 done
 /usr/bin/python3 -c 'import dbus, gi' 2>/dev/null || { echo "e2e: /usr/bin/python3 lacks python3-dbus/python3-gi; run src-tauri/e2e/setup.sh" >&2; echo "0 passed, 1 failed"; exit 1; }

@@ -14,6 +14,9 @@ const name = new URLSearchParams(location.search).get('name') || '';
 let form = null;
 /** @type {string[]} */
 let failed = [];
+/** Each role's latest outcome: a retry of the failed ones keeps the others' lines.
+ * @type {Map<string, BundleRoleResultDto>} */
+const outcomes = new Map();
 
 /** @param {number} m */
 function text(m) {
@@ -21,13 +24,12 @@ function text(m) {
   return h && r ? `${h} h ${r} min` : h ? `${h} h` : `${r} min`;
 }
 
-/** Each role's line: its title, then its outcome once sent. @param {BundleRoleResultDto[]} results */
-function renderRoles(results) {
+/** Each role's line: its title, then its latest outcome once sent. */
+function renderRoles() {
   if (!form) return;
-  const by = new Map(results.map((r) => [r.key, r]));
   $('roles').replaceChildren(...form.roles.map((role) => {
     const li = document.createElement('li');
-    const r = by.get(role.key);
+    const r = outcomes.get(role.key);
     const state = r ? (r.outcome === 'failed' ? `failed: ${r.message}` : r.outcome)
       : role.found ? '' : 'no longer eligible';
     li.textContent = state ? `${role.title} — ${state}` : role.title;
@@ -41,7 +43,7 @@ function renderRoles(results) {
 function render(f) {
   form = f;
   $('name').textContent = `Bundle ${f.name}`;
-  renderRoles([]);
+  renderRoles();
   const p = f.policy, items = [];
   if (!p.known) items.push('Some policies could not be read; the service checks the request when you send it.');
   items.push(`Up to ${text(p.maxDurationMinutes)} (the shortest maximum of the roles).`);
@@ -81,7 +83,9 @@ async function send(only) {
       durationMinutes: Number(/** @type {HTMLSelectElement} */ ($('duration')).value),
       only,
     });
-    renderRoles(results);
+    if (!only) outcomes.clear();
+    for (const r of results) outcomes.set(r.key, r);
+    renderRoles();
     failed = results.filter((r) => r.outcome === 'failed').map((r) => r.key);
     if (failed.length) {
       $('status').textContent = `${failed.length} of ${results.length} failed; the others are as listed.`;

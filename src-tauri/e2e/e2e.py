@@ -805,6 +805,12 @@ def phase_package(args, res):
 def phase_webview(args, res):
     procs, _ = start_session_services(args.out, "dunst")
     env = Env(args.out, "webview")
+    # dunst renders the notifications (for the screenshot) but does not log them: the Notify
+    # calls on the session bus are read by dbus-monitor instead.
+    notify_calls = os.path.join(env.dir, "notify-calls.log")
+    procs.append(subprocess.Popen(["dbus-monitor", "--session",
+                                   "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"],
+                                  stdout=open(notify_calls, "w"), stderr=subprocess.DEVNULL))
     # An `az` that is installed but signed out, for Settings' "Azure CLI sign-in".
     az_bin = os.path.join(env.dir, "az-bin")
     os.makedirs(az_bin, exist_ok=True)
@@ -927,8 +933,16 @@ def phase_webview(args, res):
             # Seen applying at once or already ready, then ready once a fresh token carries it.
             first = wait_for(lambda: label(" · applying…") or label(" · ready"), 20, "Global Reader applying")
             done = wait_for(lambda: label(" · ready"), 40, "Global Reader ready")
-            print(f"  '{first}' -> '{done}'", flush=True)
-        res.run("after activation the menu says the role is applying, then ready (fresh token's wids)", tray_shows_ready)
+
+            def ready_notice():
+                text = open(notify_calls, encoding="utf-8", errors="replace").read()
+                m = re.search(r'string "(Global Reader is ready[^"]*)"', text)
+                return m.group(1) if m else None
+            notice = wait_for(ready_notice, 20, "the 'Global Reader is ready' notification")
+            assert re.fullmatch(r"Global Reader is ready \(after (\d+ s|\d+ min( \d+ s)?)\)", notice), notice
+            print(f"  '{first}' -> '{done}'; notified: '{notice}'", flush=True)
+        res.run("after activation the menu says the role is applying, then ready (fresh token's wids), and a "
+                "notification says '<role> is ready (after …)'", tray_shows_ready)
 
         def extend_from_menu():
             n = Tray.find(tray.layout(), "Global Reader — ")
@@ -1029,7 +1043,15 @@ def phase_webview(args, res):
         def history_window():
             # History… is in the menu; the page lists my requests (the demo's and this run's),
             # filters them, and saves the CSV (in the home folder here: no Downloads folder).
-            assert Tray.find(tray.layout(), "History…"), "no History… in the menu"
+            # The menu item opens the history window (its own process); the WebDriver session
+            # holds the first window, which shows the same page for the content checks.
+            tray.click("History…")
+            title = "^History — PIM Tray"
+            wid = wait_for(lambda: sh("xdotool", "search", "--name", title, check=False).stdout.split(), 30,
+                           "the history window from the menu")
+            press_escape(wid[-1])
+            wait_for(lambda: not sh("xdotool", "search", "--name", title, check=False).stdout.strip(), 15,
+                     "the history window to close")
             wd("POST", s + "/execute/sync", {"args": [], "script": "location.href = 'history.html'; return true;"})
 
             def rows():
@@ -1052,7 +1074,8 @@ def phase_webview(args, res):
             assert csv.startswith("createdAt,tenantId,tenantName,kind,name,scope,action,status"), csv[:200]
             assert "Quarterly access review (INC-4711)" in csv
             print(f"  {len(all_rows)} requests listed; CSV: {path}", flush=True)
-        res.run("History… window lists my requests, filters them by text and exports the CSV", history_window)
+        res.run("History… in the menu opens the history window; it lists my requests, filters them by text and "
+                "exports the CSV", history_window)
 
         def bundle_window():
             # A bundle saved by the CLI (same bundles.json) is in the tray's Bundles menu; its
@@ -1079,10 +1102,40 @@ def phase_webview(args, res):
             assert "Up to 4 h" in pol and "justification is required" in pol, pol
             assert wd("POST", s + "/execute/sync", {"args": [], "script":
                       "return document.getElementById('justification').value;"}) == "Bundle e2e (INC-77)"
+            # Key Vault Reader (ARM: a PUT of its request) is refused by the service; SQL Prod
+            # Admins (Graph: a POST) goes through.
+            fault = {"method": "PUT", "path": "roleAssignmentScheduleRequests/", "times": 100,
+                     "fault": {"kind": "status", "status": 403, "code": "AuthorizationFailed",
+                               "message": "The client does not have authorization to perform this action."}}
+            sim_post(base, "/_sim/faults", fault)
+
+            def lines():
+                return wd("POST", s + "/execute/sync", {"args": [], "script":
+                          "return [...document.querySelectorAll('#roles li')].map(l => l.textContent);"})
+
+            def line(prefix):
+                return next(l for l in lines() if l.startswith(prefix))
             wd("POST", s + f"/element/{find('#submit')}/click", {})
-            wait_for(lambda: wd("GET", s + "/title") == "Done: Bundle e2e", 60, "the bundle to be activated")
-            done = wd("POST", s + "/execute/sync", {"args": [], "script":
-                      "return [...document.querySelectorAll('#roles li')].map(l => l.textContent);"})
+            wait_for(lambda: "failed" in text("#status"), 60, "the bundle to be sent, one role failing")
+            assert line("Key Vault Reader").startswith("Key Vault Reader — Fabrikam Dev — failed: "), lines()
+            assert line("SQL Prod Admins (member)").endswith("— active"), lines()
+            assert text("#status").startswith("1 of 2 failed"), text("#status")
+            retry = find("#retry")
+            assert wd("GET", s + f"/element/{retry}/displayed"), "Retry failed is not shown"
+            print(f"  first send: {lines()}", flush=True)
+            # The fault cleared, Retry failed sends Key Vault Reader's request again and nothing
+            # for the role that is active.
+            req = urllib.request.Request(base + "/_sim/faults", method="DELETE")
+            urllib.request.urlopen(req, timeout=10).read()
+            urllib.request.urlopen(urllib.request.Request(base + "/_sim/requests", method="DELETE"), timeout=10).read()
+            wd("POST", s + f"/element/{retry}/click", {})
+            wait_for(lambda: wd("GET", s + "/title") == "Done: Bundle e2e", 60, "the retry to finish")
+            log = json.load(urllib.request.urlopen(base + "/_sim/requests", timeout=10))
+            arm = [q for q in log if q["method"] == "PUT" and "roleAssignmentScheduleRequests/" in q["path"]]
+            graph = [q for q in log if q["method"] == "POST" and "ssignmentScheduleRequests" in q["path"]]
+            assert len(arm) == 1 and arm[0]["status"] < 300, arm
+            assert not graph, f"sent again for a role already active: {graph}"
+            done = lines()
             assert all(r.endswith("— active") for r in done), done
             wait_for(lambda: Tray.find(tray.layout(), "SQL Prod Admins (member) — ")
                      and Tray.find(tray.layout(), "Key Vault Reader — Fabrikam Dev — "), 30,
@@ -1095,7 +1148,8 @@ def phase_webview(args, res):
             wait_for(lambda: not sh("xdotool", "search", "--name", "^Bundle e2e", check=False).stdout.strip(), 15,
                      "the bundle window to close")
             print(f"  {done}", flush=True)
-        res.run("Bundles › e2e (saved by the CLI) opens one form for its roles; both become active", bundle_window)
+        res.run("Bundles › e2e (saved by the CLI) opens one form for its roles; a role the service refuses fails "
+                "alone, Retry failed sends only it again (simulator's log); both become active", bundle_window)
 
         def approval_window():
             # The decision window for the demo's requests (ids from `pim approvals --json`, the
@@ -1171,7 +1225,13 @@ def phase_webview(args, res):
             # Settings lists the bundles; the roles active now are saved as a new one (the menu's
             # "Save active roles as a bundle…" opens Settings for its name), and Remove drops one;
             # the menu follows.
-            assert Tray.find(tray.layout(), "Save active roles as a bundle…"), Tray.labels(tray.layout())
+            tray.click("Save active roles as a bundle…")
+            title = "^Settings — PIM Tray"
+            wid = wait_for(lambda: sh("xdotool", "search", "--name", title, check=False).stdout.split(), 30,
+                           "the settings window from 'Save active roles as a bundle…'")
+            press_escape(wid[-1])
+            wait_for(lambda: not sh("xdotool", "search", "--name", title, check=False).stdout.strip(), 15,
+                     "the settings window to close")
             wd("POST", s + "/execute/sync", {"args": [], "script": "location.href = 'settings.html'; return true;"})
 
             def names():
@@ -1203,7 +1263,8 @@ def phase_webview(args, res):
             assert b["reason"] == "Edited reason" and b["duration"] == "PT1H30M" and len(b["roles"]) >= 2, b
             wait_for(lambda: Tray.find(tray.layout(), "Bundles", "now active")
                      and not Tray.find(tray.layout(), "Bundles", "e2e"), 20, "the menu to follow")
-        res.run("Settings lists bundles, saves the active roles as one and removes one; the menu follows",
+        res.run("'Save active roles as a bundle…' in the menu opens Settings; Settings lists bundles, saves the "
+                "active roles as one and removes one; the menu follows",
                 bundles_in_settings)
 
         def accounts_in_settings():
@@ -1668,7 +1729,8 @@ def save(folder, name, data):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=os.path.join(ROOT, "target", "debug", "pim-tray"))
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+    ap.add_argument("--bin", default=os.path.join(target, "debug", "pim-tray"))
     ap.add_argument("--out", default=None)
     ap.add_argument("--phase", default=None, help="run one phase inside the current D-Bus session")
     ap.add_argument("--screenshots", default=None)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Headless end-to-end tests of the real tray binary (target/debug/pim-tray, built beforehand by
-# `cargo build --workspace` or `cargo build -p pim-tray`; this script never builds).
+# Headless end-to-end tests of the real tray binary (target/debug/pim-tray, or under
+# $CARGO_TARGET_DIR when set, built beforehand by `cargo build --workspace` or
+# `cargo build -p pim-tray`; this script never builds).
 #
 #   src-tauri/e2e/run.sh [--bin PATH] [--out DIR] [--screenshots DIR] [--phases tray,webview,signin,accounts]
 #
@@ -10,7 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-for tool in Xvfb xdpyinfo dbus-run-session gnome-keyring-daemon status-notifier-watcher busctl xdotool import dunst WebKitWebDriver; do
+for tool in Xvfb xdpyinfo dbus-run-session dbus-monitor gnome-keyring-daemon status-notifier-watcher busctl xdotool import dunst WebKitWebDriver; do
   command -v "$tool" >/dev/null 2>&1 || { echo "e2e: missing $tool; run src-tauri/e2e/setup.sh" >&2; echo "0 passed, 1 failed"; exit 1; }
 done
 /usr/bin/python3 -c 'import dbus, gi' 2>/dev/null || { echo "e2e: /usr/bin/python3 lacks python3-dbus/python3-gi; run src-tauri/e2e/setup.sh" >&2; echo "0 passed, 1 failed"; exit 1; }

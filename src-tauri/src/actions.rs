@@ -13,33 +13,42 @@ use crate::reminders::Snoozer;
 fn again<R: Runtime>(app: &AppHandle<R>, key: String) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        let state = app.state::<AppState>();
-        let title = state
-            .model()
-            .role(&key)
-            .map(|r| r.title())
-            .unwrap_or_else(|| "the role".into());
-        match state.engine.activate_again(&key).await {
-            Ok(outcome) => {
-                tracing::info!(?outcome, "activated again");
-                crate::notify::activated_again(&app, &title, outcome);
-            }
-            Err(e) if pim_core::again_needs_form(&e) => {
-                tracing::info!("cannot activate again as before ({e}); opening the form");
-                if let Err(e) = crate::windows::open_activation(&app, &key) {
-                    tracing::error!("cannot open the activation window: {e}");
-                }
-            }
-            Err(e) => {
-                tracing::warn!("activate again failed: {e}");
-                crate::notify::error(
-                    &app,
-                    &format!("Could not activate {title} again"),
-                    &e.to_string(),
-                );
+        again_or_form(&app, &key, crate::windows::open_activation).await;
+    });
+}
+
+/// [`again`]'s body, with the window opener as a parameter (tests pass one that records).
+async fn again_or_form<R: Runtime>(
+    app: &AppHandle<R>,
+    key: &str,
+    open_form: impl FnOnce(&AppHandle<R>, &str) -> tauri::Result<()>,
+) {
+    let state = app.state::<AppState>();
+    let title = state
+        .model()
+        .role(key)
+        .map(|r| r.title())
+        .unwrap_or_else(|| "the role".into());
+    match state.engine.activate_again(key).await {
+        Ok(outcome) => {
+            tracing::info!(?outcome, "activated again");
+            crate::notify::activated_again(app, &title, outcome);
+        }
+        Err(e) if pim_core::again_needs_form(&e) => {
+            tracing::info!("cannot activate again as before ({e}); opening the form");
+            if let Err(e) = open_form(app, key) {
+                tracing::error!("cannot open the activation window: {e}");
             }
         }
-    });
+        Err(e) => {
+            tracing::warn!("activate again failed: {e}");
+            crate::notify::error(
+                app,
+                &format!("Could not activate {title} again"),
+                &e.to_string(),
+            );
+        }
+    }
 }
 
 /// Handles a click on a tray menu item.
@@ -178,4 +187,85 @@ fn run<R: Runtime>(app: &AppHandle<R>, action: MenuAction) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tauri::test::{MockRuntime, mock_builder, mock_context, noop_assets};
+
+    use super::*;
+    use crate::dto::ActivationInput;
+    use crate::engine::{Engine, FakeEngine};
+    use crate::view::RoleState;
+
+    /// Global Reader activated earlier with a justification and no ticket; `policy` is what
+    /// its policy says now.
+    fn ended_role(
+        policy: pim_core::Policy,
+    ) -> (tauri::App<MockRuntime>, Arc<FakeEngine>, tempfile::TempDir) {
+        let mut engine = FakeEngine::global_reader();
+        engine.policy = policy;
+        engine.earlier.lock().expect("lock").insert(
+            "gr".into(),
+            ActivationInput {
+                key: "gr".into(),
+                justification: "Quarterly access review".into(),
+                ticket: None,
+                duration_minutes: 60,
+                start: None,
+            },
+        );
+        let engine = Arc::new(engine);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = mock_builder()
+            .manage(AppState::new(engine.clone(), dir.path().to_owned(), true))
+            .build(mock_context(noop_assets()))
+            .expect("app");
+        (app, engine, dir)
+    }
+
+    fn state(engine: &FakeEngine) -> RoleState {
+        engine
+            .subscribe()
+            .borrow()
+            .role("gr")
+            .expect("gr")
+            .state
+            .clone()
+    }
+
+    #[test]
+    fn again_opens_the_form_when_the_policy_now_needs_a_ticket() {
+        let (app, engine, _dir) = ended_role(pim_core::Policy {
+            max_duration: Some(pim_core::PimDuration::from_hours(8)),
+            justification_required: true,
+            ticket_required: true,
+            ..pim_core::Policy::default()
+        });
+        let opened = Mutex::new(Vec::new());
+        tauri::async_runtime::block_on(again_or_form(app.handle(), "gr", |_, key| {
+            opened.lock().expect("lock").push(key.to_owned());
+            Ok(())
+        }));
+        assert_eq!(*opened.lock().expect("lock"), vec!["gr".to_owned()]);
+        // Asked once, refused before anything was sent: the role is not active.
+        assert_eq!(engine.calls_to("again"), vec!["again:gr".to_owned()]);
+        assert!(engine.calls_to("activate").is_empty());
+        assert_eq!(state(&engine), RoleState::Eligible);
+    }
+
+    #[test]
+    fn again_opens_the_form_when_there_is_no_earlier_request() {
+        let (app, engine, _dir) = ended_role(FakeEngine::global_reader().policy);
+        engine.earlier.lock().expect("lock").clear();
+        let opened = Mutex::new(Vec::new());
+        tauri::async_runtime::block_on(again_or_form(app.handle(), "gr", |_, key| {
+            opened.lock().expect("lock").push(key.to_owned());
+            Ok(())
+        }));
+        assert_eq!(*opened.lock().expect("lock"), vec!["gr".to_owned()]);
+        assert_eq!(state(&engine), RoleState::Eligible);
+    }
 }

@@ -301,3 +301,120 @@ async fn a_failed_role_leaves_the_others_and_a_rerun_retries_only_it() {
         "{w:#?}"
     );
 }
+
+/// An RFC 3339 time in a JSON value.
+#[track_caller]
+pub fn rfc3339(v: &Value) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(
+        v.as_str().unwrap_or_else(|| panic!("not a time: {v}")),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Secret Service: run via .ci/test.sh"]
+async fn several_roles_with_a_later_start_are_all_scheduled() {
+    let env = TestEnv::demo().await;
+    env.login().await;
+    let now = rfc3339(&env.ctl("GET", "/_sim/clock", None).await["now"]);
+    // Whole seconds: the CLI prints milliseconds.
+    let start = now.replace_nanosecond(0).unwrap() + time::Duration::hours(2);
+    let start_text = start
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    env.clear_requests().await;
+    // One role of each kind, in both tenants.
+    let run = env
+        .pim(&[
+            "activate",
+            "Global Reader",
+            "SQL Prod Admins member",
+            "Key Vault Reader",
+            "--reason",
+            "night change",
+            "--duration",
+            "1h",
+            "--start",
+            &start_text,
+            "--json",
+        ])
+        .await;
+    run.expect_code(0);
+    let v = run.json();
+    assert_eq!(v.as_array().unwrap().len(), 3, "{v:#}");
+    for name in ["Global Reader", "SQL Prod Admins", "Key Vault Reader"] {
+        let item = by_name(&v, name);
+        assert_eq!(item["outcome"], "scheduled", "{item}");
+        assert_eq!(item["already"], false, "{item}");
+        assert_eq!(rfc3339(&item["startsAt"]), start, "{item}");
+        assert!(item.get("error").is_none(), "{item}");
+    }
+    assert_eq!(writes(&env).await.len(), 3);
+
+    // The simulator holds three granted requests and three assignments starting then, none
+    // of them active yet.
+    let state = env.ctl("GET", "/_sim/state", None).await;
+    let (mut granted, mut later) = (Vec::new(), Vec::new());
+    for t in state["tenants"].as_array().unwrap() {
+        for q in t["requests"].as_array().unwrap() {
+            if q["status"] == "Granted" {
+                assert_eq!(rfc3339(&q["start"]), start, "{q}");
+                granted.push(q["roleName"].as_str().unwrap().to_owned());
+            }
+        }
+        for a in t["active"].as_array().unwrap() {
+            if a["active"] == false {
+                assert_eq!(rfc3339(&a["start"]), start, "{a}");
+                later.push(a["roleName"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    granted.sort();
+    later.sort();
+    let three = [
+        "Global Reader",
+        "Key Vault Reader",
+        "SQL Prod Admins (member)",
+    ];
+    assert_eq!(granted, three, "{state:#}");
+    assert_eq!(later, three, "{state:#}");
+    let roles = env.roles().await;
+    for name in ["Global Reader", "Key Vault Reader"] {
+        assert_eq!(role(&roles, name)["state"], "scheduled", "{name}");
+    }
+
+    // The text output says so, one line per role.
+    let run = env
+        .pim(&[
+            "activate",
+            "Teams Administrator",
+            "Reader",
+            "--reason",
+            "night change",
+            "--duration",
+            "1h",
+            "--start",
+            &start_text,
+        ])
+        .await;
+    run.expect_code(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    for (line, name) in lines.iter().zip(["Teams Administrator", "Reader"]) {
+        assert!(line.starts_with(name), "{line}");
+        assert!(line.contains(": scheduled for 20"), "{line}");
+    }
+
+    // At the start, every one of them is active.
+    env.advance(2 * 3600 + 60).await;
+    let roles = env.roles().await;
+    for name in [
+        "Global Reader",
+        "Key Vault Reader",
+        "Teams Administrator",
+        "Reader",
+    ] {
+        assert_eq!(role(&roles, name)["state"], "active", "{name}");
+    }
+}

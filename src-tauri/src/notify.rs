@@ -291,6 +291,26 @@ mod tests {
     }
 
     #[test]
+    fn lengths_are_spoken_in_their_two_largest_units() {
+        let spoken_s = |s: i64| spoken(time::Duration::seconds(s));
+        assert_eq!(spoken_s(130), "2 min 10 s");
+        assert_eq!(spoken_s(0), "0 s");
+        assert_eq!(spoken_s(40), "40 s");
+        assert_eq!(spoken_s(59), "59 s");
+        assert_eq!(spoken_s(60), "1 min");
+        assert_eq!(spoken_s(20 * 60), "20 min");
+        assert_eq!(spoken_s(3599), "59 min 59 s");
+        assert_eq!(spoken_s(3600), "1 h");
+        // Seconds are dropped once there are hours.
+        assert_eq!(spoken_s(3600 + 5 * 60 + 30), "1 h 5 min");
+        assert_eq!(spoken_s(2 * 3600 + 59), "2 h");
+        assert_eq!(spoken_s(26 * 3600 + 60), "26 h 1 min");
+        // Fractions of a second are cut; a negative length is none.
+        assert_eq!(spoken(time::Duration::milliseconds(1999)), "1 s");
+        assert_eq!(spoken_s(-5), "0 s");
+    }
+
+    #[test]
     fn markup_is_escaped() {
         assert_eq!(
             escape_markup(r#"<b>R&D</b> "a" 'b' é"#),

@@ -4,15 +4,7 @@
 use pim_tests::{TestEnv, role, roles_named};
 use serde_json::Value;
 
-use crate::batch::{by_name, writes};
-
-fn rfc3339(v: &Value) -> time::OffsetDateTime {
-    time::OffsetDateTime::parse(
-        v.as_str().unwrap_or_else(|| panic!("not a time: {v}")),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap()
-}
+use crate::batch::{by_name, rfc3339, writes};
 
 /// Minutes from the simulator's now to `endsAt`.
 async fn minutes_left(env: &TestEnv, ends_at: &Value) -> i64 {
@@ -301,4 +293,141 @@ async fn a_broken_bundles_file_is_named_and_kept() {
         b"{ not json",
         "never overwritten"
     );
+}
+
+/// The signed-in user's Entra role requests in each tenant, as Graph lists them, read with a
+/// sign-in of this test's own (not through `pim`): (request id, request), sorted by id.
+async fn my_role_requests(
+    env: &TestEnv,
+    tokens: &dyn pim_core::token::TokenSource,
+    scope: &str,
+) -> Vec<(String, Value)> {
+    use pim_core::token::{Resource, TokenRequest};
+    let http = reqwest::Client::new();
+    let mut out = Vec::new();
+    for tenant in [
+        "cab01047-8ad9-4792-8e42-569340767f1b",
+        "f3b6c2d1-7a9e-4c58-b1d2-5e8f9a0b3c47",
+    ] {
+        // Minted now: the simulator's clock may have moved past the last one's expiry.
+        let token = tokens
+            .access_token(&TokenRequest {
+                tenant_id: tenant.to_owned(),
+                resource: Resource::Graph,
+                scope: scope.to_owned(),
+                claims: None,
+                force_refresh: true,
+            })
+            .await
+            .unwrap();
+        let mut url = Some(format!(
+            "{}/v1.0/roleManagement/directory/roleAssignmentScheduleRequests/filterByCurrentUser(on='principal')",
+            env.base
+        ));
+        while let Some(u) = url {
+            let v: Value = http
+                .get(&u)
+                .bearer_auth(token.token.expose())
+                .send()
+                .await
+                .unwrap()
+                .error_for_status()
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            for q in v["value"].as_array().unwrap() {
+                out.push((q["id"].as_str().unwrap().to_owned(), q.clone()));
+            }
+            url = v["@odata.nextLink"].as_str().map(str::to_owned);
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// The requests in `after` that are not in `before`.
+fn new_requests(before: &[(String, Value)], after: &[(String, Value)]) -> Vec<Value> {
+    after
+        .iter()
+        .filter(|(id, _)| !before.iter().any(|(b, _)| b == id))
+        .map(|(_, q)| q.clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a Secret Service: run via .ci/test.sh"]
+async fn command_line_options_win_over_the_bundles_and_the_rest_come_from_it() {
+    let env = TestEnv::demo().await;
+    env.login().await;
+    let mem = tempfile::tempdir().unwrap();
+    let (_, tokens, endpoints) = pim_tests::sign_in_in_memory(&env.base, mem.path()).await;
+    let graph = endpoints.graph_scope.clone();
+    env.pim(&[
+        "bundle",
+        "save",
+        "entra",
+        "Global Reader",
+        "Teams Administrator",
+        "--reason",
+        "R1 from the bundle",
+        "--ticket-system",
+        "Jira",
+        "--duration",
+        "1h",
+    ])
+    .await
+    .expect_code(0);
+
+    // Reason and ticket system from the command line; the duration from the bundle.
+    let before = my_role_requests(&env, tokens.as_ref(), &graph).await;
+    let run = env
+        .pim(&[
+            "activate",
+            "--bundle",
+            "entra",
+            "--reason",
+            "R2 from the command line",
+            "--ticket-system",
+            "ServiceNow",
+            "--ticket",
+            "T-1",
+        ])
+        .await;
+    run.expect_code(0);
+    let sent = new_requests(
+        &before,
+        &my_role_requests(&env, tokens.as_ref(), &graph).await,
+    );
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    for q in &sent {
+        assert_eq!(q["action"], "selfActivate", "{q}");
+        assert_eq!(q["justification"], "R2 from the command line", "{q}");
+        assert_eq!(q["ticketInfo"]["ticketSystem"], "ServiceNow", "{q}");
+        assert_eq!(q["ticketInfo"]["ticketNumber"], "T-1", "{q}");
+        assert_eq!(q["scheduleInfo"]["expiration"]["duration"], "PT1H", "{q}");
+    }
+
+    // Once they have ended: without --reason and --ticket-system, the bundle's are sent.
+    env.advance(61 * 60).await;
+    let before = my_role_requests(&env, tokens.as_ref(), &graph).await;
+    let run = env
+        .pim(&["activate", "--bundle", "entra", "--ticket", "T-2", "--json"])
+        .await;
+    run.expect_code(0);
+    let v = run.json();
+    for name in ["Global Reader", "Teams Administrator"] {
+        assert_eq!(by_name(&v, name)["already"], false, "{v:#}");
+    }
+    let sent = new_requests(
+        &before,
+        &my_role_requests(&env, tokens.as_ref(), &graph).await,
+    );
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    for q in &sent {
+        assert_eq!(q["justification"], "R1 from the bundle", "{q}");
+        assert_eq!(q["ticketInfo"]["ticketSystem"], "Jira", "{q}");
+        assert_eq!(q["ticketInfo"]["ticketNumber"], "T-2", "{q}");
+        assert_eq!(q["scheduleInfo"]["expiration"]["duration"], "PT1H", "{q}");
+    }
 }

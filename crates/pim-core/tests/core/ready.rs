@@ -3,12 +3,29 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
+use pim_core::token::{Resource, TokenRequest, TokenSource};
 use pim_core::{
     ActivationRequest, Readiness, ReadyOptions, ReadyOutcome, Role, RoleQuery, RoleState,
 };
 use serde_json::json;
 
 use crate::harness::{self, Harness};
+
+/// The `wids` claim of an access token (its payload decoded, the signature not checked).
+fn wids(token: &str) -> Vec<String> {
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    claims["wids"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w.as_str().map(str::to_ascii_lowercase))
+        .collect()
+}
 
 async fn role(h: &Harness, name: &str) -> Role {
     h.session
@@ -65,6 +82,51 @@ async fn each_kind_is_applying_until_the_delay_has_passed_then_ready() {
             "{name} after its delay"
         );
     }
+}
+
+#[tokio::test]
+async fn once_an_entra_role_is_ready_the_cached_graph_token_carries_it() {
+    let h = harness::start().await;
+    h.session.refresh().await.unwrap();
+    let r = activated(&h, "Global Reader").await;
+    // Global Reader's template id.
+    let template = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
+    assert!(
+        r.role_definition_id
+            .to_ascii_lowercase()
+            .ends_with(template),
+        "{r:?}"
+    );
+    // What the session's next Graph call gets: the token source's cached token.
+    let cached = || async {
+        h.tokens
+            .access_token(&TokenRequest {
+                tenant_id: r.tenant_id.clone(),
+                resource: Resource::Graph,
+                scope: h.options.endpoints.graph_scope.clone(),
+                claims: None,
+                force_refresh: false,
+            })
+            .await
+            .unwrap()
+    };
+    h.sim.control().advance(21);
+    // Minted before the activation: the cached token does not carry the role yet.
+    let old = cached().await;
+    assert!(!wids(old.token.expose()).contains(&template.to_owned()));
+
+    assert_eq!(h.session.probe_ready(&r).await.unwrap(), Readiness::Ready);
+    let after = cached().await;
+    assert_ne!(
+        after.token.expose(),
+        old.token.expose(),
+        "the probe's fresh token replaced the cached one"
+    );
+    assert!(
+        wids(after.token.expose()).contains(&template.to_owned()),
+        "{:?}",
+        wids(after.token.expose())
+    );
 }
 
 #[tokio::test]

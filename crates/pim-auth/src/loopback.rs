@@ -6,12 +6,19 @@
 //! [`BIND_ATTEMPTS`] the redirect names `http://127.0.0.1:PORT` instead. When the host has no
 //! IPv6 loopback at all, nobody can listen there and `localhost` stays.
 //!
-//! A small hand-written HTTP/1.1 server, hardened for a port any local process can reach: each
+//! The connection handling is ours, hardened for a port any local process can reach: each
 //! connection is served on its own task (browsers open speculative connections that never send
-//! a request), at most [`MAX_CONNECTIONS`] at a time, each for at most [`READ_TIMEOUT`]; accept
-//! errors back off instead of spinning. The first request for `/` with `code` or `error` and
-//! the right `state` decides the outcome; one with another `state` gets a page saying so and is
-//! otherwise ignored (it must not let anyone end the sign-in).
+//! a request), at most [`MAX_CONNECTIONS`] at a time, each for at most [`READ_TIMEOUT`] and a
+//! request head of at most 16 KiB; accept errors back off instead of spinning. The request head
+//! is parsed by [`httparse`] (the parser hyper uses), again after every read until it is
+//! complete; a head it rejects gets `400 Bad Request`, one too large `431`. The query is read
+//! with [`url`]. The first `GET /` with `code` or `error` and the right `state` decides the
+//! outcome; one with another `state` gets a page saying so and is otherwise ignored (it must
+//! not let anyone end the sign-in).
+//!
+//! Not hyper's server: that would put an HTTP server stack into the tray binary for one request
+//! per sign-in, against its idle-memory goal (and `cargo tree -p pim-tray` is to show no hyper
+//! server).
 
 use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -60,7 +67,11 @@ struct Stats {
     accepted: AtomicUsize,
 }
 
+/// Bytes read for a request head before it is refused as too large (the read that crosses
+/// this is still parsed, so a head of up to 18 KiB may be served).
 const MAX_REQUEST: usize = 16 * 1024;
+/// Header fields a request may carry (browsers send about 20).
+const MAX_HEADERS: usize = 64;
 /// Connections served at once; more wait in the listen backlog.
 pub const MAX_CONNECTIONS: usize = 8;
 /// How long one connection may take to send its request.
@@ -215,36 +226,84 @@ async fn accept_opt(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, Sock
     }
 }
 
+/// A request head as read from one connection.
+#[derive(Debug, PartialEq)]
+enum Head {
+    /// A complete head: its method and request target.
+    Request { method: String, target: String },
+    /// Not an HTTP/1.x request head (httparse's verdict).
+    Malformed,
+    /// No complete head in [`MAX_REQUEST`] bytes, or more than [`MAX_HEADERS`] fields.
+    TooLarge,
+}
+
+/// Reads until the request head is complete (parsed after each read), malformed or too large.
+/// `None` when the connection fails or closes first.
+async fn read_head<S>(stream: &mut S) -> Option<Head>
+where
+    S: AsyncRead + Unpin,
+{
+    let mut buf = Vec::with_capacity(2048);
+    let mut chunk = [0u8; 2048];
+    loop {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut request = httparse::Request::new(&mut headers);
+        let head = match request.parse(&buf) {
+            Ok(httparse::Status::Complete(_)) => match (request.method, request.path) {
+                (Some(method), Some(target)) => Head::Request {
+                    method: method.to_owned(),
+                    target: target.to_owned(),
+                },
+                _ => Head::Malformed,
+            },
+            Ok(httparse::Status::Partial) if buf.len() <= MAX_REQUEST => continue,
+            Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => Head::TooLarge,
+            Err(_) => Head::Malformed,
+        };
+        return Some(head);
+    }
+}
+
 /// Serves one connection; returns the outcome if it carried an authorization response.
 pub(crate) async fn serve<S>(mut stream: S, state: &str) -> Option<Callback>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut buf = Vec::with_capacity(2048);
-    let read = tokio::time::timeout(READ_TIMEOUT, async {
-        let mut chunk = [0u8; 2048];
-        loop {
-            let n = stream.read(&mut chunk).await.ok()?;
-            if n == 0 {
-                return None;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.len() > MAX_REQUEST {
-                return Some(());
-            }
+    let head = tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream))
+        .await
+        .ok()
+        .flatten()?;
+    let (method, target) = match head {
+        Head::Request { method, target } => (method, target),
+        Head::Malformed => {
+            respond(
+                &mut stream,
+                "400 Bad Request",
+                "Bad request",
+                "This is not an HTTP request.",
+            )
+            .await;
+            return None;
         }
-    })
-    .await;
-    if !matches!(read, Ok(Some(()))) {
-        return None;
-    }
-    let head = String::from_utf8_lossy(&buf);
-    let request_line = head.lines().next().unwrap_or_default();
-    let mut parts = request_line.split(' ');
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        Head::TooLarge => {
+            respond(
+                &mut stream,
+                "431 Request Header Fields Too Large",
+                "Request too large",
+                "This request is too large.",
+            )
+            .await;
+            return None;
+        }
+    };
     let url = url::Url::parse("http://localhost")
         .ok()
-        .and_then(|base| base.join(target).ok());
+        .and_then(|base| base.join(&target).ok());
     let Some(url) = url.filter(|u| method == "GET" && u.path() == "/") else {
         respond(&mut stream, "404 Not Found", "Not found", "Nothing here.").await;
         return None;
@@ -363,6 +422,132 @@ mod tests {
         let mut out = String::new();
         s.read_to_string(&mut out).await.unwrap();
         out
+    }
+
+    /// Serves one in-memory connection whose client writes `request` through a pipe of
+    /// `pipe` bytes (1: the listener reads it byte by byte) and then closes its writing half,
+    /// reading the answer meanwhile (it may come before the request is all sent). The outcome
+    /// and the answer.
+    async fn serve_bytes(request: &[u8], pipe: usize, state: &str) -> (Option<Callback>, String) {
+        let (client, server) = tokio::io::duplex(pipe);
+        let (mut from_server, mut to_server) = tokio::io::split(client);
+        let send = async {
+            // Fails when the listener has answered and closed before reading it all.
+            if to_server.write_all(request).await.is_ok() {
+                let _ = to_server.shutdown().await;
+            }
+        };
+        let receive = async {
+            let mut answer = Vec::new();
+            from_server.read_to_end(&mut answer).await.unwrap();
+            String::from_utf8(answer).unwrap()
+        };
+        let (cb, (), answer) = tokio::join!(serve(server, state), send, receive);
+        (cb, answer)
+    }
+
+    const REQUEST: &str = "GET /?code=abc&state=s HTTP/1.1\r\nHost: localhost:1\r\n\
+                           User-Agent: test\r\nAccept: */*\r\n\r\n";
+
+    #[tokio::test]
+    async fn a_request_head_arriving_byte_by_byte_is_served() {
+        let (cb, answer) = serve_bytes(REQUEST.as_bytes(), 1, "s").await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.contains("Signed in. You can close this tab."));
+        match cb {
+            Some(Callback::Code(c)) => assert_eq!(c.expose(), "abc"),
+            other => panic!("{other:?}"),
+        }
+        // In one piece too, and with the other state only answered.
+        let (cb, answer) = serve_bytes(REQUEST.as_bytes(), 4096, "s").await;
+        assert!(matches!(cb, Some(Callback::Code(_))), "{answer}");
+        let (cb, answer) = serve_bytes(REQUEST.as_bytes(), 1, "other").await;
+        assert!(cb.is_none());
+        assert!(
+            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{answer}"
+        );
+        assert!(answer.contains("state mismatch"), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn a_malformed_request_head_gets_400_and_no_callback() {
+        for request in [
+            // A control byte in the method.
+            "GET\x01/ HTTP/1.1\r\nHost: localhost\r\n\r\n",
+            // No HTTP version (HTTP/0.9), and one httparse does not know.
+            "GET /?code=abc&state=s\r\n\r\n",
+            "GET /?code=abc&state=s HTTP/2.0\r\n\r\n",
+            // Obsolete line folding in a header.
+            "GET /?code=abc&state=s HTTP/1.1\r\nHost: localhost\r\nX-A: b\r\n c\r\n\r\n",
+            // Header names with a space, a colon missing, a control byte.
+            "GET /?code=abc&state=s HTTP/1.1\r\nX A: b\r\n\r\n",
+            "GET /?code=abc&state=s HTTP/1.1\r\nHost localhost\r\n\r\n",
+            "GET /?code=abc&state=s HTTP/1.1\r\nX\x01A: b\r\n\r\n",
+        ] {
+            for pipe in [1, 4096] {
+                let (cb, answer) = serve_bytes(request.as_bytes(), pipe, "s").await;
+                assert!(cb.is_none(), "{request:?}: {cb:?}");
+                assert!(
+                    answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+                    "{request:?}: {answer}"
+                );
+                assert!(answer.contains("This is not an HTTP request."), "{answer}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unfinished_or_too_large_request_head_is_refused() {
+        // Closed before the head is complete: nothing to answer.
+        let (cb, answer) = serve_bytes(b"GET /?code=abc&state=s HTTP/1.1\r\n", 1, "s").await;
+        assert!(cb.is_none());
+        assert_eq!(answer, "");
+        // More than MAX_REQUEST bytes without the end of the head.
+        let mut big = b"GET /?code=abc&state=s HTTP/1.1\r\n".to_vec();
+        while big.len() <= MAX_REQUEST + 4096 {
+            big.extend_from_slice(b"X-Padding: 0123456789abcdef0123456789abcdef\r\n");
+        }
+        let big = &big[..MAX_REQUEST + 4096];
+        let (cb, answer) = serve_bytes(big, 64 * 1024, "s").await;
+        assert!(cb.is_none());
+        assert!(
+            answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+            "{answer}"
+        );
+        // More header fields than MAX_HEADERS.
+        let mut many = b"GET /?code=abc&state=s HTTP/1.1\r\n".to_vec();
+        for i in 0..=MAX_HEADERS {
+            many.extend_from_slice(format!("X-{i}: {i}\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        let (cb, answer) = serve_bytes(&many, 64 * 1024, "s").await;
+        assert!(cb.is_none());
+        assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+        // MAX_HEADERS fields are fine.
+        let mut enough = b"GET /?code=abc&state=s HTTP/1.1\r\n".to_vec();
+        for i in 1..MAX_HEADERS {
+            enough.extend_from_slice(format!("X-{i}: {i}\r\n").as_bytes());
+        }
+        enough.extend_from_slice(b"Host: localhost\r\n\r\n");
+        let (cb, answer) = serve_bytes(&enough, 64 * 1024, "s").await;
+        assert!(matches!(cb, Some(Callback::Code(_))), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn only_get_for_the_root_is_taken() {
+        for request in [
+            "POST /?code=abc&state=s HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+            "get /?code=abc&state=s HTTP/1.1\r\n\r\n",
+            "GET /x?code=abc&state=s HTTP/1.1\r\n\r\n",
+        ] {
+            let (cb, answer) = serve_bytes(request.as_bytes(), 4096, "s").await;
+            assert!(cb.is_none(), "{request:?}");
+            assert!(answer.starts_with("HTTP/1.1 404 Not Found\r\n"), "{answer}");
+        }
+        // HTTP/1.0 and bare line feeds are still HTTP/1.
+        let (cb, answer) = serve_bytes(b"GET /?code=abc&state=s HTTP/1.0\n\n", 1, "s").await;
+        assert!(matches!(cb, Some(Callback::Code(_))), "{answer}");
     }
 
     #[tokio::test]

@@ -91,6 +91,30 @@ deb_fields() {
   grep -qE "^Section: admin" <<<"$f"
 }
 check ".deb control fields (name, version, maintainer, Depends on WebKitGTK 4.1 and appindicator, description)" deb_fields
+startup_code_packed() {
+  # src-tauri/linux/ordered-link put the functions the tray runs from start to idle together at
+  # the front of its text, and its list still fits the code (else: src-tauri/linux/startup-functions.sh).
+  python3 - target/release/pim-tray target/release/pim-tray.link-order <<'PY'
+import re, subprocess, sys
+binary, order = sys.argv[1], sys.argv[2]
+report = open(order + ".report").read().strip()
+print(report)
+n, exact, byname, gone = map(int, re.match(r"(\d+) listed functions: (\d+) found by their exact name, (\d+) by their name without hashes, (\d+) gone", report).groups())
+assert (exact + byname) >= 0.85 * n, f"only {exact + byname} of {n} listed functions are in the tray: regenerate the list"
+syms = {}
+for line in subprocess.run(["nm", "-S", binary], capture_output=True, text=True, check=True).stdout.splitlines():
+    p = line.split()
+    if len(p) == 4 and p[2] in "tTwW":
+        syms[p[3]] = (int(p[0], 16), int(p[1], 16))
+placed = [syms[name] for name in open(order).read().split() if name in syms]
+size = sum(s for _, s in placed)
+span = max(a + s for a, s in placed) - min(a for a, _ in placed)
+print(f"{len(placed)} functions, {size / 1e6:.2f} MB of code, in a block of {span / 1e6:.2f} MB")
+assert len(placed) > 1000, "too few functions placed"
+assert span <= size * 1.02 + 65536, "the startup functions are not packed together"
+PY
+}
+check "release tray: the code run from start to idle is packed together (link-order list fits the code)" startup_code_packed
 deb_files() {
   local list root
   list=$(dpkg-deb -c "$deb")

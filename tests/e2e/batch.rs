@@ -348,6 +348,11 @@ async fn several_roles_with_a_later_start_are_all_scheduled() {
         assert_eq!(item["outcome"], "scheduled", "{item}");
         assert_eq!(item["already"], false, "{item}");
         assert_eq!(rfc3339(&item["startsAt"]), start, "{item}");
+        assert_eq!(
+            rfc3339(&item["endsAt"]),
+            start + time::Duration::hours(1),
+            "{item}"
+        );
         assert!(item.get("error").is_none(), "{item}");
     }
     assert_eq!(writes(&env).await.len(), 3);

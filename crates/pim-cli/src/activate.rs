@@ -324,7 +324,12 @@ impl Row {
 #[derive(Debug)]
 enum End {
     /// Sent (or not, when `already`) and active, pending or scheduled.
-    Done { outcome: Outcome, already: bool },
+    Done {
+        outcome: Outcome,
+        already: bool,
+        /// When a scheduled activation will end (its start plus the duration asked for).
+        scheduled_end: Option<OffsetDateTime>,
+    },
     /// Refused before sending, or failed when sent.
     Failed(Error),
     /// Not sent because another role was refused before sending.
@@ -383,6 +388,7 @@ pub async fn many(
                     request_id: String::new(),
                 },
                 already: true,
+                scheduled_end: None,
             },
             Planned::AlreadyPending | Planned::AlreadyScheduled => {
                 let r = role.pending_request();
@@ -397,6 +403,9 @@ pub async fn many(
                 End::Done {
                     outcome,
                     already: true,
+                    scheduled_end: role
+                        .ends_at()
+                        .filter(|_| role.state == RoleState::Scheduled),
                 }
             }
             Planned::Refused(e) => {
@@ -448,9 +457,15 @@ pub async fn many(
     let sent = s
         .activate_planned(&plans.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>())
         .await;
-    for ((i, _), r) in plans.iter().zip(sent) {
+    for ((i, plan), r) in plans.iter().zip(sent) {
         ends[*i] = Some(match r {
             Ok(outcome) => End::Done {
+                scheduled_end: match &outcome {
+                    Outcome::Scheduled { start, .. } => {
+                        start.and_then(|s| s.checked_add(plan.duration().to_time()))
+                    }
+                    _ => None,
+                },
                 outcome,
                 already: false,
             },
@@ -625,7 +640,9 @@ fn line(out: &Out, row: &Row, end: &End, now: OffsetDateTime) -> String {
         }
     };
     match end {
-        End::Done { outcome, already } => {
+        End::Done {
+            outcome, already, ..
+        } => {
             let again = if *already { "already " } else { "" };
             match outcome {
                 Outcome::Active { until, request_id } => {
@@ -698,7 +715,11 @@ fn row_json(row: &Row, end: &End) -> Value {
         "endsAt": Value::Null,
     });
     match end {
-        End::Done { outcome, already } => {
+        End::Done {
+            outcome,
+            already,
+            scheduled_end,
+        } => {
             v["already"] = json!(already);
             match outcome {
                 Outcome::Active { until, request_id } => {
@@ -707,6 +728,9 @@ fn row_json(row: &Row, end: &End) -> Value {
                 }
                 Outcome::Scheduled { start, request_id } => {
                     v["startsAt"] = rfc3339(*start);
+                    if let Some(end) = scheduled_end {
+                        v["endsAt"] = rfc3339(Some(*end));
+                    }
                     v["requestId"] = json!(request_id);
                 }
                 Outcome::PendingApproval { request_id }
@@ -759,6 +783,7 @@ mod tests {
                     request_id: "r1".into(),
                 },
                 already: false,
+                scheduled_end: None,
             },
         );
         assert_eq!(v["name"], "Global Reader");
@@ -788,10 +813,27 @@ mod tests {
                     request_id: "q".into(),
                 },
                 already: true,
+                scheduled_end: None,
             },
         );
         assert_eq!(v["outcome"], "pending");
         assert_eq!(v["already"], true);
+
+        let start = time::macros::datetime!(2026-08-21 11:00 UTC);
+        let v = row_json(
+            &row(),
+            &End::Done {
+                outcome: Outcome::Scheduled {
+                    start: Some(start),
+                    request_id: "s".into(),
+                },
+                already: false,
+                scheduled_end: Some(start + time::Duration::hours(2)),
+            },
+        );
+        assert_eq!(v["outcome"], "scheduled");
+        assert_eq!(v["startsAt"], "2026-08-21T11:00:00Z");
+        assert_eq!(v["endsAt"], "2026-08-21T13:00:00Z");
         assert_eq!(row_json(&row(), &End::NotSent)["error"]["code"], "notSent");
     }
 
@@ -830,6 +872,7 @@ mod tests {
                 request_id: String::new(),
             },
             already: true,
+            scheduled_end: None,
         };
         assert_eq!(
             line(&out, &row(), &active, now),

@@ -115,6 +115,7 @@ assert span <= size * 1.02 + 65536, "the startup functions are not packed togeth
 PY
 }
 check "release tray: the code run from start to idle is packed together (link-order list fits the code)" startup_code_packed
+echo "figure: release tray link order: $(cat target/release/pim-tray.link-order.report 2>/dev/null || echo 'no report')"
 deb_files() {
   local list root
   list=$(dpkg-deb -c "$deb")

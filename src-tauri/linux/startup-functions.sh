@@ -9,7 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ "${1:-}" != "--no-build" ]; then
-  cargo build --release --locked -p pim-tray --bin pim-tray
+  # As the packages build it (`cargo tauri build` turns on the custom protocol): the symbol
+  # hashes depend on the features, and the list should match the shipped tray exactly.
+  cargo build --release --locked -p pim-tray --bin pim-tray --features custom-protocol
   cargo build --release --locked -p pim-sim # demo mode starts it beside pim-tray
 fi
 target="${CARGO_TARGET_DIR:-target}"

@@ -20,8 +20,8 @@ if [ "$build" = 1 ]; then
   # The tray alone, as it ships: building the example in the same invocation would turn on
   # the dev-dependencies' features (tauri/test, tokio/test-util) in the tray binary too.
   # Both with Tauri's custom protocol, as `cargo tauri build` (the packages) builds the tray.
-  cargo build --release --locked -p pim-tray --bin pim-tray --features custom-protocol
-  cargo build --release --locked -p pim-tray --example bare_tray --features custom-protocol
+  cargo build --release --locked -p pim-tray --bin pim-tray --features tauri/custom-protocol
+  cargo build --release --locked -p pim-tray --example bare_tray --features tauri/custom-protocol
   cargo build --release --locked -p pim-sim # demo mode starts it beside pim-tray
 fi
 target="${CARGO_TARGET_DIR:-target}"

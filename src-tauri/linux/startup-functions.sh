@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 if [ "${1:-}" != "--no-build" ]; then
   # As the packages build it (`cargo tauri build` turns on the custom protocol): the symbol
   # hashes depend on the features, and the list should match the shipped tray exactly.
-  cargo build --release --locked -p pim-tray --bin pim-tray --features custom-protocol
+  cargo build --release --locked -p pim-tray --bin pim-tray --features tauri/custom-protocol
   cargo build --release --locked -p pim-sim # demo mode starts it beside pim-tray
 fi
 target="${CARGO_TARGET_DIR:-target}"

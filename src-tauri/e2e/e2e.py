@@ -476,7 +476,9 @@ def phase_tray(args, res):
         res.run("tray menu (dbusmenu GetLayout) shows the demo's tenants, roles and states", menu_shows_demo)
 
         def icon_shows_activation():
-            assert tray.icon_badge_is_green(), "icon lacks the active badge while User Administrator is active"
+            # Read through wait_for: the tray replaces its icon file on every change, and a read
+            # that races a replacement fails to open the old file.
+            wait_for(tray.icon_badge_is_green, 10, "the active badge on the icon while User Administrator is active")
         res.run("tray icon shows the active state while a role is activated", icon_shows_activation)
 
         def idle_has_no_webview():
@@ -501,7 +503,7 @@ def phase_tray(args, res):
                 assert want in lines, f"{want} missing: {lines[:12]}"
             assert any(l.startswith("Isaiah Langer — Owner") and "waiting for" in l and l.endswith("(disabled)")
                        for l in lines), lines[:12]
-            assert tray.icon_has_inbox_badge(), "no amber badge while requests wait"
+            wait_for(tray.icon_has_inbox_badge, 10, "the amber badge while requests wait")
             n = wait_for(lambda: next((n for n in notifications(notify_log)
                                        if n["summary"] == "3 requests wait for your approval"), None),
                          20, "the notification of the waiting requests")

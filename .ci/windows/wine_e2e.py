@@ -78,7 +78,15 @@ class Wine:
         self.outputs = []  # every stdout/stderr text, for the leak scan
 
     def boot(self):
-        subprocess.run([WINE, "wineboot", "-i"], env=self.env, capture_output=True, timeout=300, check=True)
+        # Once more after a failure: a wineserver still shutting down can make the first boot of
+        # a fresh prefix exit at once (seen once in CI, exit 1 after 0.0 s). Its output is kept.
+        for attempt in range(2):
+            r = subprocess.run([WINE, "wineboot", "-i"], env=self.env, capture_output=True, text=True, timeout=300)
+            self.outputs.append(f"$ wineboot -i (attempt {attempt + 1}, exit {r.returncode})\n{r.stdout}\n{r.stderr}")
+            if r.returncode == 0:
+                break
+            time.sleep(3)
+        r.check_returncode()
         dll = os.path.join(self.out, "bcryptprimitives.dll")
         subprocess.run(["x86_64-w64-mingw32-gcc", "-shared", "-O2", "-o", dll,
                         os.path.join(HERE, "bcryptprimitives.c"), os.path.join(HERE, "bcryptprimitives.def"),

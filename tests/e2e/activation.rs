@@ -1,5 +1,6 @@
 //! Activation, deactivation and extension, with every policy rule checked before sending.
 
+use crate::batch::rfc3339;
 use pim_tests::{TestEnv, role};
 use serde_json::Value;
 
@@ -14,14 +15,6 @@ async fn writes(env: &TestEnv) -> Vec<Value> {
             (m == "POST" || m == "PUT") && p.contains("ScheduleRequests") && !p.ends_with("/cancel")
         })
         .collect()
-}
-
-fn rfc3339(v: &Value) -> time::OffsetDateTime {
-    time::OffsetDateTime::parse(
-        v.as_str().unwrap_or_else(|| panic!("not a time: {v}")),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
